@@ -1,0 +1,54 @@
+"""The HTTP API: flask-smorest blueprints behind bearer-token auth, every error as problem+json."""
+
+from flask import g, request
+from flask_smorest import Api
+
+from api import calendar, errors, health, org, problems
+from api.errors import ProblemSchema, problem_response
+from api.fields import CommaList
+from workflow.auth import authenticate
+
+PUBLIC_PREFIXES = ("/healthz", "/docs", "/openapi.json")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class RectifyApi(Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self):
+        errors.register(self._app)
+
+
+api = RectifyApi(spec_kwargs={"components": {"securitySchemes": {
+    "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+
+
+def authenticate_request():
+    """401 for every /api route without a valid bearer token."""
+    if not request.path.startswith("/api/"):
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    user = authenticate(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if user is None:
+        return problem_response(401, detail="Send Authorization: Bearer <token>.",
+                                headers={"WWW-Authenticate": 'Bearer realm="rectify"'})
+    g.actor = user
+    return None
+
+
+def require_json_body():
+    """415 for a body that is not JSON (an empty body is parsed as no fields)."""
+    has_body = request.method in BODY_METHODS and request.path.startswith("/api/") and request.content_length
+    if has_body and not request.is_json:
+        return problem_response(415, detail="Send the body as application/json.")
+    return None
+
+
+def init_app(app) -> None:
+    app.before_request(authenticate_request)
+    app.before_request(require_json_body)
+    api.init_app(app)
+    api.register_field(CommaList, "string", None)
+    for blueprint in (problems.blp, org.blp, calendar.blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health.blp)

@@ -1,0 +1,96 @@
+"""The one error shape: application/problem+json {type, title, status, detail, errors}."""
+
+import logging
+
+from flask import Response, json
+from marshmallow import Schema, fields
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from models.base import db
+from workflow.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+SLUGS = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
+         405: "method-not-allowed", 409: "conflict", 412: "stale-version", 413: "payload-too-large",
+         415: "unsupported-media-type", 422: "validation", 428: "if-match-required",
+         500: "internal", 503: "unavailable"}
+
+
+class ProblemSchema(Schema):
+    """An error (RFC 9457 problem details)."""
+
+    type = fields.String(metadata={"description": "/errors/<slug>, stable for clients to switch on"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(metadata={"description": "field -> messages; {} when there are none"})
+
+
+def problem_response(status: int, *, slug: str | None = None, title: str | None = None,
+                     detail: str = "", errors: dict | None = None, extra: dict | None = None,
+                     headers: dict | None = None) -> Response:
+    """Render an error as application/problem+json."""
+    body = {"type": f"/errors/{slug or SLUGS.get(status, 'error')}",
+            "title": title or HTTP_TITLES.get(status, "Error"), "status": status,
+            "detail": detail, "errors": errors or {}} | (extra or {})
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    response.headers.update(headers or {})
+    return response
+
+
+HTTP_TITLES = {400: "Bad request", 401: "Authentication required", 403: "Forbidden", 404: "Not found",
+               405: "Method not allowed", 409: "Conflict", 412: "Stale version",
+               413: "Payload too large", 415: "Unsupported media type", 422: "Invalid request",
+               428: "If-Match required", 500: "Internal error", 503: "Service unavailable"}
+
+
+def from_domain(error: DomainError) -> Response:
+    return problem_response(error.status, slug=error.slug, title=error.title, detail=error.detail,
+                            errors=error.errors, extra=error.extra)
+
+
+def from_http(error: HTTPException) -> Response:
+    """Render werkzeug and webargs errors (422 carries webargs' messages by location)."""
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or _flatten(data.get("messages") or {})
+    detail = data.get("message") or error.description or ""
+    if error.code == 422 and not data.get("message"):
+        detail = "The request does not match the schema; see errors."
+    headers = dict(data.get("headers") or {})
+    if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return problem_response(error.code or 500, detail=detail, errors=errors, headers=headers)
+
+
+def _flatten(messages: dict) -> dict:
+    """webargs nests messages under their location (json, query, headers); clients want fields."""
+    flat = {}
+    for location, fields_ in messages.items():
+        if isinstance(fields_, dict):
+            flat.update(fields_)
+        else:
+            flat[location] = fields_
+    return flat
+
+
+def from_database(error: DBAPIError) -> Response:
+    """The database is down or busy: 503, so clients retry; never a stack trace."""
+    db.session.rollback()
+    log.warning("database unavailable: %s", error.__class__.__name__)
+    return problem_response(503, detail="The database is not answering; retry shortly.",
+                            headers={"Retry-After": "2"})
+
+
+def from_unexpected(error: Exception) -> Response:
+    db.session.rollback()
+    log.exception("unhandled error")
+    return problem_response(500, detail="An unexpected error occurred; it has been logged.")
+
+
+def register(app) -> None:
+    app.register_error_handler(DomainError, from_domain)
+    app.register_error_handler(HTTPException, from_http)
+    app.register_error_handler(OperationalError, from_database)
+    app.register_error_handler(Exception, from_unexpected)

@@ -1,0 +1,56 @@
+"""Strict marshmallow fields: JSON types are not coerced, naive datetimes are refused."""
+
+import math
+
+from marshmallow import ValidationError, fields
+
+
+class StrictFloat(fields.Float):
+    """A JSON number (not a string, not a boolean, never NaN or infinite)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValidationError("Not a valid number.")
+        return float(value)
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false, nothing else."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean.")
+        return value
+
+
+class StrictString(fields.String):
+    """A string that carries text: surrounding blanks stripped, NUL refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("NUL characters are not allowed.")
+        return text.strip()
+
+
+class AwareDateTime(fields.AwareDateTime):
+    """ISO 8601 with an explicit offset; naive values are refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", default_timezone=None, **kwargs)
+
+
+class CommaList(fields.Field):
+    """A query parameter holding comma-separated values of `inner`."""
+
+    def __init__(self, inner: fields.Field, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError("Give one or more comma-separated values.")
+        return [self.inner.deserialize(part.strip()) for part in value.split(",")]
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else ",".join(str(v) for v in value)

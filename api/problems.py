@@ -1,0 +1,113 @@
+"""The problem ledger: report, read, edit, act, and the trail."""
+
+import functools
+
+from flask.views import MethodView
+
+from api.blueprint import Blueprint
+from api.context import current_actor, if_match_version, request_now, require_role
+from api.errors import ProblemSchema
+from api.schemas import ActionIn, EditIn, EventPage, LedgerArgs, PageArgs, ProblemOut, ProblemPage, ReportIn
+from api.write import check_replay, write
+from workflow import ledger, problems
+
+blp = Blueprint("problems", __name__, url_prefix="/api/v1/problems",
+                description="Problems (问题): report, the ledger (台账), the workflow and the trail.")
+
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+            "description": 'The ETag of the problem as you last saw it, e.g. "3"'}
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "schema": {"type": "string", "maxLength": 255},
+                   "description": "Makes a retry safe: a replay returns the first response."}
+
+
+def etag(problem) -> dict:
+    return {"ETag": f'"{problem.version}"'}
+
+
+def visible_problem(view):
+    """Answer 404 for a problem the caller cannot see before the body is even parsed."""
+
+    @functools.wraps(view)
+    def wrapper(*args, problem_id, **kwargs):
+        problems.get_problem(actor=current_actor(), problem_id=problem_id)
+        return view(*args, problem_id=problem_id, **kwargs)
+
+    return wrapper
+
+
+@blp.route("")
+class Problems(MethodView):
+    @blp.arguments(LedgerArgs, location="query")
+    @blp.response(200, ProblemPage)
+    def get(self, args):
+        """The ledger: newest first, filtered, one keyset page at a time."""
+        limit, cursor = args.pop("limit"), args.pop("cursor", None)
+        return ledger.list_problems(actor=current_actor(), now=request_now(), filters=args, limit=limit,
+                                    cursor=cursor)
+
+    @write
+    @blp.arguments(ReportIn)
+    @blp.response(201, ProblemOut, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.alt_response(200, schema=ProblemOut, description="A repeated client_id: the existing problem")
+    @blp.doc(parameters=[IDEMPOTENCY_KEY])
+    def post(self, data):
+        """Report a problem (officers in their grids, supervisors in their area)."""
+        require_role("officer", "supervisor")
+        check_replay()
+        problem, created = problems.report_problem(actor=current_actor(), now=request_now(), **data)
+        return problem, 201 if created else 200, etag(problem) | {"Location": f"/api/v1/problems/{problem.id}"}
+
+
+@blp.route("/<int:problem_id>")
+class ProblemById(MethodView):
+    @blp.response(200, ProblemOut, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.alt_response(404, schema=ProblemSchema)
+    def get(self, problem_id):
+        """One problem, with the actions the caller can take now."""
+        problem = problems.get_problem(actor=current_actor(), problem_id=problem_id)
+        return problem, 200, etag(problem)
+
+    @write
+    @visible_problem
+    @blp.arguments(EditIn)
+    @blp.response(200, ProblemOut)
+    @blp.alt_response(404, schema=ProblemSchema)
+    @blp.alt_response(409, schema=ProblemSchema)
+    @blp.alt_response(412, schema=ProblemSchema)
+    @blp.alt_response(428, schema=ProblemSchema)
+    @blp.doc(parameters=[IF_MATCH])
+    def patch(self, data, problem_id):
+        """Correct a report that still waits for dispatch (If-Match required)."""
+        problem = problems.edit_problem(actor=current_actor(), now=request_now(), problem_id=problem_id,
+                                        expected_version=if_match_version(), **data)
+        return problem, 200, etag(problem)
+
+
+@blp.route("/<int:problem_id>/actions", methods=["POST"])
+@write
+@visible_problem
+@blp.arguments(ActionIn)
+@blp.response(200, ProblemOut, headers={"ETag": {"schema": {"type": "string"}}})
+@blp.alt_response(404, schema=ProblemSchema)
+@blp.alt_response(409, schema=ProblemSchema)
+@blp.alt_response(412, schema=ProblemSchema)
+@blp.alt_response(428, schema=ProblemSchema)
+@blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY])
+def act(data, problem_id):
+    """Apply a workflow action: {"action": "accept", ...fields} with If-Match (not for comment)."""
+    actor, action = current_actor(), data.pop("action")
+    problems.check_action(actor=actor, action=action, fields=data)
+    check_replay()
+    problem = problems.apply_action(actor=actor, now=request_now(), problem_id=problem_id, action=action,
+                                    expected_version=if_match_version(), **data)
+    return problem, 200, etag(problem)
+
+
+@blp.route("/<int:problem_id>/events")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, EventPage)
+@blp.alt_response(404, schema=ProblemSchema)
+def events(args, problem_id):
+    """The append-only trail of a problem, oldest first."""
+    return ledger.list_events(actor=current_actor(), problem_id=problem_id, **args)

@@ -1,0 +1,90 @@
+"""Flask CLI groups: seed, users, calendar; and `python app.py`, the embedded first run."""
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from models import Unit, User
+from models.base import db, utcnow
+from workflow import calendar, org, seed
+from workflow.errors import DomainError
+
+seed_cli = AppGroup("seed", help="Seed reference and demo data.")
+users_cli = AppGroup("users", help="Manage users.")
+calendar_cli = AppGroup("calendar", help="The working calendar.")
+
+
+def _print_tokens(issued) -> None:
+    click.echo("Demo users and their tokens (shown once; keep them):")
+    for user, token in issued:
+        unit = f" @ {user.unit.name}" if user.unit else ""
+        click.echo(f"  {user.role:<10} {user.name}{unit}  (id {user.id})\n    {token}")
+
+
+@seed_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has units.")
+@click.option("--reissue-tokens", is_flag=True, help="On a seeded database, print fresh demo tokens.")
+def seed_demo_command(if_empty, reissue_tokens):
+    """Build the demo district (units, grids, points, categories, users) and print tokens."""
+    from flask import current_app
+    if not seed.is_empty():
+        if reissue_tokens:
+            _print_tokens(seed.reissue_tokens(list(db.session.scalars(select(User).order_by(User.id)))))
+            db.session.commit()
+        elif not if_empty:
+            raise click.ClickException("the database already has units; see --reissue-tokens")
+        else:
+            click.echo("Demo already seeded. `flask --app app seed demo --reissue-tokens` prints new tokens.")
+        return
+    issued = seed.seed_demo(now=utcnow(), timezone=current_app.config["RECTIFY_TIMEZONE"])
+    db.session.commit()
+    _print_tokens(issued)
+
+
+@seed_cli.command("categories")
+def seed_categories_command():
+    """Add the default categories that are missing."""
+    added = seed.seed_categories(now=utcnow())
+    db.session.commit()
+    click.echo(f"added {added} categories")
+
+
+@users_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["officer", "handler", "supervisor", "admin"]))
+@click.option("--unit", "unit_id", type=int, help="The unit id (required for every role but admin).")
+@click.option("--grid", "grid_ids", type=int, multiple=True, help="A grid id (officers; repeatable).")
+def create_user_command(name, role, unit_id, grid_ids):
+    """Create a user; the token is printed alone on the last line, once."""
+    try:
+        user, token = org.create_user(actor=None, now=utcnow(), name=name, role=role, unit_id=unit_id,
+                                      grid_ids=list(grid_ids))
+    except DomainError as error:
+        raise click.ClickException(f"{error.detail} {error.errors or ''}".strip()) from None
+    db.session.commit()
+    click.echo(f"created {user.role} {user.name} (id {user.id}); their token:")
+    click.echo(token)
+
+
+@calendar_cli.command("seed")
+@click.option("--year", "years", type=int, multiple=True, help="Years to seed (default: config).")
+def seed_calendar_command(years):
+    """Load statutory holidays and make-up workdays (调休) from the holiday library."""
+    written = calendar.seed_calendar(db.session, years=list(years) or calendar.default_years(), now=utcnow())
+    db.session.commit()
+    click.echo(f"wrote {written} calendar rows; estimated years: {calendar.estimated_years(db.session)}")
+
+
+def first_run() -> None:
+    """`python app.py`: migrate, seed the demo when empty, serve the API with the scheduler in-process."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from config.settings import embedded_config
+    app = create_app(embedded_config())
+    with app.app_context():
+        upgrade(directory=str(app.extensions["migrate"].directory))
+        if db.session.scalars(select(Unit.id).limit(1)).first() is None:
+            _print_tokens(seed.seed_demo(now=utcnow(), timezone=app.config["RECTIFY_TIMEZONE"]))
+            db.session.commit()
+    app.run(host=app.config["RUN_HOST"], port=app.config["RUN_PORT"], threaded=True, use_reloader=False)

@@ -1,0 +1,63 @@
+"""Configuration classes: the only place that reads os.environ."""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS = ROOT / "config" / "defaults"
+
+
+def _sqlite_url(name: str) -> str:
+    return f"sqlite:///{ROOT / 'instance' / name}"
+
+
+class Base:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url("rectify.db")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    RECTIFY_TIMEZONE = os.environ.get("RECTIFY_TIMEZONE", "Asia/Shanghai")
+    SCHEDULER_ENABLED = os.environ.get("SCHEDULER_ENABLED", "false").lower() in ("1", "true", "yes")
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    API_TITLE = "Rectify"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    PAGE_LIMIT_DEFAULT = 50
+    PAGE_LIMIT_MAX = 200
+    JSON_SORT_KEYS = False
+    RUN_HOST = os.environ.get("HOST", "127.0.0.1")
+    RUN_PORT = int(os.environ.get("PORT", "5000"))
+    SCHEDULER_TICK_SECONDS = 60
+    SCHEDULER_LEASE_SECONDS = 90
+
+
+class Development(Base):
+    DEBUG = False
+
+
+class Testing(Base):
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite://"
+    SCHEDULER_ENABLED = False
+
+
+class Production(Base):
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5,
+                                 "pool_recycle": 1800}
+
+
+CONFIGS = {"development": Development, "testing": Testing, "production": Production}
+
+
+def config_from_env():
+    """The config class named by RECTIFY_ENV (development by default)."""
+    return CONFIGS[os.environ.get("RECTIFY_ENV", "development")]
+
+
+def embedded_config():
+    """`python app.py`: the configured class with the scheduler in-process unless told otherwise."""
+    enabled = os.environ.get("SCHEDULER_ENABLED", "true").lower() in ("1", "true", "yes")
+    return type("Embedded", (config_from_env(),), {"SCHEDULER_ENABLED": enabled})

@@ -1,0 +1,29 @@
+"""Problem categories (问题类别) with their time limits per stage."""
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import db
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str | None] = mapped_column(String(100))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("categories.code"))
+    default_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    requires_after_photo: Mapped[bool] = mapped_column(default=False)
+    requires_verification_photo: Mapped[bool] = mapped_column(default=False)
+    # While an extension request waits for an answer, do the clocks stop?
+    pause_on_extension: Mapped[bool] = mapped_column(default=False)
+    # {"dispatch": {"minutes": 120, "clock": "working"}, "accept": ..., "whole": ...}
+    limits: Mapped[dict] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def limit(self, stage: str) -> tuple[int, str] | None:
+        """The (minutes, clock) limit of a stage, or None when the stage has no limit."""
+        entry = (self.limits or {}).get(stage)
+        return (entry["minutes"], entry["clock"]) if entry else None

@@ -1,0 +1,135 @@
+"""Every code the domain speaks, with its label for people (Chinese first, English second)."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OFFICER = "officer"
+    HANDLER = "handler"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class State(StrEnum):
+    REPORTED = "reported"
+    ASSIGNED = "assigned"
+    RECTIFYING = "rectifying"
+    VERIFYING = "verifying"
+    VERIFIED = "verified"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    SUSPENDED = "suspended"
+
+
+class Action(StrEnum):
+    REPORT = "report"
+    ASSIGN = "assign"
+    REASSIGN = "reassign"
+    RETURN = "return"
+    ACCEPT = "accept"
+    SUBMIT = "submit"
+    VERIFY = "verify"
+    REJECT = "reject"
+    CLOSE = "close"
+    SEND_BACK = "send_back"
+    CANCEL = "cancel"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    REQUEST_EXTENSION = "request_extension"
+    GRANT_EXTENSION = "grant_extension"
+    DENY_EXTENSION = "deny_extension"
+    COMMENT = "comment"
+    EDIT = "edit"
+    ESCALATE = "escalate"
+    ATTACH = "attach"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Stage(StrEnum):
+    DISPATCH = "dispatch"
+    ACCEPT = "accept"
+    RECTIFY = "rectify"
+    VERIFY = "verify"
+    WHOLE = "whole"
+
+
+class Clock(StrEnum):
+    NATURAL = "natural"
+    WORKING = "working"
+
+
+class Light(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+class UnitKind(StrEnum):
+    DISTRICT = "district"
+    SUBDISTRICT = "subdistrict"
+    COMMUNITY = "community"
+    DEPARTMENT = "department"
+    SQUAD = "squad"
+    COMPANY = "company"
+
+
+LABELS: dict[str, tuple[str, str]] = {
+    # states
+    "reported": ("待派遣", "Reported"),
+    "assigned": ("已派遣", "Assigned"),
+    "rectifying": ("整改中", "Rectifying"),
+    "verifying": ("待核查", "Awaiting verification"),
+    "verified": ("待结案", "Awaiting closure"),
+    "closed": ("已结案", "Closed"),
+    "cancelled": ("已作废", "Cancelled"),
+    "suspended": ("挂账", "Suspended"),
+    # actions
+    "report": ("上报", "Report"),
+    "assign": ("派遣", "Assign"),
+    "reassign": ("改派", "Reassign"),
+    "return": ("回退", "Return"),
+    "accept": ("受理", "Accept"),
+    "submit": ("提交整改", "Submit rectification"),
+    "verify": ("核查通过", "Verify"),
+    "reject": ("核查不通过", "Reject"),
+    "close": ("结案", "Close"),
+    "send_back": ("退回整改", "Send back"),
+    "cancel": ("作废", "Cancel"),
+    "suspend": ("挂账", "Suspend"),
+    "resume": ("恢复整改", "Resume"),
+    "request_extension": ("申请延期", "Request extension"),
+    "grant_extension": ("批准延期", "Grant extension"),
+    "deny_extension": ("驳回延期", "Deny extension"),
+    "comment": ("备注", "Comment"),
+    "edit": ("修改", "Edit"),
+    "escalate": ("督办升级", "Escalate"),
+    "attach": ("上传附件", "Attach"),
+    # roles
+    "officer": ("巡查员", "Officer"),
+    "handler": ("处置人员", "Handler"),
+    "supervisor": ("值班长", "Supervisor"),
+    "admin": ("管理员", "Administrator"),
+    # severities, stages, lights
+    "low": ("轻微", "Low"),
+    "normal": ("一般", "Normal"),
+    "high": ("较重", "High"),
+    "urgent": ("紧急", "Urgent"),
+    "dispatch": ("派遣", "Dispatch"),
+    "rectify": ("整改", "Rectify"),
+    "whole": ("全流程", "Whole case"),
+    "green": ("正常", "On time"),
+    "yellow": ("临期", "Due soon"),
+    "red": ("超期", "Overdue"),
+}
+
+
+def label(code: str, lang: str = "zh") -> str:
+    """The label of a code for people, in Chinese unless `lang` is "en"."""
+    zh, en = LABELS.get(code, (code, code))
+    return en if lang == "en" else zh

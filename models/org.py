@@ -1,0 +1,86 @@
+"""The organisation: units (a tree), users, grids and points."""
+
+from datetime import datetime
+
+from sqlalchemy import Column, Float, ForeignKey, Index, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import UTCDateTime, db, utcnow
+
+user_grids = Table(
+    "user_grids",
+    db.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("grid_id", ForeignKey("grids.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Unit(db.Model):
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str | None] = mapped_column(String(8))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    # "/1/4/9/": the ids from the root down to this unit, so a subtree is one prefix match.
+    path: Mapped[str] = mapped_column(String(400), index=True, default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped["Unit | None"] = relationship(remote_side=[id])
+
+    def ancestor_ids(self) -> list[int]:
+        """Ids from the root down to and including this unit."""
+        return [int(part) for part in self.path.strip("/").split("/") if part]
+
+    def is_within(self, other: "Unit") -> bool:
+        """True when this unit lies in the subtree rooted at `other`."""
+        return self.path.startswith(other.path)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[Unit | None] = relationship(lazy="joined")
+    grids: Mapped[list["Grid"]] = relationship(secondary=user_grids, order_by="Grid.id")
+
+    @property
+    def grid_ids(self) -> list[int]:
+        return [grid.id for grid in self.grids]
+
+
+class Grid(db.Model):
+    __tablename__ = "grids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[Unit] = relationship()
+
+
+class Point(db.Model):
+    __tablename__ = "points"
+    __table_args__ = (Index("ix_points_grid_id_name", "grid_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"))
+    lat: Mapped[float] = mapped_column(Float)
+    lng: Mapped[float] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(300))
+    # Escalation marks recurring places hot; patrol checklists include them until then.
+    hot_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    grid: Mapped[Grid] = relationship()

@@ -1,0 +1,145 @@
+"""The problem aggregate: a problem, its append-only event trail and its evidence."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import UTCDateTime, db, utcnow
+from models.category import Category
+from models.enums import State
+
+
+class Problem(db.Model):
+    __tablename__ = "problems"
+    __table_args__ = (
+        UniqueConstraint("reporter_id", "client_id"),
+        Index("ix_problems_reported_at_id", "reported_at", "id"),
+        Index("ix_problems_state_reported_at", "state", "reported_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    state: Mapped[str] = mapped_column(String(16))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(10), default="normal")
+
+    point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"), index=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
+    grid_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]
+    address: Mapped[str | None] = mapped_column(String(300))
+    timezone: Mapped[str] = mapped_column(String(64))
+
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    client_id: Mapped[str | None] = mapped_column(String(100))
+    resolved_on_site: Mapped[bool] = mapped_column(default=False)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
+
+    observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The running stage clock; a new cycle starts every time a stage clock starts afresh.
+    stage: Mapped[str | None] = mapped_column(String(10))
+    stage_cycle: Mapped[int] = mapped_column(default=0)
+    stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stage_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stage_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    whole_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # While the clocks are paused (挂账, or a pending extension when the category says so)
+    # the deadlines are null and what was left of each is kept here, in seconds of its clock.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stage_warn_left_s: Mapped[int | None]
+    stage_left_s: Mapped[int | None]
+    whole_left_s: Mapped[int | None]
+
+    rework_count: Mapped[int] = mapped_column(default=0)
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    supervised: Mapped[bool] = mapped_column(default=False)
+
+    extension_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    extension_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    extension_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extension_count: Mapped[int] = mapped_column(default=0)
+    extension_granted_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+
+    version: Mapped[int] = mapped_column(default=1)
+    last_seq: Mapped[int] = mapped_column(default=0)
+
+    category: Mapped[Category] = relationship(lazy="joined", innerjoin=True)
+
+    def is_open(self) -> bool:
+        return self.state not in (State.CLOSED, State.CANCELLED)
+
+    def light(self, now: datetime) -> str | None:
+        """Traffic light of the running stage clock: green, yellow (≥ 80 %), red (past due)."""
+        if self.stage_due_at is None:
+            return None
+        if now >= self.stage_due_at:
+            return "red"
+        if self.stage_warn_at is not None and now >= self.stage_warn_at:
+            return "yellow"
+        return "green"
+
+    def is_overdue(self, now: datetime) -> bool:
+        """True while an open problem is past its stage or whole-case deadline."""
+        if not self.is_open():
+            return False
+        return any(due is not None and now > due for due in (self.stage_due_at, self.due_at))
+
+
+class ProblemEvent(db.Model):
+    __tablename__ = "problem_events"
+    __table_args__ = (UniqueConstraint("problem_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(24))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The actor's name and role as they were when the event happened.
+    actor_name: Mapped[str | None] = mapped_column(String(100))
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    stage: Mapped[str | None] = mapped_column(String(10))
+    stage_overdue: Mapped[bool | None]
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attachment(db.Model):
+    """Evidence on a problem; the upload API arrives with the evidence issue."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CodeCounter(db.Model):
+    """The last sequence number handed out for human problem codes per prefix and local day."""
+
+    __tablename__ = "code_counters"
+
+    prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)

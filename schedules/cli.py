@@ -1,0 +1,39 @@
+"""`flask scheduler run` and `flask scheduler tick --at`."""
+
+from datetime import UTC, datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from models.base import utcnow
+from schedules.jobs import run_all
+from schedules.runner import build
+
+scheduler_cli = AppGroup("scheduler", help="Run the scheduler, or one tick of every job.")
+
+
+@scheduler_cli.command("run")
+def run_command():
+    """Run the scheduler in the foreground (safe on every host: only the lease holder acts)."""
+    click.echo("scheduler running; Ctrl-C stops it")
+    build(current_app._get_current_object(), blocking=True).start()
+
+
+@scheduler_cli.command("tick")
+@click.option("--at", "at", default=None, help="ISO 8601 instant with offset; default now.")
+def tick_command(at):
+    """Run every job once as of AT and print what each did."""
+    now = _parse_at(at) if at else utcnow()
+    for job_id, summary in run_all(now=now).items():
+        click.echo(f"{job_id}: {summary}")
+
+
+def _parse_at(value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("not an ISO 8601 instant", param_hint="--at") from None
+    if at.tzinfo is None:
+        raise click.BadParameter("give an offset, e.g. 2026-11-26T08:00:00+08:00", param_hint="--at")
+    return at.astimezone(UTC)

@@ -1,0 +1,107 @@
+"""Fixtures: one migrated database per test run (SQLite, or PostgreSQL when asked), emptied per test.
+
+The backend is SQLite unless RECTIFY_TEST_BACKEND=postgresql; then TEST_DATABASE_URL names a server
+where this run creates its own database and drops it at the end.
+"""
+
+import os
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from config.settings import Testing
+from models import db
+from tests.factories import World
+
+BACKEND = os.environ.get("RECTIFY_TEST_BACKEND", "sqlite")
+KEEP_TABLES = {"alembic_version", "calendar_days", "work_periods"}
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 10:00 in Asia/Shanghai
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="PostgreSQL-only: run with RECTIFY_TEST_BACKEND=postgresql")
+    for item in items:
+        if "tests/pg/" in item.nodeid.replace(os.sep, "/") and BACKEND != "postgresql":
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if BACKEND != "postgresql":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'rectify.db'}"
+        return
+    server = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    name = f"rectify_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    config = type("TestConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": database_url})
+    app = create_app(config)
+    with app.app_context():
+        upgrade(directory=str(app.extensions["migrate"].directory))
+        from workflow.calendar import default_years, seed_calendar
+        seed_calendar(db.session, years=default_years(), now=NOW)
+        db.session.commit()
+    app.extensions["rectify_clock"] = lambda: app.config["TEST_NOW"]
+    app.config["TEST_NOW"] = NOW
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean(request):
+    """Empty every table but the calendar after each test that used the database."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    app.config["TEST_NOW"] = NOW
+    with app.app_context():
+        db.session.remove()
+        tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context with a clean session, for workflow tests."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@pytest.fixture
+def world(ctx) -> World:
+    """A small district: units, grids, points, categories and one user of each kind."""
+    world = World.build(now=NOW)
+    db.session.commit()
+    return world
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()

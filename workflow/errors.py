@@ -1,0 +1,59 @@
+"""Domain errors. Each knows its HTTP status and a stable slug; api/errors.py renders them."""
+
+
+class DomainError(Exception):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: dict | None = None, extra: dict | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or {}
+        self.extra = extra or {}
+
+
+class NotFound(DomainError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Forbidden(DomainError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class SeparationOfDuties(Forbidden):
+    slug, title = "separation-of-duties", "Separation of duties"
+
+
+class Invalid(DomainError):
+    status, slug, title = 422, "validation", "Invalid request"
+
+
+class Conflict(DomainError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class InvalidTransition(Conflict):
+    slug, title = "invalid-transition", "Action not allowed in this state"
+
+
+class ExtensionConflict(Conflict):
+    slug, title = "extension-conflict", "Extension request conflict"
+
+
+class EvidenceRequired(Conflict):
+    slug, title = "evidence-required", "Evidence required"
+
+
+class PreconditionRequired(DomainError):
+    status, slug, title = 428, "if-match-required", "If-Match required"
+
+
+class Stale(DomainError):
+    status, slug, title = 412, "stale-version", "Stale version"
+
+
+ERROR_TYPES = [
+    NotFound, Forbidden, SeparationOfDuties, Invalid, Conflict, InvalidTransition,
+    ExtensionConflict, EvidenceRequired, PreconditionRequired, Stale,
+]

@@ -1,0 +1,57 @@
+"""Idempotency-Key records: the first final response to a request, replayed to its retries."""
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from models import IdempotencyRecord
+from models.base import db
+from workflow.errors import Invalid
+
+KEEP = timedelta(days=7)
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """A hash of the request that ignores JSON key order and whitespace."""
+    try:
+        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        canonical = body.decode("latin-1")
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def find(*, user_id: int, key: str, request_hash: str, now: datetime) -> IdempotencyRecord | None:
+    """The stored response for this key, None if there is none; Invalid if it was for another request."""
+    stmt = select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id,
+                                           IdempotencyRecord.key_hash == _key_hash(key),
+                                           IdempotencyRecord.expires_at > now)
+    record = db.session.scalars(stmt).first()
+    if record is not None and record.request_hash != request_hash:
+        raise Invalid("this Idempotency-Key was used for another request",
+                      errors={"Idempotency-Key": ["already used with another method, path or body"]})
+    return record
+
+
+def store(*, user_id: int, key: str, request_hash: str, status: int, body: str, headers: dict,
+          now: datetime) -> None:
+    """Keep the final response for `KEEP` (flush only; the caller commits with its change)."""
+    key_hash = _key_hash(key)
+    db.session.execute(delete(IdempotencyRecord).where(
+        IdempotencyRecord.user_id == user_id, IdempotencyRecord.key_hash == key_hash,
+        IdempotencyRecord.expires_at <= now))
+    db.session.add(IdempotencyRecord(user_id=user_id, key_hash=key_hash, request_hash=request_hash,
+                                     status=status, body=body, headers=headers, created_at=now,
+                                     expires_at=now + KEEP))
+    db.session.flush()
+
+
+def purge(*, now: datetime) -> int:
+    """Forget expired records; returns how many."""
+    result = db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
+    return result.rowcount

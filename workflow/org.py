@@ -1,0 +1,130 @@
+"""The organisation an admin sets up: units, users, grids, points and categories."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+
+from models import Category, Grid, Point, Unit, User
+from models.base import db
+from models.enums import Role, Stage
+from workflow.auth import new_token
+from workflow.errors import Forbidden, Invalid, NotFound
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def _require_admin(actor: User | None) -> None:
+    if actor is not None and actor.role != Role.ADMIN:
+        raise Forbidden("only an admin may change the organisation")
+
+
+def _get(model, object_id: int, field: str):
+    row = db.session.get(model, object_id)
+    if row is None:
+        raise Invalid(f"unknown {field} {object_id}", errors={field: [f"unknown {model.__tablename__[:-1]}"]})
+    return row
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"unknown timezone {name!r}", errors={"timezone": ["not an IANA timezone"]}) from None
+    return name
+
+
+def create_unit(*, actor: User | None, now: datetime, name: str, kind: str, parent_id: int | None = None,
+                timezone: str | None = None, code: str | None = None,
+                default_timezone: str = DEFAULT_TIMEZONE) -> Unit:
+    """Add a unit under `parent_id` (or a new root); it inherits the parent's timezone."""
+    _require_admin(actor)
+    parent = _get(Unit, parent_id, "parent_id") if parent_id is not None else None
+    tz = _check_timezone(timezone) if timezone else (parent.timezone if parent else default_timezone)
+    unit = Unit(name=name, kind=kind, code=code, parent_id=parent_id, timezone=tz, created_at=now)
+    db.session.add(unit)
+    db.session.flush()
+    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    db.session.flush()
+    return unit
+
+
+def create_user(*, actor: User | None, now: datetime, name: str, role: str, unit_id: int | None = None,
+                grid_ids: list[int] | None = None) -> tuple[User, str]:
+    """Add a user; returns the user and their token, which is never shown again."""
+    _require_admin(actor)
+    if unit_id is None and role != Role.ADMIN:
+        raise Invalid("every role but admin belongs to a unit", errors={"unit_id": ["required for this role"]})
+    unit = _get(Unit, unit_id, "unit_id") if unit_id is not None else None
+    grids = [_get(Grid, grid_id, "grid_ids") for grid_id in dict.fromkeys(grid_ids or [])]
+    if grids and role != Role.OFFICER:
+        raise Invalid("only officers patrol grids", errors={"grid_ids": ["only for officers"]})
+    token, token_hash = new_token()
+    user = User(name=name, role=role, unit=unit, unit_id=unit_id, token_hash=token_hash, grids=grids,
+                created_at=now, active=True)
+    db.session.add(user)
+    db.session.flush()
+    return user, token
+
+
+def create_grid(*, actor: User | None, now: datetime, name: str, unit_id: int) -> Grid:
+    """Add a grid (网格) managed by a unit."""
+    _require_admin(actor)
+    grid = Grid(name=name, unit_id=_get(Unit, unit_id, "unit_id").id, created_at=now)
+    db.session.add(grid)
+    db.session.flush()
+    return grid
+
+
+def create_point(*, actor: User | None, now: datetime, name: str, grid_id: int, lat: float, lng: float,
+                 address: str | None = None) -> Point:
+    """Add a point (点位) in a grid."""
+    _require_admin(actor)
+    point = Point(name=name, grid_id=_get(Grid, grid_id, "grid_id").id, lat=lat, lng=lng, address=address,
+                  created_at=now)
+    db.session.add(point)
+    db.session.flush()
+    return point
+
+
+def create_category(*, actor: User | None, now: datetime, code: str, name: str, limits: dict,
+                    name_en: str | None = None, parent_code: str | None = None,
+                    default_unit_id: int | None = None, requires_after_photo: bool = False,
+                    requires_verification_photo: bool = False, pause_on_extension: bool = False) -> Category:
+    """Add a category with its time limits per stage."""
+    _require_admin(actor)
+    if db.session.scalars(select(Category.id).where(Category.code == code)).first() is not None:
+        raise Invalid(f"category {code!r} exists", errors={"code": ["already taken"]})
+    if parent_code is not None and db.session.scalars(
+            select(Category.id).where(Category.code == parent_code)).first() is None:
+        raise Invalid(f"unknown parent {parent_code!r}", errors={"parent_code": ["unknown category"]})
+    if default_unit_id is not None:
+        _get(Unit, default_unit_id, "default_unit_id")
+    category = Category(
+        code=code, name=name, name_en=name_en, parent_code=parent_code, default_unit_id=default_unit_id,
+        requires_after_photo=requires_after_photo, requires_verification_photo=requires_verification_photo,
+        pause_on_extension=pause_on_extension, active=True,
+        limits={Stage(stage).value: dict(limit) for stage, limit in limits.items()},
+    )
+    db.session.add(category)
+    db.session.flush()
+    return category
+
+
+def get_row(model, object_id: int):
+    """A row by id, or NotFound."""
+    row = db.session.get(model, object_id)
+    if row is None:
+        raise NotFound(f"{model.__tablename__[:-1]} {object_id} not found")
+    return row
+
+
+def list_rows(model, *, limit: int, after: int | None, **equals) -> list:
+    """A keyset page of rows ordered by id, filtered by equality on the given columns."""
+    stmt = select(model).order_by(model.id).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(model.id > after)
+    for name, value in equals.items():
+        if value is not None:
+            stmt = stmt.where(getattr(model, name) == value)
+    return list(db.session.scalars(stmt))

@@ -1,0 +1,62 @@
+"""Seed data from config/defaults: the categories and a realistic demo district."""
+
+import tomllib
+from datetime import datetime
+
+from sqlalchemy import select
+
+from config.settings import DEFAULTS
+from models import Category, Unit, User
+from models.base import db
+from workflow import calendar, org
+from workflow.auth import new_token
+
+
+def _load(name: str) -> dict:
+    return tomllib.loads((DEFAULTS / name).read_text(encoding="utf-8"))
+
+
+def seed_categories(*, now: datetime) -> int:
+    """Add the default categories that do not exist yet."""
+    existing = set(db.session.scalars(select(Category.code)))
+    added = 0
+    for spec in _load("categories.toml")["categories"]:
+        if spec["code"] not in existing:
+            org.create_category(actor=None, now=now, **spec)
+            added += 1
+    return added
+
+
+def is_empty() -> bool:
+    return db.session.scalars(select(Unit.id).limit(1)).first() is None
+
+
+def seed_demo(*, now: datetime, timezone: str) -> list[tuple[User, str]]:
+    """Build the demo district on an empty database; returns each demo user with their token."""
+    spec = _load("demo.toml")
+    calendar.seed_calendar(db.session, years=calendar.default_years(), now=now)
+    units = {}
+    for u in spec["units"]:
+        units[u["key"]] = org.create_unit(actor=None, now=now, name=u["name"], kind=u["kind"],
+                                          code=u.get("code"), default_timezone=timezone,
+                                          parent_id=units[u["parent"]].id if "parent" in u else None)
+    grids = {g["key"]: org.create_grid(actor=None, now=now, name=g["name"], unit_id=units[g["unit"]].id)
+             for g in spec["grids"]}
+    for p in spec["points"]:
+        org.create_point(actor=None, now=now, name=p["name"], grid_id=grids[p["grid"]].id, lat=p["lat"],
+                         lng=p["lng"], address=p.get("address"))
+    seed_categories(now=now)
+    return [org.create_user(actor=None, now=now, name=u["name"], role=u["role"],
+                            unit_id=units[u["unit"]].id if "unit" in u else None,
+                            grid_ids=[grids[key].id for key in u.get("grids", [])])
+            for u in spec["users"]]
+
+
+def reissue_tokens(users: list[User]) -> list[tuple[User, str]]:
+    """Give each user a fresh token (the old ones stop working)."""
+    issued = []
+    for user in users:
+        token, user.token_hash = new_token()
+        issued.append((user, token))
+    db.session.flush()
+    return issued
