@@ -21,7 +21,7 @@ class YearArgs(In):
 class DayIn(In):
     day = fields.Date(required=True)
     workday = StrictBoolean(required=True)
-    name = StrictString(allow_none=True, validate=validate.Length(max=100))
+    name = StrictString(allow_none=True, load_default=None, validate=validate.Length(max=100))
 
 
 class DaysIn(In):

@@ -2,7 +2,7 @@
 
 from flask import g
 
-from api.blueprint import Blueprint
+from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now, require_role
 from api.errors import ProblemSchema
 from api.schemas import (
@@ -65,7 +65,7 @@ def create_unit(data):
     return created(lambda: org.create_unit(actor=current_actor(), now=request_now(), **data))
 
 
-@blp.route("/units/<int:unit_id>")
+@blp.route(f"/units/<{ID}:unit_id>")
 @blp.response(200, UnitOut)
 @blp.alt_response(404, schema=ProblemSchema)
 def get_unit(unit_id):

@@ -4,7 +4,7 @@ import functools
 
 from flask.views import MethodView
 
-from api.blueprint import Blueprint
+from api.blueprint import ID, Blueprint
 from api.context import current_actor, if_match_version, request_now, require_role
 from api.errors import ProblemSchema
 from api.schemas import ActionIn, EditIn, EventPage, LedgerArgs, PageArgs, ProblemOut, ProblemPage, ReportIn
@@ -59,7 +59,7 @@ class Problems(MethodView):
         return problem, 201 if created else 200, etag(problem) | {"Location": f"/api/v1/problems/{problem.id}"}
 
 
-@blp.route("/<int:problem_id>")
+@blp.route(f"/<{ID}:problem_id>")
 class ProblemById(MethodView):
     @blp.response(200, ProblemOut, headers={"ETag": {"schema": {"type": "string"}}})
     @blp.alt_response(404, schema=ProblemSchema)
@@ -84,7 +84,7 @@ class ProblemById(MethodView):
         return problem, 200, etag(problem)
 
 
-@blp.route("/<int:problem_id>/actions", methods=["POST"])
+@blp.route(f"/<{ID}:problem_id>/actions", methods=["POST"])
 @write
 @visible_problem
 @blp.arguments(ActionIn)
@@ -104,7 +104,7 @@ def act(data, problem_id):
     return problem, 200, etag(problem)
 
 
-@blp.route("/<int:problem_id>/events")
+@blp.route(f"/<{ID}:problem_id>/events")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, EventPage)
 @blp.alt_response(404, schema=ProblemSchema)

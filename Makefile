@@ -1,0 +1,41 @@
+# Two commands: `make run` (the embedded demo on SQLite) and `make test` (lint + the whole suite).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test lint migrate serve scheduler bench
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+# Migrate, seed the demo district when the database is empty (printing a token per demo user),
+# then serve the API on http://127.0.0.1:5000 with the scheduler in-process.
+run: install
+	$(PY) app.py
+
+# Lint, then the whole suite on SQLite; again on PostgreSQL when TEST_DATABASE_URL is set.
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== the suite again on PostgreSQL =="; \
+		RECTIFY_TEST_BACKEND=postgresql $(VENV)/bin/pytest; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+migrate: install
+	$(VENV)/bin/flask --app app db upgrade
+
+# Production-style: gunicorn for the API, a separate scheduler process (see README).
+serve: install
+	$(VENV)/bin/gunicorn --workers 2 --bind 127.0.0.1:8000 "app:create_app()"
+
+scheduler: install
+	$(VENV)/bin/flask --app app scheduler run

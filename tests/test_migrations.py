@@ -1,0 +1,12 @@
+"""The Alembic migrations are the schema: after `upgrade`, they must equal the models exactly."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from models import db
+
+
+def test_migrations_create_exactly_what_the_models_declare(app):
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, db.metadata) == []
