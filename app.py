@@ -4,8 +4,6 @@ import logging
 
 from flask import Flask
 from flask_migrate import Migrate
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from config.settings import ROOT, config_from_env
 
@@ -34,25 +32,6 @@ def _init_database(app: Flask) -> None:
         (ROOT / "instance").mkdir(exist_ok=True)
     models.db.init_app(app)
     migrate.init_app(app, models.db, render_as_batch=True)
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):
-    """SQLite: WAL for concurrent readers, a busy timeout for writers, enforced foreign keys."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        # Let SQLAlchemy, not the driver, begin transactions, so SAVEPOINTs work (SQLAlchemy docs).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(connection):
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
 
 
 def _init_cli(app: Flask) -> None:

@@ -4,7 +4,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from models import Unit, User
+from models import User
 from models.base import db, utcnow
 from workflow import calendar, org, seed
 from workflow.errors import DomainError
@@ -76,15 +76,21 @@ def seed_calendar_command(years):
 
 
 def first_run() -> None:
-    """`python app.py`: migrate, seed the demo when empty, serve the API with the scheduler in-process."""
+    """`python app.py`: migrate, seed the demo when empty, then serve the API with the scheduler in-process."""
     from flask_migrate import upgrade
 
     from app import create_app
     from config.settings import embedded_config
-    app = create_app(embedded_config())
+    from schedules.runner import start_in_process
+    config = embedded_config()
+    app = create_app(type("FirstRun", (config,), {"SCHEDULER_ENABLED": False}))
     with app.app_context():
         upgrade(directory=str(app.extensions["migrate"].directory))
-        if db.session.scalars(select(Unit.id).limit(1)).first() is None:
+        if seed.is_empty():
             _print_tokens(seed.seed_demo(now=utcnow(), timezone=app.config["RECTIFY_TIMEZONE"]))
             db.session.commit()
+        else:
+            click.echo("Demo already seeded. `flask --app app seed demo --reissue-tokens` prints new tokens.")
+    if config.SCHEDULER_ENABLED:
+        start_in_process(app)
     app.run(host=app.config["RUN_HOST"], port=app.config["RUN_PORT"], threaded=True, use_reloader=False)

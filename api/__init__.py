@@ -6,10 +6,12 @@ from flask_smorest import Api
 from api import calendar, errors, health, org, problems
 from api.errors import ProblemSchema, problem_response
 from api.fields import CommaList
+from models.base import sqlite_begin_mode
 from workflow.auth import authenticate
 
 PUBLIC_PREFIXES = ("/healthz", "/docs", "/openapi.json")
 BODY_METHODS = ("POST", "PUT", "PATCH")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class RectifyApi(Api):
@@ -25,6 +27,7 @@ api = RectifyApi(spec_kwargs={"components": {"securitySchemes": {
 
 def authenticate_request():
     """401 for every /api route without a valid bearer token."""
+    sqlite_begin_mode.set("DEFERRED" if request.method in SAFE_METHODS else "IMMEDIATE")
     if not request.path.startswith("/api/"):
         return None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")

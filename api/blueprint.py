@@ -3,7 +3,6 @@
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs.flaskparser import FlaskParser
 
-
 # Path ids: a URL with an id outside the database's integer range is simply not found.
 ID = "int(min=1, max=2147483647)"
 

@@ -1,9 +1,11 @@
 """The unbound SQLAlchemy handle, the declarative base and column types shared by every model."""
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -42,6 +44,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# How SQLite transactions begin: IMMEDIATE (take the write lock, wait for it) unless the caller knows
+# it only reads (GET requests set DEFERRED). PostgreSQL ignores it.
+sqlite_begin_mode: ContextVar[str] = ContextVar("sqlite_begin_mode", default="IMMEDIATE")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -52,3 +59,27 @@ db = SQLAlchemy(model_class=Base)
 def dialect_name() -> str:
     """'postgresql' or 'sqlite': the few statements that differ (upserts) ask this."""
     return db.session.get_bind().dialect.name
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """SQLite: WAL for concurrent readers, a busy timeout for writers, enforced foreign keys."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        # Let SQLAlchemy, not the driver, begin transactions, so SAVEPOINTs work (SQLAlchemy docs).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection):
+    """SQLite: take the write lock up front (IMMEDIATE) unless the work is read-only.
+
+    A deferred transaction that reads, then writes, fails at once with "database is locked" when
+    another writer committed in between; an immediate one waits its turn (busy_timeout).
+    """
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"BEGIN {sqlite_begin_mode.get()}")

@@ -19,16 +19,18 @@ def acquire(*, holder: str, now: datetime, ttl: timedelta, name: str = LEASE) ->
         .where(SchedulerLease.name == name,
                or_(SchedulerLease.holder == holder, SchedulerLease.expires_at < now))
         .values(holder=holder, expires_at=expires)
+        .returning(SchedulerLease.name)
         .execution_options(synchronize_session=False)
-    )
-    if renewed.rowcount:
+    ).first()
+    if renewed is not None:
         return True
     dialect = postgresql if dialect_name() == "postgresql" else sqlite
     inserted = db.session.execute(
         dialect.insert(SchedulerLease).values(name=name, holder=holder, expires_at=expires)
         .on_conflict_do_nothing(index_elements=["name"])
-    )
-    return bool(inserted.rowcount)
+        .returning(SchedulerLease.name)
+    ).first()
+    return inserted is not None
 
 
 def release(*, holder: str, name: str = LEASE) -> None:
