@@ -8,6 +8,7 @@ from api.errors import ProblemSchema, problem_response
 from api.fields import CommaList
 from models.base import sqlite_begin_mode
 from workflow.auth import authenticate
+from workflow.errors import ERROR_TYPES
 
 PUBLIC_PREFIXES = ("/healthz", "/docs", "/openapi.json")
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -21,8 +22,19 @@ class RectifyApi(Api):
         errors.register(self._app)
 
 
-api = RectifyApi(spec_kwargs={"components": {"securitySchemes": {
-    "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+def _description() -> str:
+    http = [("unauthenticated", 401), ("payload-too-large", 413), ("unsupported-media-type", 415),
+            ("bad-request", 400), ("unavailable", 503)]
+    rows = [f"- `/errors/{e.slug}` ({e.status}): {e.title}" for e in ERROR_TYPES]
+    rows += [f"- `/errors/{slug}` ({status})" for slug, status in http]
+    return ("Every error is application/problem+json `{type, title, status, detail, errors}`; "
+            "clients switch on `type`:\n\n" + "\n".join(rows))
+
+
+api = RectifyApi(spec_kwargs={
+    "info": {"description": _description()},
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"bearer": []}]})
 
 
 def authenticate_request():

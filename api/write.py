@@ -27,7 +27,8 @@ def check_replay() -> None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return
-    record = idempotency.find(user_id=current_actor().id, key=_checked(key), request_hash=_fingerprint(),
+    idempotency.claim(user_id=current_actor().id, key=_checked(key))
+    record = idempotency.find(user_id=current_actor().id, key=key, request_hash=_fingerprint(),
                               now=request_now())
     if record is not None:
         response = Response(record.body, status=record.status, headers=record.headers)

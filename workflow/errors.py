@@ -45,6 +45,10 @@ class EvidenceRequired(Conflict):
     slug, title = "evidence-required", "Evidence required"
 
 
+class IdempotencyInFlight(Conflict):
+    slug, title = "idempotency-in-flight", "Request in flight"
+
+
 class PreconditionRequired(DomainError):
     status, slug, title = 428, "if-match-required", "If-Match required"
 
@@ -55,5 +59,5 @@ class Stale(DomainError):
 
 ERROR_TYPES = [
     NotFound, Forbidden, SeparationOfDuties, Invalid, Conflict, InvalidTransition,
-    ExtensionConflict, EvidenceRequired, PreconditionRequired, Stale,
+    ExtensionConflict, EvidenceRequired, IdempotencyInFlight, PreconditionRequired, Stale,
 ]

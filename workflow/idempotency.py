@@ -4,11 +4,11 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from models import IdempotencyRecord
-from models.base import db
-from workflow.errors import Invalid
+from models.base import db, dialect_name
+from workflow.errors import IdempotencyInFlight, Invalid
 
 KEEP = timedelta(days=7)
 
@@ -24,6 +24,19 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def claim(*, user_id: int, key: str) -> None:
+    """Hold the key for this transaction; IdempotencyInFlight (409) while another request holds it.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite runs one writer at a time, so a duplicate
+    simply waits for the first to commit and then finds its record.
+    """
+    if dialect_name() != "postgresql":
+        return
+    lock_id = int.from_bytes(hashlib.sha256(f"{user_id}:{key}".encode()).digest()[:8], "big", signed=True)
+    if not db.session.execute(select(func.pg_try_advisory_xact_lock(lock_id))).scalar():
+        raise IdempotencyInFlight("a request with this Idempotency-Key is still being processed; retry shortly")
 
 
 def find(*, user_id: int, key: str, request_hash: str, now: datetime) -> IdempotencyRecord | None:
