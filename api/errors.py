@@ -2,12 +2,14 @@
 
 import logging
 
-from flask import Response, json
+from flask import Response, has_request_context, json
 from marshmallow import Schema, fields
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from api.context import lang
 from models.base import db
+from models.enums import label
 from workflow.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -28,27 +30,54 @@ class ProblemSchema(Schema):
     errors = fields.Dict(metadata={"description": "field -> messages; {} when there are none"})
 
 
-def problem_response(status: int, *, slug: str | None = None, title: str | None = None,
-                     detail: str = "", errors: dict | None = None, extra: dict | None = None,
-                     headers: dict | None = None) -> Response:
-    """Render an error as application/problem+json."""
-    body = {"type": f"/errors/{slug or SLUGS.get(status, 'error')}",
-            "title": title or HTTP_TITLES.get(status, "Error"), "status": status,
-            "detail": detail, "errors": errors or {}} | (extra or {})
+def problem_response(status: int, *, slug: str | None = None, detail: str = "", errors: dict | None = None,
+                     extra: dict | None = None, headers: dict | None = None) -> Response:
+    """Render an error as application/problem+json, its title in the caller's language."""
+    slug = slug or SLUGS.get(status, "error")
+    extra = dict(extra or {})
+    if "state" in extra:
+        extra["state_label"] = label(extra["state"], _lang())
+    body = {"type": f"/errors/{slug}", "title": _title(slug), "status": status, "detail": detail,
+            "errors": errors or {}} | extra
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     response.headers.update(headers or {})
     return response
 
 
-HTTP_TITLES = {400: "Bad request", 401: "Authentication required", 403: "Forbidden", 404: "Not found",
-               405: "Method not allowed", 409: "Conflict", 412: "Stale version",
-               413: "Payload too large", 415: "Unsupported media type", 422: "Invalid request",
-               428: "If-Match required", 500: "Internal error", 503: "Service unavailable"}
+TITLES = {
+    "bad-request": ("请求无法解析", "Bad request"),
+    "unauthenticated": ("需要登录凭证", "Authentication required"),
+    "forbidden": ("无权执行", "Forbidden"),
+    "separation-of-duties": ("不得自查自结", "Separation of duties"),
+    "not-found": ("未找到", "Not found"),
+    "method-not-allowed": ("不支持该方法", "Method not allowed"),
+    "conflict": ("冲突", "Conflict"),
+    "invalid-transition": ("当前状态不允许此操作", "Action not allowed in this state"),
+    "extension-conflict": ("延期申请冲突", "Extension request conflict"),
+    "evidence-required": ("缺少整改照片", "Evidence required"),
+    "idempotency-in-flight": ("相同请求正在处理", "Request in flight"),
+    "stale-version": ("数据已被他人修改", "Stale version"),
+    "payload-too-large": ("请求体过大", "Payload too large"),
+    "unsupported-media-type": ("请求体须为 JSON", "Unsupported media type"),
+    "validation": ("请求参数有误", "Invalid request"),
+    "if-match-required": ("缺少 If-Match", "If-Match required"),
+    "internal": ("内部错误", "Internal error"),
+    "unavailable": ("服务暂不可用", "Service unavailable"),
+}
+
+
+def _lang() -> str:
+    return lang() if has_request_context() else "zh"
+
+
+def _title(slug: str) -> str:
+    zh, en = TITLES.get(slug, ("错误", "Error"))
+    return en if _lang() == "en" else zh
 
 
 def from_domain(error: DomainError) -> Response:
-    return problem_response(error.status, slug=error.slug, title=error.title, detail=error.detail,
-                            errors=error.errors, extra=error.extra)
+    return problem_response(error.status, slug=error.slug, detail=error.detail, errors=error.errors,
+                            extra=error.extra)
 
 
 def from_http(error: HTTPException) -> Response:

@@ -1,6 +1,7 @@
 """Strict marshmallow fields: JSON types are not coerced, naive datetimes are refused."""
 
 import math
+from datetime import UTC
 
 from marshmallow import ValidationError, fields
 
@@ -38,6 +39,9 @@ class AwareDateTime(fields.AwareDateTime):
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", default_timezone=None, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
 
 
 class CommaList(fields.Field):

@@ -122,6 +122,8 @@ def resume(problem: Problem, now: datetime) -> None:
 
 def stage_overdue(problem: Problem, now: datetime) -> bool | None:
     """Whether the running stage is past its deadline at `now` (None when no stage clock runs)."""
+    if problem.paused_at is not None and problem.stage_left_s is not None:
+        return problem.stage_left_s < 0
     if problem.stage_due_at is None:
-        return True if problem.paused_at and (problem.stage_left_s or 0) < 0 else None
+        return None
     return now > problem.stage_due_at

@@ -9,7 +9,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Attachment, Category, Grid, Point, Problem, ProblemEvent, Unit, User
 from models.base import db
-from models.enums import Action, Role, Stage, State, label
+from models.enums import Action, Role, Stage, State
 from workflow import clocks, codes, outbox
 from workflow.errors import (
     EvidenceRequired,
@@ -160,8 +160,7 @@ def apply_action(*, actor: User, now: datetime, problem_id: int, action: str,
     if problem.state not in rule.frm:
         raise InvalidTransition(
             f"cannot {action} a problem that is {problem.state}",
-            extra={"state": problem.state, "state_label": label(problem.state),
-                   "allowed_actions": allowed_actions(problem, actor)},
+            extra={"state": problem.state, "allowed_actions": allowed_actions(problem, actor)},
         )
     step = Step(problem, actor, now, fields)
     GUARDS.get(action, _no_guard)(step)
@@ -357,7 +356,7 @@ def _assign(step: Step) -> None:
 
 def _reassign(step: Step) -> None:
     _assign(step)
-    _clear_extension(step.problem)
+    _withdraw_extension(step)
 
 
 def _return(step: Step) -> None:
@@ -366,9 +365,7 @@ def _return(step: Step) -> None:
 
 def _submit(step: Step) -> None:
     step.problem.submitted_by_id = step.actor.id
-    if step.problem.extension_until is not None:
-        clocks.resume(step.problem, step.now)
-        _clear_extension(step.problem)
+    _withdraw_extension(step)
 
 
 def _verify(step: Step) -> None:
@@ -424,9 +421,11 @@ def _grant_extension(step: Step) -> None:
     _clear_extension(problem)
 
 
-def _deny_extension(step: Step) -> None:
-    clocks.resume(step.problem, step.now)
-    _clear_extension(step.problem)
+def _withdraw_extension(step: Step) -> None:
+    """Drop a pending extension request (denied, or moot) and restart the clocks it paused."""
+    if step.problem.extension_until is not None:
+        clocks.resume(step.problem, step.now)
+        _clear_extension(step.problem)
 
 
 def _clear_extension(problem: Problem) -> None:
@@ -448,7 +447,7 @@ EFFECTS = {
     Action.RESUME: _resume,
     Action.REQUEST_EXTENSION: _request_extension,
     Action.GRANT_EXTENSION: _grant_extension,
-    Action.DENY_EXTENSION: _deny_extension,
+    Action.DENY_EXTENSION: _withdraw_extension,
 }
 
 
@@ -466,8 +465,7 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
     _check_version(problem, expected_version)
     if problem.state != State.REPORTED:
         raise InvalidTransition("only a report waiting for dispatch can be edited",
-                                extra={"state": problem.state, "state_label": label(problem.state),
-                                       "allowed_actions": allowed_actions(problem, actor)})
+                                extra={"state": problem.state, "allowed_actions": allowed_actions(problem, actor)})
     with db.session.no_autoflush:
         _edit_fields(problem, actor, now, changes)
         problem.updated_at = now

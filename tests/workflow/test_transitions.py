@@ -194,12 +194,6 @@ def test_allowed_actions_lists_exactly_the_actions_that_succeed(world, state, ro
     assert set(problems.allowed_actions(problem, world.users[role])) == works
 
 
-def test_allowed_actions_of_the_submitter_turned_officer_leave_out_verify(world):
-    problem = world.to_state("verifying")
-    move_handler_to_the_east_grid_as_officer(world)
-    assert "verify" not in problems.allowed_actions(problem, db.session.get(User, world.users["handler"].id))
-
-
 # --- guards -----------------------------------------------------------------------------------------
 
 
@@ -217,6 +211,12 @@ def test_the_person_who_submitted_cannot_verify_even_after_becoming_an_officer(w
     with pytest.raises(SeparationOfDuties):
         attempt(world, problem, "verify", by="handler", note="looks fine to me")
     assert attempt(world, problem, "verify", by="officer2", note="ok").state == "verified"
+
+
+def test_allowed_actions_of_the_submitter_turned_officer_leave_out_verify(world):
+    problem = world.to_state("verifying")
+    move_handler_to_the_east_grid_as_officer(world)
+    assert "verify" not in problems.allowed_actions(problem, db.session.get(User, world.users["handler"].id))
 
 
 def test_a_report_resolved_on_site_goes_straight_to_verified_with_no_stage_clock(world):
