@@ -37,8 +37,13 @@ api = RectifyApi(spec_kwargs={
     "security": [{"bearer": []}]})
 
 
+REQUEST_STATE = ("actor", "now", "allowed_actions", "idempotency_key", "idempotency_scrub")
+
+
 def authenticate_request():
     """401 for every /api route without a valid bearer token."""
+    for name in REQUEST_STATE:  # an app context may outlive one request (tests, CLI): start clean
+        g.pop(name, None)
     sqlite_begin_mode.set("DEFERRED" if request.method in SAFE_METHODS else "IMMEDIATE")
     if not request.path.startswith("/api/"):
         return None
