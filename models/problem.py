@@ -93,10 +93,10 @@ class Problem(db.Model):
         return "green"
 
     def is_overdue(self, now: datetime) -> bool:
-        """True while an open problem is past its stage or whole-case deadline."""
+        """True while an open problem has reached its stage or whole-case deadline (as the red light)."""
         if not self.is_open():
             return False
-        return any(due is not None and now > due for due in (self.stage_due_at, self.due_at))
+        return any(due is not None and now >= due for due in (self.stage_due_at, self.due_at))
 
 
 class ProblemEvent(db.Model):

@@ -4,11 +4,14 @@ The backend is SQLite unless RECTIFY_TEST_BACKEND=postgresql; then TEST_DATABASE
 where this run creates its own database and drops it at the end.
 """
 
+import contextvars
 import os
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -97,9 +100,22 @@ def world(ctx) -> World:
     return world
 
 
+class FreshContextClient(FlaskClient):
+    """Runs each request in its own app context, as in production.
+
+    The `world` fixture keeps an app context pushed, and Flask reuses a pushed context for a request,
+    so without this every request of a test would share one `g` and one session with the test.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            db.session.commit()  # end the test's read transaction: later reads see what requests wrote
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    return FreshContextClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture

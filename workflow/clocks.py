@@ -126,4 +126,4 @@ def stage_overdue(problem: Problem, now: datetime) -> bool | None:
         return problem.stage_left_s < 0
     if problem.stage_due_at is None:
         return None
-    return now > problem.stage_due_at
+    return now >= problem.stage_due_at

@@ -66,8 +66,8 @@ def _filters(now: datetime, f: dict) -> list:
     if f.get("overdue") is not None:
         # Spelled out with IS NOT NULL so that its negation is never NULL (overdue=false).
         overdue = and_(Problem.state.not_in(CLOSED),
-                       or_(and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at < now),
-                           and_(Problem.due_at.is_not(None), Problem.due_at < now)))
+                       or_(and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now),
+                           and_(Problem.due_at.is_not(None), Problem.due_at <= now)))
         conds.append(overdue if f["overdue"] else ~overdue)
     if f.get("light"):
         conds.append(or_(*(LIGHTS[light](now) for light in f["light"])))

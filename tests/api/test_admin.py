@@ -1,11 +1,8 @@
 """The organisation and the calendar through the admin API: create, validate, refuse non-admins, page."""
 
-import contextvars
 from datetime import date
 
 import pytest
-from flask import has_app_context
-from flask.testing import FlaskClient
 from sqlalchemy import delete
 
 from models.base import db
@@ -14,18 +11,6 @@ from models.calendar import CalendarDay, DaySource
 LIMITS = {"dispatch": {"minutes": 30, "clock": "natural"}, "rectify": {"minutes": 480, "clock": "working"}}
 
 
-class FreshContextClient(FlaskClient):
-    """Runs each request in its own app context (and `g`), as in production; see test_contract.py."""
-
-    def open(self, *args, **kwargs):
-        if has_app_context():
-            db.session.commit()
-        return contextvars.Context().run(super().open, *args, **kwargs)
-
-
-@pytest.fixture
-def client(app):
-    return FreshContextClient(app, app.response_class, use_cookies=True)
 
 
 def post(client, world, path, body, by="admin"):

@@ -1,34 +1,12 @@
 """The HTTP contract: auth, the error shape, the order of checks, validation, ETags, labels and times."""
 
-import contextvars
 
 import pytest
-from flask import has_app_context
-from flask.testing import FlaskClient
-
-from models.base import db
 
 PROBLEM_JSON = "application/problem+json"
 ERROR_KEYS = {"type", "title", "status", "detail", "errors"}
 
 
-class FreshContextClient(FlaskClient):
-    """Runs each request in its own app context, as in production.
-
-    The `world` fixture keeps an app context pushed, and Flask reuses a pushed context for a request,
-    so without this every request of a test would share one `g` (the cached clock, allowed_actions,
-    the Idempotency-Key) and one session.
-    """
-
-    def open(self, *args, **kwargs):
-        if has_app_context():
-            db.session.commit()  # end the world's read transaction: later reads see what requests wrote
-        return contextvars.Context().run(super().open, *args, **kwargs)
-
-
-@pytest.fixture
-def client(app):
-    return FreshContextClient(app, app.response_class, use_cookies=True)
 
 
 def act(client, world, problem_id, by, body, if_match=None, **headers):

@@ -1,26 +1,7 @@
 """Retries: Idempotency-Key replays the first final response; client_id makes a repeated report harmless."""
 
-import contextvars
 
 import pytest
-from flask import has_app_context
-from flask.testing import FlaskClient
-
-from models.base import db
-
-
-class FreshContextClient(FlaskClient):
-    """Runs each request in its own app context (and `g`), as in production; see test_contract.py."""
-
-    def open(self, *args, **kwargs):
-        if has_app_context():
-            db.session.commit()
-        return contextvars.Context().run(super().open, *args, **kwargs)
-
-
-@pytest.fixture
-def client(app):
-    return FreshContextClient(app, app.response_class, use_cookies=True)
 
 
 def report_body(world, **fields):

@@ -1,11 +1,8 @@
 """The ledger (GET /problems): newest first, keyset pages, filters, scope; and each problem's trail."""
 
-import contextvars
 from datetime import timedelta
 
 import pytest
-from flask import has_app_context
-from flask.testing import FlaskClient
 
 from models import Problem
 from models.base import db
@@ -15,18 +12,6 @@ EVENT_KEYS = {"id", "seq", "action", "action_label", "actor", "from_state", "to_
               "stage_overdue", "at"}
 
 
-class FreshContextClient(FlaskClient):
-    """Runs each request in its own app context (and `g`), as in production; see test_contract.py."""
-
-    def open(self, *args, **kwargs):
-        if has_app_context():
-            db.session.commit()
-        return contextvars.Context().run(super().open, *args, **kwargs)
-
-
-@pytest.fixture
-def client(app):
-    return FreshContextClient(app, app.response_class, use_cookies=True)
 
 
 def report(world, *, title="占道经营", by="officer", point="market", category="hawker", minutes_ago=0, **fields):
