@@ -77,11 +77,20 @@ def _clean(request):
         db.session.remove()
         tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
         with db.engine.begin() as conn:
+            for table in tables:  # DELETE beats TRUNCATE on tables this small
+                conn.execute(table.delete())
             if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(table.delete())
+                conn.execute(text(RESET_SEQUENCES))
+
+
+# Ids start at 1 again in every test, as they do on SQLite after the tables are emptied.
+RESET_SEQUENCES = """
+DO $$ DECLARE s record; BEGIN
+  FOR s IN SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public' LOOP
+    EXECUTE format('ALTER SEQUENCE %I RESTART', s.sequence_name);
+  END LOOP;
+END $$;
+"""
 
 
 @pytest.fixture

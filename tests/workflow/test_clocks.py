@@ -60,10 +60,10 @@ def test_the_light_is_green_below_80_percent_yellow_up_to_the_deadline_and_red_f
     assert world.report().light(NOW + minutes(after)) == light
 
 
-def test_a_problem_is_overdue_once_past_its_stage_deadline(world):
+def test_a_problem_is_overdue_from_its_stage_deadline_on_as_the_red_light_says(world):
     problem = world.report()
     assert not problem.is_overdue(NOW + minutes(59))
-    assert problem.is_overdue(NOW + minutes(61))
+    assert problem.is_overdue(NOW + minutes(60)) and problem.light(NOW + minutes(60)) == "red"
 
 
 def test_assign_starts_the_accept_and_whole_case_clocks(world):
@@ -167,7 +167,7 @@ def test_reassign_restarts_the_accept_clock_but_not_the_whole_case_clock(world):
 # --- overdue, frozen on events -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("after", "overdue"), [(30, False), (60, False), (61, True)])
+@pytest.mark.parametrize(("after", "overdue"), [(30, False), (59, False), (60, True), (61, True)])
 def test_an_assign_event_records_whether_dispatch_was_overdue(world, after, overdue):
     problem = assign(world, world.report(), NOW + minutes(after))
     event = events_of(problem)["assign"]
