@@ -1,7 +1,9 @@
 """A flask-smorest Blueprint whose query parameters are as strict as its bodies."""
 
+import json
+
 from flask_smorest import Blueprint as SmorestBlueprint
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, abort
 
 # Path ids: a URL with an id outside the database's integer range is simply not found.
 ID = "int(min=1, max=2147483647)"
@@ -12,6 +14,15 @@ class StrictParser(FlaskParser):
     # a mistyped filter is a 422 instead of silently returning everything.
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None,
                                    "querystring": None}
+
+    def _raw_load_json(self, req):
+        # json.loads raises ValueError past 4,300 digits and RecursionError on deep nesting.
+        try:
+            return super()._raw_load_json(req)
+        except (ValueError, RecursionError) as error:
+            if isinstance(error, json.JSONDecodeError):
+                raise
+            abort(400, messages={"json": ["The JSON body is too deeply nested or has too long a number."]})
 
 
 class Blueprint(SmorestBlueprint):

@@ -1,5 +1,6 @@
 """What a request knows about its caller and its moment: the actor, the clock, the language."""
 
+import re
 from datetime import datetime
 
 from flask import current_app, g, request
@@ -31,10 +32,14 @@ def require_role(*roles: str) -> None:
         raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
 
 
+IF_MATCH = re.compile(r'(?:W/)?"?([0-9]{1,10})"?')
+
+
 def if_match_version() -> int | None:
-    """The version named by If-Match ("3", W/"3" or 3); -1 for anything that names no version."""
-    header = request.headers.get("If-Match")
-    if header is None:
+    """The version named by If-Match ("3", W/"3" or 3): None when absent, empty or `*` (they name no
+    version, so the caller gets 428); -1 for anything else that is not a version (it never matches: 412)."""
+    header = (request.headers.get("If-Match") or "").strip()
+    if header in ("", "*"):
         return None
-    value = header.strip().removeprefix("W/").strip('"')
-    return int(value) if value.isdigit() and len(value) < 12 else -1
+    match = IF_MATCH.fullmatch(header)
+    return int(match.group(1)) if match else -1

@@ -1,9 +1,13 @@
 """Strict marshmallow fields: JSON types are not coerced, naive datetimes are refused."""
 
 import math
-from datetime import UTC
+from datetime import UTC, datetime
 
 from marshmallow import ValidationError, fields
+
+# The instants the API accepts: far enough for any ledger, near enough that arithmetic never overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class StrictFloat(fields.Float):
@@ -41,7 +45,14 @@ class AwareDateTime(fields.AwareDateTime):
         super().__init__(format="iso", default_timezone=None, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            in_range = EARLIEST <= parsed <= LATEST
+        except OverflowError:
+            in_range = False
+        if not in_range:
+            raise ValidationError("Must lie between 1970 and 2100.")
+        return parsed.astimezone(UTC)
 
 
 class CommaList(fields.Field):

@@ -65,6 +65,11 @@ class UserIn(In):
     grid_ids = fields.List(_id(), validate=validate.Length(max=100))
 
 
+class UserArgs(PageArgs):
+    role = choice(Role)
+    unit_id = _id()
+
+
 class UserOut(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -161,15 +166,17 @@ class ReportIn(In):
     def _one_location(self, data, **kwargs):
         if data.get("point_id") is not None:
             if any(data.get(name) is not None for name in ("lat", "lng", "grid_id")):
-                raise ValidationError("give point_id, or lat, lng and grid_id, not both", "point_id")
+                raise ValidationError("give point_id, or lat, lng, address and grid_id, not both", "point_id")
             return
-        missing = {name: ["required without point_id"] for name in ("lat", "lng", "grid_id")
+        missing = {name: ["required without point_id"] for name in ("lat", "lng", "address", "grid_id")
                    if data.get(name) is None}
         if missing:
             raise ValidationError(missing)
 
 
 class EditIn(In):
+    """At least one field; a PATCH that changes nothing is refused rather than counted as an edit."""
+
     title = text(200)
     description = StrictString(allow_none=True, validate=validate.Length(max=5000))
     category_code = StrictString(validate=validate.Length(min=1, max=40))
@@ -178,6 +185,11 @@ class EditIn(In):
     lat = StrictFloat(validate=validate.Range(min=-90, max=90))
     lng = StrictFloat(validate=validate.Range(min=-180, max=180))
     address = text(300, allow_none=True)
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("give at least one field to change", "_schema")
 
 
 class ActionIn(In):
@@ -241,7 +253,7 @@ class ProblemOut(Schema):
     def _allowed(self, problem) -> list[str]:
         cache = g.setdefault("allowed_actions", {})
         if problem.id not in cache:
-            cache[problem.id] = allowed_actions(problem, current_actor())
+            cache[problem.id] = allowed_actions(problem, current_actor(), request_now())
         return cache[problem.id]
 
     def _labels(self, problem) -> dict[str, str]:
@@ -250,7 +262,7 @@ class ProblemOut(Schema):
 
 class LedgerArgs(PageArgs):
     state = CommaList(choice(State))
-    category = CommaList(fields.String(validate=validate.Length(min=1, max=40)))
+    category = CommaList(StrictString(validate=validate.Length(min=1, max=40)))
     grid_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)))
     unit_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)))
     severity = CommaList(choice(Severity))
@@ -258,7 +270,7 @@ class LedgerArgs(PageArgs):
     overdue = fields.Boolean()
     reported_from = AwareDateTime()
     reported_to = AwareDateTime()
-    q = fields.String(validate=validate.Length(min=1, max=100))
+    q = StrictString(validate=validate.Length(min=1, max=100))
 
 
 class EventOut(Schema):

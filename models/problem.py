@@ -54,6 +54,8 @@ class Problem(db.Model):
     stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stage_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stage_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When the current round of work began (accept, reject, send_back): evidence must be newer.
+    work_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     whole_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # While the clocks are paused (挂账, or a pending extension when the category says so)

@@ -8,6 +8,7 @@ from models import Problem
 from models.base import db
 from models.enums import Stage
 from workflow import calendar
+from workflow.errors import Invalid
 
 WARN_FRACTION = 0.8
 
@@ -24,8 +25,11 @@ class Clocks:
         return calendar.load_calendar(db.session)
 
     def add(self, start: datetime, minutes: float, clock: str) -> datetime:
-        return calendar.add_time(start=start, minutes=minutes, clock=clock, tz=self.tz,
-                                 calendar=self.calendar)
+        try:
+            return calendar.add_time(start=start, minutes=minutes, clock=clock, tz=self.tz,
+                                     calendar=self.calendar)
+        except ValueError as error:  # a deadline beyond what the calendar can count
+            raise Invalid(f"the deadline cannot be computed: {error}") from None
 
     def left(self, now: datetime, until: datetime, clock: str) -> int:
         """Seconds of `clock` time from now until `until`; negative when already past."""
@@ -52,6 +56,8 @@ def start_stage(problem: Problem, stage: Stage | None, now: datetime) -> None:
     problem.stage_warn_at = problem.stage_due_at = None
     if stage is None:
         return
+    if stage == Stage.RECTIFY:
+        problem.work_started_at = now
     problem.stage_cycle += 1
     limit = problem.category.limit(stage)
     if limit:
@@ -59,6 +65,13 @@ def start_stage(problem: Problem, stage: Stage | None, now: datetime) -> None:
         clocks = Clocks(problem)
         problem.stage_warn_at = clocks.add(now, minutes * WARN_FRACTION, clock)
         problem.stage_due_at = clocks.add(now, minutes, clock)
+
+
+def recompute_stage(problem: Problem) -> None:
+    """Recompute the running stage's deadlines from its start (the category or place changed)."""
+    cycle = problem.stage_cycle
+    start_stage(problem, Stage(problem.stage), problem.stage_started_at)
+    problem.stage_cycle = cycle
 
 
 def restart_stage_until(problem: Problem, until: datetime, now: datetime) -> None:

@@ -1,51 +1,16 @@
 """Reading problems: the ledger with its filters and keyset pages, and each problem's trail."""
 
-import base64
-import binascii
-import json
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 
 from models import Category, Problem, ProblemEvent, User
-from models.base import db
 from models.enums import State
-from workflow.errors import Invalid
+from workflow.paging import Page, by_column, decode_cursor, fetch
 from workflow.problems import get_problem
 from workflow.scope import problem_filter
 
 CLOSED = (State.CLOSED, State.CANCELLED)
-
-
-@dataclass
-class Page:
-    items: list
-    next_cursor: str | None
-
-
-def encode_cursor(*values) -> str:
-    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, size: int) -> list:
-    """The values a cursor carries; Invalid (422) for anything we did not hand out."""
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        values = None
-    if not isinstance(values, list) or len(values) != size:
-        raise Invalid("cursor is not valid", errors={"cursor": ["not a cursor this API handed out"]})
-    return values
-
-
-def decode_int_cursor(cursor: str) -> int:
-    """The id or seq a one-value cursor carries."""
-    (value,) = decode_cursor(cursor, 1)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise Invalid("cursor is not valid", errors={"cursor": ["not a cursor this API handed out"]})
-    return value
 
 
 def _filters(now: datetime, f: dict) -> list:
@@ -85,33 +50,14 @@ def list_problems(*, actor: User, now: datetime, filters: dict, limit: int, curs
     """One page of the ledger, newest report first, as the caller may see it."""
     stmt = select(Problem).where(problem_filter(actor), *_filters(now, filters))
     if cursor:
-        reported_at, last_id = decode_cursor(cursor, 2)
-        at = _cursor_time(reported_at, last_id)
+        at, last_id = decode_cursor(cursor, "time", "id")
         stmt = stmt.where(or_(Problem.reported_at < at, and_(Problem.reported_at == at, Problem.id < last_id)))
-    stmt = stmt.order_by(Problem.reported_at.desc(), Problem.id.desc()).limit(limit + 1)
-    rows = db.session.scalars(stmt).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, encode_cursor(rows[-1].reported_at, rows[-1].id) if more else None)
-
-
-def _cursor_time(value, last_id) -> datetime:
-    try:
-        at = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        at = None
-    if at is None or at.tzinfo is None or not isinstance(last_id, int):
-        raise Invalid("cursor is not valid", errors={"cursor": ["not a cursor this API handed out"]})
-    return at
+    stmt = stmt.order_by(Problem.reported_at.desc(), Problem.id.desc())
+    return fetch(stmt, limit=limit, key=lambda problem: (problem.reported_at, problem.id))
 
 
 def list_events(*, actor: User, problem_id: int, limit: int, cursor: str | None = None) -> Page:
     """One page of a problem's trail, oldest first."""
     get_problem(actor=actor, problem_id=problem_id)
     stmt = select(ProblemEvent).where(ProblemEvent.problem_id == problem_id)
-    if cursor:
-        stmt = stmt.where(ProblemEvent.seq > decode_int_cursor(cursor))
-    rows = db.session.scalars(stmt.order_by(ProblemEvent.seq).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, encode_cursor(rows[-1].seq) if more else None)
+    return by_column(stmt, ProblemEvent.seq, limit=limit, cursor=cursor)

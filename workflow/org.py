@@ -3,13 +3,15 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from models import Category, Grid, Point, Unit, User
 from models.base import db
 from models.enums import Role, Stage
 from workflow.auth import new_token
 from workflow.errors import Forbidden, Invalid, NotFound
+from workflow.paging import Page, by_column
+from workflow.scope import subtree_ids
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
@@ -119,12 +121,25 @@ def get_row(model, object_id: int):
     return row
 
 
-def list_rows(model, *, limit: int, after: int | None, **equals) -> list:
-    """A keyset page of rows ordered by id, filtered by equality on the given columns."""
-    stmt = select(model).order_by(model.id).limit(limit + 1)
-    if after is not None:
-        stmt = stmt.where(model.id > after)
+def list_rows(model, *, limit: int, cursor: str | None = None, **equals) -> Page:
+    """A keyset page of reference rows ordered by id, filtered by equality on the given columns."""
+    stmt = select(model)
     for name, value in equals.items():
         if value is not None:
             stmt = stmt.where(getattr(model, name) == value)
-    return list(db.session.scalars(stmt))
+    return by_column(stmt, model.id, limit=limit, cursor=cursor)
+
+
+def list_users(*, actor: User, limit: int, cursor: str | None = None, role: str | None = None,
+               unit_id: int | None = None) -> Page:
+    """Users an admin sees all of; a supervisor sees their subtree's people and every handler
+    (the unit they assign to may be a functional department outside their subtree)."""
+    stmt = select(User)
+    if actor.role == Role.SUPERVISOR:
+        stmt = stmt.where(or_(User.unit_id.in_(subtree_ids(actor.unit)), User.role == Role.HANDLER))
+    elif actor.role != Role.ADMIN:
+        raise Forbidden("only admins and supervisors list users")
+    for column, value in ((User.role, role), (User.unit_id, unit_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return by_column(stmt, User.id, limit=limit, cursor=cursor)

@@ -1,6 +1,6 @@
 """Reporting problems and moving them through their lifecycle: the only code that changes a state."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import inspect, select, update
@@ -12,6 +12,7 @@ from models.base import db
 from models.enums import Action, Role, Stage, State
 from workflow import clocks, codes, outbox
 from workflow.errors import (
+    Conflict,
     EvidenceRequired,
     ExtensionConflict,
     Forbidden,
@@ -27,6 +28,7 @@ from workflow.states import RESTARTS_STAGE, STAGE_OF_STATE, TRANSITIONS, Rule, r
 
 REPORTERS = frozenset({Role.OFFICER, Role.SUPERVISOR})
 CLOCK_SKEW = timedelta(minutes=5)
+MAX_EXTENSION = timedelta(days=366)
 TEXT_FIELDS = ("note", "reason", "text")
 
 
@@ -129,12 +131,17 @@ def _check_may_report_in(actor: User, grid: Grid) -> None:
 
 # --- actions ---------------------------------------------------------------------------------
 
+def _nothing(step: "Step") -> None:
+    """The guard or effect of an action that needs none."""
+
+
 @dataclass
 class Step:
     problem: Problem
     actor: User
     now: datetime
     fields: dict
+    recorded: dict = field(default_factory=dict)  # what effects add to the event's fields
 
 
 def check_action(*, actor: User, action: str, fields: dict) -> Rule:
@@ -160,10 +167,10 @@ def apply_action(*, actor: User, now: datetime, problem_id: int, action: str,
     if problem.state not in rule.frm:
         raise InvalidTransition(
             f"cannot {action} a problem that is {problem.state}",
-            extra={"state": problem.state, "allowed_actions": allowed_actions(problem, actor)},
+            extra={"state": problem.state, "allowed_actions": allowed_actions(problem, actor, now)},
         )
     step = Step(problem, actor, now, fields)
-    GUARDS.get(action, _no_guard)(step)
+    GUARDS.get(action, _nothing)(step)
     with db.session.no_autoflush:
         return _transition(step, Action(action), rule) if rule.changes_version else _comment(step)
 
@@ -180,7 +187,7 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     problem, now = step.problem, step.now
     stage, overdue = problem.stage, clocks.stage_overdue(problem, now)
     from_state = problem.state
-    EFFECTS.get(action, _no_effect)(step)
+    EFFECTS.get(action, _nothing)(step)
     if rule.to is not None:
         problem.state = rule.to
     if action in RESTARTS_STAGE:
@@ -188,8 +195,8 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     problem.updated_at = now
     seq = _compare_and_set(problem)
     note = next((step.fields[name] for name in TEXT_FIELDS if step.fields.get(name)), None)
-    event = _event(problem, step.actor, now, action, from_state, seq, fields=_event_fields(step.fields),
-                   note=note, stage=stage, overdue=overdue)
+    event = _event(problem, step.actor, now, action, from_state, seq,
+                   fields=_event_fields(step.fields | step.recorded), note=note, stage=stage, overdue=overdue)
     outbox.enqueue(topic="problem.transitioned", now=now, payload={
         "problem_id": problem.id, "event_id": event.id, "action": action.value,
         "from_state": from_state, "to_state": problem.state})
@@ -250,10 +257,6 @@ def _event_fields(fields: dict) -> dict:
 
 # --- guards: checks on the row and the caller, shared with allowed_actions() -----------------
 
-def _no_guard(step: Step) -> None:
-    return None
-
-
 def _not_the_submitter(step: Step) -> None:
     if step.problem.submitted_by_id == step.actor.id:
         raise SeparationOfDuties("the person who submitted the rectification cannot verify it")
@@ -273,7 +276,7 @@ def _require_photo(step: Step, kind: str, required: bool) -> None:
     if not required:
         return
     stmt = select(Attachment.id).where(Attachment.problem_id == step.problem.id, Attachment.kind == kind,
-                                       Attachment.created_at >= step.problem.stage_started_at)
+                                       Attachment.created_at >= step.problem.work_started_at)
     if db.session.execute(stmt.limit(1)).first() is None:
         raise EvidenceRequired(f"this category needs a {kind!r} photo uploaded for this round of work",
                                extra={"kind": kind})
@@ -290,6 +293,12 @@ def _pending_extension(step: Step) -> None:
 
 
 def _may_grant(step: Step) -> None:
+    _may_answer_extension(step)
+    if step.problem.extension_until <= step.now:
+        raise ExtensionConflict("the requested date has passed: deny the request and ask for a new one")
+
+
+def _may_answer_extension(step: Step) -> None:
     _pending_extension(step)
     problem, actor = step.problem, step.actor
     if problem.extension_count == 0:
@@ -299,6 +308,12 @@ def _may_grant(step: Step) -> None:
         raise Forbidden("a further extension needs a supervisor of a parent unit")
 
 
+def _has_responsible_unit(step: Step) -> None:
+    if step.problem.unit_id is None:
+        raise Conflict("resolved on site, it has no responsible unit to rectify it: cancel is not possible "
+                       "either; report the problem anew if it came back")
+
+
 GUARDS = {
     Action.VERIFY: _not_the_submitter,
     Action.CLOSE: _not_the_verifier,
@@ -306,29 +321,26 @@ GUARDS = {
     Action.REQUEST_EXTENSION: _no_pending_extension,
     Action.SUSPEND: _no_pending_extension,
     Action.GRANT_EXTENSION: _may_grant,
-    Action.DENY_EXTENSION: _pending_extension,
+    Action.DENY_EXTENSION: _may_answer_extension,
+    Action.SEND_BACK: _has_responsible_unit,
 }
 
 
-def allowed_actions(problem: Problem, actor: User) -> list[str]:
-    """The actions `actor` can take on a problem they can see, right now."""
+def allowed_actions(problem: Problem, actor: User, now: datetime) -> list[str]:
+    """The actions `actor` can take on a problem they can see, at `now`."""
     allowed = []
     for action, rule in TRANSITIONS.items():
         if problem.state not in rule.frm or actor.role not in rule.roles:
             continue
         try:
-            GUARDS.get(action, _no_guard)(Step(problem, actor, problem.updated_at, {}))
-        except (Forbidden, ExtensionConflict, EvidenceRequired):
+            GUARDS.get(action, _nothing)(Step(problem, actor, now, {}))
+        except (Forbidden, Conflict):
             continue
         allowed.append(action.value)
     return allowed
 
 
 # --- effects: what each action does besides moving the state --------------------------------
-
-def _no_effect(step: Step) -> None:
-    return None
-
 
 def _unit(unit_id: int) -> Unit:
     unit = db.session.get(Unit, unit_id)
@@ -386,8 +398,12 @@ def _close(step: Step) -> None:
 def _cancel(step: Step) -> None:
     duplicate_of = step.fields.get("duplicate_of")
     if duplicate_of is not None:
-        if duplicate_of == step.problem.id or db.session.get(Problem, duplicate_of) is None:
-            raise Invalid("duplicate_of must name another existing problem",
+        try:
+            original = get_problem(actor=step.actor, problem_id=duplicate_of)
+        except NotFound:
+            original = None
+        if original is None or original.id == step.problem.id:
+            raise Invalid("duplicate_of must name another problem you can see",
                           errors={"duplicate_of": ["unknown problem"]})
         step.problem.duplicate_of = duplicate_of
     clocks.stop_all(step.problem)
@@ -406,6 +422,9 @@ def _request_extension(step: Step) -> None:
     if until <= step.now or (problem.stage_due_at is not None and until <= problem.stage_due_at):
         raise Invalid("an extension must end after the current deadline",
                       errors={"until": ["must be later than the current deadline"]})
+    if until > step.now + MAX_EXTENSION:
+        raise Invalid("an extension may ask for at most a year",
+                      errors={"until": ["at most a year from now"]})
     problem.extension_until, problem.extension_reason = until, step.fields["reason"]
     problem.extension_requested_by_id, problem.extension_requested_at = step.actor.id, step.now
     if problem.category.pause_on_extension:
@@ -418,14 +437,22 @@ def _grant_extension(step: Step) -> None:
     clocks.restart_stage_until(problem, problem.extension_until, step.now)
     problem.extension_count += 1
     problem.extension_granted_unit_id = step.actor.unit_id
+    step.recorded["until"] = problem.stage_due_at
     _clear_extension(problem)
 
 
 def _withdraw_extension(step: Step) -> None:
     """Drop a pending extension request (denied, or moot) and restart the clocks it paused."""
     if step.problem.extension_until is not None:
+        step.recorded["extension_withdrawn"] = step.problem.extension_until
         clocks.resume(step.problem, step.now)
         _clear_extension(step.problem)
+
+
+def _deny_extension(step: Step) -> None:
+    step.recorded["until"] = step.problem.extension_until
+    _withdraw_extension(step)
+    step.recorded.pop("extension_withdrawn")
 
 
 def _clear_extension(problem: Problem) -> None:
@@ -447,7 +474,7 @@ EFFECTS = {
     Action.RESUME: _resume,
     Action.REQUEST_EXTENSION: _request_extension,
     Action.GRANT_EXTENSION: _grant_extension,
-    Action.DENY_EXTENSION: _withdraw_extension,
+    Action.DENY_EXTENSION: _deny_extension,
 }
 
 
@@ -465,7 +492,7 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
     _check_version(problem, expected_version)
     if problem.state != State.REPORTED:
         raise InvalidTransition("only a report waiting for dispatch can be edited",
-                                extra={"state": problem.state, "allowed_actions": allowed_actions(problem, actor)})
+                                extra={"state": problem.state, "allowed_actions": allowed_actions(problem, actor, now)})
     with db.session.no_autoflush:
         _edit_fields(problem, actor, now, changes)
         problem.updated_at = now
@@ -483,10 +510,12 @@ def _edit_fields(problem: Problem, actor: User, now: datetime, changes: dict) ->
         grid, point = _location(changes["point_id"], None)
         _check_may_report_in(actor, grid)
         problem.point_id, problem.grid_id, problem.grid_unit_id = point.id, grid.id, grid.unit_id
+        problem.timezone = grid.unit.timezone
         problem.lat = changes.get("lat", point.lat)
         problem.lng = changes.get("lng", point.lng)
         problem.address = changes.get("address", point.address)
     if "category_code" in changes:
         problem.category = _category(changes["category_code"])
         problem.category_id = problem.category.id
-        clocks.start_stage(problem, Stage.DISPATCH, problem.stage_started_at or now)
+    if "category_code" in changes or "point_id" in changes:
+        clocks.recompute_stage(problem)

@@ -191,7 +191,7 @@ def test_allowed_actions_lists_exactly_the_actions_that_succeed(world, state, ro
     if state.endswith("+request"):
         problem = with_pending_request(world, problem)
     works = {action for action in TABLE if succeeds(world, problem, action, role)}
-    assert set(problems.allowed_actions(problem, world.users[role])) == works
+    assert set(problems.allowed_actions(problem, world.users[role], NOW)) == works
 
 
 # --- guards -----------------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_the_person_who_submitted_cannot_verify_even_after_becoming_an_officer(w
 def test_allowed_actions_of_the_submitter_turned_officer_leave_out_verify(world):
     problem = world.to_state("verifying")
     move_handler_to_the_east_grid_as_officer(world)
-    assert "verify" not in problems.allowed_actions(problem, db.session.get(User, world.users["handler"].id))
+    assert "verify" not in problems.allowed_actions(problem, db.session.get(User, world.users["handler"].id), NOW)
 
 
 def test_a_report_resolved_on_site_goes_straight_to_verified_with_no_stage_clock(world):

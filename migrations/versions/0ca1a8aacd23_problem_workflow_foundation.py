@@ -1,8 +1,8 @@
 """problem workflow foundation
 
-Revision ID: 9967c31fd532
+Revision ID: 0ca1a8aacd23
 Revises: 
-Create Date: 2026-11-26 15:57:05.681334
+Create Date: 2026-11-26 16:29:30.194125
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '9967c31fd532'
+revision = '0ca1a8aacd23'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -196,6 +196,7 @@ def upgrade():
     sa.Column('stage_started_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('stage_warn_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('stage_due_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('work_started_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('whole_started_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('due_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('paused_at', models.base.UTCDateTime(timezone=True), nullable=True),
