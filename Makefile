@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint migrate serve scheduler bench
+.PHONY: install run test lint migrate serve scheduler
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -5,7 +5,7 @@ import logging
 from flask import Flask
 from flask_migrate import Migrate
 
-from config.settings import ROOT, config_from_env
+from config.settings import DEV_SECRET, ROOT, config_from_env
 
 migrate = Migrate(directory=str(ROOT / "migrations"))
 
@@ -14,6 +14,8 @@ def create_app(config=None) -> Flask:
     """Build the app from a config class (default: the one RECTIFY_ENV names)."""
     app = Flask(__name__, instance_path=str(ROOT / "instance"))
     app.config.from_object(config or config_from_env())
+    if app.config.get("REQUIRE_SECRET_KEY") and app.config["SECRET_KEY"] == DEV_SECRET:
+        raise RuntimeError("set SECRET_KEY: production refuses to run with the development secret")
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     _init_database(app)

@@ -1,6 +1,6 @@
 """The HTTP API: flask-smorest blueprints behind bearer-token auth, every error as problem+json."""
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_smorest import Api
 
 from api import calendar, errors, health, org, problems
@@ -10,7 +10,6 @@ from models.base import sqlite_begin_mode
 from workflow.auth import authenticate
 from workflow.errors import ERROR_TYPES
 
-PUBLIC_PREFIXES = ("/healthz", "/docs", "/openapi.json")
 BODY_METHODS = ("POST", "PUT", "PATCH")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -56,6 +55,26 @@ def authenticate_request():
     return None
 
 
+def refuse_stray_query():
+    """422 for a query parameter given twice or sent to an endpoint that takes none: never ignore one."""
+    if not request.path.startswith("/api/") or not request.args:
+        return None
+    errors = {name: ["give it once; lists are comma-separated"] for name in request.args
+              if len(request.args.getlist(name)) > 1}
+    if not _takes_query():
+        errors |= {name: ["Unknown field."] for name in request.args}
+    if errors:
+        return problem_response(422, detail="The query string does not match this endpoint.", errors=errors)
+    return None
+
+
+def _takes_query() -> bool:
+    view = current_app.view_functions.get(request.endpoint)
+    view = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    parameters = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    return any(parameter.get("in") == "query" for parameter in parameters)
+
+
 def require_json_body():
     """415 for a body that is not JSON (an empty body is parsed as no fields)."""
     has_body = request.method in BODY_METHODS and request.path.startswith("/api/") and request.content_length
@@ -66,6 +85,7 @@ def require_json_body():
 
 def init_app(app) -> None:
     app.before_request(authenticate_request)
+    app.before_request(refuse_stray_query)
     app.before_request(require_json_body)
     api.init_app(app)
     api.register_field(CommaList, "string", None)

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.context import request_now, require_role
+from api.context import current_actor, request_now, require_role
 from api.fields import StrictBoolean, StrictString
 from api.schemas import In
 from api.write import check_replay, write
@@ -57,7 +57,5 @@ def set_days(data):
     """Import or correct days (admin); corrected days are never overwritten by seeding."""
     require_role("admin")
     check_replay()
-    for item in data["days"]:
-        work_calendar.set_day(db.session, now=request_now(), **item)
-    return work_calendar.year_view(db.session, year=min(item["day"] for item in data["days"]).year)
-
+    year = work_calendar.import_days(db.session, actor=current_actor(), now=request_now(), days=data["days"])
+    return work_calendar.year_view(db.session, year=year)

@@ -1,13 +1,9 @@
 """/healthz: is the database answering, and is the scheduler ticking?"""
 
 from flask import Blueprint, jsonify
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
 from api.context import request_now
-from models.base import db
-from schedules.health import scheduler_health
-from workflow.calendar import estimated_years
+from workflow import health
 
 blp = Blueprint("health", __name__)
 
@@ -15,14 +11,9 @@ blp = Blueprint("health", __name__)
 @blp.get("/healthz")
 def healthz():
     """Database and scheduler heartbeat; 503 when the database does not answer."""
-    try:
-        db.session.execute(text("SELECT 1"))
-    except DBAPIError:
-        db.session.rollback()
+    if not health.database_answers():
         return jsonify(status="unavailable", database="down", scheduler=None), 503
-    body = {"status": "ok", "database": "ok", "scheduler": scheduler_health(now=request_now())}
-    estimated = [y for y in estimated_years(db.session) if y <= request_now().year + 1]
-    if estimated:
-        body["warnings"] = [f"the working calendar for {y} is the holiday library's estimate; "
-                            "import the official schedule through /api/v1/calendar" for y in estimated]
+    body = {"status": "ok", "database": "ok", "scheduler": health.scheduler_status(now=request_now())}
+    if warnings := health.warnings(now=request_now()):
+        body["warnings"] = warnings
     return jsonify(body)

@@ -13,6 +13,8 @@ from workflow import idempotency
 from workflow.errors import DomainError, Invalid
 
 KEPT_HEADERS = ("Content-Type", "ETag", "Location")
+# Answers about the If-Match header are not the request's outcome: a retry that fixes it must run.
+NOT_STORED = frozenset({412, 428})
 MAX_KEY_LENGTH = 255
 
 
@@ -61,7 +63,7 @@ def write(view):
         except DomainError as error:
             db.session.rollback()
             response = from_domain(error)
-        if response.status_code >= 400 and "idempotency_key" not in g:
+        if response.status_code >= 400 and ("idempotency_key" not in g or response.status_code in NOT_STORED):
             return response
         return _commit(response)
 

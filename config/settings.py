@@ -11,8 +11,11 @@ def _sqlite_url(name: str) -> str:
     return f"sqlite:///{ROOT / 'instance' / name}"
 
 
+DEV_SECRET = "dev-only-not-secret"
+
+
 class Base:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url("rectify.db")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     RECTIFY_TIMEZONE = os.environ.get("RECTIFY_TIMEZONE", "Asia/Shanghai")
@@ -25,8 +28,6 @@ class Base:
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
     OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
-    PAGE_LIMIT_DEFAULT = 50
-    PAGE_LIMIT_MAX = 200
     JSON_SORT_KEYS = False
     RUN_HOST = os.environ.get("HOST", "127.0.0.1")
     RUN_PORT = int(os.environ.get("PORT", "5000"))
@@ -45,6 +46,7 @@ class Testing(Base):
 
 
 class Production(Base):
+    REQUIRE_SECRET_KEY = True
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5,
                                  "pool_recycle": 1800}
 

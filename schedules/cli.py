@@ -6,9 +6,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from models.base import utcnow
+from models.base import db, utcnow
+from schedules import lease
 from schedules.jobs import run_all
-from schedules.runner import build
+from schedules.runner import HOLDER, build
 
 scheduler_cli = AppGroup("scheduler", help="Run the scheduler, or one tick of every job.")
 
@@ -16,8 +17,12 @@ scheduler_cli = AppGroup("scheduler", help="Run the scheduler, or one tick of ev
 @scheduler_cli.command("run")
 def run_command():
     """Run the scheduler in the foreground (safe on every host: only the lease holder acts)."""
-    click.echo("scheduler running; Ctrl-C stops it")
-    build(current_app._get_current_object(), blocking=True).start()
+    click.echo(f"scheduler {HOLDER} running; Ctrl-C stops it")
+    try:
+        build(current_app._get_current_object(), blocking=True).start()
+    except (KeyboardInterrupt, SystemExit):
+        lease.release(holder=HOLDER)  # let a standby host lead at once
+        db.session.commit()
 
 
 @scheduler_cli.command("tick")
@@ -25,7 +30,7 @@ def run_command():
 def tick_command(at):
     """Run every job once as of AT and print what each did."""
     now = _parse_at(at) if at else utcnow()
-    for job_id, summary in run_all(now=now).items():
+    for job_id, summary in run_all(now=now, ran_at=utcnow()).items():
         click.echo(f"{job_id}: {summary}")
 
 

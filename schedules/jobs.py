@@ -19,8 +19,10 @@ JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
 }
 
 
-def run_job(job_id: str, *, now: datetime) -> str:
-    """Run one job as of `now` and record it, in one transaction; ticks only move forward."""
+def run_job(job_id: str, *, now: datetime, ran_at: datetime | None = None) -> str:
+    """Run one job as of `now` (at wall-clock `ran_at`) and record it, in one transaction.
+
+    Ticks only move forward: a `now` earlier than the job's last tick runs nothing."""
     tick, _ = JOBS[job_id]
     last = db.session.get(JobRun, job_id)
     if last is not None and last.last_tick_at > now:
@@ -29,7 +31,7 @@ def run_job(job_id: str, *, now: datetime) -> str:
     try:
         summary = tick(now)
         row = last or JobRun(job_id=job_id)
-        row.last_tick_at, row.ran_at, row.summary = now, now, summary
+        row.last_tick_at, row.ran_at, row.summary = now, ran_at or now, summary
         db.session.add(row)
         db.session.commit()
     except Exception:
@@ -38,6 +40,6 @@ def run_job(job_id: str, *, now: datetime) -> str:
     return summary
 
 
-def run_all(*, now: datetime) -> dict[str, str]:
+def run_all(*, now: datetime, ran_at: datetime | None = None) -> dict[str, str]:
     """Run every job once as of `now`."""
-    return {job_id: run_job(job_id, now=now) for job_id in JOBS}
+    return {job_id: run_job(job_id, now=now, ran_at=ran_at) for job_id in JOBS}

@@ -7,8 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from models import SchedulerLease
 from models.base import db, dialect_name
-
-LEASE = "scheduler"
+from workflow.health import LEASE
 
 
 def acquire(*, holder: str, now: datetime, ttl: timedelta, name: str = LEASE) -> bool:

@@ -14,17 +14,23 @@ from schedules.jobs import JOBS, run_job
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+HEARTBEAT = "lease_heartbeat"
 
 
-def tick_if_leader(app, job_id: str) -> None:
-    """The body of every scheduled job: lead (take or renew the lease), then run the job."""
+def _lead(app, now) -> bool:
+    """Take or renew the lease; True while this process leads."""
+    ttl = timedelta(seconds=app.config["SCHEDULER_LEASE_SECONDS"])
+    leads = lease.acquire(holder=HOLDER, now=now, ttl=ttl)
+    db.session.commit()
+    return leads
+
+
+def tick_if_leader(app, job_id: str | None) -> None:
+    """The body of every scheduled job: lead, then run the job (None: only keep the lease fresh)."""
     with app.app_context():
         now = utcnow()
         try:
-            ttl = timedelta(seconds=app.config["SCHEDULER_LEASE_SECONDS"])
-            leads = lease.acquire(holder=HOLDER, now=now, ttl=ttl)
-            db.session.commit()
-            if leads:
+            if _lead(app, now) and job_id is not None:
                 log.info("%s: %s", job_id, run_job(job_id, now=now))
         except Exception:
             db.session.rollback()
@@ -34,13 +40,14 @@ def tick_if_leader(app, job_id: str) -> None:
 
 
 def build(app, *, blocking: bool):
-    """A scheduler with every job registered (not started)."""
+    """A scheduler with every job registered (not started), plus the lease heartbeat."""
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
-    heartbeat = app.config["SCHEDULER_TICK_SECONDS"]
+    options = {"replace_existing": True, "coalesce": True, "misfire_grace_time": None, "max_instances": 1,
+               "next_run_time": utcnow()}
+    scheduler.add_job(tick_if_leader, "interval", args=[app, None], id=HEARTBEAT,
+                      seconds=app.config["SCHEDULER_TICK_SECONDS"], **options)
     for job_id, (_, interval) in JOBS.items():
-        scheduler.add_job(tick_if_leader, "interval", args=[app, job_id], id=job_id,
-                          seconds=min(interval, heartbeat), replace_existing=True, coalesce=True,
-                          misfire_grace_time=None, max_instances=1, next_run_time=utcnow())
+        scheduler.add_job(tick_if_leader, "interval", args=[app, job_id], id=job_id, seconds=interval, **options)
     return scheduler
 
 

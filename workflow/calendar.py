@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.calendar import CalendarDay, DaySource, WorkPeriod
-from models.enums import Clock
+from models.enums import Clock, Role
+from workflow.errors import Forbidden
 
 DEFAULTS_FILE = Path(__file__).resolve().parents[1] / "config" / "defaults" / "calendar.toml"
 # A deadline further away than ten years means the calendar has (almost) no working time: bad data.
@@ -205,6 +206,15 @@ def estimated_years(session: Session) -> list[int]:
     """List the years whose stored calendar is still the library's estimate (for a health warning)."""
     days = session.scalars(select(CalendarDay.day).where(CalendarDay.source == DaySource.ESTIMATED))
     return sorted({day.year for day in days})
+
+
+def import_days(session: Session, *, actor, now: datetime, days: list[dict]) -> int:
+    """Admins correct or import days (source `admin`); returns the earliest year touched."""
+    if actor.role != Role.ADMIN:
+        raise Forbidden("only an admin may change the working calendar")
+    for item in days:
+        set_day(session, now=now, **item)
+    return min(item["day"] for item in days).year
 
 
 def year_view(session: Session, *, year: int) -> dict:

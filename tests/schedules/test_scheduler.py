@@ -5,7 +5,7 @@ from datetime import timedelta
 from models import IdempotencyRecord, JobRun, db
 from schedules import lease
 from schedules.jobs import JOBS, run_all, run_job
-from schedules.runner import build
+from schedules.runner import HEARTBEAT, build
 from tests.conftest import NOW
 from workflow import idempotency
 
@@ -53,7 +53,7 @@ def test_expired_idempotency_records_are_purged_and_fresh_ones_kept(world):
 def test_every_job_is_registered_once_with_coalescing_and_no_misfire_limit(app):
     scheduler = build(app, blocking=False)
     jobs = scheduler.get_jobs()
-    assert sorted(job.id for job in jobs) == sorted(JOBS)
+    assert sorted(job.id for job in jobs) == sorted([*JOBS, HEARTBEAT])
     assert all(job.coalesce and job.misfire_grace_time is None and job.max_instances == 1 for job in jobs)
 
 
