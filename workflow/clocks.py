@@ -98,9 +98,8 @@ def start_whole(problem: Problem, now: datetime) -> None:
 
 
 def stop_all(problem: Problem) -> None:
-    """Stop every clock (the case is closed or cancelled)."""
+    """Stop every clock (the case is closed or cancelled); `due_at` stays as the deadline the case had."""
     problem.stage = problem.stage_started_at = problem.stage_warn_at = problem.stage_due_at = None
-    problem.due_at = None
     problem.paused_at = problem.stage_left_s = problem.stage_warn_left_s = problem.whole_left_s = None
 
 

@@ -392,6 +392,8 @@ def _rework(step: Step) -> None:
 
 def _close(step: Step) -> None:
     step.problem.closed_at = step.now
+    if step.problem.due_at is not None:
+        step.recorded["whole_overdue"] = step.now >= step.problem.due_at
     clocks.stop_all(step.problem)
 
 

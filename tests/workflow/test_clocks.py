@@ -72,10 +72,22 @@ def test_assign_starts_the_accept_and_whole_case_clocks(world):
     assert problem.due_at == NOW + minutes(10) + WHOLE
 
 
-def test_close_stops_every_clock(world):
-    problem = world.act(world.to_state("verified"), "close", by="supervisor", at=NOW + minutes(30))
-    assert (problem.stage, problem.stage_due_at, problem.due_at, problem.light(NOW)) == (None, None, None, None)
+def test_close_stops_every_clock_and_keeps_the_deadline_the_case_had(world):
+    verified = world.to_state("verified")
+    due = verified.due_at
+    problem = world.act(verified, "close", by="supervisor", at=NOW + minutes(30))
+    assert (problem.stage, problem.stage_due_at, problem.light(NOW)) == (None, None, None)
+    assert problem.due_at == due
     assert not problem.is_overdue(NOW + WHOLE * 2)
+
+
+def test_the_close_event_records_whether_the_case_closed_within_its_limit(world):
+    on_time = world.act(world.to_state("verified"), "close", by="supervisor", at=NOW + minutes(30))
+    late = world.act(world.to_state("verified"), "close", by="supervisor", at=NOW + WHOLE * 2)
+    for problem, overdue in ((on_time, False), (late, True)):
+        close = db.session.scalars(select(ProblemEvent).where(ProblemEvent.problem_id == problem.id,
+                                                              ProblemEvent.action == "close")).one()
+        assert close.fields["whole_overdue"] is overdue
 
 
 # --- working time ------------------------------------------------------------------------------------
