@@ -4,11 +4,13 @@ from models.base import Base, UTCDateTime, db, utcnow
 from models.calendar import CalendarDay, WorkPeriod
 from models.category import Category
 from models.org import Grid, Point, Unit, User, user_grids
+from models.patrol import PatrolCheckin, PatrolPlan, PatrolRound
 from models.problem import Attachment, CodeCounter, Problem, ProblemEvent
 from models.support import IdempotencyRecord, JobRun, OutboxMessage, SchedulerLease
 
 __all__ = [
     "Attachment", "Base", "CalendarDay", "Category", "CodeCounter", "Grid", "IdempotencyRecord",
-    "JobRun", "OutboxMessage", "Point", "Problem", "ProblemEvent", "SchedulerLease", "Unit",
+    "JobRun", "OutboxMessage", "PatrolCheckin", "PatrolPlan", "PatrolRound", "Point", "Problem",
+    "ProblemEvent", "SchedulerLease", "Unit",
     "UTCDateTime", "User", "WorkPeriod", "db", "user_grids", "utcnow",
 ]

@@ -61,6 +61,12 @@ def dialect_name() -> str:
     return db.session.get_bind().dialect.name
 
 
+def upsert(model):
+    """INSERT with ON CONFLICT clauses, in the dialect of the session's database."""
+    from sqlalchemy.dialects import postgresql, sqlite
+    return (postgresql if dialect_name() == "postgresql" else sqlite).insert(model)
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     """SQLite: WAL for concurrent readers, a busy timeout for writers, enforced foreign keys."""

@@ -42,6 +42,7 @@ class Problem(db.Model):
     client_id: Mapped[str | None] = mapped_column(String(100))
     resolved_on_site: Mapped[bool] = mapped_column(default=False)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_rounds.id"), index=True)  # a finding
 
     observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -3,10 +3,9 @@
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from models import SchedulerLease
-from models.base import db, dialect_name
+from models.base import db, upsert
 from workflow.health import LEASE
 
 
@@ -23,9 +22,8 @@ def acquire(*, holder: str, now: datetime, ttl: timedelta, name: str = LEASE) ->
     ).first()
     if renewed is not None:
         return True
-    dialect = postgresql if dialect_name() == "postgresql" else sqlite
     inserted = db.session.execute(
-        dialect.insert(SchedulerLease).values(name=name, holder=holder, expires_at=expires)
+        upsert(SchedulerLease).values(name=name, holder=holder, expires_at=expires)
         .on_conflict_do_nothing(index_elements=["name"])
         .returning(SchedulerLease.name)
     ).first()

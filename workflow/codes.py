@@ -3,10 +3,8 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects import postgresql, sqlite
-
 from models import CodeCounter, Unit
-from models.base import db, dialect_name
+from models.base import db, upsert
 
 DEFAULT_PREFIX = "RX"
 
@@ -20,9 +18,8 @@ def code_prefix(unit: Unit) -> str:
 def next_code(*, prefix: str, tz: str, now: datetime) -> str:
     """Hand out the next code for the local day, atomically on both databases."""
     day = now.astimezone(ZoneInfo(tz)).strftime("%Y%m%d")
-    dialect = postgresql if dialect_name() == "postgresql" else sqlite
     stmt = (
-        dialect.insert(CodeCounter)
+        upsert(CodeCounter)
         .values(prefix=prefix, day=day, last=1)
         .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": CodeCounter.last + 1})
         .returning(CodeCounter.last)
