@@ -5,7 +5,18 @@ from datetime import datetime
 
 from models import JobRun
 from models.base import db
-from workflow import idempotency
+from workflow import idempotency, patrol_rounds
+
+
+def materialize_rounds(now: datetime) -> str:
+    """Make the rounds of every plan up to the horizon (48 h); passed windows are recorded missed."""
+    return f"made {patrol_rounds.materialize_rounds(now=now)} rounds"
+
+
+def advance_rounds(now: datetime) -> str:
+    """Open rounds whose window began; miss those nobody checked in to by the end plus grace."""
+    counts = patrol_rounds.advance_rounds(now=now)
+    return f"opened {counts['opened']}, missed {counts['missed']} rounds"
 
 
 def purge_idempotency(now: datetime) -> str:
@@ -15,6 +26,8 @@ def purge_idempotency(now: datetime) -> str:
 
 # job id -> (tick, interval in seconds). Later jobs (rounds, escalation, outbox) join this table.
 JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
+    "materialize_rounds": (materialize_rounds, 300),
+    "advance_rounds": (advance_rounds, 60),
     "purge_idempotency": (purge_idempotency, 3600),
 }
 

@@ -28,7 +28,7 @@ def _get(model, object_id: int, field: str):
     return row
 
 
-def _check_timezone(name: str) -> str:
+def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -42,7 +42,7 @@ def create_unit(*, actor: User | None, now: datetime, name: str, kind: str, pare
     """Add a unit under `parent_id` (or a new root); it inherits the parent's timezone."""
     _require_admin(actor)
     parent = _get(Unit, parent_id, "parent_id") if parent_id is not None else None
-    tz = _check_timezone(timezone) if timezone else (parent.timezone if parent else default_timezone)
+    tz = check_timezone(timezone) if timezone else (parent.timezone if parent else default_timezone)
     unit = Unit(name=name, kind=kind, code=code, parent_id=parent_id, timezone=tz, created_at=now)
     db.session.add(unit)
     db.session.flush()

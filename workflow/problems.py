@@ -48,7 +48,7 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
                    point_id: int | None = None, grid_id: int | None = None,
                    lat: float | None = None, lng: float | None = None, address: str | None = None,
                    resolved_on_site: bool = False, observed_at: datetime | None = None,
-                   client_id: str | None = None) -> tuple[Problem, bool]:
+                   client_id: str | None = None, round_id: int | None = None) -> tuple[Problem, bool]:
     """Report a problem; returns it and whether it is new (a repeated `client_id` is not)."""
     if actor.role not in REPORTERS:
         raise Forbidden("only officers and supervisors report problems")
@@ -66,7 +66,7 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
         lng=lng if lng is not None else (point.lng if point else None),
         address=address or (point.address if point else None), timezone=grid.unit.timezone,
         reporter_id=actor.id, client_id=client_id, resolved_on_site=resolved_on_site,
-        observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1,
+        observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1, round_id=round_id,
         stage_cycle=0, rework_count=0, escalation_level=0, supervised=False, extension_count=0,
         code=codes.next_code(prefix=codes.code_prefix(grid.unit), tz=grid.unit.timezone, now=now),
     )

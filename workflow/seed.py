@@ -8,7 +8,7 @@ from sqlalchemy import select
 from config.settings import DEFAULTS
 from models import Category, Unit, User
 from models.base import db
-from workflow import calendar, org
+from workflow import calendar, org, patrol_plans
 from workflow.auth import new_token
 
 
@@ -42,14 +42,22 @@ def seed_demo(*, now: datetime, timezone: str) -> list[tuple[User, str]]:
                                           parent_id=units[u["parent"]].id if "parent" in u else None)
     grids = {g["key"]: org.create_grid(actor=None, now=now, name=g["name"], unit_id=units[g["unit"]].id)
              for g in spec["grids"]}
-    for p in spec["points"]:
-        org.create_point(actor=None, now=now, name=p["name"], grid_id=grids[p["grid"]].id, lat=p["lat"],
-                         lng=p["lng"], address=p.get("address"))
+    points = {p["name"]: org.create_point(actor=None, now=now, name=p["name"], grid_id=grids[p["grid"]].id,
+                                          lat=p["lat"], lng=p["lng"], address=p.get("address"))
+              for p in spec["points"]}
     seed_categories(now=now)
-    return [org.create_user(actor=None, now=now, name=u["name"], role=u["role"],
-                            unit_id=units[u["unit"]].id if "unit" in u else None,
-                            grid_ids=[grids[key].id for key in u.get("grids", [])])
-            for u in spec["users"]]
+    issued = [org.create_user(actor=None, now=now, name=u["name"], role=u["role"],
+                              unit_id=units[u["unit"]].id if "unit" in u else None,
+                              grid_ids=[grids[key].id for key in u.get("grids", [])])
+              for u in spec["users"]]
+    people = {u["key"]: user.id for u, (user, _) in zip(spec["users"], issued, strict=True) if "key" in u}
+    for p in spec["plans"]:
+        patrol_plans.create_plan(
+            actor=None, now=now, unit_id=units[p["unit"]].id, name=p["name"], mode=p["mode"], days=p["days"],
+            windows=p["windows"], officer_ids=[people[key] for key in p["team"]],
+            grid_id=grids[p["grid"]].id if "grid" in p else None, sample_size=p.get("sample_size"),
+            point_ids=[points[name].id for name in p["points"]] if "points" in p else None)
+    return issued
 
 
 def reissue_tokens(users: list[User]) -> list[tuple[User, str]]:

@@ -60,5 +60,6 @@ def test_every_job_is_registered_once_with_coalescing_and_no_misfire_limit(app):
 def test_tick_cli_runs_every_job_as_of_the_given_instant(runner, ctx):
     result = runner.invoke(args=["scheduler", "tick", "--at", "2026-11-26T08:00:00+08:00"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("purge_idempotency: purged 0")
+    assert "purge_idempotency: purged 0" in result.output
+    assert "materialize_rounds: made 0 rounds" in result.output
     assert db.session.get(JobRun, "purge_idempotency").last_tick_at.isoformat() == "2026-11-26T00:00:00+00:00"

@@ -1,0 +1,208 @@
+"""Patrol plans and the windows they open: who patrols where, when, on which days (错时执法)."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+
+from models import Grid, PatrolPlan, PatrolRound, Point, Unit, User
+from models.base import db
+from models.enums import Role
+from workflow.calendar import WorkCalendar
+from workflow.errors import Forbidden, Invalid, NotFound
+from workflow.org import check_timezone
+from workflow.scope import subtree_ids, unit_within
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_RULES = ("every_day", "workdays", "rest_days")
+EDITABLE = ("name", "mode", "grid_id", "point_ids", "officer_ids", "windows", "days", "timezone",
+            "active_from", "active_until", "late_grace_minutes", "sample_size", "follow_up_days",
+            "checkin_radius_m")
+
+
+@dataclass(frozen=True)
+class Window:
+    """One concrete window of a plan: a label and its start and end instants (UTC)."""
+
+    index: int
+    label: str
+    start: datetime
+    end: datetime
+    focus_categories: tuple[str, ...]
+    day: date  # the local date of the start: days count by it
+
+
+def _wall(day: date, hhmm: str, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=tz).astimezone(ZoneInfo("UTC"))
+
+
+def runs_on(plan: PatrolPlan, day: date, calendar: WorkCalendar) -> bool:
+    """Whether the plan patrols on a local date (active dates, then its day rule)."""
+    if day < plan.active_from or (plan.active_until is not None and day > plan.active_until):
+        return False
+    if plan.days == "every_day":
+        return True
+    if plan.days in ("workdays", "rest_days"):
+        return calendar.is_workday(day) == (plan.days == "workdays")
+    return WEEKDAYS[day.weekday()] in plan.days
+
+
+def windows_between(plan: PatrolPlan, calendar: WorkCalendar, start: datetime, end: datetime) -> list[Window]:
+    """The plan's windows whose start lies in [start, end), in order; a window may cross midnight."""
+    tz = ZoneInfo(plan.timezone)
+    day, last = start.astimezone(tz).date() - timedelta(days=1), end.astimezone(tz).date()
+    found = []
+    while day <= last:
+        if runs_on(plan, day, calendar):
+            for index, spec in enumerate(plan.windows):
+                begins = _wall(day, spec["start"], tz)
+                ends = _wall(day + timedelta(days=spec["end"] <= spec["start"]), spec["end"], tz)
+                if start <= begins < end:
+                    found.append(Window(index, spec["label"], begins, ends,
+                                        tuple(spec.get("focus_categories") or ()), day))
+        day += timedelta(days=1)
+    return sorted(found, key=lambda window: window.start)
+
+
+# --- the plan API ----------------------------------------------------------------------------
+
+def _may_manage(actor: User, unit: Unit) -> None:
+    if actor.role == Role.ADMIN:
+        return
+    if actor.role != Role.SUPERVISOR or not unit_within(unit, actor.unit):
+        raise Forbidden("only supervisors of the plan's unit (or above) and admins manage patrol plans")
+
+
+def visible_plans(actor: User):
+    """The SQL condition for the plans `actor` may see."""
+    if actor.role == Role.ADMIN:
+        return PatrolPlan.id.is_not(None)
+    if actor.role == Role.SUPERVISOR:
+        return PatrolPlan.unit_id.in_(subtree_ids(actor.unit))
+    raise Forbidden("patrol plans are for supervisors; officers see their rounds at /api/v1/me/rounds")
+
+
+def select_plans(*, actor: User):
+    """The statement for the plans `actor` may see."""
+    return select(PatrolPlan).where(visible_plans(actor))
+
+
+def get_plan(*, actor: User, plan_id: int) -> PatrolPlan:
+    """A plan the caller may see, or NotFound."""
+    plan = db.session.scalars(select(PatrolPlan).where(PatrolPlan.id == plan_id, visible_plans(actor))).first()
+    if plan is None:
+        raise NotFound(f"patrol plan {plan_id} not found")
+    return plan
+
+
+def create_plan(*, actor: User | None, now: datetime, unit_id: int, **fields) -> PatrolPlan:
+    """Add a plan; rounds appear from the next scheduler tick on."""
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        raise Invalid(f"unknown unit {unit_id}", errors={"unit_id": ["unknown unit"]})
+    if actor is not None:
+        _may_manage(actor, unit)
+    fields.setdefault("timezone", unit.timezone)
+    fields.setdefault("active_from", now.astimezone(ZoneInfo(fields["timezone"])).date())
+    plan = PatrolPlan(unit_id=unit.id, seed=secrets.token_hex(8), paused=False, version=1, created_at=now,
+                      updated_at=now, late_grace_minutes=15, follow_up_days=7, checkin_radius_m=200)
+    _apply(plan, fields)
+    db.session.add(plan)
+    db.session.flush()
+    return plan
+
+
+def edit_plan(*, actor: User, now: datetime, plan_id: int, **changes) -> PatrolPlan:
+    """Change a plan: rounds that have not started are cancelled and made again from the new plan."""
+    plan = get_plan(actor=actor, plan_id=plan_id)
+    _may_manage(actor, db.session.get(Unit, plan.unit_id))
+    _apply(plan, {name: value for name, value in changes.items() if name in EDITABLE})
+    plan.version += 1
+    plan.updated_at = now
+    _cancel_unstarted(plan, now)
+    plan.watermark = now if plan.watermark is not None else None
+    return plan
+
+
+def set_paused(*, actor: User, now: datetime, plan_id: int, paused: bool) -> PatrolPlan:
+    """Pause a plan (no new rounds; unstarted ones are cancelled) or resume it (no backfill)."""
+    plan = get_plan(actor=actor, plan_id=plan_id)
+    _may_manage(actor, db.session.get(Unit, plan.unit_id))
+    if plan.paused != paused:
+        plan.paused, plan.updated_at = paused, now
+        if paused:
+            _cancel_unstarted(plan, now)
+        else:
+            plan.watermark = now if plan.watermark is not None else None
+    return plan
+
+
+def _cancel_unstarted(plan: PatrolPlan, now: datetime) -> None:
+    db.session.flush()
+    db.session.execute(
+        update(PatrolRound)
+        .where(PatrolRound.plan_id == plan.id, PatrolRound.state == "scheduled", PatrolRound.planned_start > now)
+        .values(state="cancelled", updated_at=now)
+        .execution_options(synchronize_session=False))
+
+
+def _apply(plan: PatrolPlan, fields: dict) -> None:
+    """Set and check the fields of a plan (what a schema cannot check alone)."""
+    for name, value in fields.items():
+        setattr(plan, name, value)
+    check_timezone(plan.timezone)
+    _check_place(plan)
+    _check_team(plan.officer_ids)
+    _check_windows(plan.windows)
+    _check_days(plan.days)
+    if plan.active_until is not None and plan.active_until < plan.active_from:
+        raise Invalid("active_until is before active_from", errors={"active_until": ["before active_from"]})
+    if plan.mode == "fixed_post" and plan.sample_size is not None:
+        raise Invalid("only dynamic plans sample points", errors={"sample_size": ["only for dynamic plans"]})
+
+
+def _check_place(plan: PatrolPlan) -> None:
+    if (plan.grid_id is None) == (not plan.point_ids):
+        raise Invalid("give a route (point_ids) or a grid_id, one of them",
+                      errors={"point_ids": ["give point_ids or grid_id"]})
+    if plan.grid_id is not None and db.session.get(Grid, plan.grid_id) is None:
+        raise Invalid("unknown grid", errors={"grid_id": ["unknown grid"]})
+    if plan.point_ids:
+        known = set(db.session.scalars(select(Point.id).where(Point.id.in_(plan.point_ids))))
+        unknown = [point for point in plan.point_ids if point not in known]
+        if unknown or len(set(plan.point_ids)) != len(plan.point_ids):
+            raise Invalid("the route names unknown or repeated points", errors={"point_ids": [str(unknown)]})
+
+
+def _check_team(officer_ids: list[int]) -> None:
+    found = set(db.session.scalars(select(User.id).where(User.id.in_(officer_ids), User.role == Role.OFFICER,
+                                                         User.active.is_(True))))
+    if not officer_ids or found != set(officer_ids) or len(officer_ids) != len(found):
+        raise Invalid("the team must be distinct active officers", errors={"officer_ids": ["not all officers"]})
+
+
+def _check_windows(windows: list[dict]) -> None:
+    for spec in windows:
+        if spec["start"] == spec["end"]:
+            raise Invalid("a window needs a length", errors={"windows": ["start equals end"]})
+    labels = [spec["label"] for spec in windows]
+    if len(set(labels)) != len(labels):
+        raise Invalid("window labels must differ", errors={"windows": ["repeated label"]})
+
+
+def _check_days(days) -> None:
+    if isinstance(days, str) and days in DAY_RULES:
+        return
+    if isinstance(days, list) and days and all(day in WEEKDAYS for day in days) and len(set(days)) == len(days):
+        return
+    raise Invalid("days is every_day, workdays, rest_days or a list of weekdays",
+                  errors={"days": ["every_day | workdays | rest_days | [mon..sun]"]})
+
+
+def plan_points(plan: PatrolPlan) -> list[int]:
+    """The plan's points in route order (a grid's points by id)."""
+    if plan.point_ids:
+        return list(plan.point_ids)
+    return list(db.session.scalars(select(Point.id).where(Point.grid_id == plan.grid_id).order_by(Point.id)))

@@ -1,0 +1,268 @@
+"""Patrol rounds: made ahead by the scheduler, opened and missed on time, walked and proven by check-ins."""
+
+import math
+import random
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from models import PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
+from models.base import db, upsert
+from models.enums import Role, State
+from workflow import outbox, problems
+from workflow.calendar import load_calendar
+from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.patrol_plans import Window, plan_points, windows_between
+from workflow.scope import subtree_ids
+
+HORIZON = timedelta(hours=48)
+LONGEST_WINDOW = timedelta(hours=24)
+STARTED = ("in_progress", "completed", "completed_late")
+
+
+# --- the scheduler's side --------------------------------------------------------------------
+
+def materialize_rounds(*, now: datetime, horizon: timedelta = HORIZON) -> int:
+    """Make a round for every window up to now + horizon, once; windows passed in downtime are missed."""
+    calendar = load_calendar(db.session)
+    made = 0
+    plans = db.session.scalars(select(PatrolPlan).where(PatrolPlan.paused.is_(False))
+                               .order_by(PatrolPlan.id)).all()
+    for plan in plans:
+        until = now + horizon
+        if plan.watermark is None:  # the first tick that sees the plan: no backfill before it
+            windows = [w for w in windows_between(plan, calendar, now - LONGEST_WINDOW, until) if w.end > now]
+        else:
+            windows = windows_between(plan, calendar, plan.watermark, until)
+        made += sum(_make_round(plan, window, now) for window in windows)
+        plan.watermark = max(until, plan.watermark or until)
+    db.session.flush()
+    return made
+
+
+def _make_round(plan: PatrolPlan, window: Window, now: datetime) -> bool:
+    grace = timedelta(minutes=plan.late_grace_minutes)
+    passed = window.end + grace <= now
+    values = {
+        "plan_id": plan.id, "label": window.label, "planned_start": window.start, "planned_end": window.end,
+        "grace_minutes": plan.late_grace_minutes, "state": "missed" if passed else "scheduled",
+        "missed_reason": "not_opened" if passed else None, "officer_ids": _officers(plan, window),
+        "checklist": build_checklist(plan, window.start), "focus_categories": list(window.focus_categories),
+        "created_at": now, "updated_at": now,
+    }
+    stmt = (upsert(PatrolRound).values(**values)
+            .on_conflict_do_nothing(index_elements=["plan_id", "planned_start"],
+                                    index_where=text("state != 'cancelled'"))
+            .returning(PatrolRound.id))
+    round_id = db.session.execute(stmt).scalar()
+    if round_id is not None and passed:
+        _announce_missed(round_id, now)
+    return round_id is not None
+
+
+def _officers(plan: PatrolPlan, window: Window) -> list[int]:
+    """Fixed posts keep their team; dynamic plans rotate one officer per round, round-robin by day and window."""
+    if plan.mode == "fixed_post":
+        return list(plan.officer_ids)
+    turn = (window.day - plan.active_from).days * len(plan.windows) + window.index
+    return [plan.officer_ids[turn % len(plan.officer_ids)]]
+
+
+def _points(plan: PatrolPlan, start: datetime) -> list[int]:
+    points = plan_points(plan)
+    if plan.mode != "dynamic":
+        return points
+    rng = random.Random(f"{plan.seed}:{start.isoformat()}")  # reproducible per round, secret per plan
+    return rng.sample(points, min(plan.sample_size or len(points), len(points)))
+
+
+def build_checklist(plan: PatrolPlan, start: datetime) -> dict:
+    """Points to walk; problems there waiting for on-site verification (复查) or a follow-up look (回头看);
+    hot points that escalation flagged."""
+    points = _points(plan, start)
+    tz = ZoneInfo(plan.timezone)
+    follow_day = start.astimezone(tz).date() - timedelta(days=plan.follow_up_days)
+    day_start = datetime.combine(follow_day, datetime.min.time(), tzinfo=tz)
+    in_points = Problem.point_id.in_(points)
+    verify = select(Problem.id).where(in_points, Problem.state == State.VERIFYING).order_by(Problem.id)
+    follow = select(Problem.id).where(in_points, Problem.state == State.CLOSED,
+                                      Problem.closed_at >= day_start,
+                                      Problem.closed_at < day_start + timedelta(days=1)).order_by(Problem.id)
+    hot = select(Point.id).where(Point.id.in_(plan_points(plan)), Point.hot_until > start).order_by(Point.id)
+    return {"point_ids": points, "verify_problem_ids": list(db.session.scalars(verify)),
+            "follow_up_problem_ids": list(db.session.scalars(follow)), "hot_point_ids": list(db.session.scalars(hot))}
+
+
+def advance_rounds(*, now: datetime) -> dict[str, int]:
+    """Open rounds whose window began; mark missed those with no check-in by the end plus grace."""
+    due = db.session.scalars(select(PatrolRound).where(
+        PatrolRound.state.in_(("scheduled", "open")), PatrolRound.planned_start <= now)
+        .order_by(PatrolRound.planned_start, PatrolRound.id)).all()
+    counts = {"opened": 0, "missed": 0}
+    for round_ in due:
+        if round_.planned_end + timedelta(minutes=round_.grace_minutes) <= now:
+            round_.missed_reason = "not_opened" if round_.state == "scheduled" else "no_checkin"
+            round_.state, round_.updated_at = "missed", now
+            _announce_missed(round_.id, now)
+            counts["missed"] += 1
+        elif round_.state == "scheduled":
+            round_.state, round_.updated_at = "open", now
+            round_.checklist = build_checklist(round_.plan, round_.planned_start)
+            counts["opened"] += 1
+    db.session.flush()
+    return counts
+
+
+def _announce_missed(round_id: int, now: datetime) -> None:
+    outbox.enqueue(topic="round.missed", payload={"round_id": round_id}, now=now)
+
+
+# --- the officer's side ----------------------------------------------------------------------
+
+def visible_rounds(actor: User):
+    """The SQL condition for the rounds `actor` may see: their own, or their units' plans'."""
+    if actor.role == Role.ADMIN:
+        return PatrolRound.id.is_not(None)
+    if actor.role == Role.SUPERVISOR:
+        return PatrolRound.plan_id.in_(select(PatrolPlan.id).where(PatrolPlan.unit_id.in_(subtree_ids(actor.unit))))
+    if actor.role == Role.OFFICER:
+        return PatrolRound.id.in_(_rounds_of(actor.id))
+    return PatrolRound.id.is_(None)
+
+
+def _rounds_of(officer_id: int):
+    """Ids of the rounds an officer is on (officer_ids is a JSON list: match it in Python-free SQL)."""
+    members = func.json_each(PatrolRound.officer_ids).table_valued("value")
+    if db.session.get_bind().dialect.name == "postgresql":
+        members = func.json_array_elements_text(PatrolRound.officer_ids).table_valued("value")
+        return select(PatrolRound.id).join(members, members.c.value == str(officer_id))
+    return select(PatrolRound.id).join(members, members.c.value == officer_id)
+
+
+def get_round(*, actor: User, round_id: int) -> PatrolRound:
+    round_ = db.session.scalars(select(PatrolRound).where(PatrolRound.id == round_id, visible_rounds(actor))).first()
+    if round_ is None:
+        raise NotFound(f"patrol round {round_id} not found")
+    return round_
+
+
+def list_rounds(*, actor: User, plan_id=None, state=None, officer_id=None, start=None, end=None):
+    """The statement for a filtered list of rounds, oldest window first (paged by the caller)."""
+    stmt = select(PatrolRound).where(visible_rounds(actor))
+    conds = [PatrolRound.plan_id == plan_id if plan_id else None,
+             PatrolRound.state.in_(state) if state else None,
+             PatrolRound.id.in_(_rounds_of(officer_id)) if officer_id else None,
+             PatrolRound.planned_start >= start if start else None,
+             PatrolRound.planned_start < end if end else None]
+    return stmt.where(*[cond for cond in conds if cond is not None])
+
+
+def _walker(actor: User, round_: PatrolRound) -> None:
+    if actor.role != Role.OFFICER or actor.id not in round_.officer_ids:
+        raise Forbidden("only the round's officers walk it")
+
+
+def _in_window(round_: PatrolRound, at: datetime) -> bool:
+    grace = timedelta(minutes=round_.grace_minutes)
+    return round_.planned_start - grace <= at <= round_.planned_end + grace
+
+
+def start_round(*, actor: User, now: datetime, round_id: int, at: datetime | None = None) -> PatrolRound:
+    """Start walking: open (or missed, when the phone's time shows it was walked in the window) → in_progress."""
+    round_ = get_round(actor=actor, round_id=round_id)
+    _walker(actor, round_)
+    at = at or now
+    if round_.state in STARTED:
+        return round_
+    if round_.state not in ("open", "missed") or not _in_window(round_, at):
+        raise Conflict(f"a {round_.state} round cannot be started at {at.isoformat()}",
+                       extra={"state": round_.state})
+    round_.state, round_.started_at, round_.missed_reason, round_.updated_at = "in_progress", at, None, now
+    return round_
+
+
+def check_in(*, actor: User, now: datetime, round_id: int, point_id: int, lat: float, lng: float,
+             result: str, at: datetime | None = None, note: str | None = None,
+             client_id: str | None = None) -> tuple[PatrolCheckin, bool]:
+    """Record a check-in at a checklist point; retries by client_id return the first one."""
+    round_ = get_round(actor=actor, round_id=round_id)
+    _walker(actor, round_)
+    if client_id is not None and (existing := _checkin_by_client_id(actor, client_id)):
+        return existing, False
+    at = at or now
+    if point_id not in _checkable_points(round_):
+        raise Invalid("the point is not on this round's checklist", errors={"point_id": ["not on the checklist"]})
+    if round_.state in ("scheduled", "cancelled"):
+        raise Conflict(f"a {round_.state} round takes no check-ins", extra={"state": round_.state})
+    point = db.session.get(Point, point_id)
+    distance = haversine_m(lat, lng, point.lat, point.lng)
+    flags = [name for name, on in (("far_from_point", distance > round_.plan.checkin_radius_m),
+                                   ("outside_window", not _in_window(round_, at)),
+                                   ("in_future", at > now + timedelta(minutes=5))) if on]
+    if round_.state in ("open", "missed") and "outside_window" not in flags:
+        start_round(actor=actor, now=now, round_id=round_id, at=at)
+    checkin = PatrolCheckin(round_id=round_.id, point_id=point_id, officer_id=actor.id, at=at, received_at=now,
+                            result=result, note=note, lat=lat, lng=lng, distance_m=round(distance, 1),
+                            flags=flags, client_id=client_id)
+    return _insert_checkin(checkin, actor)
+
+
+def _insert_checkin(checkin: PatrolCheckin, actor: User) -> tuple[PatrolCheckin, bool]:
+    try:
+        with db.session.begin_nested():
+            db.session.add(checkin)
+    except IntegrityError:
+        existing = _checkin_by_client_id(actor, checkin.client_id) if checkin.client_id else None
+        if existing is None:
+            raise
+        return existing, False
+    return checkin, True
+
+
+def _checkin_by_client_id(actor: User, client_id: str) -> PatrolCheckin | None:
+    stmt = select(PatrolCheckin).where(PatrolCheckin.officer_id == actor.id, PatrolCheckin.client_id == client_id)
+    return db.session.scalars(stmt).first()
+
+
+def _checkable_points(round_: PatrolRound) -> set[int]:
+    return set(round_.checklist.get("point_ids", [])) | set(round_.checklist.get("hot_point_ids", []))
+
+
+def list_checkins(*, actor: User, round_id: int) -> list[PatrolCheckin]:
+    get_round(actor=actor, round_id=round_id)
+    stmt = select(PatrolCheckin).where(PatrolCheckin.round_id == round_id).order_by(PatrolCheckin.id)
+    return list(db.session.scalars(stmt))
+
+
+def report_finding(*, actor: User, now: datetime, round_id: int, point_id: int, **report) -> tuple[Problem, bool]:
+    """Report a problem found on the round, through the same workflow as any report."""
+    round_ = get_round(actor=actor, round_id=round_id)
+    _walker(actor, round_)
+    if point_id not in _checkable_points(round_):
+        raise Invalid("the point is not on this round's checklist", errors={"point_id": ["not on the checklist"]})
+    return problems.report_problem(actor=actor, now=now, point_id=point_id, round_id=round_.id, **report)
+
+
+def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | None = None) -> PatrolRound:
+    """Finish walking: completed, or completed_late after the window's end plus grace."""
+    round_ = get_round(actor=actor, round_id=round_id)
+    _walker(actor, round_)
+    if round_.state in ("completed", "completed_late"):
+        return round_
+    if round_.state != "in_progress":
+        raise Conflict(f"a {round_.state} round cannot be completed; start it first", extra={"state": round_.state})
+    at = at or now
+    late = at > round_.planned_end + timedelta(minutes=round_.grace_minutes)
+    round_.state, round_.completed_at, round_.updated_at = ("completed_late" if late else "completed"), at, now
+    return round_
+
+
+def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Metres between two WGS-84 points on a sphere (good to well under 1 % at patrol distances)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371008.8 * math.asin(math.sqrt(min(1.0, a)))
+
