@@ -69,7 +69,7 @@ def fetch(stmt: Select, *, limit: int, key) -> Page:
     return Page(rows, encode_cursor(*key(rows[-1])) if more else None)
 
 
-def by_column(stmt: Select, column, *, limit: int, cursor: str | None) -> Page:
+def by_column(stmt: Select, column, *, limit: int, cursor: str | None = None) -> Page:
     """A page ordered by one increasing integer column (an id or a seq)."""
     if cursor:
         (after,) = decode_cursor(cursor, "id")
