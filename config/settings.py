@@ -31,8 +31,10 @@ class Base:
     JSON_SORT_KEYS = False
     RUN_HOST = os.environ.get("HOST", "127.0.0.1")
     RUN_PORT = int(os.environ.get("PORT", "5000"))
-    SCHEDULER_TICK_SECONDS = 60
-    SCHEDULER_LEASE_SECONDS = 90
+    # The lease heartbeat, the lease's life, and (for tests and demos) one interval for every job.
+    SCHEDULER_TICK_SECONDS = float(os.environ.get("SCHEDULER_TICK_SECONDS", "30"))
+    SCHEDULER_LEASE_SECONDS = float(os.environ.get("SCHEDULER_LEASE_SECONDS", "90"))
+    SCHEDULER_JOB_SECONDS = float(os.environ.get("SCHEDULER_JOB_SECONDS", "0")) or None
 
 
 class Development(Base):

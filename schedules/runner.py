@@ -47,7 +47,8 @@ def build(app, *, blocking: bool):
     scheduler.add_job(tick_if_leader, "interval", args=[app, None], id=HEARTBEAT,
                       seconds=app.config["SCHEDULER_TICK_SECONDS"], **options)
     for job_id, (_, interval) in JOBS.items():
-        scheduler.add_job(tick_if_leader, "interval", args=[app, job_id], id=job_id, seconds=interval, **options)
+        seconds = app.config["SCHEDULER_JOB_SECONDS"] or interval
+        scheduler.add_job(tick_if_leader, "interval", args=[app, job_id], id=job_id, seconds=seconds, **options)
     return scheduler
 
 

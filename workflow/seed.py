@@ -56,6 +56,7 @@ def seed_demo(*, now: datetime, timezone: str) -> list[tuple[User, str]]:
             actor=None, now=now, unit_id=units[p["unit"]].id, name=p["name"], mode=p["mode"], days=p["days"],
             windows=p["windows"], officer_ids=[people[key] for key in p["team"]],
             grid_id=grids[p["grid"]].id if "grid" in p else None, sample_size=p.get("sample_size"),
+            active_from=p["active_from"],
             point_ids=[points[name].id for name in p["points"]] if "points" in p else None)
     return issued
 
