@@ -30,8 +30,12 @@ def create_app(config=None) -> Flask:
 
 def _init_database(app: Flask) -> None:
     import models
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         (ROOT / "instance").mkdir(exist_ok=True)
+        # SQLite's pools take no size: keep the production pool settings for PostgreSQL only.
+        options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {k: v for k, v in options.items()
+                                                   if k not in ("pool_size", "max_overflow")}
     models.db.init_app(app)
     migrate.init_app(app, models.db, render_as_batch=True)
 
