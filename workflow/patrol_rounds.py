@@ -5,7 +5,7 @@ import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from models import PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
@@ -96,23 +96,32 @@ def build_checklist(plan: PatrolPlan, start: datetime) -> dict:
 
 
 def advance_rounds(*, now: datetime) -> dict[str, int]:
-    """Open rounds whose window began; mark missed those with no check-in by the end plus grace."""
+    """Open rounds whose window began; mark missed those with no check-in by the end plus grace.
+
+    Each change is a compare-and-set on the state, so an officer's check-in racing this tick, or a second
+    scheduler, never has a round missed twice or a walked round marked missed."""
     due = db.session.scalars(select(PatrolRound).where(
         PatrolRound.state.in_(("scheduled", "open")), PatrolRound.planned_start <= now)
         .order_by(PatrolRound.planned_start, PatrolRound.id)).all()
     counts = {"opened": 0, "missed": 0}
     for round_ in due:
         if round_.planned_end + timedelta(minutes=round_.grace_minutes) <= now:
-            round_.missed_reason = "not_opened" if round_.state == "scheduled" else "no_checkin"
-            round_.state, round_.updated_at = "missed", now
-            _announce_missed(round_.id, now)
-            counts["missed"] += 1
+            reason = "not_opened" if round_.state == "scheduled" else "no_checkin"
+            if _move(round_, now, state="missed", missed_reason=reason):
+                _announce_missed(round_.id, now)
+                counts["missed"] += 1
         elif round_.state == "scheduled":
-            round_.state, round_.updated_at = "open", now
-            round_.checklist = build_checklist(round_.plan, round_.planned_start)
-            counts["opened"] += 1
-    db.session.flush()
+            counts["opened"] += _move(round_, now, state="open",
+                                      checklist=build_checklist(round_.plan, round_.planned_start))
     return counts
+
+
+def _move(round_: PatrolRound, now: datetime, **values) -> bool:
+    """Change a round only if its state is still the one we read."""
+    stmt = (update(PatrolRound).where(PatrolRound.id == round_.id, PatrolRound.state == round_.state)
+            .values(updated_at=now, **values).returning(PatrolRound.id)
+            .execution_options(synchronize_session=False))
+    return db.session.execute(stmt).first() is not None
 
 
 def _announce_missed(round_id: int, now: datetime) -> None:
