@@ -111,9 +111,9 @@ class RoundOut(Schema):
 
 
 class RoundArgs(PageArgs):
-    plan_id = _id()
+    plan_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
     state = CommaList(fields.String(validate=validate.OneOf(ROUND_STATES)))
-    officer_id = _id()
+    officer_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
     from_ = AwareDateTime(data_key="from")
     to = AwareDateTime()
 

@@ -5,16 +5,17 @@ import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
-from models.base import db, upsert
+from models.base import db, dialect_name, upsert
 from models.enums import Role, State
 from workflow import outbox, problems
-from workflow.calendar import load_calendar
+from workflow.calendar import WorkCalendar, load_calendar
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
-from workflow.patrol_plans import Window, plan_points, windows_between
+from workflow.patrol_plans import Window, plan_points, runs_on, windows_between
 from workflow.scope import subtree_ids
 
 HORIZON = timedelta(hours=48)
@@ -36,19 +37,19 @@ def materialize_rounds(*, now: datetime, horizon: timedelta = HORIZON) -> int:
             windows = [w for w in windows_between(plan, calendar, now - LONGEST_WINDOW, until) if w.end > now]
         else:
             windows = windows_between(plan, calendar, plan.watermark, until)
-        made += sum(_make_round(plan, window, now) for window in windows)
+        made += sum(_make_round(plan, window, now, calendar) for window in windows)
         plan.watermark = max(until, plan.watermark or until)
     db.session.flush()
     return made
 
 
-def _make_round(plan: PatrolPlan, window: Window, now: datetime) -> bool:
+def _make_round(plan: PatrolPlan, window: Window, now: datetime, calendar: WorkCalendar) -> bool:
     grace = timedelta(minutes=plan.late_grace_minutes)
     passed = window.end + grace <= now
     values = {
         "plan_id": plan.id, "label": window.label, "planned_start": window.start, "planned_end": window.end,
         "grace_minutes": plan.late_grace_minutes, "state": "missed" if passed else "scheduled",
-        "missed_reason": "not_opened" if passed else None, "officer_ids": _officers(plan, window),
+        "missed_reason": "not_opened" if passed else None, "officer_ids": _officers(plan, window, calendar),
         "checklist": build_checklist(plan, window.start), "focus_categories": list(window.focus_categories),
         "created_at": now, "updated_at": now,
     }
@@ -62,12 +63,18 @@ def _make_round(plan: PatrolPlan, window: Window, now: datetime) -> bool:
     return round_id is not None
 
 
-def _officers(plan: PatrolPlan, window: Window) -> list[int]:
-    """Fixed posts keep their team; dynamic plans rotate one officer per round, round-robin by day and window."""
+def _officers(plan: PatrolPlan, window: Window, calendar: WorkCalendar) -> list[int]:
+    """Fixed posts keep their team; dynamic plans rotate one officer per round, round-robin over the
+    rounds the plan really has (days it does not run are skipped), the same for every tick."""
     if plan.mode == "fixed_post":
         return list(plan.officer_ids)
-    turn = (window.day - plan.active_from).days * len(plan.windows) + window.index
-    return [plan.officer_ids[turn % len(plan.officer_ids)]]
+    team, per_day = len(plan.officer_ids), len(plan.windows)
+    day = sum(runs_on(plan, plan.active_from + timedelta(days=n), calendar)
+              for n in range((window.day - plan.active_from).days))
+    # When the windows of a day are a multiple of the team, plain round-robin would give each officer the
+    # same window every day: shift by a day so the early and late windows go round too.
+    turn = day * per_day + window.index + (day if per_day % team == 0 else 0)
+    return [plan.officer_ids[turn % team]]
 
 
 def _points(plan: PatrolPlan, start: datetime) -> list[int]:
@@ -118,10 +125,15 @@ def advance_rounds(*, now: datetime) -> dict[str, int]:
 
 def _move(round_: PatrolRound, now: datetime, **values) -> bool:
     """Change a round only if its state is still the one we read."""
+    values["updated_at"] = now
     stmt = (update(PatrolRound).where(PatrolRound.id == round_.id, PatrolRound.state == round_.state)
-            .values(updated_at=now, **values).returning(PatrolRound.id)
+            .values(**values).returning(PatrolRound.id)
             .execution_options(synchronize_session=False))
-    return db.session.execute(stmt).first() is not None
+    if db.session.execute(stmt).first() is None:
+        return False
+    for key, value in values.items():  # keep the loaded object true to the row
+        set_committed_value(round_, key, value)
+    return True
 
 
 def _announce_missed(round_id: int, now: datetime) -> None:
@@ -136,18 +148,23 @@ def visible_rounds(actor: User):
         return PatrolRound.id.is_not(None)
     if actor.role == Role.SUPERVISOR:
         return PatrolRound.plan_id.in_(select(PatrolPlan.id).where(PatrolPlan.unit_id.in_(subtree_ids(actor.unit))))
-    if actor.role == Role.OFFICER:
-        return PatrolRound.id.in_(_rounds_of(actor.id))
+    if actor.role == Role.OFFICER:  # their rounds, and those of plans whose team they are in
+        return or_(PatrolRound.id.in_(_having_member(PatrolRound, actor.id)),
+                   PatrolRound.plan_id.in_(_having_member(PatrolPlan, actor.id)))
     return PatrolRound.id.is_(None)
 
 
 def _rounds_of(officer_id: int):
-    """Ids of the rounds an officer is on (officer_ids is a JSON list: match it in Python-free SQL)."""
-    members = func.json_each(PatrolRound.officer_ids).table_valued("value")
-    if db.session.get_bind().dialect.name == "postgresql":
-        members = func.json_array_elements_text(PatrolRound.officer_ids).table_valued("value")
-        return select(PatrolRound.id).join(members, members.c.value == str(officer_id))
-    return select(PatrolRound.id).join(members, members.c.value == officer_id)
+    return _having_member(PatrolRound, officer_id)
+
+
+def _having_member(model, officer_id: int):
+    """Ids of the rows (rounds or plans) whose JSON list officer_ids holds the officer."""
+    if dialect_name() == "postgresql":
+        members = func.json_array_elements_text(model.officer_ids).table_valued("value")
+        return select(model.id).join(members, members.c.value == str(officer_id))
+    members = func.json_each(model.officer_ids).table_valued("value")
+    return select(model.id).join(members, members.c.value == officer_id)
 
 
 def get_round(*, actor: User, round_id: int) -> PatrolRound:
