@@ -244,6 +244,7 @@ class ProblemOut(Schema):
     escalation_level = fields.Integer()
     supervised = fields.Boolean()
     duplicate_of = fields.Integer(allow_none=True)
+    round_id = fields.Integer(allow_none=True, metadata={"description": "the patrol round that found it"})
     extension = fields.Function(lambda p: ExtensionOut().dump(p) if p.extension_until else None,
                                 allow_none=True)
     version = fields.Integer()

@@ -215,6 +215,7 @@ def test_an_officer_starts_checks_in_reports_a_finding_and_completes_a_round(cli
     assert finding.status_code == 201, finding.json
     assert (finding.json["state"], finding.json["point_id"], finding.headers["ETag"]) == (
         "reported", world.points["market"].id, '"1"')
+    assert finding.json["round_id"] == round_["id"]
     done = post(client, world, round_["id"], "complete")
     assert (done.status_code, done.json["state"]) == (200, "completed")
     assert done.json["completed_at"] == "2026-11-25T03:05:00+00:00"
