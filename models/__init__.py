@@ -3,6 +3,7 @@
 from models.base import Base, UTCDateTime, db, utcnow
 from models.calendar import CalendarDay, WorkPeriod
 from models.category import Category
+from models.escalation import EscalationFiring, EscalationRule, Notification, Webhook, WebhookDelivery
 from models.org import Grid, Point, Unit, User, user_grids
 from models.patrol import PatrolCheckin, PatrolPlan, PatrolRound
 from models.problem import Attachment, CodeCounter, Problem, ProblemEvent
@@ -11,6 +12,7 @@ from models.support import IdempotencyRecord, JobRun, OutboxMessage, SchedulerLe
 __all__ = [
     "Attachment", "Base", "CalendarDay", "Category", "CodeCounter", "Grid", "IdempotencyRecord",
     "JobRun", "OutboxMessage", "PatrolCheckin", "PatrolPlan", "PatrolRound", "Point", "Problem",
-    "ProblemEvent", "SchedulerLease", "Unit",
+    "ProblemEvent", "SchedulerLease", "Unit", "EscalationFiring", "EscalationRule", "Notification", "Webhook",
+    "WebhookDelivery",
     "UTCDateTime", "User", "WorkPeriod", "db", "user_grids", "utcnow",
 ]

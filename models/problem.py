@@ -66,6 +66,8 @@ class Problem(db.Model):
     stage_left_s: Mapped[int | None]
     whole_left_s: Mapped[int | None]
 
+    # When the escalation sweep should look at this problem next (an index scan finds what is due).
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     rework_count: Mapped[int] = mapped_column(default=0)
     escalation_level: Mapped[int] = mapped_column(default=0)
     supervised: Mapped[bool] = mapped_column(default=False)

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from models import JobRun
 from models.base import db
-from workflow import idempotency, patrol_rounds
+from workflow import delivery, escalation, idempotency, patrol_rounds
 
 
 def materialize_rounds(now: datetime) -> str:
@@ -19,6 +19,20 @@ def advance_rounds(now: datetime) -> str:
     return f"opened {counts['opened']}, missed {counts['missed']} rounds"
 
 
+def sweep_escalations(now: datetime) -> str:
+    """Fire every escalation step due by now, each once, and say which."""
+    fired = escalation.sweep(now=now)
+    return f"fired {len(fired)}" + "".join(f"\n  - {line}" for line in fired)
+
+
+def deliver_outbox(now: datetime) -> str:
+    """Fan the outbox out to webhooks and send what is due (inbox items are written with their cause)."""
+    fanned = delivery.fan_out(now=now)
+    counts = delivery.deliver(now=now)
+    return f"fanned out {fanned} messages; delivered {counts['delivered']}, failed {counts['failed']}, " \
+           f"dead {counts['dead']}"
+
+
 def purge_idempotency(now: datetime) -> str:
     """Forget Idempotency-Key records older than their keep time."""
     return f"purged {idempotency.purge(now=now)} expired idempotency records"
@@ -28,6 +42,8 @@ def purge_idempotency(now: datetime) -> str:
 JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "materialize_rounds": (materialize_rounds, 300),
     "advance_rounds": (advance_rounds, 60),
+    "sweep_escalations": (sweep_escalations, 60),
+    "deliver_outbox": (deliver_outbox, 15),
     "purge_idempotency": (purge_idempotency, 3600),
 }
 

@@ -67,6 +67,7 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
         address=address or (point.address if point else None), timezone=grid.unit.timezone,
         reporter_id=actor.id, client_id=client_id, resolved_on_site=resolved_on_site,
         observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1, round_id=round_id,
+        next_check_at=now,
         stage_cycle=0, rework_count=0, escalation_level=0, supervised=False, extension_count=0,
         code=codes.next_code(prefix=codes.code_prefix(grid.unit), tz=grid.unit.timezone, now=now),
     )
@@ -91,7 +92,7 @@ def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Proble
             raise
         return existing, False
     fields = {"resolved_on_site": True} if problem.resolved_on_site else {}
-    event = _event(problem, actor, now, Action.REPORT, None, 1, fields=fields, note=None,
+    event = record_event(problem, actor, now, Action.REPORT, None, 1, fields=fields, note=None,
                    stage=None, overdue=None)
     outbox.enqueue(topic="problem.created", payload={"problem_id": problem.id, "event_id": event.id},
                    now=now)
@@ -192,10 +193,10 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
         problem.state = rule.to
     if action in RESTARTS_STAGE:
         clocks.start_stage(problem, STAGE_OF_STATE[rule.to], now)
-    problem.updated_at = now
+    problem.updated_at = problem.next_check_at = now  # the escalation sweep looks at it again
     seq = _compare_and_set(problem)
     note = next((step.fields[name] for name in TEXT_FIELDS if step.fields.get(name)), None)
-    event = _event(problem, step.actor, now, action, from_state, seq,
+    event = record_event(problem, step.actor, now, action, from_state, seq,
                    fields=_event_fields(step.fields | step.recorded), note=note, stage=stage, overdue=overdue)
     outbox.enqueue(topic="problem.transitioned", now=now, payload={
         "problem_id": problem.id, "event_id": event.id, "action": action.value,
@@ -209,7 +210,7 @@ def _comment(step: Step) -> Problem:
             .returning(Problem.last_seq).execution_options(synchronize_session=False))
     seq = db.session.execute(stmt).scalar_one()
     set_committed_value(problem, "last_seq", seq)
-    _event(problem, step.actor, step.now, Action.COMMENT, problem.state, seq, fields={},
+    record_event(problem, step.actor, step.now, Action.COMMENT, problem.state, seq, fields={},
            note=step.fields["text"], stage=problem.stage, overdue=clocks.stage_overdue(problem, step.now))
     return problem
 
@@ -236,9 +237,10 @@ def _compare_and_set(problem: Problem) -> int:
     return row.last_seq
 
 
-def _event(problem: Problem, actor: User | None, now: datetime, action: Action, from_state: str | None,
-           seq: int, *, fields: dict, note: str | None, stage: str | None,
-           overdue: bool | None) -> ProblemEvent:
+def record_event(problem: Problem, actor: User | None, now: datetime, action: Action, from_state: str | None,
+                 seq: int, *, fields: dict, note: str | None, stage: str | None,
+                 overdue: bool | None) -> ProblemEvent:
+    """Append one event to a problem's trail (`actor` None: the scheduler)."""
     event = ProblemEvent(
         problem_id=problem.id, seq=seq, action=action.value, from_state=from_state,
         to_state=problem.state, note=note, fields=fields, stage=stage, stage_overdue=overdue, at=now,
@@ -499,7 +501,7 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
         _edit_fields(problem, actor, now, changes)
         problem.updated_at = now
         seq = _compare_and_set(problem)
-        _event(problem, actor, now, Action.EDIT, problem.state, seq, fields=_event_fields(changes),
+        record_event(problem, actor, now, Action.EDIT, problem.state, seq, fields=_event_fields(changes),
                note=None, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
     return problem
 

@@ -1,0 +1,137 @@
+"""Delivering the outbox: fan each message out to the webhooks that want it, then POST with retries.
+
+At least once: a crash after a receiver answered but before we recorded it sends the same body (same
+event_id) again, so receivers deduplicate by event_id. Nothing here runs inside a request.
+"""
+
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from models import OutboxMessage, PatrolRound, Problem, Webhook, WebhookDelivery
+from models.base import db, upsert
+
+MAX_ATTEMPTS = 8
+TIMEOUT_S = 5
+BATCH = 200
+EVENTS = ("problem.created", "problem.transitioned", "escalation.fired", "round.missed", "audit.anchor")
+
+Sender = Callable[[str, bytes, dict], int]
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 minute after the first failure, doubling, at most an hour."""
+    return timedelta(seconds=min(60 * 2 ** (attempts - 1), 3600))
+
+
+def signature(secret: str, body: str, timestamp: int) -> str:
+    """X-Rectify-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body, keyed by the secret>."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def problem_data(problem: Problem) -> dict:
+    """The problem as GET shows it, less what depends on the caller (allowed actions, labels)."""
+    names = ("id", "code", "state", "title", "description", "severity", "point_id", "grid_id", "lat", "lng",
+             "address", "unit_id", "handler_id", "reporter_id", "resolved_on_site", "stage", "rework_count",
+             "escalation_level", "supervised", "duplicate_of", "round_id", "version")
+    times = ("observed_at", "reported_at", "updated_at", "closed_at", "due_at", "stage_due_at")
+    data = {name: getattr(problem, name) for name in names}
+    data |= {name: getattr(problem, name).isoformat() if getattr(problem, name) else None for name in times}
+    return data | {"category_code": problem.category.code, "category_name": problem.category.name}
+
+
+def _round_data(round_: PatrolRound) -> dict:
+    return {"id": round_.id, "plan_id": round_.plan_id, "label": round_.label, "state": round_.state,
+            "planned_start": round_.planned_start.isoformat(), "planned_end": round_.planned_end.isoformat(),
+            "officer_ids": round_.officer_ids, "missed_reason": round_.missed_reason}
+
+
+def _body(message: OutboxMessage) -> str:
+    payload = message.payload
+    if message.topic == "round.missed":
+        data = _round_data(db.session.get(PatrolRound, payload["round_id"]))
+    elif "problem_id" in payload:
+        data = problem_data(db.session.get(Problem, payload["problem_id"]))
+        data |= {k: payload[k] for k in ("action", "rule_id", "level") if k in payload}
+    else:
+        data = payload
+    return json.dumps({"event_id": message.id, "type": message.topic, "occurred_at": message.created_at.isoformat(),
+                       "data": data}, ensure_ascii=False, sort_keys=True)
+
+
+def fan_out(*, now: datetime) -> int:
+    """Turn undelivered outbox messages into one delivery per subscribed webhook; returns messages handled."""
+    messages = db.session.scalars(select(OutboxMessage).where(OutboxMessage.delivered_at.is_(None))
+                                  .order_by(OutboxMessage.id).limit(BATCH)
+                                  .with_for_update(skip_locked=True)).all()
+    hooks = db.session.scalars(select(Webhook).where(Webhook.active.is_(True))).all()
+    for message in messages:
+        wanted = [hook for hook in hooks if message.topic in hook.events]
+        body = _body(message) if wanted else None
+        for hook in wanted:
+            db.session.execute(upsert(WebhookDelivery).values(
+                webhook_id=hook.id, event_id=message.id, event_type=message.topic, body=body, status="pending",
+                attempts=0, next_attempt_at=now, created_at=now).on_conflict_do_nothing(
+                index_elements=["webhook_id", "event_id"]))
+        message.delivered_at = now
+    return len(messages)
+
+
+def http_post(url: str, body: bytes, headers: dict) -> int:
+    """POST and return the status; raise OSError on network failure or timeout."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def deliver(*, now: datetime, send: Sender = http_post) -> dict[str, int]:
+    """Send the deliveries that are due; back off on failure; dead-letter after MAX_ATTEMPTS."""
+    due = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.status == "pending",
+                                                           WebhookDelivery.next_attempt_at <= now)
+                             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(BATCH)
+                             .with_for_update(skip_locked=True)).all()
+    counts = {"delivered": 0, "failed": 0, "dead": 0}
+    for delivery in due:
+        hook = db.session.get(Webhook, delivery.webhook_id)
+        outcome = _attempt(delivery, hook, now, send)
+        counts[outcome] += 1
+    return counts
+
+
+def _attempt(delivery: WebhookDelivery, hook: Webhook, now: datetime, send: Sender) -> str:
+    headers = {"Content-Type": "application/json", "X-Rectify-Event": delivery.event_type,
+               "X-Rectify-Event-Id": str(delivery.event_id),
+               "X-Rectify-Signature": signature(hook.secret, delivery.body, int(now.timestamp()))}
+    try:
+        status = send(hook.url, delivery.body.encode(), headers)
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+    except OSError as failure:  # refused, reset, timed out
+        error = f"{type(failure).__name__}: {failure}"
+    delivery.attempts += 1
+    if error is None:
+        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
+        return "delivered"
+    delivery.last_error = error[:500]
+    if delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = "dead"
+        return "dead"
+    delivery.next_attempt_at = now + backoff(delivery.attempts)
+    return "failed"
+
+
+def redrive(*, delivery_id: int, now: datetime) -> WebhookDelivery | None:
+    """Give a dead delivery a fresh set of attempts, starting now."""
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    if delivery is not None and delivery.status == "dead":
+        delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+    return delivery

@@ -1,0 +1,77 @@
+"""Who hears about a problem, and the in-app inbox they read it in."""
+
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+
+from models import Notification, Problem, Unit, User
+from models.base import db
+from models.enums import Role
+from workflow.errors import NotFound
+from workflow.paging import Page, decode_cursor, fetch
+
+
+def _members(unit_id: int | None, role: str) -> list[int]:
+    if unit_id is None:
+        return []
+    stmt = select(User.id).where(User.unit_id == unit_id, User.role == role, User.active.is_(True))
+    return list(db.session.scalars(stmt.order_by(User.id)))
+
+
+def recipients(problem: Problem, targets: list[str]) -> list[int]:
+    """User ids for notify targets: handler | unit_supervisors | parent_supervisors | user:<id>."""
+    unit_id = problem.unit_id or problem.grid_unit_id
+    found: list[int] = []
+    for target in targets:
+        if target == "handler":
+            found += [problem.handler_id] if problem.handler_id else _members(problem.unit_id, Role.HANDLER)
+        elif target == "unit_supervisors":
+            found += _members(unit_id, Role.SUPERVISOR)
+        elif target == "parent_supervisors":
+            unit = db.session.get(Unit, unit_id)
+            found += _members(unit.parent_id if unit else None, Role.SUPERVISOR)
+        elif target.startswith("user:") and db.session.get(User, int(target[5:])) is not None:
+            found.append(int(target[5:]))
+    return list(dict.fromkeys(found))
+
+
+def send(*, user_ids: list[int], type: str, title: str, body: str, now: datetime,
+         problem_id: int | None = None, round_id: int | None = None) -> None:
+    """Put an item in each user's inbox (flush only: it commits with the change that caused it)."""
+    db.session.add_all([Notification(user_id=user_id, type=type, title=title, body=body, problem_id=problem_id,
+                                     round_id=round_id, created_at=now) for user_id in user_ids])
+
+
+def inbox(*, actor: User, unread: bool | None, limit: int, cursor: str | None = None) -> Page:
+    """The caller's notifications: unread first, then newest first."""
+    stmt = select(Notification).where(Notification.user_id == actor.id)
+    if unread is not None:
+        stmt = stmt.where(Notification.read_at.is_(None) if unread else Notification.read_at.is_not(None))
+    # Keyset on (read?, id desc): a cursor carries whether the last item was read and its id.
+    is_read = Notification.read_at.is_not(None)
+    if cursor:
+        was_read, last_id = decode_cursor(cursor, "id", "id")  # 1: the last item was unread, 2: read
+        if was_read == 2:
+            stmt = stmt.where(is_read, Notification.id < last_id)
+        else:
+            stmt = stmt.where(or_(is_read, Notification.id < last_id))
+    stmt = stmt.order_by(is_read, Notification.id.desc())
+    return fetch(stmt, limit=limit, key=lambda item: (2 if item.read_at else 1, item.id))
+
+
+def mark_read(*, actor: User, now: datetime, notification_id: int | None = None) -> int:
+    """Mark one (or, without an id, every unread) notification of the caller read; returns how many."""
+    stmt = update(Notification).where(Notification.user_id == actor.id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        get_notification(actor=actor, notification_id=notification_id)
+        stmt = stmt.where(Notification.id == notification_id)
+    result = db.session.execute(stmt.values(read_at=now).execution_options(synchronize_session="fetch"))
+    return result.rowcount or 0
+
+
+def get_notification(*, actor: User, notification_id: int) -> Notification:
+    item = db.session.get(Notification, notification_id)
+    if item is None or item.user_id != actor.id:
+        raise NotFound(f"notification {notification_id} not found")
+    return item
+
