@@ -223,10 +223,9 @@ def check_rule(rule: EscalationRule) -> None:
 def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRule:
     """Add a rule; problems are checked against it from the next sweep on."""
     _may_manage(actor, fields.get("unit_id"))
-    rule = EscalationRule(created_at=now, updated_at=now, active=True, level=1, notify=[], effects={})
-    for name in RULE_FIELDS:
-        if name in fields:
-            setattr(rule, name, fields[name])
+    values = {"active": True, "level": 1, "notify": [], "effects": {}}
+    rule = EscalationRule(created_at=now, updated_at=now,
+                          **(values | {k: v for k, v in fields.items() if k in RULE_FIELDS}))
     check_rule(rule)
     db.session.add(rule)
     db.session.flush()
@@ -237,11 +236,12 @@ def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRul
 def edit_rule(*, actor: User, now: datetime, rule_id: int, **changes) -> EscalationRule:
     rule = get_rule(actor=actor, rule_id=rule_id)
     _may_manage(actor, changes.get("unit_id", rule.unit_id))
-    for name in RULE_FIELDS:
-        if name in changes:
-            setattr(rule, name, changes[name])
-    rule.updated_at = now
-    check_rule(rule)
+    with db.session.no_autoflush:  # check the new values before anything reaches the database
+        for name in RULE_FIELDS:
+            if name in changes:
+                setattr(rule, name, changes[name])
+        rule.updated_at = now
+        check_rule(rule)
     _recheck_open_problems(now)
     return rule
 
@@ -275,10 +275,10 @@ def select_rules(*, actor: User):
 
 def dry_run(*, actor: User, now: datetime, limit: int = 200, **draft) -> list[dict]:
     """Which problems a draft rule would fire on now (due and not yet fired), without firing it."""
-    rule = EscalationRule(id=0, active=True, level=1, notify=[], effects={},
-                          **{k: v for k, v in draft.items() if k in RULE_FIELDS})
+    values = {"active": True, "level": 1, "notify": [], "effects": {}}
+    rule = EscalationRule(id=0, **(values | {k: v for k, v in draft.items() if k in RULE_FIELDS}))
     check_rule(rule)
-    scopes = _scopes([rule]) if rule.unit_id is not None else {}
+    scopes = {}
     if rule.unit_id is not None:
         scopes = {0: set(db.session.scalars(subtree_ids(db.session.get(Unit, rule.unit_id))))}
     problems = db.session.scalars(select(Problem).where(problem_filter(actor), Problem.state.not_in(CLOSED))

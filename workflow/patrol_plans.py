@@ -118,7 +118,8 @@ def edit_plan(*, actor: User, now: datetime, plan_id: int, **changes) -> PatrolP
     """Change a plan: rounds that have not started are cancelled and made again from the new plan."""
     plan = get_plan(actor=actor, plan_id=plan_id)
     _may_manage(actor, db.session.get(Unit, plan.unit_id))
-    _apply(plan, {name: value for name, value in changes.items() if name in EDITABLE})
+    with db.session.no_autoflush:  # check the new values before anything reaches the database
+        _apply(plan, {name: value for name, value in changes.items() if name in EDITABLE})
     plan.version += 1
     plan.updated_at = now
     _cancel_unstarted(plan, now)

@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from config.settings import DEFAULTS
-from models import Category, Unit, User
+from models import Category, EscalationRule, Unit, User
 from models.base import db
-from workflow import calendar, org, patrol_plans
+from workflow import calendar, escalation, org, patrol_plans
 from workflow.auth import new_token
 
 
@@ -25,6 +25,16 @@ def seed_categories(*, now: datetime) -> int:
             org.create_category(actor=None, now=now, **spec)
             added += 1
     return added
+
+
+def seed_escalation_rules(*, now: datetime) -> int:
+    """Add the default ladder when there are no rules yet."""
+    if db.session.scalars(select(EscalationRule.id).limit(1)).first() is not None:
+        return 0
+    specs = _load("escalation.toml")["rules"]
+    for spec in specs:
+        escalation.create_rule(actor=None, now=now, **spec)
+    return len(specs)
 
 
 def is_empty() -> bool:
@@ -46,6 +56,7 @@ def seed_demo(*, now: datetime, timezone: str) -> list[tuple[User, str]]:
                                           lat=p["lat"], lng=p["lng"], address=p.get("address"))
               for p in spec["points"]}
     seed_categories(now=now)
+    seed_escalation_rules(now=now)
     issued = [org.create_user(actor=None, now=now, name=u["name"], role=u["role"],
                               unit_id=units[u["unit"]].id if "unit" in u else None,
                               grid_ids=[grids[key].id for key in u.get("grids", [])])

@@ -1,0 +1,250 @@
+"""Escalation rules (supervisors for their subtree, admins for all), the inbox, and webhooks (admins)."""
+
+from flask.views import MethodView
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api.blueprint import ID, Blueprint
+from api.context import current_actor, request_now, require_role
+from api.errors import ProblemSchema
+from api.fields import StrictBoolean, StrictFloat, StrictString
+from api.schemas import In, PageArgs, _id, choice, page_of
+from api.write import check_replay, write
+from models.enums import Severity, Stage
+from workflow import delivery, escalation, notify, webhooks
+from workflow.paging import by_column
+
+blp = Blueprint("escalation", __name__, url_prefix="/api/v1",
+                description="Escalation rules (督办), the in-app inbox, and webhooks.")
+
+NOTIFY = validate.Regexp(r"^(handler|unit_supervisors|parent_supervisors|user:[1-9][0-9]{0,9})$",
+                         error="handler | unit_supervisors | parent_supervisors | user:<id>")
+
+
+class EffectsIn(In):
+    supervise = StrictBoolean()
+    raise_severity = StrictBoolean()
+    hot_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=365))
+
+
+class RuleFields(In):
+    name = StrictString(validate=validate.Length(min=1, max=100))
+    trigger = fields.String(validate=validate.OneOf(escalation.TRIGGERS))
+    stage = choice(Stage, allow_none=True)
+    fraction = StrictFloat(allow_none=True, validate=validate.Range(min=0.01, max=0.99))
+    after_minutes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=525600))
+    threshold = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=1000))
+    window_days = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=365))
+    level = fields.Integer(strict=True, validate=validate.Range(min=1, max=9))
+    notify = fields.List(fields.String(validate=NOTIFY), validate=validate.Length(max=20))
+    effects = fields.Nested(EffectsIn)
+    categories = fields.List(StrictString(validate=validate.Length(min=1, max=40)), allow_none=True)
+    severities = fields.List(choice(Severity), allow_none=True)
+    unit_id = _id(allow_none=True)
+    active = StrictBoolean()
+
+
+class RuleIn(RuleFields):
+    name = StrictString(required=True, validate=validate.Length(min=1, max=100))
+    trigger = fields.String(required=True, validate=validate.OneOf(escalation.TRIGGERS))
+
+
+class RuleEditIn(RuleFields):
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("give at least one field to change", "_schema")
+
+
+class RuleOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    trigger = fields.String()
+    stage = fields.String(allow_none=True)
+    fraction = fields.Float(allow_none=True)
+    after_minutes = fields.Integer(allow_none=True)
+    threshold = fields.Integer(allow_none=True)
+    window_days = fields.Integer(allow_none=True)
+    level = fields.Integer()
+    notify = fields.List(fields.String())
+    effects = fields.Dict()
+    categories = fields.List(fields.String(), allow_none=True)
+    severities = fields.List(fields.String(), allow_none=True)
+    unit_id = fields.Integer(allow_none=True)
+    active = fields.Boolean()
+
+
+class DryRunHit(Schema):
+    problem_id = fields.Integer()
+    code = fields.String()
+    due_at = fields.DateTime()
+    stage = fields.String(allow_none=True)
+
+
+class DryRunOut(Schema):
+    items = fields.List(fields.Nested(DryRunHit))
+
+
+class InboxArgs(PageArgs):
+    unread = fields.Boolean()
+
+
+class NotificationOut(Schema):
+    id = fields.Integer()
+    type = fields.String()
+    title = fields.String()
+    body = fields.String()
+    problem_id = fields.Integer(allow_none=True)
+    round_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class ReadAllOut(Schema):
+    marked = fields.Integer()
+
+
+class WebhookIn(In):
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=500))
+    secret = StrictString(required=True, load_only=True, validate=validate.Length(min=16, max=200))
+    events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), required=True,
+                         validate=validate.Length(min=1))
+    active = StrictBoolean(load_default=True)
+
+
+class WebhookOut(Schema):
+    id = fields.Integer()
+    url = fields.String()
+    events = fields.List(fields.String())
+    active = fields.Boolean()
+
+
+class DeliveryArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(["pending", "delivered", "dead"]))
+
+
+class DeliveryOut(Schema):
+    id = fields.Integer()
+    webhook_id = fields.Integer()
+    event_id = fields.Integer()
+    event_type = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime()
+    last_error = fields.String(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+
+
+RulePage = page_of(RuleOut, "RulePage")
+NotificationPage = page_of(NotificationOut, "NotificationPage")
+WebhookPage = page_of(WebhookOut, "WebhookPage")
+DeliveryPage = page_of(DeliveryOut, "DeliveryPage")
+
+
+@blp.route("/escalation-rules")
+class Rules(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, RulePage)
+    def get(self, args):
+        """Rules: a supervisor sees their subtree's and the city-wide ones; an admin all."""
+        return by_column(escalation.select_rules(actor=current_actor()), escalation.EscalationRule.id, **args)
+
+    @write
+    @blp.arguments(RuleIn)
+    @blp.response(201, RuleOut)
+    def post(self, data):
+        """Add a rule (a supervisor: with a unit_id in their subtree)."""
+        check_replay()
+        return escalation.create_rule(actor=current_actor(), now=request_now(), **data), 201
+
+
+@blp.route(f"/escalation-rules/<{ID}:rule_id>")
+class RuleById(MethodView):
+    @blp.response(200, RuleOut)
+    @blp.alt_response(404, schema=ProblemSchema)
+    def get(self, rule_id):
+        """One rule."""
+        return escalation.get_rule(actor=current_actor(), rule_id=rule_id)
+
+    @write
+    @blp.arguments(RuleEditIn)
+    @blp.response(200, RuleOut)
+    @blp.alt_response(404, schema=ProblemSchema)
+    def patch(self, data, rule_id):
+        """Change a rule (set active false to retire it; its firings stay on the trails)."""
+        return escalation.edit_rule(actor=current_actor(), now=request_now(), rule_id=rule_id, **data)
+
+
+@blp.route("/escalation-rules/dry-run", methods=["POST"])
+@blp.arguments(RuleIn)
+@blp.response(200, DryRunOut)
+def dry_run(data):
+    """Which problems a draft rule would fire on now, without firing it (nothing is written)."""
+    require_role("admin", "supervisor")
+    return {"items": escalation.dry_run(actor=current_actor(), now=request_now(), **data)}
+
+
+@blp.route("/me/notifications")
+@blp.arguments(InboxArgs, location="query")
+@blp.response(200, NotificationPage)
+def my_notifications(args):
+    """The caller's inbox: unread first, newest first."""
+    return notify.inbox(actor=current_actor(), unread=args.pop("unread", None), **args)
+
+
+@blp.route(f"/me/notifications/<{ID}:notification_id>/read", methods=["POST"])
+@write
+@blp.response(200, NotificationOut)
+@blp.alt_response(404, schema=ProblemSchema)
+def read_one(notification_id):
+    """Mark one notification read."""
+    notify.mark_read(actor=current_actor(), now=request_now(), notification_id=notification_id)
+    return notify.get_notification(actor=current_actor(), notification_id=notification_id)
+
+
+@blp.route("/me/notifications/read-all", methods=["POST"])
+@write
+@blp.response(200, ReadAllOut)
+def read_all():
+    """Mark every unread notification read."""
+    return {"marked": notify.mark_read(actor=current_actor(), now=request_now())}
+
+
+@blp.route("/webhooks")
+class Webhooks(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, WebhookPage)
+    def get(self, args):
+        """Webhooks (admin)."""
+        require_role("admin")
+        return by_column(webhooks.select_webhooks(), webhooks.Webhook.id, **args)
+
+    @write
+    @blp.arguments(WebhookIn)
+    @blp.response(201, WebhookOut)
+    def post(self, data):
+        """Add a webhook (admin). The secret is write-only: deliveries are signed with it."""
+        require_role("admin")
+        check_replay()
+        return webhooks.create_webhook(now=request_now(), **data), 201
+
+
+@blp.route(f"/webhooks/<{ID}:webhook_id>/deliveries")
+@blp.arguments(DeliveryArgs, location="query")
+@blp.response(200, DeliveryPage)
+def list_deliveries(args, webhook_id):
+    """A webhook's deliveries, e.g. ?status=dead for the dead letters (admin)."""
+    require_role("admin")
+    limit, cursor = args.pop("limit"), args.pop("cursor", None)
+    return by_column(webhooks.select_deliveries(webhook_id=webhook_id, **args), webhooks.WebhookDelivery.id,
+                     limit=limit, cursor=cursor)
+
+
+@blp.route(f"/webhook-deliveries/<{ID}:delivery_id>/redrive", methods=["POST"])
+@write
+@blp.response(200, DeliveryOut)
+@blp.alt_response(404, schema=ProblemSchema)
+@blp.alt_response(409, schema=ProblemSchema)
+def redrive(delivery_id):
+    """Give a dead delivery a fresh set of attempts from now (admin)."""
+    require_role("admin")
+    return webhooks.redrive(delivery_id=delivery_id, now=request_now())
