@@ -52,7 +52,11 @@ class Problem(db.Model):
     # The running stage clock; a new cycle starts every time a stage clock starts afresh.
     stage: Mapped[str | None] = mapped_column(String(10))
     stage_cycle: Mapped[int] = mapped_column(default=0)
+    # When the stage clock last (re)started counting — the stage start, or the resume after a pause —
+    # with `stage_elapsed_s` of its `stage_limit_s` (clock seconds of this cycle) already used then.
     stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stage_limit_s: Mapped[int | None]
+    stage_elapsed_s: Mapped[int] = mapped_column(default=0, server_default="0")
     stage_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stage_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # When the current round of work began (accept, reject, send_back): evidence must be newer.

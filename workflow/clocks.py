@@ -53,7 +53,8 @@ def start_stage(problem: Problem, stage: Stage | None, now: datetime) -> None:
     """Start `stage`'s clock afresh (a new cycle), or stop stage clocks when `stage` is None."""
     problem.stage = stage.value if stage else None
     problem.stage_started_at = now if stage else None
-    problem.stage_warn_at = problem.stage_due_at = None
+    problem.stage_warn_at = problem.stage_due_at = problem.stage_limit_s = None
+    problem.stage_elapsed_s = 0
     if stage is None:
         return
     if stage == Stage.RECTIFY:
@@ -65,6 +66,7 @@ def start_stage(problem: Problem, stage: Stage | None, now: datetime) -> None:
         clocks = Clocks(problem)
         problem.stage_warn_at = clocks.add(now, minutes * WARN_FRACTION, clock)
         problem.stage_due_at = clocks.add(now, minutes, clock)
+        problem.stage_limit_s = minutes * 60
 
 
 def recompute_stage(problem: Problem) -> None:
@@ -79,9 +81,10 @@ def restart_stage_until(problem: Problem, until: datetime, now: datetime) -> Non
     clocks = Clocks(problem)
     clock = clocks.clock_of(problem.stage)
     problem.stage_cycle += 1
-    problem.stage_started_at = now
+    problem.stage_started_at, problem.stage_elapsed_s = now, 0
     problem.stage_due_at = until
-    warn_s = clocks.left(now, until, clock) * WARN_FRACTION
+    problem.stage_limit_s = clocks.left(now, until, clock)
+    warn_s = problem.stage_limit_s * WARN_FRACTION
     problem.stage_warn_at = clocks.after(now, int(warn_s), clock)
     if problem.due_at is not None and problem.due_at < until:
         problem.due_at = until
@@ -100,6 +103,7 @@ def start_whole(problem: Problem, now: datetime) -> None:
 def stop_all(problem: Problem) -> None:
     """Stop every clock (the case is closed or cancelled); `due_at` stays as the deadline the case had."""
     problem.stage = problem.stage_started_at = problem.stage_warn_at = problem.stage_due_at = None
+    problem.stage_limit_s, problem.stage_elapsed_s = None, 0
     problem.paused_at = problem.stage_left_s = problem.stage_warn_left_s = problem.whole_left_s = None
 
 
@@ -127,6 +131,9 @@ def resume(problem: Problem, now: datetime) -> None:
     if problem.stage_left_s is not None:
         problem.stage_due_at = clocks.after(now, problem.stage_left_s, stage_clock)
         problem.stage_warn_at = clocks.after(now, problem.stage_warn_left_s, stage_clock)
+        # Count on from here: what was used before the pause stays used.
+        problem.stage_started_at = now
+        problem.stage_elapsed_s = (problem.stage_limit_s or 0) - problem.stage_left_s
     if problem.whole_left_s is not None:
         problem.due_at = clocks.after(now, problem.whole_left_s, clocks.clock_of(Stage.WHOLE))
     problem.paused_at = problem.stage_left_s = problem.stage_warn_left_s = problem.whole_left_s = None

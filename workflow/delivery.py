@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from models import OutboxMessage, PatrolRound, Problem, Webhook, WebhookDelivery
+from models import OutboxMessage, Webhook, WebhookDelivery
 from models.base import db, upsert
 
 MAX_ATTEMPTS = 8
@@ -36,32 +36,9 @@ def signature(secret: str, body: str, timestamp: int) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-def problem_data(problem: Problem) -> dict:
-    """The problem as GET shows it, less what depends on the caller (allowed actions, labels)."""
-    names = ("id", "code", "state", "title", "description", "severity", "point_id", "grid_id", "lat", "lng",
-             "address", "unit_id", "handler_id", "reporter_id", "resolved_on_site", "stage", "rework_count",
-             "escalation_level", "supervised", "duplicate_of", "round_id", "version")
-    times = ("observed_at", "reported_at", "updated_at", "closed_at", "due_at", "stage_due_at")
-    data = {name: getattr(problem, name) for name in names}
-    data |= {name: getattr(problem, name).isoformat() if getattr(problem, name) else None for name in times}
-    return data | {"category_code": problem.category.code, "category_name": problem.category.name}
-
-
-def _round_data(round_: PatrolRound) -> dict:
-    return {"id": round_.id, "plan_id": round_.plan_id, "label": round_.label, "state": round_.state,
-            "planned_start": round_.planned_start.isoformat(), "planned_end": round_.planned_end.isoformat(),
-            "officer_ids": round_.officer_ids, "missed_reason": round_.missed_reason}
-
-
 def _body(message: OutboxMessage) -> str:
     payload = message.payload
-    if message.topic == "round.missed":
-        data = _round_data(db.session.get(PatrolRound, payload["round_id"]))
-    elif "problem_id" in payload:
-        data = problem_data(db.session.get(Problem, payload["problem_id"]))
-        data |= {k: payload[k] for k in ("action", "rule_id", "level") if k in payload}
-    else:
-        data = payload
+    data = payload.get("data", payload)  # the snapshot taken when the event happened
     return json.dumps({"event_id": message.id, "type": message.topic, "occurred_at": message.created_at.isoformat(),
                        "data": data}, ensure_ascii=False, sort_keys=True)
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import EscalationFiring, EscalationRule, Point, Problem, Unit, User
@@ -16,8 +16,10 @@ from workflow.scope import problem_filter, subtree_ids, unit_within
 
 TRIGGERS = ("before_due", "at_due", "after_due", "not_dispatched", "rework", "recurrence", "extension_pending")
 STAGE_TRIGGERS = ("before_due", "at_due", "after_due", "not_dispatched")
-SEVERITY_UP = {Severity.LOW: Severity.NORMAL, Severity.NORMAL: Severity.HIGH, Severity.HIGH: Severity.URGENT}
+SEVERITY_UP = {Severity.LOW.value: Severity.NORMAL.value, Severity.NORMAL.value: Severity.HIGH.value,
+               Severity.HIGH.value: Severity.URGENT.value}
 CLOSED = (State.CLOSED, State.CANCELLED)
+QUIET = (*CLOSED, State.SUSPENDED)  # suspended (挂账) problems fire nothing until they resume
 BATCH = 500
 
 
@@ -52,7 +54,7 @@ def step_of(rule: EscalationRule, problem: Problem, scopes: dict[int, set[int]])
 
 
 def _applies(rule: EscalationRule, problem: Problem, scopes: dict[int, set[int]]) -> bool:
-    if problem.state in CLOSED:
+    if problem.state in QUIET:
         return False
     if rule.categories and problem.category.code not in rule.categories:
         return False
@@ -84,8 +86,11 @@ def _instant(rule: EscalationRule, problem: Problem, stage: str, start: datetime
     clock = counter.clock_of(stage)
     if rule.trigger == "after_due":
         return counter.add(due, rule.after_minutes, clock)
-    total = counter.left(start, due, clock)  # before_due: a fraction of the limit, in the stage's clock
-    return counter.after(start, int(total * rule.fraction), clock)
+    if stage == Stage.WHOLE:  # before_due on the whole case: a fraction of its span, suspensions included
+        return counter.after(start, int(counter.left(start, due, clock) * rule.fraction), clock)
+    # before_due: a fraction of this cycle's limit, in the stage's clock, time suspended not counted
+    limit = problem.stage_limit_s if problem.stage_limit_s is not None else counter.left(start, due, clock)
+    return counter.after(start, int(limit * rule.fraction) - problem.stage_elapsed_s, clock)
 
 
 def _recurring(rule: EscalationRule, problem: Problem) -> list[int]:
@@ -148,13 +153,20 @@ def _record(problem: Problem, step: Step, now: datetime) -> bool:
 def _fire(problem: Problem, step: Step, now: datetime) -> str:
     """The effects of a fired step: marks on the problem, an event on its trail, notifications."""
     rule, effects = step.rule, step.rule.effects or {}
-    values = {"escalation_level": max(problem.escalation_level, rule.level), "last_seq": Problem.last_seq + 1}
+    values = {"escalation_level": case((Problem.escalation_level < rule.level, rule.level),
+                                       else_=Problem.escalation_level),
+              "last_seq": Problem.last_seq + 1}
     if effects.get("supervise"):
         values["supervised"] = True
-    if effects.get("raise_severity") and problem.severity in SEVERITY_UP:
-        values["severity"] = SEVERITY_UP[problem.severity]
-    seq = db.session.execute(update(Problem).where(Problem.id == problem.id).values(**values)
-                             .returning(Problem.last_seq).execution_options(synchronize_session=False)).scalar_one()
+    if effects.get("raise_severity"):
+        values["severity"] = case(SEVERITY_UP, value=Problem.severity, else_=Problem.severity)
+    row = db.session.execute(update(Problem).where(Problem.id == problem.id).values(**values)
+                             .returning(Problem.last_seq, Problem.escalation_level, Problem.supervised,
+                                        Problem.severity)
+                             .execution_options(synchronize_session=False)).one()
+    for key in ("escalation_level", "supervised", "severity"):  # the next step in this sweep reads them
+        set_committed_value(problem, key, getattr(row, key))
+    seq = row.last_seq
     fields = {"rule_id": rule.id, "rule_name": rule.name, "trigger": rule.trigger, "stage": step.stage,
               "level": rule.level, "deadline": step.deadline.isoformat() if step.deadline else None,
               "due_at": step.at.isoformat(), "elapsed": _elapsed(problem, step, now)}
@@ -163,8 +175,9 @@ def _fire(problem: Problem, step: Step, now: datetime) -> str:
     users = notify.recipients(problem, rule.notify or [])
     notify.send(user_ids=users, type="escalation", title=f"{problem.code} {rule.name}",
                 body=f"{problem.title}: {rule.name} (level {rule.level})", problem_id=problem.id, now=now)
-    outbox.enqueue(topic="escalation.fired", now=now, payload={"problem_id": problem.id, "rule_id": rule.id,
-                                                               "level": rule.level})
+    outbox.enqueue(topic="escalation.fired", now=now, payload={
+        "problem_id": problem.id, "rule_id": rule.id, "level": rule.level,
+        "data": outbox.problem_data(problem) | {"rule": rule.name, "rule_id": rule.id, "level": rule.level}})
     return f"{rule.name} (level {rule.level}) on {problem.code}, due {step.at.isoformat()}"
 
 

@@ -137,7 +137,8 @@ def _move(round_: PatrolRound, now: datetime, **values) -> bool:
 
 
 def _announce_missed(round_id: int, now: datetime) -> None:
-    outbox.enqueue(topic="round.missed", payload={"round_id": round_id}, now=now)
+    round_ = db.session.get(PatrolRound, round_id)
+    outbox.enqueue(topic="round.missed", now=now, payload={"round_id": round_id, "data": outbox.round_data(round_)})
 
 
 # --- the officer's side ----------------------------------------------------------------------

@@ -94,8 +94,8 @@ def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Proble
     fields = {"resolved_on_site": True} if problem.resolved_on_site else {}
     event = record_event(problem, actor, now, Action.REPORT, None, 1, fields=fields, note=None,
                    stage=None, overdue=None)
-    outbox.enqueue(topic="problem.created", payload={"problem_id": problem.id, "event_id": event.id},
-                   now=now)
+    outbox.enqueue(topic="problem.created", now=now, payload={
+        "problem_id": problem.id, "event_id": event.id, "data": outbox.problem_data(problem)})
     return problem, True
 
 
@@ -199,8 +199,8 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     event = record_event(problem, step.actor, now, action, from_state, seq,
                    fields=_event_fields(step.fields | step.recorded), note=note, stage=stage, overdue=overdue)
     outbox.enqueue(topic="problem.transitioned", now=now, payload={
-        "problem_id": problem.id, "event_id": event.id, "action": action.value,
-        "from_state": from_state, "to_state": problem.state})
+        "problem_id": problem.id, "event_id": event.id,
+        "data": outbox.problem_data(problem) | {"action": action.value, "from_state": from_state}})
     return problem
 
 

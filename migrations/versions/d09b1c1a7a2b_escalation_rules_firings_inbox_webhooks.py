@@ -1,8 +1,8 @@
 """escalation rules, firings, inbox, webhooks
 
-Revision ID: 276beb6f580a
+Revision ID: d09b1c1a7a2b
 Revises: aec884409a1f
-Create Date: 2026-11-26 16:52:03.298800
+Create Date: 2026-11-26 17:09:12.703548
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '276beb6f580a'
+revision = 'd09b1c1a7a2b'
 down_revision = 'aec884409a1f'
 branch_labels = None
 depends_on = None
@@ -105,6 +105,8 @@ def upgrade():
         batch_op.create_index('ix_notifications_user_read_id', ['user_id', 'read_at', 'id'], unique=False)
 
     with op.batch_alter_table('problems', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('stage_limit_s', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('stage_elapsed_s', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('next_check_at', models.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_problems_next_check_at'), ['next_check_at'], unique=False)
 
@@ -116,6 +118,8 @@ def downgrade():
     with op.batch_alter_table('problems', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_problems_next_check_at'))
         batch_op.drop_column('next_check_at')
+        batch_op.drop_column('stage_elapsed_s')
+        batch_op.drop_column('stage_limit_s')
 
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index('ix_notifications_user_read_id')
