@@ -181,11 +181,15 @@ def _fire(problem: Problem, step: Step, now: datetime) -> str:
     return f"{rule.name} (level {rule.level}) on {problem.code}, due {step.at.isoformat()}"
 
 
-def _elapsed(problem: Problem, step: Step, now: datetime) -> str | None:
-    """How far past its deadline the stage clock reads when the step fires (None before the deadline)."""
-    if step.deadline is None or now < step.deadline:
+def _elapsed(problem: Problem, step: Step, now: datetime) -> int | None:
+    """The stage clock's reading when the step fires: minutes of its own clock (working or natural) used."""
+    if step.stage is None:
         return None
-    return str(now - step.deadline)
+    counter = clocks.Clocks(problem)
+    clock = counter.clock_of(step.stage)
+    if step.stage == Stage.WHOLE:
+        return counter.left(problem.whole_started_at, now, clock) // 60
+    return (problem.stage_elapsed_s + counter.left(problem.stage_started_at, now, clock)) // 60
 
 
 def _mark_hot(problem: Problem, rule: EscalationRule, now: datetime) -> dict:

@@ -19,11 +19,16 @@ def _members(unit_id: int | None, role: str) -> list[int]:
 
 
 def recipients(problem: Problem, targets: list[str]) -> list[int]:
-    """User ids for notify targets: handler | unit_supervisors | parent_supervisors | user:<id>."""
+    """User ids for notify targets: handler | unit_supervisors | parent_supervisors | user:<id>.
+
+    `handler` is whoever must act: the named handler, else the unit's handlers; before dispatch, the
+    supervisors of the grid's unit (they dispatch)."""
     unit_id = problem.unit_id or problem.grid_unit_id
     found: list[int] = []
     for target in targets:
-        if target == "handler":
+        if target == "handler" and problem.unit_id is None:  # waiting for dispatch: the dispatchers act
+            found += _members(problem.grid_unit_id, Role.SUPERVISOR)
+        elif target == "handler":
             found += [problem.handler_id] if problem.handler_id else _members(problem.unit_id, Role.HANDLER)
         elif target == "unit_supervisors":
             found += _members(unit_id, Role.SUPERVISOR)

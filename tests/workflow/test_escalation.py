@@ -128,10 +128,11 @@ def test_the_ladder_tells_the_grid_units_supervisors_and_then_the_parent_units(w
 
     sweep_every(timedelta(hours=1), REPORTED, local(2026, 10, 20))
 
-    # Nobody handles a problem waiting for dispatch, so the 80 % reminder (notify: handler) reaches no one;
-    # with no responsible unit yet, "unit_supervisors" are the grid unit's (east) and its parent is the district.
-    assert inboxes(problem) == {"到期催办": {"east_supervisor"}, "超期督办": {"east_supervisor"},
-                                "上级督办": {"east_supervisor", "supervisor"}}
+    # Waiting for dispatch, the one who must act (notify: handler) is the grid unit's supervisor, who
+    # dispatches; with no responsible unit yet, "unit_supervisors" are the grid unit's (east) and its parent
+    # is the district.
+    assert inboxes(problem) == {"临期提醒": {"east_supervisor"}, "到期催办": {"east_supervisor"},
+                                "超期督办": {"east_supervisor"}, "上级督办": {"east_supervisor", "supervisor"}}
 
 
 def test_the_top_of_the_ladder_supervises_the_problem_and_raises_its_severity_one_step(world):
@@ -225,7 +226,7 @@ def test_the_escalate_event_names_the_rule_that_fired(world):
     (fired,) = escalations(problem)
     assert {k: fired.fields[k] for k in ("rule_id", "rule_name", "trigger", "stage", "level", "elapsed")} == \
            {"rule_id": at_due.id, "rule_name": "到期催办", "trigger": "at_due", "stage": "dispatch", "level": 2,
-            "elapsed": "0:00:00"}
+            "elapsed": 60}  # minutes of the dispatch clock used: all 60 of its limit
 
 
 def test_a_sweep_with_nothing_due_returns_nothing_and_writes_nothing(world):
