@@ -3,10 +3,7 @@
 
 import pytest
 
-PROBLEM_JSON = "application/problem+json"
-ERROR_KEYS = {"type", "title", "status", "detail", "errors"}
-
-
+from tests.api.helpers import assert_problem_json
 
 
 def act(client, world, problem_id, by, body, if_match=None, **headers):
@@ -19,13 +16,6 @@ def report_body(world, **fields):
     return {"category_code": "hawker", "point_id": world.points["market"].id, "title": "早市占道经营"} | fields
 
 
-def assert_problem_json(response, status, slug=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    assert set(response.json) >= ERROR_KEYS
-    assert response.json["status"] == status
-    if slug is not None:
-        assert response.json["type"] == f"/errors/{slug}"
 
 
 # --- authentication --------------------------------------------------------------------------

@@ -10,9 +10,8 @@ from app import create_app
 from config import settings
 from models import JobRun
 from models.base import db
+from tests.api.helpers import assert_problem_json
 
-PROBLEM_JSON = "application/problem+json"
-ERROR_KEYS = {"type", "title", "status", "detail", "errors"}
 FAR_INSTANTS = ["0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-08:00", "1900-01-01T00:00:00+00:00",
                 "2200-01-01T00:00:00+00:00"]
 FAR_IDS = ["year 1 east of utc", "year 9999 west of utc", "1900", "2200"]
@@ -36,13 +35,6 @@ def post_raw(client, world, body: str, by="officer"):
     return client.post("/api/v1/problems", data=body, content_type="application/json", headers=world.auth(by))
 
 
-def assert_problem_json(response, status, slug=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    assert set(response.json) >= ERROR_KEYS
-    assert response.json["status"] == status
-    if slug is not None:
-        assert response.json["type"] == f"/errors/{slug}"
 
 
 def cursor(*values) -> str:

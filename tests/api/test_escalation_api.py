@@ -8,11 +8,10 @@ from sqlalchemy import func, select
 from models import EscalationFiring, EscalationRule, Notification, WebhookDelivery
 from models.base import db
 from schedules.jobs import run_all
+from tests.api.helpers import assert_problem_json
 from tests.conftest import NOW
 from workflow import delivery, escalation
 
-PROBLEM_JSON = "application/problem+json"
-ERROR_KEYS = {"type", "title", "status", "detail", "errors"}
 RULE_KEYS = {"id", "name", "trigger", "stage", "fraction", "after_minutes", "threshold", "window_days", "level",
              "notify", "effects", "categories", "severities", "unit_id", "active"}
 NOTIFICATION_KEYS = {"id", "type", "title", "body", "problem_id", "round_id", "created_at", "read_at"}
@@ -23,13 +22,6 @@ DEAD_URL = "http://127.0.0.1:9/hook"  # the discard port: nothing listens, the c
 SECRET = "s3cret-s3cret-s3cret"
 
 
-def assert_problem_json(response, status, slug=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    assert set(response.json) >= ERROR_KEYS
-    assert response.json["status"] == status
-    if slug is not None:
-        assert response.json["type"] == f"/errors/{slug}"
 
 
 def instant(text: str) -> datetime:
