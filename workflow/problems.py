@@ -93,7 +93,7 @@ def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Proble
         return existing, False
     fields = {"resolved_on_site": True} if problem.resolved_on_site else {}
     event = record_event(problem, actor, now, Action.REPORT, None, 1, fields=fields, note=None,
-                   stage=None, overdue=None)
+                         stage=None, overdue=None)
     outbox.enqueue(topic="problem.created", now=now, payload={
         "problem_id": problem.id, "event_id": event.id, "data": outbox.problem_data(problem)})
     return problem, True
@@ -197,7 +197,7 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     seq = _compare_and_set(problem)
     note = next((step.fields[name] for name in TEXT_FIELDS if step.fields.get(name)), None)
     event = record_event(problem, step.actor, now, action, from_state, seq,
-                   fields=_event_fields(step.fields | step.recorded), note=note, stage=stage, overdue=overdue)
+                         fields=_event_fields(step.fields | step.recorded), note=note, stage=stage, overdue=overdue)
     outbox.enqueue(topic="problem.transitioned", now=now, payload={
         "problem_id": problem.id, "event_id": event.id,
         "data": outbox.problem_data(problem) | {"action": action.value, "from_state": from_state}})
@@ -211,7 +211,7 @@ def _comment(step: Step) -> Problem:
     seq = db.session.execute(stmt).scalar_one()
     set_committed_value(problem, "last_seq", seq)
     record_event(problem, step.actor, step.now, Action.COMMENT, problem.state, seq, fields={},
-           note=step.fields["text"], stage=problem.stage, overdue=clocks.stage_overdue(problem, step.now))
+                 note=step.fields["text"], stage=problem.stage, overdue=clocks.stage_overdue(problem, step.now))
     return problem
 
 
@@ -502,7 +502,7 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
         problem.updated_at = now
         seq = _compare_and_set(problem)
         record_event(problem, actor, now, Action.EDIT, problem.state, seq, fields=_event_fields(changes),
-               note=None, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
+                     note=None, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
     return problem
 
 
