@@ -103,12 +103,28 @@ class ReadAllOut(Schema):
     marked = fields.Integer()
 
 
+ASCII_URL = validate.Regexp(r"^[\x21-\x7e]+$", error="ASCII only: write international hosts in punycode")
+
+
 class WebhookIn(In):
-    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=500))
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
+                     validate=[validate.Length(max=500), ASCII_URL])
     secret = StrictString(required=True, load_only=True, validate=validate.Length(min=16, max=200))
     events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), required=True,
                          validate=validate.Length(min=1))
     active = StrictBoolean(load_default=True)
+
+
+class WebhookEditIn(In):
+    url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=[validate.Length(max=500), ASCII_URL])
+    secret = StrictString(load_only=True, validate=validate.Length(min=16, max=200))
+    events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), validate=validate.Length(min=1))
+    active = StrictBoolean()
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("give at least one field to change", "_schema")
 
 
 class WebhookOut(Schema):
@@ -226,6 +242,17 @@ class Webhooks(MethodView):
         require_role("admin")
         check_replay()
         return webhooks.create_webhook(now=request_now(), **data), 201
+
+
+@blp.route(f"/webhooks/<{ID}:webhook_id>", methods=["PATCH"])
+@write
+@blp.arguments(WebhookEditIn)
+@blp.response(200, WebhookOut)
+@blp.alt_response(404, schema=ProblemSchema)
+def edit_webhook(data, webhook_id):
+    """Change a webhook, or set active false to stop its deliveries (admin)."""
+    require_role("admin")
+    return webhooks.edit_webhook(webhook_id=webhook_id, **data)
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>/deliveries")

@@ -1,5 +1,7 @@
 """Patrol plans (supervisors) and rounds (officers walk them; the scheduler opens and misses them)."""
 
+from datetime import date
+
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -50,8 +52,8 @@ class PlanFields(In):
                                     {"type": "array", "items": {"type": "string",
                                                                 "enum": list(patrol_plans.WEEKDAYS)}}]})
     timezone = StrictString(validate=validate.Length(min=1, max=64))
-    active_from = fields.Date()
-    active_until = fields.Date(allow_none=True)
+    active_from = fields.Date(validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 1, 1)))
+    active_until = fields.Date(allow_none=True, validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 1, 1)))
     late_grace_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=240))
     sample_size = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=500))
     follow_up_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=365))

@@ -61,11 +61,21 @@ def fan_out(*, now: datetime) -> int:
     return len(messages)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect would turn the POST into a bodiless GET: treat it as the failure it is."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def http_post(url: str, body: bytes, headers: dict) -> int:
-    """POST and return the status; raise OSError on network failure or timeout."""
+    """POST and return the status; raise on network failure or timeout."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+        with _opener.open(request, timeout=TIMEOUT_S) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -80,6 +90,8 @@ def deliver(*, now: datetime, send: Sender = http_post) -> dict[str, int]:
     counts = {"delivered": 0, "failed": 0, "dead": 0}
     for delivery in due:
         hook = db.session.get(Webhook, delivery.webhook_id)
+        if not hook.active:  # paused by an admin: keep it pending until the hook is active again
+            continue
         outcome = _attempt(delivery, hook, now, send)
         counts[outcome] += 1
     return counts
@@ -92,7 +104,7 @@ def _attempt(delivery: WebhookDelivery, hook: Webhook, now: datetime, send: Send
     try:
         status = send(hook.url, delivery.body.encode(), headers)
         error = None if 200 <= status < 300 else f"HTTP {status}"
-    except OSError as failure:  # refused, reset, timed out
+    except Exception as failure:  # refused, reset, timed out, a URL urllib cannot use: one bad hook stops no other
         error = f"{type(failure).__name__}: {failure}"
     delivery.attempts += 1
     if error is None:

@@ -213,12 +213,17 @@ RULE_FIELDS = ("name", "trigger", "stage", "fraction", "after_minutes", "thresho
                "notify", "effects", "categories", "severities", "unit_id", "active")
 
 
-def _may_manage(actor: User | None, unit_id: int | None) -> None:
+def _may_manage(actor: User | None, unit_id: int | None, notify_targets=()) -> None:
     if actor is None or actor.role == Role.ADMIN:
         return
     unit = db.session.get(Unit, unit_id) if unit_id is not None else None
     if actor.role != Role.SUPERVISOR or unit is None or not unit_within(unit, actor.unit):
         raise Forbidden("supervisors manage rules of their unit's subtree (with unit_id); admins any rule")
+    for target in notify_targets or ():
+        user = db.session.get(User, int(target[5:])) if target.startswith("user:") and \
+            target[5:].isdigit() and int(target[5:]) <= 2**31 - 1 else None
+        if user is not None and (user.unit is None or not unit_within(user.unit, actor.unit)):
+            raise Forbidden("supervisors notify only people of their unit's subtree")
 
 
 def check_rule(rule: EscalationRule) -> None:
@@ -232,14 +237,14 @@ def check_rule(rule: EscalationRule) -> None:
     if rule.unit_id is not None and db.session.get(Unit, rule.unit_id) is None:
         raise Invalid("unknown unit", errors={"unit_id": ["unknown unit"]})
     bad = [t for t in rule.notify or [] if t.startswith("user:") and (
-        not t[5:].isdigit() or db.session.get(User, int(t[5:])) is None)]
+        not t[5:].isdigit() or int(t[5:]) > 2**31 - 1 or db.session.get(User, int(t[5:])) is None)]
     if bad:
         raise Invalid("unknown users to notify", errors={"notify": bad})
 
 
 def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRule:
     """Add a rule; problems are checked against it from the next sweep on."""
-    _may_manage(actor, fields.get("unit_id"))
+    _may_manage(actor, fields.get("unit_id"), fields.get("notify"))
     values = {"active": True, "level": 1, "notify": [], "effects": {}}
     rule = EscalationRule(created_at=now, updated_at=now,
                           **(values | {k: v for k, v in fields.items() if k in RULE_FIELDS}))
@@ -252,7 +257,7 @@ def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRul
 
 def edit_rule(*, actor: User, now: datetime, rule_id: int, **changes) -> EscalationRule:
     rule = get_rule(actor=actor, rule_id=rule_id)
-    _may_manage(actor, changes.get("unit_id", rule.unit_id))
+    _may_manage(actor, changes.get("unit_id", rule.unit_id), changes.get("notify"))
     with db.session.no_autoflush:  # check the new values before anything reaches the database
         for name in RULE_FIELDS:
             if name in changes:

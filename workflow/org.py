@@ -1,7 +1,8 @@
 """The organisation an admin sets up: units, users, grids, points and categories."""
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import available_timezones
 
 from sqlalchemy import or_, select
 
@@ -29,11 +30,18 @@ def _get(model, object_id: int, field: str):
 
 
 def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"unknown timezone {name!r}", errors={"timezone": ["not an IANA timezone"]}) from None
+    """An IANA zone name (not "localtime" or a path), else Invalid."""
+    if name not in _zones():
+        raise Invalid(f"unknown timezone {name!r}", errors={"timezone": ["not an IANA timezone"]})
     return name
+
+
+@cache
+def _zones() -> frozenset[str]:
+    """IANA names, less what some systems add that depends on the host ("localtime", posix/, right/)."""
+    host_specific = ("localtime", "posixrules", "Factory")
+    return frozenset(name for name in available_timezones()
+                     if name not in host_specific and not name.startswith(("posix/", "right/")))
 
 
 def create_unit(*, actor: User | None, now: datetime, name: str, kind: str, parent_id: int | None = None,

@@ -89,9 +89,10 @@ def select_plans(*, actor: User):
     return select(PatrolPlan).where(visible_plans(actor))
 
 
-def get_plan(*, actor: User, plan_id: int) -> PatrolPlan:
-    """A plan the caller may see, or NotFound."""
-    plan = db.session.scalars(select(PatrolPlan).where(PatrolPlan.id == plan_id, visible_plans(actor))).first()
+def get_plan(*, actor: User, plan_id: int, lock: bool = False) -> PatrolPlan:
+    """A plan the caller may see, or NotFound (`lock`: hold its row, so no tick materializes it meanwhile)."""
+    stmt = select(PatrolPlan).where(PatrolPlan.id == plan_id, visible_plans(actor))
+    plan = db.session.scalars(stmt.with_for_update() if lock else stmt).first()
     if plan is None:
         raise NotFound(f"patrol plan {plan_id} not found")
     return plan
@@ -105,7 +106,7 @@ def create_plan(*, actor: User | None, now: datetime, unit_id: int, **fields) ->
     if actor is not None:
         _may_manage(actor, unit)
     fields.setdefault("timezone", unit.timezone)
-    fields.setdefault("active_from", now.astimezone(ZoneInfo(fields["timezone"])).date())
+    fields.setdefault("active_from", now.astimezone(ZoneInfo(check_timezone(fields["timezone"]))).date())
     plan = PatrolPlan(unit_id=unit.id, seed=secrets.token_hex(8), paused=False, version=1, created_at=now,
                       updated_at=now, late_grace_minutes=15, follow_up_days=7, checkin_radius_m=200)
     _apply(plan, fields)
@@ -116,27 +117,28 @@ def create_plan(*, actor: User | None, now: datetime, unit_id: int, **fields) ->
 
 def edit_plan(*, actor: User, now: datetime, plan_id: int, **changes) -> PatrolPlan:
     """Change a plan: rounds that have not started are cancelled and made again from the new plan."""
-    plan = get_plan(actor=actor, plan_id=plan_id)
+    plan = get_plan(actor=actor, plan_id=plan_id, lock=True)
     _may_manage(actor, db.session.get(Unit, plan.unit_id))
     with db.session.no_autoflush:  # check the new values before anything reaches the database
         _apply(plan, {name: value for name, value in changes.items() if name in EDITABLE})
     plan.version += 1
     plan.updated_at = now
     _cancel_unstarted(plan, now)
-    plan.watermark = now if plan.watermark is not None else None
+    if plan.watermark is not None:  # make the cancelled windows again, from the new plan
+        plan.watermark = min(plan.watermark, now)
     return plan
 
 
 def set_paused(*, actor: User, now: datetime, plan_id: int, paused: bool) -> PatrolPlan:
     """Pause a plan (no new rounds; unstarted ones are cancelled) or resume it (no backfill)."""
-    plan = get_plan(actor=actor, plan_id=plan_id)
+    plan = get_plan(actor=actor, plan_id=plan_id, lock=True)
     _may_manage(actor, db.session.get(Unit, plan.unit_id))
     if plan.paused != paused:
         plan.paused, plan.updated_at = paused, now
         if paused:
             _cancel_unstarted(plan, now)
-        else:
-            plan.watermark = now if plan.watermark is not None else None
+        elif plan.watermark is not None:  # no backfill of the paused time
+            plan.watermark = max(plan.watermark, now)
     return plan
 
 
@@ -155,7 +157,7 @@ def _apply(plan: PatrolPlan, fields: dict) -> None:
         setattr(plan, name, value)
     check_timezone(plan.timezone)
     _check_place(plan)
-    _check_team(plan.officer_ids)
+    _check_team(plan)
     _check_windows(plan.windows)
     _check_days(plan.days)
     if plan.active_until is not None and plan.active_until < plan.active_from:
@@ -168,20 +170,26 @@ def _check_place(plan: PatrolPlan) -> None:
     if (plan.grid_id is None) == (not plan.point_ids):
         raise Invalid("give a route (point_ids) or a grid_id, one of them",
                       errors={"point_ids": ["give point_ids or grid_id"]})
-    if plan.grid_id is not None and db.session.get(Grid, plan.grid_id) is None:
-        raise Invalid("unknown grid", errors={"grid_id": ["unknown grid"]})
+    units = subtree_ids(db.session.get(Unit, plan.unit_id))
+    if plan.grid_id is not None and db.session.scalars(
+            select(Grid.id).where(Grid.id == plan.grid_id, Grid.unit_id.in_(units))).first() is None:
+        raise Invalid("unknown grid, or not the plan unit's", errors={"grid_id": ["not a grid of this unit"]})
     if plan.point_ids:
-        known = set(db.session.scalars(select(Point.id).where(Point.id.in_(plan.point_ids))))
+        known = set(db.session.scalars(select(Point.id).join(Grid).where(Point.id.in_(plan.point_ids),
+                                                                          Grid.unit_id.in_(units))))
         unknown = [point for point in plan.point_ids if point not in known]
         if unknown or len(set(plan.point_ids)) != len(plan.point_ids):
             raise Invalid("the route names unknown or repeated points", errors={"point_ids": [str(unknown)]})
 
 
-def _check_team(officer_ids: list[int]) -> None:
-    found = set(db.session.scalars(select(User.id).where(User.id.in_(officer_ids), User.role == Role.OFFICER,
-                                                         User.active.is_(True))))
+def _check_team(plan: PatrolPlan) -> None:
+    officer_ids = plan.officer_ids
+    found = set(db.session.scalars(select(User.id).where(
+        User.id.in_(officer_ids), User.role == Role.OFFICER, User.active.is_(True),
+        User.unit_id.in_(subtree_ids(db.session.get(Unit, plan.unit_id))))))
     if not officer_ids or found != set(officer_ids) or len(officer_ids) != len(found):
-        raise Invalid("the team must be distinct active officers", errors={"officer_ids": ["not all officers"]})
+        raise Invalid("the team must be distinct active officers of the plan's unit or below",
+                      errors={"officer_ids": ["not all officers of this unit's subtree"]})
 
 
 def _check_windows(windows: list[dict]) -> None:
@@ -191,6 +199,9 @@ def _check_windows(windows: list[dict]) -> None:
     labels = [spec["label"] for spec in windows]
     if len(set(labels)) != len(labels):
         raise Invalid("window labels must differ", errors={"windows": ["repeated label"]})
+    starts = [spec["start"] for spec in windows]
+    if len(set(starts)) != len(starts):  # one round per (plan, window start): two windows cannot share one
+        raise Invalid("windows must start at different times", errors={"windows": ["repeated start"]})
 
 
 def _check_days(days) -> None:

@@ -29,8 +29,8 @@ def materialize_rounds(*, now: datetime, horizon: timedelta = HORIZON) -> int:
     """Make a round for every window up to now + horizon, once; windows passed in downtime are missed."""
     calendar = load_calendar(db.session)
     made = 0
-    plans = db.session.scalars(select(PatrolPlan).where(PatrolPlan.paused.is_(False))
-                               .order_by(PatrolPlan.id)).all()
+    plans = db.session.scalars(select(PatrolPlan).where(PatrolPlan.paused.is_(False)).order_by(PatrolPlan.id)
+                               .with_for_update(skip_locked=True)).all()  # a plan being edited waits a tick
     for plan in plans:
         until = now + horizon
         if plan.watermark is None:  # the first tick that sees the plan: no backfill before it
@@ -267,6 +267,8 @@ def report_finding(*, actor: User, now: datetime, round_id: int, point_id: int, 
     """Report a problem found on the round, through the same workflow as any report."""
     round_ = get_round(actor=actor, round_id=round_id)
     _walker(actor, round_)
+    if round_.state in ("scheduled", "cancelled"):
+        raise Conflict(f"a {round_.state} round has no findings yet", extra={"state": round_.state})
     if point_id not in _checkable_points(round_):
         raise Invalid("the point is not on this round's checklist", errors={"point_id": ["not on the checklist"]})
     return problems.report_problem(actor=actor, now=now, point_id=point_id, round_id=round_.id, **report)
@@ -281,6 +283,8 @@ def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | 
     if round_.state != "in_progress":
         raise Conflict(f"a {round_.state} round cannot be completed; start it first", extra={"state": round_.state})
     at = at or now
+    if round_.started_at is not None and at < round_.started_at:
+        raise Invalid("a round cannot end before it started", errors={"at": ["before the round started"]})
     late = at > round_.planned_end + timedelta(minutes=round_.grace_minutes)
     round_.state, round_.completed_at, round_.updated_at = ("completed_late" if late else "completed"), at, now
     return round_

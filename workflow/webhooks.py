@@ -17,6 +17,17 @@ def create_webhook(*, now: datetime, url: str, secret: str, events: list[str], a
     return hook
 
 
+def edit_webhook(*, webhook_id: int, **changes) -> Webhook:
+    """Change a webhook's URL, secret, events or active flag (deliveries already made keep their body)."""
+    hook = db.session.get(Webhook, webhook_id)
+    if hook is None:
+        raise NotFound(f"webhook {webhook_id} not found")
+    for name in ("url", "secret", "events", "active"):
+        if name in changes:
+            setattr(hook, name, list(dict.fromkeys(changes[name])) if name == "events" else changes[name])
+    return hook
+
+
 def select_webhooks():
     return select(Webhook)
 
