@@ -19,6 +19,8 @@ def create_app(config=None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     _init_database(app)
+    from workflow.storage import LocalStorage
+    app.extensions["rectify_storage"] = LocalStorage(app.config["ATTACHMENT_DIR"])
     import api
     api.init_app(app)
     _init_cli(app)

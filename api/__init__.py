@@ -3,7 +3,7 @@
 from flask import current_app, g, request
 from flask_smorest import Api
 
-from api import calendar, errors, escalation, health, org, patrols, problems
+from api import calendar, errors, escalation, evidence, health, org, patrols, problems
 from api.errors import ProblemSchema, problem_response
 from api.fields import CommaList
 from models.base import sqlite_begin_mode
@@ -36,6 +36,7 @@ api = RectifyApi(spec_kwargs={
     "security": [{"bearer": []}]})
 
 
+SIGNED_ENDPOINTS = {"evidence.content"}
 REQUEST_STATE = ("actor", "now", "allowed_actions", "idempotency_key", "idempotency_scrub")
 
 
@@ -44,8 +45,8 @@ def authenticate_request():
     for name in REQUEST_STATE:  # an app context may outlive one request (tests, CLI): start clean
         g.pop(name, None)
     sqlite_begin_mode.set("DEFERRED" if request.method in SAFE_METHODS else "IMMEDIATE")
-    if not request.path.startswith("/api/"):
-        return None
+    if not request.path.startswith("/api/") or request.endpoint in SIGNED_ENDPOINTS:
+        return None  # signed attachment URLs carry their own proof
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     user = authenticate(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
     if user is None:
@@ -75,11 +76,18 @@ def _takes_query() -> bool:
     return any(parameter.get("in") == "query" for parameter in parameters)
 
 
+MULTIPART_ENDPOINTS = {"evidence.upload"}
+
+
 def require_json_body():
-    """415 for a body that is not JSON (an empty body is parsed as no fields)."""
+    """415 for a body that is not JSON (uploads excepted); 413 for JSON over JSON_MAX_BYTES."""
     has_body = request.method in BODY_METHODS and request.path.startswith("/api/") and request.content_length
-    if has_body and not request.is_json:
+    if not has_body or request.endpoint in MULTIPART_ENDPOINTS:
+        return None
+    if not request.is_json:
         return problem_response(415, detail="Send the body as application/json.")
+    if request.content_length > current_app.config["JSON_MAX_BYTES"]:
+        return problem_response(413, detail="JSON bodies are limited to 1 MiB.")
     return None
 
 
@@ -89,6 +97,6 @@ def init_app(app) -> None:
     app.before_request(require_json_body)
     api.init_app(app)
     api.register_field(CommaList, "string", None)
-    for blueprint in (problems.blp, org.blp, patrols.blp, escalation.blp, calendar.blp):
+    for blueprint in (problems.blp, evidence.blp, org.blp, patrols.blp, escalation.blp, calendar.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)

@@ -20,7 +20,13 @@ class Base:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     RECTIFY_TIMEZONE = os.environ.get("RECTIFY_TIMEZONE", "Asia/Shanghai")
     SCHEDULER_ENABLED = os.environ.get("SCHEDULER_ENABLED", "false").lower() in ("1", "true", "yes")
-    MAX_CONTENT_LENGTH = 1024 * 1024
+    # Uploads may be this large; JSON bodies are held to JSON_MAX_BYTES by a hook.
+    ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+    MAX_CONTENT_LENGTH = ATTACHMENT_MAX_BYTES + 64 * 1024
+    JSON_MAX_BYTES = 1024 * 1024
+    ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR") or str(ROOT / "instance" / "attachments")
+    ATTACHMENT_FAR_METRES = 200
+    SIGNED_URL_SECONDS = 900
     API_TITLE = "Rectify"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

@@ -130,16 +130,25 @@ class ProblemEvent(db.Model):
 
 
 class Attachment(db.Model):
-    """Evidence on a problem; the upload API arrives with the evidence issue."""
+    """Evidence on a problem (整改前后照片): the stored image and what its EXIF says."""
 
     __tablename__ = "attachments"
+    __table_args__ = (UniqueConstraint("problem_id", "uploaded_by_id", "client_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    content_type: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # before | after | verification | other
+    content_type: Mapped[str] = mapped_column(String(64))  # from the bytes, never from the client
     size: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))  # the storage key: a retried upload stores once
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]
+    flags: Mapped[list] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    client_id: Mapped[str | None] = mapped_column(String(100))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -50,8 +50,9 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    config = type("TestConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": database_url})
+def app(database_url, tmp_path_factory):
+    config = type("TestConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": database_url,
+                                             "ATTACHMENT_DIR": str(tmp_path_factory.mktemp("attachments"))})
     app = create_app(config)
     with app.app_context():
         upgrade(directory=str(app.extensions["migrate"].directory))

@@ -49,6 +49,14 @@ class IdempotencyInFlight(Conflict):
     slug, title = "idempotency-in-flight", "Request in flight"
 
 
+class UnsupportedMedia(DomainError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class PayloadTooLarge(DomainError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
 class PreconditionRequired(DomainError):
     status, slug, title = 428, "if-match-required", "If-Match required"
 
@@ -59,5 +67,6 @@ class Stale(DomainError):
 
 ERROR_TYPES = [
     NotFound, Forbidden, SeparationOfDuties, Invalid, Conflict, InvalidTransition,
-    ExtensionConflict, EvidenceRequired, IdempotencyInFlight, PreconditionRequired, Stale,
+    ExtensionConflict, EvidenceRequired, IdempotencyInFlight, UnsupportedMedia, PayloadTooLarge,
+    PreconditionRequired, Stale,
 ]
