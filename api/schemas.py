@@ -272,6 +272,7 @@ class LedgerArgs(PageArgs):
     reported_from = AwareDateTime()
     reported_to = AwareDateTime()
     q = StrictString(validate=validate.Length(min=1, max=100))
+    list_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)))
 
 
 class EventOut(Schema):

@@ -4,6 +4,7 @@ from models.base import Base, UTCDateTime, db, utcnow
 from models.calendar import CalendarDay, WorkPeriod
 from models.category import Category
 from models.escalation import EscalationFiring, EscalationRule, Notification, Webhook, WebhookDelivery
+from models.lists import ProblemList, problem_list_items
 from models.org import Grid, Point, Unit, User, user_grids
 from models.patrol import PatrolCheckin, PatrolPlan, PatrolRound
 from models.problem import Attachment, CodeCounter, Problem, ProblemEvent
@@ -13,6 +14,6 @@ __all__ = [
     "Attachment", "Base", "CalendarDay", "Category", "CodeCounter", "Grid", "IdempotencyRecord",
     "JobRun", "OutboxMessage", "PatrolCheckin", "PatrolPlan", "PatrolRound", "Point", "Problem",
     "ProblemEvent", "SchedulerLease", "Unit", "EscalationFiring", "EscalationRule", "Notification", "Webhook",
-    "WebhookDelivery",
+    "WebhookDelivery", "ProblemList", "problem_list_items",
     "UTCDateTime", "User", "WorkPeriod", "db", "user_grids", "utcnow",
 ]

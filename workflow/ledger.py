@@ -6,6 +6,7 @@ from sqlalchemy import and_, or_, select
 
 from models import Category, Problem, ProblemEvent, User
 from models.enums import State
+from workflow.lists import in_list
 from workflow.paging import Page, by_column, decode_cursor, fetch
 from workflow.problems import get_problem
 from workflow.scope import problem_filter
@@ -25,6 +26,8 @@ def _filters(now: datetime, f: dict) -> list:
         conds.append(Problem.reported_at >= f["reported_from"])
     if f.get("reported_to"):
         conds.append(Problem.reported_at < f["reported_to"])
+    if f.get("list_id"):
+        conds.append(in_list(f["list_id"]))
     if f.get("q"):
         conds.append(or_(*(col.icontains(f["q"], autoescape=True)
                            for col in (Problem.title, Problem.description, Problem.address))))
