@@ -2,14 +2,25 @@
 
 import functools
 
+from flask import Response, stream_with_context
 from flask.views import MethodView
 
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, if_match_version, request_now, require_role
 from api.errors import ProblemSchema
-from api.schemas import ActionIn, EditIn, EventPage, LedgerArgs, PageArgs, ProblemOut, ProblemPage, ReportIn
+from api.schemas import (
+    ActionIn,
+    EditIn,
+    EventPage,
+    ExportArgs,
+    LedgerArgs,
+    PageArgs,
+    ProblemOut,
+    ProblemPage,
+    ReportIn,
+)
 from api.write import check_replay, write
-from workflow import ledger, problems
+from workflow import exports, ledger, problems
 
 blp = Blueprint("problems", __name__, url_prefix="/api/v1/problems",
                 description="Problems (问题): report, the ledger (台账), the workflow and the trail.")
@@ -57,6 +68,24 @@ class Problems(MethodView):
         check_replay()
         problem, created = problems.report_problem(actor=current_actor(), now=request_now(), **data)
         return problem, 201 if created else 200, etag(problem) | {"Location": f"/api/v1/problems/{problem.id}"}
+
+
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@blp.route("/export")
+@blp.arguments(ExportArgs, location="query")
+@blp.response(200, content_type="application/octet-stream",
+              description="CSV (UTF-8 with BOM), XLSX or GeoJSON of the filtered ledger, streamed")
+def export(args):
+    """The filtered ledger as a file: ?format=csv|xlsx|geojson and the ledger's filters (no paging)."""
+    fmt = args.pop("format")
+    options = {"actor": current_actor(), "now": request_now(), "filters": args}
+    name = f"rectify-ledger-{request_now():%Y%m%d-%H%M}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    chunks = {"csv": exports.csv_chunks, "xlsx": exports.xlsx_chunks, "geojson": exports.geojson_chunks}[fmt]
+    return Response(stream_with_context(chunks(**options)), headers=headers, content_type=EXPORT_TYPES[fmt])
 
 
 @blp.route(f"/<{ID}:problem_id>")

@@ -275,6 +275,14 @@ class LedgerArgs(PageArgs):
     list_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)))
 
 
+class ExportArgs(LedgerArgs):
+    class Meta:
+        unknown = RAISE
+        exclude = ("limit", "cursor")
+
+    format = fields.String(required=True, validate=validate.OneOf(["csv", "xlsx", "geojson"]))
+
+
 class EventOut(Schema):
     id = fields.Integer()
     seq = fields.Integer()

@@ -120,6 +120,7 @@ class FreshContextClient(FlaskClient):
     def open(self, *args, **kwargs):
         if has_app_context():
             db.session.commit()  # end the test's read transaction: later reads see what requests wrote
+        kwargs.setdefault("buffered", True)  # consume streamed bodies inside the request's own context
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
