@@ -3,7 +3,7 @@
 from flask import current_app, g, request
 from flask_smorest import Api
 
-from api import calendar, errors, escalation, evidence, health, lists, org, patrols, problems
+from api import calendar, errors, escalation, evidence, health, lists, org, patrols, problems, reports
 from api.errors import ProblemSchema, problem_response
 from api.fields import CommaList
 from models.base import sqlite_begin_mode
@@ -97,6 +97,7 @@ def init_app(app) -> None:
     app.before_request(require_json_body)
     api.init_app(app)
     api.register_field(CommaList, "string", None)
-    for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, calendar.blp):
+    for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, reports.blp,
+                      calendar.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)

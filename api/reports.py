@@ -1,0 +1,124 @@
+"""Statistics (`/api/v1/reports`): figures per unit, grid, category, officer, list or period; drill-down."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api.blueprint import Blueprint
+from api.context import current_actor, request_now, require_role
+from api.fields import EARLIEST, LATEST
+from api.schemas import In
+from workflow import reports
+
+blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
+                description="Statistics over the ledger. " + (reports.__doc__ or "").split("\n", 1)[1])
+
+
+class DayOrInstant(fields.Field):
+    """A local date (YYYY-MM-DD) or an ISO 8601 instant with an offset."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("a date or an instant with an offset")
+        try:
+            parsed = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError("a date (YYYY-MM-DD) or an instant with an offset") from None
+        if isinstance(parsed, datetime) and parsed.tzinfo is None:
+            raise ValidationError("give the instant an offset")
+        check = parsed if isinstance(parsed, datetime) else datetime.combine(parsed, time(), tzinfo=UTC)
+        if not EARLIEST <= check <= LATEST:
+            raise ValidationError("between 1970 and 2100")
+        return parsed
+
+
+class PeriodArgs(In):
+    from_ = DayOrInstant(data_key="from", required=True, metadata={"type": "string"})
+    to = DayOrInstant(required=True, metadata={"type": "string"})
+    group_by = fields.String(load_default="unit", validate=validate.OneOf(reports.GROUPS))
+
+    @validates_schema
+    def _order(self, data, **kwargs):
+        if "from_" in data and "to" in data and _bounds(data)[1] <= _bounds(data)[0]:
+            raise ValidationError("to must come after from", "to")
+
+
+class DrillArgs(PeriodArgs):
+    figure = fields.String(required=True, validate=validate.OneOf(reports.FIGURES))
+    group_by = fields.String(validate=validate.OneOf([g for g in reports.GROUPS if g != "week"]))
+    key = fields.String(validate=validate.Length(min=1, max=40))
+
+
+def _tz() -> str:
+    return current_app.config["RECTIFY_TIMEZONE"]
+
+
+def _bounds(args) -> tuple[datetime, datetime]:
+    """Dates are local and `to` is inclusive; instants are taken as given and `to` is exclusive."""
+    def at(value, inclusive_end=False):
+        if isinstance(value, datetime):
+            return value.astimezone(UTC)
+        day = value + timedelta(days=1) if inclusive_end else value
+        return datetime.combine(day, time(), tzinfo=ZoneInfo(_tz())).astimezone(UTC)
+    return at(args["from_"]), at(args["to"], inclusive_end=True)
+
+
+class Figures(Schema):
+    key = fields.Raw(allow_none=True)
+    label = fields.String()
+    reported = fields.Integer()
+    dispatched = fields.Integer()
+    closed = fields.Integer()
+    cancelled = fields.Integer()
+    on_time = fields.Integer()
+    submitted = fields.Integer()
+    reworked = fields.Integer()
+    extended = fields.Integer()
+    overdue = fields.Integer()
+    self_resolved = fields.Integer()
+    closure_rate = fields.Float(allow_none=True)
+    on_time_rate = fields.Float(allow_none=True)
+    rework_rate = fields.Float(allow_none=True)
+    extension_rate = fields.Float(allow_none=True)
+    self_resolved_share = fields.Float(allow_none=True)
+
+
+class SummaryOut(Schema):
+    basis = fields.String()
+    from_ = fields.DateTime(data_key="from", attribute="from")
+    to = fields.DateTime()
+    group_by = fields.String()
+    rows = fields.List(fields.Nested(Figures))
+    totals = fields.Nested(Figures)
+
+
+class DrillOut(Schema):
+    problem_ids = fields.List(fields.Integer())
+
+
+@blp.route("/summary")
+@blp.arguments(PeriodArgs, location="query")
+@blp.response(200, SummaryOut)
+def summary(args):
+    """Figures for problems reported in the period, grouped (definitions in the description above)."""
+    require_role("admin", "supervisor")
+    start, end = _bounds(args)
+    return reports.summary(actor=current_actor(), now=request_now(), start=start, end=end,
+                           group_by=args["group_by"], tz=_tz())
+
+
+@blp.route("/drill")
+@blp.arguments(DrillArgs, location="query")
+@blp.response(200, DrillOut)
+def drill(args):
+    """The problem ids behind one figure, of one group when `group_by` and `key` are given."""
+    require_role("admin", "supervisor")
+    start, end = _bounds(args)
+    group_by, key = args.get("group_by"), args.get("key")
+    if group_by in ("unit", "grid", "category", "officer", "list") and key is not None:
+        key = int(key) if key.isdigit() and len(key) < 10 else -1
+    ids = reports.drill(actor=current_actor(), now=request_now(), start=start, end=end, figure=args["figure"],
+                        group_by=group_by if key is not None else None, key=key, tz=_tz())
+    return {"problem_ids": ids}
