@@ -34,10 +34,6 @@ class Unit(db.Model):
         """Ids from the root down to and including this unit."""
         return [int(part) for part in self.path.strip("/").split("/") if part]
 
-    def is_within(self, other: "Unit") -> bool:
-        """True when this unit lies in the subtree rooted at `other`."""
-        return self.path.startswith(other.path)
-
 
 class User(db.Model):
     __tablename__ = "users"

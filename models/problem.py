@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, utcnow
@@ -100,6 +100,13 @@ class Problem(db.Model):
         if self.stage_warn_at is not None and now >= self.stage_warn_at:
             return "yellow"
         return "green"
+
+    @staticmethod
+    def overdue_clause(now: datetime):
+        """`is_overdue` in SQL. IS NOT NULL spelled out so that its negation is never NULL."""
+        return and_(Problem.state.not_in((State.CLOSED, State.CANCELLED)),
+                    or_(and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now),
+                        and_(Problem.due_at.is_not(None), Problem.due_at <= now)))
 
     def is_overdue(self, now: datetime) -> bool:
         """True while an open problem has reached its stage or whole-case deadline (as the red light)."""

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from models import Category, Grid, Problem, Unit, User
 from models.base import db
 from models.enums import label
-from workflow.ledger import _filters
+from workflow.ledger import ledger_filters
 from workflow.scope import problem_filter
 
 BATCH = 1000
@@ -30,7 +30,7 @@ COLUMNS = [("编号", 18), ("状态", 8), ("类别", 14), ("标题", 30), ("严�
 
 
 def _problems(actor: User, now: datetime, filters: dict) -> Iterator[Problem]:
-    stmt = (select(Problem).where(problem_filter(actor), *_filters(now, filters))
+    stmt = (select(Problem).where(problem_filter(actor), *ledger_filters(now, filters))
             .order_by(Problem.reported_at.desc(), Problem.id.desc()).execution_options(yield_per=BATCH))
     yield from db.session.scalars(stmt)
 

@@ -5,16 +5,13 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 
 from models import Category, Problem, ProblemEvent, User
-from models.enums import State
 from workflow.lists import in_list
 from workflow.paging import Page, by_column, decode_cursor, fetch
 from workflow.problems import get_problem
 from workflow.scope import problem_filter
 
-CLOSED = (State.CLOSED, State.CANCELLED)
 
-
-def _filters(now: datetime, f: dict) -> list:
+def ledger_filters(now: datetime, f: dict) -> list:
     """SQL conditions for the ledger's query parameters."""
     conds = []
     simple = {"state": Problem.state, "grid_id": Problem.grid_id, "unit_id": Problem.unit_id,
@@ -32,10 +29,7 @@ def _filters(now: datetime, f: dict) -> list:
         conds.append(or_(*(col.icontains(f["q"], autoescape=True)
                            for col in (Problem.title, Problem.description, Problem.address))))
     if f.get("overdue") is not None:
-        # Spelled out with IS NOT NULL so that its negation is never NULL (overdue=false).
-        overdue = and_(Problem.state.not_in(CLOSED),
-                       or_(and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now),
-                           and_(Problem.due_at.is_not(None), Problem.due_at <= now)))
+        overdue = Problem.overdue_clause(now)
         conds.append(overdue if f["overdue"] else ~overdue)
     if f.get("light"):
         conds.append(or_(*(LIGHTS[light](now) for light in f["light"])))
@@ -51,7 +45,7 @@ LIGHTS = {
 
 def list_problems(*, actor: User, now: datetime, filters: dict, limit: int, cursor: str | None = None) -> Page:
     """One page of the ledger, newest report first, as the caller may see it."""
-    stmt = select(Problem).where(problem_filter(actor), *_filters(now, filters))
+    stmt = select(Problem).where(problem_filter(actor), *ledger_filters(now, filters))
     if cursor:
         at, last_id = decode_cursor(cursor, "time", "id")
         stmt = stmt.where(or_(Problem.reported_at < at, and_(Problem.reported_at == at, Problem.id < last_id)))

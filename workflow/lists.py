@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import delete, func, select
 
 from models import Problem, Unit, User
 from models.base import db, upsert
@@ -10,8 +10,7 @@ from models.enums import Role, State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.scope import problem_filter, subtree_ids, unit_within
-
-OPEN_STATES = [s.value for s in State if s not in (State.CLOSED, State.CANCELLED)]
+from workflow.states import OPEN_STATES
 
 
 def _may_manage(actor: User, lead_unit_id: int) -> None:
@@ -108,9 +107,7 @@ def progress(problem_list: ProblemList, now: datetime) -> dict:
     rows = db.session.execute(select(Problem.state, func.count()).where(Problem.id.in_(members))
                               .group_by(Problem.state)).all()
     by_state = {state: count for state, count in rows}
-    overdue_cond = and_(Problem.state.in_(OPEN_STATES),
-                        (Problem.stage_due_at <= now) | (Problem.due_at <= now))
-    overdue = db.session.scalar(select(func.count()).where(Problem.id.in_(members), overdue_cond))
+    overdue = db.session.scalar(select(func.count()).where(Problem.id.in_(members), Problem.overdue_clause(now)))
     closed_on_time = db.session.scalar(select(func.count()).where(
         Problem.id.in_(members), Problem.state == State.CLOSED, Problem.due_at.is_not(None),
         Problem.closed_at <= Problem.due_at))

@@ -25,7 +25,6 @@ from models.lists import ProblemList, problem_list_items
 from workflow.errors import Invalid
 from workflow.scope import problem_filter
 
-OPEN = [s.value for s in State if s not in (State.CLOSED, State.CANCELLED)]
 GROUPS = ("unit", "grid", "category", "officer", "list", "day", "week", "month")
 FIGURES = ("reported", "dispatched", "closed", "cancelled", "on_time", "submitted", "reworked", "extended",
            "overdue", "self_resolved")
@@ -43,9 +42,7 @@ def conditions(now: datetime) -> dict:
         "submitted": or_(Problem.submitted_by_id.is_not(None), Problem.rework_count > 0),
         "reworked": Problem.rework_count > 0,
         "extended": Problem.extension_count > 0,
-        "overdue": and_(Problem.state.in_(OPEN), or_(and_(Problem.stage_due_at.is_not(None),
-                                                          Problem.stage_due_at <= now),
-                                                     and_(Problem.due_at.is_not(None), Problem.due_at <= now))),
+        "overdue": Problem.overdue_clause(now),
         "self_resolved": Problem.resolved_on_site.is_(True),
     }
 
