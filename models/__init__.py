@@ -8,12 +8,13 @@ from models.lists import ProblemList, problem_list_items
 from models.org import Grid, Point, Unit, User, user_grids
 from models.patrol import PatrolCheckin, PatrolPlan, PatrolRound
 from models.problem import Attachment, CodeCounter, Problem, ProblemEvent
+from models.report import UnitReport
 from models.support import IdempotencyRecord, JobRun, OutboxMessage, SchedulerLease
 
 __all__ = [
     "Attachment", "Base", "CalendarDay", "Category", "CodeCounter", "Grid", "IdempotencyRecord",
     "JobRun", "OutboxMessage", "PatrolCheckin", "PatrolPlan", "PatrolRound", "Point", "Problem",
     "ProblemEvent", "SchedulerLease", "Unit", "EscalationFiring", "EscalationRule", "Notification", "Webhook",
-    "WebhookDelivery", "ProblemList", "problem_list_items",
+    "WebhookDelivery", "ProblemList", "problem_list_items", "UnitReport",
     "UTCDateTime", "User", "WorkPeriod", "db", "user_grids", "utcnow",
 ]

@@ -52,6 +52,8 @@ class Problem(db.Model):
     # The running stage clock; a new cycle starts every time a stage clock starts afresh.
     stage: Mapped[str | None] = mapped_column(String(10))
     stage_cycle: Mapped[int] = mapped_column(default=0)
+    # When the problem entered the running stage (kept across pauses and extension cycles): statistics.
+    stage_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the stage clock last (re)started counting — the stage start, or the resume after a pause —
     # with `stage_elapsed_s` of its `stage_limit_s` (clock seconds of this cycle) already used then.
     stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -133,6 +135,10 @@ class ProblemEvent(db.Model):
     fields: Mapped[dict] = mapped_column(JSON, default=dict)
     stage: Mapped[str | None] = mapped_column(String(10))
     stage_overdue: Mapped[bool | None]
+    # On the event that ended a stage: how long the stage took, in natural and in working seconds
+    # (from entering the stage to leaving it, pauses included).
+    stage_natural_s: Mapped[int | None]
+    stage_working_s: Mapped[int | None]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

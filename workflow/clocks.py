@@ -52,7 +52,7 @@ class Clocks:
 def start_stage(problem: Problem, stage: Stage | None, now: datetime) -> None:
     """Start `stage`'s clock afresh (a new cycle), or stop stage clocks when `stage` is None."""
     problem.stage = stage.value if stage else None
-    problem.stage_started_at = now if stage else None
+    problem.stage_started_at = problem.stage_entered_at = now if stage else None
     problem.stage_warn_at = problem.stage_due_at = problem.stage_limit_s = None
     problem.stage_elapsed_s = 0
     if stage is None:
@@ -71,9 +71,9 @@ def start_stage(problem: Problem, stage: Stage | None, now: datetime) -> None:
 
 def recompute_stage(problem: Problem) -> None:
     """Recompute the running stage's deadlines from its start (the category or place changed)."""
-    cycle = problem.stage_cycle
+    cycle, entered = problem.stage_cycle, problem.stage_entered_at
     start_stage(problem, Stage(problem.stage), problem.stage_started_at)
-    problem.stage_cycle = cycle
+    problem.stage_cycle, problem.stage_entered_at = cycle, entered
 
 
 def restart_stage_until(problem: Problem, until: datetime, now: datetime) -> None:
@@ -102,7 +102,8 @@ def start_whole(problem: Problem, now: datetime) -> None:
 
 def stop_all(problem: Problem) -> None:
     """Stop every clock (the case is closed or cancelled); `due_at` stays as the deadline the case had."""
-    problem.stage = problem.stage_started_at = problem.stage_warn_at = problem.stage_due_at = None
+    problem.stage = problem.stage_started_at = problem.stage_entered_at = None
+    problem.stage_warn_at = problem.stage_due_at = None
     problem.stage_limit_s, problem.stage_elapsed_s = None, 0
     problem.paused_at = problem.stage_left_s = problem.stage_warn_left_s = problem.whole_left_s = None
 
@@ -137,6 +138,14 @@ def resume(problem: Problem, now: datetime) -> None:
     if problem.whole_left_s is not None:
         problem.due_at = clocks.after(now, problem.whole_left_s, clocks.clock_of(Stage.WHOLE))
     problem.paused_at = problem.stage_left_s = problem.stage_warn_left_s = problem.whole_left_s = None
+
+
+def stage_took(problem: Problem, now: datetime) -> tuple[int, int] | None:
+    """How long the running stage has taken since the problem entered it: (natural, working) seconds."""
+    if problem.stage is None or problem.stage_entered_at is None:
+        return None
+    entered = problem.stage_entered_at
+    return max(int((now - entered).total_seconds()), 0), max(Clocks(problem).left(entered, now, "working"), 0)
 
 
 def stage_overdue(problem: Problem, now: datetime) -> bool | None:

@@ -188,6 +188,8 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     problem, now = step.problem, step.now
     stage, overdue = problem.stage, clocks.stage_overdue(problem, now)
     from_state = problem.state
+    ends_stage = rule.to is not None and (action in RESTARTS_STAGE or STAGE_OF_STATE[rule.to] is None)
+    took = clocks.stage_took(problem, now) if ends_stage else None
     EFFECTS.get(action, _nothing)(step)
     if rule.to is not None:
         problem.state = rule.to
@@ -197,7 +199,8 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     seq = _compare_and_set(problem)
     note = next((step.fields[name] for name in TEXT_FIELDS if step.fields.get(name)), None)
     event = record_event(problem, step.actor, now, action, from_state, seq,
-                         fields=_event_fields(step.fields | step.recorded), note=note, stage=stage, overdue=overdue)
+                         fields=_event_fields(step.fields | step.recorded), note=note, stage=stage, overdue=overdue,
+                         took=took)
     outbox.enqueue(topic="problem.transitioned", now=now, payload={
         "problem_id": problem.id, "event_id": event.id,
         "data": outbox.problem_data(problem) | {"action": action.value, "from_state": from_state}})
@@ -239,13 +242,15 @@ def _compare_and_set(problem: Problem) -> int:
 
 def record_event(problem: Problem, actor: User | None, now: datetime, action: Action, from_state: str | None,
                  seq: int, *, fields: dict, note: str | None, stage: str | None,
-                 overdue: bool | None) -> ProblemEvent:
-    """Append one event to a problem's trail (`actor` None: the scheduler)."""
+                 overdue: bool | None, took: tuple[int, int] | None = None) -> ProblemEvent:
+    """Append one event to a problem's trail (`actor` None: the scheduler); `took` = (natural, working)
+    seconds of the stage this event ends."""
     event = ProblemEvent(
         problem_id=problem.id, seq=seq, action=action.value, from_state=from_state,
         to_state=problem.state, note=note, fields=fields, stage=stage, stage_overdue=overdue, at=now,
         actor_id=actor.id if actor else None, actor_name=actor.name if actor else None,
         actor_role=actor.role if actor else None,
+        stage_natural_s=took[0] if took else None, stage_working_s=took[1] if took else None,
     )
     db.session.add(event)
     db.session.flush([event])
