@@ -4,6 +4,7 @@ import logging
 
 from flask import Flask
 from flask_migrate import Migrate
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.settings import DEV_SECRET, ROOT, config_from_env
 
@@ -12,8 +13,11 @@ migrate = Migrate(directory=str(ROOT / "migrations"))
 
 def create_app(config=None) -> Flask:
     """Build the app from a config class (default: the one RECTIFY_ENV names)."""
-    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    # No static folder: the API serves no files of its own (Swagger UI's come from its CDN).
+    app = Flask(__name__, instance_path=str(ROOT / "instance"), static_folder=None)
     app.config.from_object(config or config_from_env())
+    if proxies := app.config.get("TRUSTED_PROXIES", 0):  # the client address is the proxies' X-Forwarded-For
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     if app.config.get("REQUIRE_SECRET_KEY") and app.config["SECRET_KEY"] == DEV_SECRET:
         raise RuntimeError("set SECRET_KEY: production refuses to run with the development secret")
     app.json.sort_keys = False
@@ -22,7 +26,9 @@ def create_app(config=None) -> Flask:
     from workflow.storage import LocalStorage
     app.extensions["rectify_storage"] = LocalStorage(app.config["ATTACHMENT_DIR"])
     import api
+    from api.security import add_security_headers
     api.init_app(app)
+    app.after_request(add_security_headers)
     _init_cli(app)
     if app.config["SCHEDULER_ENABLED"]:
         from schedules.runner import start_in_process

@@ -29,7 +29,7 @@ def seed_demo_command(if_empty, reissue_tokens):
     from flask import current_app
     if not seed.is_empty():
         if reissue_tokens:
-            _print_tokens(seed.reissue_tokens(list(db.session.scalars(select(User).order_by(User.id)))))
+            _print_tokens(seed.reissue_tokens(list(db.session.scalars(select(User).order_by(User.id))), now=utcnow()))
             db.session.commit()
         elif not if_empty:
             raise click.ClickException("the database already has units; see --reissue-tokens")

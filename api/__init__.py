@@ -3,11 +3,12 @@
 from flask import current_app, g, request
 from flask_smorest import Api
 
-from api import calendar, errors, escalation, evidence, health, lists, org, patrols, problems, reports
+from api import calendar, errors, escalation, evidence, health, lists, org, patrols, problems, reports, tokens
+from api.context import AuthFailure, authenticate_caller
 from api.errors import ProblemSchema, problem_response
 from api.fields import CommaList
+from api.throttle import FailureThrottle
 from models.base import sqlite_begin_mode
-from workflow.auth import authenticate
 from workflow.errors import ERROR_TYPES
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -22,8 +23,8 @@ class RectifyApi(Api):
 
 
 def _description() -> str:
-    http = [("unauthenticated", 401), ("payload-too-large", 413), ("unsupported-media-type", 415),
-            ("bad-request", 400), ("unavailable", 503)]
+    http = [("unauthenticated", 401), ("too-many-requests", 429), ("payload-too-large", 413),
+            ("unsupported-media-type", 415), ("bad-request", 400), ("unavailable", 503)]
     rows = [f"- `/errors/{e.slug}` ({e.status}): {e.title}" for e in ERROR_TYPES]
     rows += [f"- `/errors/{slug}` ({status})" for slug, status in http]
     return ("Every error is application/problem+json `{type, title, status, detail, errors}`; "
@@ -37,7 +38,7 @@ api = RectifyApi(spec_kwargs={
 
 
 SIGNED_ENDPOINTS = {"evidence.content"}
-REQUEST_STATE = ("actor", "now", "allowed_actions", "idempotency_key", "idempotency_scrub")
+REQUEST_STATE = ("actor", "api_token", "now", "allowed_actions", "idempotency_key", "idempotency_scrub")
 
 
 def authenticate_request():
@@ -47,12 +48,13 @@ def authenticate_request():
     sqlite_begin_mode.set("DEFERRED" if request.method in SAFE_METHODS else "IMMEDIATE")
     if not request.path.startswith("/api/") or request.endpoint in SIGNED_ENDPOINTS:
         return None  # signed attachment URLs carry their own proof
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    user = authenticate(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    if user is None:
-        return problem_response(401, detail="Send Authorization: Bearer <token>.",
-                                headers={"WWW-Authenticate": 'Bearer realm="rectify"'})
-    g.actor = user
+    try:
+        authenticate_caller()
+    except AuthFailure as failure:
+        if failure.status == 429:
+            return problem_response(429, detail=failure.detail, headers={"Retry-After": str(failure.retry_after)})
+        challenge = 'Bearer realm="rectify"' + (', error="invalid_token"' if "Authorization" in request.headers else "")
+        return problem_response(401, detail=failure.detail, headers={"WWW-Authenticate": challenge})
     return None
 
 
@@ -92,12 +94,13 @@ def require_json_body():
 
 
 def init_app(app) -> None:
+    app.extensions["rectify_auth_throttle"] = FailureThrottle()
     app.before_request(authenticate_request)
     app.before_request(refuse_stray_query)
     app.before_request(require_json_body)
     api.init_app(app)
     api.register_field(CommaList, "string", None)
     for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, reports.blp,
-                      calendar.blp):
+                      calendar.blp, tokens.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)

@@ -1,17 +1,75 @@
 """What a request knows about its caller and its moment: the actor, the clock, the language."""
 
+import logging
 import re
 from datetime import datetime
 
 from flask import current_app, g, request
 
-from models import User
-from models.base import utcnow
+from models import ApiToken, User
+from models.base import db, utcnow
+from workflow.auth import authenticate, last_used_due, touch_token
 from workflow.errors import Forbidden
+
+log = logging.getLogger(__name__)
 
 
 def current_actor() -> User:
     return g.actor
+
+
+def current_token() -> ApiToken:
+    """The token the caller authenticated with (so a phone can tell which of its tokens it is)."""
+    return g.api_token
+
+
+class AuthFailure(Exception):
+    """Why a request is not authenticated: a 401 (or 429 when this address failed too often)."""
+
+    def __init__(self, status: int, detail: str, *, retry_after: int | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.retry_after = status, detail, retry_after
+
+
+FAILURE_DETAILS = {
+    "missing": "Send Authorization: Bearer <token>.",
+    "unknown": "The bearer token is not valid.",
+    "revoked": "The bearer token has been revoked; ask an admin for a new one.",
+    "inactive": "The account holding this token is deactivated.",
+}
+
+
+def authenticate_caller() -> None:
+    """Set g.actor from the bearer token, or raise AuthFailure; slow an address that keeps failing."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if not header.strip():
+        raise AuthFailure(401, FAILURE_DETAILS["missing"])
+    throttle, now = current_app.extensions["rectify_auth_throttle"], request_now()
+    address = request.remote_addr or "unknown"
+    if (wait := throttle.retry_after(address, now=now)) is not None:
+        raise AuthFailure(429, "Too many failed authentications from this address; retry later.",
+                          retry_after=wait)
+    result = authenticate(token, now=now) if scheme.lower() == "bearer" and token else None
+    if result is None or result.user is None:
+        reason = result.failure if result else "missing"
+        _fail(throttle, address, now, reason, result.token if result else None)
+    g.actor, g.api_token = result.user, result.token
+    if last_used_due(result.token, now):
+        touch_token(token_id=result.token.id, now=now)
+        db.session.commit()  # once a minute per token at most; the request's own work starts afresh
+
+
+def _fail(throttle, address: str, now: datetime, reason: str, token: ApiToken | None):
+    """Count and log a failure (never the token itself: at most the id of the row it matched)."""
+    failures = throttle.record(address, now=now)
+    log.warning("authentication failed from %s: %s%s (%d recent failures)", address, reason,
+                f" (token id {token.id})" if token is not None else "", failures)
+    if reason == "expired":
+        raise AuthFailure(401, f"The bearer token expired at {token.expires_at.isoformat()}; "
+                               "ask an admin for a new one.")
+    raise AuthFailure(401, FAILURE_DETAILS.get(reason, FAILURE_DETAILS["unknown"]))
 
 
 def request_now() -> datetime:

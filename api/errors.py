@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 SLUGS = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
          405: "method-not-allowed", 409: "conflict", 412: "stale-version", 413: "payload-too-large",
-         415: "unsupported-media-type", 422: "validation", 428: "if-match-required",
+         415: "unsupported-media-type", 422: "validation", 428: "if-match-required", 429: "too-many-requests",
          500: "internal", 503: "unavailable"}
 
 
@@ -61,6 +61,7 @@ TITLES = {
     "unsupported-media-type": ("请求体须为 JSON", "Unsupported media type"),
     "validation": ("请求参数有误", "Invalid request"),
     "if-match-required": ("缺少 If-Match", "If-Match required"),
+    "too-many-requests": ("认证失败次数过多", "Too many failed authentications"),
     "internal": ("内部错误", "Internal error"),
     "unavailable": ("服务暂不可用", "Service unavailable"),
 }

@@ -19,6 +19,14 @@ class Base:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url("rectify.db")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     RECTIFY_TIMEZONE = os.environ.get("RECTIFY_TIMEZONE", "Asia/Shanghai")
+    # Failed authentications: after AUTH_FAILURE_LIMIT in AUTH_FAILURE_WINDOW_SECONDS from one address, it
+    # gets 429 with Retry-After (counted per worker process). TRUSTED_PROXIES: how many reverse proxies
+    # append to X-Forwarded-For in front of us (0: take the peer address), so the client address is right.
+    AUTH_FAILURE_LIMIT = int(os.environ.get("AUTH_FAILURE_LIMIT", "20"))
+    AUTH_FAILURE_WINDOW_SECONDS = int(os.environ.get("AUTH_FAILURE_WINDOW_SECONDS", "300"))
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+    # Strict-Transport-Security max-age, sent only when set (> 0): when clients reach us over HTTPS only.
+    HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "0"))
     SCHEDULER_ENABLED = os.environ.get("SCHEDULER_ENABLED", "false").lower() in ("1", "true", "yes")
     # Uploads may be this large; JSON bodies are held to JSON_MAX_BYTES by a hook.
     ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
@@ -49,6 +57,8 @@ class Development(Base):
 
 class Testing(Base):
     TESTING = True
+    # One app serves the whole test session: tests of the limit lower it and clear the counts themselves.
+    AUTH_FAILURE_LIMIT = 1_000_000
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite://"
     SCHEDULER_ENABLED = False
 

@@ -5,14 +5,14 @@ from models.calendar import CalendarDay, WorkPeriod
 from models.category import Category
 from models.escalation import EscalationFiring, EscalationRule, Notification, Webhook, WebhookDelivery
 from models.lists import ProblemList, problem_list_items
-from models.org import Grid, Point, Unit, User, user_grids
+from models.org import ApiToken, Grid, Point, Unit, User, user_grids
 from models.patrol import PatrolCheckin, PatrolPlan, PatrolRound
 from models.problem import Attachment, CodeCounter, Problem, ProblemEvent
 from models.report import UnitReport
 from models.support import IdempotencyRecord, JobRun, OutboxMessage, SchedulerLease
 
 __all__ = [
-    "Attachment", "Base", "CalendarDay", "Category", "CodeCounter", "Grid", "IdempotencyRecord",
+    "ApiToken", "Attachment", "Base", "CalendarDay", "Category", "CodeCounter", "Grid", "IdempotencyRecord",
     "JobRun", "OutboxMessage", "PatrolCheckin", "PatrolPlan", "PatrolRound", "Point", "Problem",
     "ProblemEvent", "SchedulerLease", "Unit", "EscalationFiring", "EscalationRule", "Notification", "Webhook",
     "WebhookDelivery", "ProblemList", "problem_list_items", "UnitReport",

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from models import Category, Grid, Point, Unit, User
 from models.base import db
 from models.enums import Role, Stage
-from workflow.auth import new_token
+from workflow.auth import issue_token
 from workflow.errors import Forbidden, Invalid, NotFound
 from workflow.paging import Page, by_column
 from workflow.scope import subtree_ids
@@ -69,11 +69,10 @@ def create_user(*, actor: User | None, now: datetime, name: str, role: str, unit
     grids = [_get(Grid, grid_id, "grid_ids") for grid_id in dict.fromkeys(grid_ids or [])]
     if grids and role != Role.OFFICER:
         raise Invalid("only officers patrol grids", errors={"grid_ids": ["only for officers"]})
-    token, token_hash = new_token()
-    user = User(name=name, role=role, unit=unit, unit_id=unit_id, token_hash=token_hash, grids=grids,
-                created_at=now, active=True)
+    user = User(name=name, role=role, unit=unit, unit_id=unit_id, grids=grids, created_at=now, active=True)
     db.session.add(user)
     db.session.flush()
+    _, token = issue_token(user=user, now=now, label="initial", actor=actor)
     return user, token
 
 

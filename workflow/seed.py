@@ -9,7 +9,7 @@ from config.settings import DEFAULTS
 from models import Category, EscalationRule, Unit, User
 from models.base import db
 from workflow import calendar, escalation, org, patrol_plans
-from workflow.auth import new_token
+from workflow.auth import issue_token, revoke_all
 
 
 def _load(name: str) -> dict:
@@ -72,11 +72,11 @@ def seed_demo(*, now: datetime, timezone: str) -> list[tuple[User, str]]:
     return issued
 
 
-def reissue_tokens(users: list[User]) -> list[tuple[User, str]]:
-    """Give each user a fresh token (the old ones stop working)."""
+def reissue_tokens(users: list[User], *, now: datetime) -> list[tuple[User, str]]:
+    """Give each user a fresh token (their old ones are revoked)."""
     issued = []
     for user in users:
-        token, user.token_hash = new_token()
+        revoke_all(user=user, now=now)
+        _, token = issue_token(user=user, now=now, label="demo")
         issued.append((user, token))
-    db.session.flush()
     return issued
