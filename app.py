@@ -49,9 +49,9 @@ def _init_database(app: Flask) -> None:
 
 
 def _init_cli(app: Flask) -> None:
-    from cli import calendar_cli, seed_cli, users_cli
+    from cli import audit_cli, calendar_cli, seed_cli, users_cli
     from schedules.cli import scheduler_cli
-    for group in (seed_cli, users_cli, calendar_cli, scheduler_cli):
+    for group in (seed_cli, users_cli, calendar_cli, scheduler_cli, audit_cli):
         app.cli.add_command(group)
 
 

@@ -1,17 +1,18 @@
-"""Flask CLI groups: seed, users, calendar; and `python app.py`, the embedded first run."""
+"""Flask CLI groups: seed, users, calendar, audit; and `python app.py`, the embedded first run."""
 
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from models import User
-from models.base import db, utcnow
-from workflow import calendar, org, seed
+from models.base import db, sqlite_begin_mode, utcnow
+from workflow import audit, calendar, org, seed
 from workflow.errors import DomainError
 
 seed_cli = AppGroup("seed", help="Seed reference and demo data.")
 users_cli = AppGroup("users", help="Manage users.")
 calendar_cli = AppGroup("calendar", help="The working calendar.")
+audit_cli = AppGroup("audit", help="Tamper evidence of the problem trails.")
 
 
 def _print_tokens(issued) -> None:
@@ -73,6 +74,25 @@ def seed_calendar_command(years):
     written = calendar.seed_calendar(db.session, years=list(years) or calendar.default_years(), now=utcnow())
     db.session.commit()
     click.echo(f"wrote {written} calendar rows; estimated years: {calendar.estimated_years(db.session)}")
+
+
+@audit_cli.command("verify")
+@click.option("--problem", "problem_id", type=click.IntRange(1, 2**31 - 1), help="Check this problem only.")
+@click.pass_context
+def audit_verify_command(ctx, problem_id):
+    """Walk every trail's hash chain; exit 1 naming the first broken link (lowest problem, then seq)."""
+    mode = sqlite_begin_mode.set("DEFERRED")  # only reads: do not hold SQLite's write lock meanwhile
+    try:
+        verdict = audit.verify_chains(problem_id=problem_id)
+    finally:
+        db.session.rollback()
+        sqlite_begin_mode.reset(mode)
+    if problem_id is not None and verdict.problems == 0:
+        raise click.BadParameter(f"no problem {problem_id}", param_hint="--problem")
+    if not verdict.intact:
+        click.echo(str(verdict.broken))
+        ctx.exit(1)
+    click.echo(f"intact: {verdict.problems} problems, {verdict.events} events")
 
 
 def first_run() -> None:

@@ -298,6 +298,9 @@ class EventOut(Schema):
     stage = fields.String(allow_none=True)
     stage_overdue = fields.Boolean(allow_none=True)
     at = fields.DateTime()
+    prev_hash = fields.String(metadata={"description": "The previous event's hash (64 zeros for seq 1)."})
+    hash = fields.String(metadata={"description": "sha256 hex of prev_hash and this event's canonical content; "
+                                                  "`flask audit verify` checks the chain."})
 
 
 ProblemPage = page_of(ProblemOut, "ProblemPage")

@@ -140,6 +140,11 @@ class ProblemEvent(db.Model):
     stage_natural_s: Mapped[int | None]
     stage_working_s: Mapped[int | None]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Tamper evidence (workflow/audit.py says exactly what is hashed): the previous event's `hash` (64
+    # zeros for seq 1) and sha256(prev_hash || canonical content), hex. A later column must be nullable
+    # (nulls are left out of the content) or old events stop verifying. PostgreSQL refuses UPDATE/DELETE.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Attachment(db.Model):

@@ -78,6 +78,10 @@ def _clean(request):
         db.session.remove()
         tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
         with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # problem_events refuses DELETE (an append-only trigger); a superuser may skip triggers
+                # for this one transaction, as a replica applying changes does.
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
             for table in tables:  # DELETE beats TRUNCATE on tables this small
                 conn.execute(table.delete())
             if conn.dialect.name == "postgresql":

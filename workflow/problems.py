@@ -10,7 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from models import Attachment, Category, Grid, Point, Problem, ProblemEvent, Unit, User
 from models.base import db
 from models.enums import Action, Role, Stage, State
-from workflow import clocks, codes, outbox
+from workflow import audit, clocks, codes, outbox
 from workflow.errors import (
     Conflict,
     EvidenceRequired,
@@ -252,6 +252,7 @@ def record_event(problem: Problem, actor: User | None, now: datetime, action: Ac
         actor_role=actor.role if actor else None,
         stage_natural_s=took[0] if took else None, stage_working_s=took[1] if took else None,
     )
+    audit.seal_event(event)  # every event goes through here: its hash chains it to the previous one
     db.session.add(event)
     db.session.flush([event])
     return event

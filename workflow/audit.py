@@ -1,0 +1,168 @@
+"""Tamper evidence: every problem's events form a hash chain, and `verify_chains` walks it.
+
+What is hashed, exactly (so that anyone can re-check a trail without this code):
+
+- canonical(event) is the JSON object of every column of `problem_events` except `id`, `prev_hash` and
+  `hash` — today problem_id, seq, action, from_state, to_state, actor_id, actor_name, actor_role, note,
+  fields, stage, stage_overdue, at and whatever nullable column is added later — leaving out the columns
+  whose value is null (so a nullable column added later does not change old events' hashes); datetimes
+  as UTC ISO 8601 with microseconds (`2026-11-25T02:00:00.000000+00:00`); keys sorted at every level,
+  no whitespace (separators `,` and `:`), non-ASCII characters as themselves, encoded as UTF-8.
+- hash = lowercase hex SHA-256 of the 64 ASCII characters of `prev_hash` followed by canonical(event);
+  `prev_hash` is the previous event's (seq − 1) `hash`, or 64 zeros for seq 1.
+
+The chain proves the order and content of each trail and, with `problems.last_seq`, that its tail is
+complete. A rewrite of a whole trail (or of its tail together with `last_seq`) is caught only by a
+digest of the chain heads kept elsewhere.
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import groupby
+from operator import itemgetter
+
+from sqlalchemy import select
+
+from models import Problem, ProblemEvent
+from models.base import db
+
+GENESIS = "0" * 64
+NOT_HASHED = frozenset({"id", "prev_hash", "hash"})
+HASHED_COLUMNS = tuple(c.key for c in ProblemEvent.__table__.columns if c.key not in NOT_HASHED)
+STREAM_BATCH = 1000
+
+
+# --- hashing ---------------------------------------------------------------------------------
+
+def _json_value(value):
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    return value
+
+
+def canonical(content: Mapping) -> bytes:
+    """The canonical bytes of an event's content (a mapping of column name to value)."""
+    document = {name: _json_value(content[name]) for name in HASHED_COLUMNS if content.get(name) is not None}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(prev_hash: str, content: Mapping) -> str:
+    """sha256(prev_hash || canonical(content)), as lowercase hex."""
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical(content)).hexdigest()
+
+
+def _content(event: ProblemEvent) -> dict:
+    return {name: getattr(event, name) for name in HASHED_COLUMNS}
+
+
+def seal_event(event: ProblemEvent) -> None:
+    """Set `prev_hash` and `hash` of a new event, before it is inserted.
+
+    The caller has already bumped `problems.last_seq` to `event.seq` in this transaction with an UPDATE:
+    on PostgreSQL that row lock orders writers, and this SELECT, a new statement under READ COMMITTED,
+    sees the predecessor its previous holder committed. (A subquery in the UPDATE's RETURNING would not:
+    it reads the snapshot taken before the UPDATE waited for the lock.) SQLite runs one writer at a time.
+    """
+    if event.seq == 1:
+        event.prev_hash = GENESIS
+    else:
+        stmt = select(ProblemEvent.hash).where(ProblemEvent.problem_id == event.problem_id,
+                                               ProblemEvent.seq == event.seq - 1)
+        # A missing predecessor is a broken trail already: chain on, verify names the gap.
+        event.prev_hash = db.session.execute(stmt).scalar() or GENESIS
+    event.hash = chain_hash(event.prev_hash, _content(event))
+
+
+# --- verifying -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Break:
+    """The first broken link of a trail: `kind` is edited, missing, reordered or inserted."""
+
+    problem_id: int
+    seq: int
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"BROKEN: problem {self.problem_id} event seq {self.seq}: {self.kind} ({self.detail})"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    problems: int
+    events: int
+    broken: Break | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def verify_chains(*, problem_id: int | None = None) -> Verdict:
+    """Walk every problem's trail (or one) in order; stop at the first broken link.
+
+    Streams the events, one problem's trail in memory at a time, from one statement (one snapshot).
+    """
+    problems = events = 0
+    result = db.session.execute(_trails_stmt(problem_id), execution_options={"yield_per": STREAM_BATCH})
+    try:
+        for (pid, last_seq), group in groupby(result.mappings(), key=itemgetter("chain_id", "chain_last_seq")):
+            trail = [row for row in group if row["seq"] is not None]
+            problems, events = problems + 1, events + len(trail)
+            broken = check_trail(pid, last_seq, trail)
+            if broken is not None:
+                return Verdict(problems, events, broken)
+    finally:
+        result.close()  # a server-side cursor on PostgreSQL: close it when stopping early
+    return Verdict(problems, events, None)
+
+
+def _trails_stmt(problem_id: int | None):
+    """Every problem with its events (none: a row of nulls), lowest problem first, then by seq."""
+    stmt = (select(Problem.id.label("chain_id"), Problem.last_seq.label("chain_last_seq"),
+                   *ProblemEvent.__table__.columns)
+            .outerjoin(ProblemEvent, ProblemEvent.problem_id == Problem.id)
+            .order_by(Problem.id, ProblemEvent.seq))
+    return stmt if problem_id is None else stmt.where(Problem.id == problem_id)
+
+
+def check_trail(problem_id: int, last_seq: int, trail: list[Mapping]) -> Break | None:
+    """The first broken link of one problem's trail (events in seq order), or None."""
+    prev, expected = GENESIS, 1
+    for event in trail:
+        seq = event["seq"]
+        if seq > last_seq:
+            return Break(problem_id, seq, "inserted", f"the problem's last_seq is {last_seq}")
+        if seq != expected:
+            return Break(problem_id, expected, "missing", f"the trail jumps from seq {expected - 1} to {seq}")
+        if chain_hash(event["prev_hash"], event) != event["hash"]:
+            return _mismatch(problem_id, event, trail)
+        if event["prev_hash"] != prev:
+            return _unlinked(problem_id, event, trail)
+        prev, expected = event["hash"], expected + 1
+    if expected <= last_seq:
+        return Break(problem_id, expected, "missing",
+                     f"the trail ends at seq {expected - 1} but the problem counts {last_seq} events")
+    return None
+
+
+def _mismatch(problem_id: int, event: Mapping, trail: list[Mapping]) -> Break:
+    """An event whose content does not give its hash: moved from another seq, or edited."""
+    seq, highest = event["seq"], max(len(trail), trail[-1]["seq"]) + 1
+    for origin in range(1, highest + 1):
+        if origin != seq and chain_hash(event["prev_hash"], {**event, "seq": origin}) == event["hash"]:
+            return Break(problem_id, seq, "reordered", f"the event written as seq {origin} stands at seq {seq}")
+    return Break(problem_id, seq, "edited", "its content does not match its hash")
+
+
+def _unlinked(problem_id: int, event: Mapping, trail: list[Mapping]) -> Break:
+    """A self-consistent event that does not follow its predecessor."""
+    seq = event["seq"]
+    if any(other["hash"] == event["prev_hash"] for other in trail if other["seq"] != seq - 1):
+        return Break(problem_id, seq, "reordered", f"it follows another event than seq {seq - 1}")
+    return Break(problem_id, seq - 1, "edited", f"rewritten with a fresh hash: seq {seq} does not follow it")
+
