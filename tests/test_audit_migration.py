@@ -1,0 +1,85 @@
+"""The hash-chain migration, on a database of its own: it chains existing events exactly as the code
+chains new ones, and its downgrade takes the columns (and PostgreSQL's trigger) away again."""
+
+import os
+import uuid
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from config.settings import Testing
+from models import ProblemEvent, db
+from tests.conftest import BACKEND, NOW
+from tests.factories import World
+from workflow import audit, escalation, problems
+
+BEFORE = "a5e1d2c3b4a5"  # the revision before the hash chain
+
+
+@pytest.fixture
+def scratch_url(tmp_path):
+    if BACKEND != "postgresql":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    server = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    name = f"rectify_audit_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def scratch(scratch_url, tmp_path):
+    config = type("ScratchConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": scratch_url,
+                                                "ATTACHMENT_DIR": str(tmp_path / "attachments")})
+    app = create_app(config)
+    with app.app_context():
+        yield app.extensions["migrate"].directory
+        db.session.remove()
+        db.engine.dispose()
+
+
+def hashes() -> list[tuple]:
+    db.session.expire_all()
+    stmt = select(ProblemEvent.problem_id, ProblemEvent.seq, ProblemEvent.prev_hash, ProblemEvent.hash)
+    return db.session.execute(stmt.order_by(ProblemEvent.problem_id, ProblemEvent.seq)).all()
+
+
+def trigger_installed() -> bool:
+    if db.engine.dialect.name != "postgresql":
+        return False
+    stmt = text("SELECT count(*) FROM pg_trigger WHERE tgname = 'problem_events_append_only'")
+    return db.session.execute(stmt).scalar() == 1
+
+
+def test_the_migration_chains_existing_events_as_the_code_does_and_downgrades_cleanly(scratch):
+    upgrade(directory=scratch)
+    world = World.build(now=NOW)
+    db.session.commit()
+    escalation.create_rule(actor=None, now=NOW, name="派遣提醒", trigger="not_dispatched", level=1)
+    world.to_state("closed")
+    waiting = world.report()
+    problems.apply_action(actor=world.users["officer"], now=NOW, problem_id=waiting.id, action="comment",
+                          expected_version=None, text="摊主说明天搬走 🙏")
+    escalation.sweep(now=NOW.replace(hour=6))
+    db.session.commit()
+    written = hashes()
+    assert len(written) == 9 and trigger_installed() == (db.engine.dialect.name == "postgresql")
+
+    db.session.commit()
+    downgrade(directory=scratch, revision=BEFORE)
+    columns = {c["name"] for c in inspect(db.engine).get_columns("problem_events")}
+    assert not {"prev_hash", "hash"} & columns
+    assert not trigger_installed()
+
+    upgrade(directory=scratch)
+    assert hashes() == written
+    assert audit.verify_chains().intact
+    assert trigger_installed() == (db.engine.dialect.name == "postgresql")
