@@ -58,7 +58,18 @@ def authenticate_caller() -> None:
     g.actor, g.api_token = result.user, result.token
     if last_used_due(result.token, now):
         touch_token(token_id=result.token.id, now=now)
-        db.session.commit()  # once a minute per token at most; the request's own work starts afresh
+        _commit_keeping_loaded()
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit the last-use stamp (once a minute per token at most) without expiring the actor just
+    loaded: it is current, and reloading it would cost a query (or fail in a streamed response)."""
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def _fail(throttle, address: str, now: datetime, reason: str, token: ApiToken | None):

@@ -183,6 +183,20 @@ def test_authentication_is_one_query_and_writes_nothing_when_last_use_is_fresh(c
     assert not [s for s in seen if s.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))]
 
 
+def test_stamping_last_use_adds_one_update_and_no_reload_of_the_caller(client, world, app):
+    def selects(at):
+        app.config["TEST_NOW"] = at
+        with statements(app) as seen:
+            assert client.get("/api/v1/me", headers=world.auth("officer")).status_code == 200
+        return [s for s in seen if s.lstrip().upper().startswith("SELECT")], \
+            [s for s in seen if s.lstrip().upper().startswith("UPDATE")]
+
+    stamping_selects, stamping_updates = selects(NOW)
+    quiet_selects, quiet_updates = selects(NOW + timedelta(seconds=30))
+    assert len(stamping_updates) == 1 and "api_tokens" in stamping_updates[0] and quiet_updates == []
+    assert len(stamping_selects) == len(quiet_selects)
+
+
 # --- repeated failures from one address ----------------------------------------------------------
 
 @pytest.fixture

@@ -1,0 +1,386 @@
+"""Every route against an explicit matrix of roles and scopes.
+
+The routes come from the app's URL map (and the OpenAPI document must list the same ones): a route with
+no entry here fails `test_every_route_has_an_entry_in_the_matrix`, so no endpoint slips in unreviewed.
+
+The scene: a problem reported at the east market (east grid of the east subdistrict) and assigned to the
+squad under east, with a photo, a trail, a patrol plan of the east unit walked by the east officer, problem
+lists and an escalation rule of the east unit, the officer's inbox item and tokens, a webhook with a dead
+delivery. Then each persona calls each route:
+
+- supervisor_own (east), supervisor_parent (the district above it), supervisor_other (west, a sibling);
+- officer_own (patrols the east grid), officer_other (the west grid);
+- handler_own (the squad the problem is assigned to), handler_other (sanitation, another unit);
+- admin; and, on every route but the public ones, no token and a bad token (401).
+
+A refusal by role is 403; an object outside the caller's scope is 404, as if it did not exist (DESIGN.md).
+"""
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from flask import current_app
+
+from models import ApiToken, CalendarDay, Notification, OutboxMessage, PatrolRound, WebhookDelivery
+from models.base import db
+from tests.api.helpers import assert_problem_json
+from tests.api.test_evidence import photo
+from tests.factories import NATURAL, World
+from workflow import escalation, evidence, lists, notify, patrol_plans, webhooks
+
+PERSONAS = {
+    "admin": "admin",
+    "supervisor_own": "east_supervisor",
+    "supervisor_parent": "supervisor",
+    "supervisor_other": "west_supervisor",
+    "officer_own": "officer",
+    "officer_other": "west_officer",
+    "handler_own": "handler",
+    "handler_other": "sanitation_handler",
+}
+
+# Reachable without a bearer token. The signed attachment URL carries its own proof (an HMAC and an expiry).
+PUBLIC = {"GET /healthz", "GET /livez", "GET /docs", "GET /openapi.json"}
+SIGNED = {"GET /api/v1/attachments/{attachment_id}/content"}
+
+
+def expect(default: int, **by_persona: int) -> dict[str, int]:
+    return {persona: by_persona.get(persona, default) for persona in PERSONAS}
+
+
+def everyone(status: int) -> dict[str, int]:
+    return expect(status)
+
+
+def admin_only(status: int) -> dict[str, int]:
+    return expect(403, admin=status)
+
+
+def supervisors(status: int) -> dict[str, int]:
+    """Admins and every supervisor (what they see is scoped inside); officers and handlers 403."""
+    return expect(403, admin=status, supervisor_own=status, supervisor_parent=status, supervisor_other=status)
+
+
+def east_object(status: int) -> dict[str, int]:
+    """An object of the east unit: its supervisors and those above, and admins; a sibling's supervisor
+    does not see it (404); officers and handlers never deal with such objects (403)."""
+    return expect(403, admin=status, supervisor_own=status, supervisor_parent=status, supervisor_other=404)
+
+
+def east_creation(status: int) -> dict[str, int]:
+    """Creating an object for the east unit: as east_object, but a sibling supervisor is refused (403)."""
+    return expect(403, admin=status, supervisor_own=status, supervisor_parent=status)
+
+
+def sees_problem(status: int) -> dict[str, int]:
+    """The assigned problem: supervisors of its grid's unit and above, its grid's officer, the assigned
+    unit's handler, admins; everyone else 404."""
+    return expect(404, admin=status, supervisor_own=status, supervisor_parent=status, officer_own=status,
+                  handler_own=status)
+
+
+def walks_round(status: int) -> dict[str, int]:
+    """The round's officer walks it; those who see it but do not walk it 403; the others 404."""
+    return expect(404, officer_own=status, admin=403, supervisor_own=403, supervisor_parent=403)
+
+
+def sees_round(status: int) -> dict[str, int]:
+    return expect(404, officer_own=status, admin=status, supervisor_own=status, supervisor_parent=status)
+
+
+@dataclass
+class Scene:
+    world: World
+    ids: dict[str, int] = field(default_factory=dict)
+
+    def id(self, name: str) -> int:
+        return self.ids[name]
+
+
+Body = Callable[[Scene], dict] | dict | None
+
+
+@dataclass(frozen=True)
+class Case:
+    expect: dict[str, int]
+    body: Body = None
+    query: dict | None = None
+    ids: dict[str, str] = field(default_factory=dict)  # placeholder -> scene object, where not the default
+    headers: dict = field(default_factory=dict)
+    multipart: bool = False
+
+
+def _report(scene: Scene) -> dict:
+    return {"category_code": "hawker", "point_id": scene.id("market"), "title": "矩阵上报"}
+
+
+def _plan(scene: Scene) -> dict:
+    return {"unit_id": scene.id("east"), "name": "矩阵巡查", "mode": "fixed_post", "officer_ids": [scene.id("officer")],
+            "point_ids": [scene.id("market")], "windows": [{"label": "早", "start": "06:30", "end": "08:30"}]}
+
+
+def _checkin(scene: Scene) -> dict:
+    return {"point_id": scene.id("market"), "lat": 35.0621, "lng": 118.3561, "result": "ok"}
+
+
+def _upload(scene: Scene) -> dict:
+    return {"kind": "other", "file": (io.BytesIO(photo()), "photo.jpg")}
+
+
+PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
+FUTURE_DAY = "2099-01-05"  # the calendar is kept across tests: the admin's correction is removed afterwards
+
+MATRIX: dict[str, Case] = {
+    # --- the organisation: reference data every signed-in user reads; only admins change it
+    "GET /api/v1/units": Case(everyone(200)),
+    "POST /api/v1/units": Case(admin_only(201), lambda s: {"name": "新社区", "kind": "community",
+                                                          "parent_id": s.id("east")}),
+    "GET /api/v1/units/{unit_id}": Case(everyone(200)),
+    "GET /api/v1/grids": Case(everyone(200)),
+    "POST /api/v1/grids": Case(admin_only(201), lambda s: {"name": "新网格", "unit_id": s.id("east")}),
+    "GET /api/v1/points": Case(everyone(200)),
+    "POST /api/v1/points": Case(admin_only(201), lambda s: {"name": "新点位", "grid_id": s.id("east_grid"),
+                                                           "lat": 35.06, "lng": 118.35}),
+    "GET /api/v1/categories": Case(everyone(200)),
+    "POST /api/v1/categories": Case(admin_only(201), {"code": "matrix", "name": "矩阵", "limits": NATURAL}),
+    "GET /api/v1/users": Case(supervisors(200)),
+    "POST /api/v1/users": Case(admin_only(201), lambda s: {"name": "新队员", "role": "handler",
+                                                          "unit_id": s.id("squad")}),
+    "GET /api/v1/me": Case(everyone(200)),
+    "GET /api/v1/calendar": Case(everyone(200), query={"year": 2026}),
+    "POST /api/v1/calendar/days": Case(admin_only(200), {"days": [{"day": FUTURE_DAY, "workday": True}]}),
+    # --- tokens: your own; admins anyone's
+    "GET /api/v1/me/tokens": Case(everyone(200)),
+    "DELETE /api/v1/me/tokens/{token_id}": Case(expect(404, officer_own=204)),
+    "GET /api/v1/users/{user_id}/tokens": Case(expect(403, admin=200, officer_own=200)),
+    "POST /api/v1/users/{user_id}/tokens": Case(admin_only(201), {"label": "phone"}),
+    "DELETE /api/v1/users/{user_id}/tokens/{token_id}": Case(expect(403, admin=204, officer_own=204)),
+    # --- problems
+    "GET /api/v1/problems": Case(everyone(200)),
+    "POST /api/v1/problems": Case(expect(403, supervisor_own=201, supervisor_parent=201, officer_own=201),
+                                  _report),
+    "GET /api/v1/problems/export": Case(everyone(200), query={"format": "csv"}),
+    "GET /api/v1/problems/{problem_id}": Case(sees_problem(200)),
+    # A report still waiting for dispatch: its reporter and supervisors edit it; an admin is neither.
+    "PATCH /api/v1/problems/{problem_id}": Case(
+        expect(404, admin=403, supervisor_own=200, supervisor_parent=200, officer_own=200),
+        {"title": "更正标题"}, ids={"problem_id": "reported"}, headers={"If-Match": '"1"'}),
+    "POST /api/v1/problems/{problem_id}/actions": Case(sees_problem(200), {"action": "comment", "text": "备注"}),
+    "GET /api/v1/problems/{problem_id}/events": Case(sees_problem(200)),
+    "GET /api/v1/problems/{problem_id}/attachments": Case(sees_problem(200)),
+    "POST /api/v1/problems/{problem_id}/attachments": Case(sees_problem(201), _upload, multipart=True),
+    # --- problem lists: supervisors of the lead unit's subtree
+    "GET /api/v1/problem-lists": Case(supervisors(200)),
+    "POST /api/v1/problem-lists": Case(east_creation(201), lambda s: {"kind": "campaign", "name": "新专项",
+                                                                      "lead_unit_id": s.id("east")}),
+    "GET /api/v1/problem-lists/{list_id}": Case(east_object(200)),
+    "POST /api/v1/problem-lists/{list_id}/problems": Case(
+        east_object(200), lambda s: {"problem_ids": [s.id("problem")]}, ids={"list_id": "empty_list"}),
+    "DELETE /api/v1/problem-lists/{list_id}/problems/{problem_id}": Case(east_object(204)),
+    "POST /api/v1/problem-lists/{list_id}/close": Case(east_object(200), ids={"list_id": "empty_list"}),
+    # --- patrols: plans for supervisors of the unit's subtree; rounds walked by their officers
+    "GET /api/v1/patrol-plans": Case(supervisors(200)),
+    "POST /api/v1/patrol-plans": Case(east_creation(201), _plan),
+    "GET /api/v1/patrol-plans/{plan_id}": Case(east_object(200)),
+    "PATCH /api/v1/patrol-plans/{plan_id}": Case(east_object(200), {"name": "改名"}),
+    "POST /api/v1/patrol-plans/{plan_id}/pause": Case(east_object(200)),
+    "POST /api/v1/patrol-plans/{plan_id}/resume": Case(east_object(200)),
+    "GET /api/v1/patrol-rounds": Case(everyone(200)),
+    "GET /api/v1/me/rounds": Case(everyone(200)),
+    "GET /api/v1/patrol-rounds/{round_id}": Case(sees_round(200)),
+    "POST /api/v1/patrol-rounds/{round_id}/start": Case(walks_round(200), {}),
+    "POST /api/v1/patrol-rounds/{round_id}/checkins": Case(walks_round(201), _checkin),
+    "GET /api/v1/patrol-rounds/{round_id}/checkins": Case(sees_round(200)),
+    "POST /api/v1/patrol-rounds/{round_id}/findings": Case(walks_round(201), _report),
+    "POST /api/v1/patrol-rounds/{round_id}/complete": Case(walks_round(200), {}),
+    # --- escalation rules: supervisors for their subtree; the inbox is personal; webhooks admin
+    "GET /api/v1/escalation-rules": Case(supervisors(200)),
+    "POST /api/v1/escalation-rules": Case(east_creation(201), lambda s: {"name": "矩阵规则", "trigger": "at_due",
+                                                                         "unit_id": s.id("east")}),
+    "GET /api/v1/escalation-rules/{rule_id}": Case(east_object(200)),
+    "PATCH /api/v1/escalation-rules/{rule_id}": Case(east_object(200), {"name": "改名"}),
+    "POST /api/v1/escalation-rules/dry-run": Case(supervisors(200), {"name": "草稿", "trigger": "at_due"}),
+    "GET /api/v1/me/notifications": Case(everyone(200)),
+    "POST /api/v1/me/notifications/{notification_id}/read": Case(expect(404, officer_own=200)),
+    "POST /api/v1/me/notifications/read-all": Case(everyone(200)),
+    "GET /api/v1/webhooks": Case(admin_only(200)),
+    "POST /api/v1/webhooks": Case(admin_only(201), {"url": "https://hooks.example.com/rectify",
+                                                    "secret": "0123456789abcdef", "events": ["problem.created"]}),
+    "PATCH /api/v1/webhooks/{webhook_id}": Case(admin_only(200), {"active": False}),
+    "GET /api/v1/webhooks/{webhook_id}/deliveries": Case(admin_only(200)),
+    "POST /api/v1/webhook-deliveries/{delivery_id}/redrive": Case(admin_only(200)),
+    # --- statistics: supervisors (their subtree) and admins
+    "GET /api/v1/reports/summary": Case(supervisors(200), query=PERIOD),
+    "GET /api/v1/reports/drill": Case(supervisors(200), query=PERIOD | {"figure": "reported"}),
+}
+
+# Which scene object a path placeholder names, unless the case says otherwise.
+DEFAULT_IDS = {"unit_id": "east", "problem_id": "problem", "list_id": "full_list", "plan_id": "plan",
+               "round_id": "round", "rule_id": "rule", "notification_id": "notification", "webhook_id": "webhook",
+               "delivery_id": "delivery", "user_id": "officer", "token_id": "officer_token",
+               "attachment_id": "attachment"}
+
+CONVERTER = re.compile(r"<(?:[^:<>]+:)?([a-z_]+)>")
+
+
+def route_key(method: str, rule: str) -> str:
+    """'GET /api/v1/problems/{problem_id}' for the rule /api/v1/problems/<int(...):problem_id>."""
+    return method + " " + CONVERTER.sub(r"{\1}", rule)
+
+
+def app_routes(app) -> set[str]:
+    return {route_key(method, rule.rule) for rule in app.url_map.iter_rules()
+            for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+
+def openapi_routes(client) -> set[str]:
+    paths = client.get("/openapi.json").json["paths"]
+    return {f"{method.upper()} {path}" for path, item in paths.items() for method in item if method != "parameters"}
+
+
+# --- the matrix covers the app, and the docs cover the API --------------------------------------
+
+def test_every_route_has_an_entry_in_the_matrix(app):
+    routes = app_routes(app)
+    assert sorted(routes - set(MATRIX) - PUBLIC - SIGNED) == [], "add these routes to the authorization matrix"
+    assert sorted((set(MATRIX) | PUBLIC | SIGNED) - routes) == [], "these matrix entries name no route"
+
+
+def test_openapi_lists_exactly_the_api_routes_and_each_needs_a_token_but_the_signed_one(app, client):
+    api_routes = {key for key in app_routes(app) if key.split(" ", 1)[1].startswith("/api/")}
+    assert openapi_routes(client) == api_routes
+    spec = client.get("/openapi.json").json
+    assert spec["security"] == [{"bearer": []}]
+    unguarded = {f"{method.upper()} {path}" for path, item in spec["paths"].items() for method, op in item.items()
+                 if isinstance(op, dict) and op.get("security") == []}
+    assert unguarded == SIGNED
+
+
+@pytest.mark.parametrize("key", sorted(PUBLIC))
+def test_public_routes_need_no_token(client, key):
+    response = client.get(key.split(" ", 1)[1])
+    assert response.status_code == 200, key
+
+
+# --- 401 without a valid token, everywhere else --------------------------------------------------
+
+def _fill(key: str, value: int = 1) -> tuple[str, str]:
+    method, rule = key.split(" ", 1)
+    return method, re.sub(r"\{[a-z_]+\}", str(value), rule)
+
+
+@pytest.mark.parametrize("credentials", [None, "Bearer not-a-valid-token", "Basic YWRtaW46YWRtaW4="],
+                         ids=["no token", "bad token", "basic auth"])
+@pytest.mark.parametrize("key", sorted(MATRIX))
+def test_every_api_route_refuses_a_caller_without_a_valid_token(app, client, key, credentials):
+    method, path = _fill(key)
+    headers = {"Authorization": credentials} if credentials else {}
+    response = client.open(path, method=method, headers=headers, json={} if method in ("POST", "PATCH") else None)
+    assert_problem_json(response, 401, "unauthenticated")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_the_signed_content_route_refuses_a_missing_or_forged_signature_and_serves_a_signed_one(client, world):
+    scene = build_scene(world)
+    path = f"/api/v1/attachments/{scene.id('attachment')}/content"
+    assert_problem_json(client.get(path), 422, "validation")
+    forged = client.get(path, query_string={"exp": 2**32, "sig": "0" * 64})
+    assert_problem_json(forged, 403, "forbidden")
+    listed = client.get(f"/api/v1/problems/{scene.id('problem')}/attachments", headers=world.auth("admin"))
+    assert client.get(listed.json["items"][0]["url"]).status_code == 200
+
+
+# --- each persona on each route ----------------------------------------------------------------
+
+def build_scene(world: World) -> Scene:
+    """The objects every case refers to, all in or under the east subdistrict."""
+    now, users = world.now, world.users
+    scene = Scene(world, {"east": world.units["east"].id, "squad": world.units["squad"].id,
+                          "east_grid": world.grids["east"].id, "market": world.points["market"].id,
+                          "officer": users["officer"].id})
+    scene.ids["reported"] = world.report().id
+    problem = world.to_state("assigned")
+    scene.ids["problem"] = problem.id
+    attachment, _ = evidence.add_attachment(
+        actor=users["handler"], now=now, problem_id=problem.id, kind="before", data=photo(),
+        storage=current_app.extensions["rectify_storage"], max_bytes=10 * 1024 * 1024, far_m=200)
+    scene.ids["attachment"] = attachment.id
+    plan = patrol_plans.create_plan(actor=None, now=now, unit_id=scene.id("east"), name="东关早市",
+                                    mode="fixed_post", days="every_day", officer_ids=[users["officer"].id],
+                                    point_ids=[scene.id("market")],
+                                    windows=[{"label": "早", "start": "06:30", "end": "08:30"}])
+    round_ = PatrolRound(plan_id=plan.id, label="早", planned_start=now - timedelta(minutes=10),
+                         planned_end=now + timedelta(hours=1), grace_minutes=15, state="in_progress",
+                         officer_ids=[users["officer"].id], checklist={"point_ids": [scene.id("market")]},
+                         focus_categories=[], started_at=now - timedelta(minutes=5), created_at=now, updated_at=now)
+    db.session.add(round_)
+    full = lists.create_list(actor=users["east_supervisor"], now=now, lead_unit_id=scene.id("east"),
+                             kind="campaign", name="占道专项")
+    lists.add_problems(actor=users["east_supervisor"], now=now, list_id=full.id, problem_ids=[problem.id])
+    empty = lists.create_list(actor=users["east_supervisor"], now=now, lead_unit_id=scene.id("east"),
+                              kind="star", name="创城短板")
+    rule = escalation.create_rule(actor=None, now=now, name="东关提醒", trigger="at_due", unit_id=scene.id("east"),
+                                  notify=["handler"])
+    notify.send(user_ids=[users["officer"].id], type="test", title="提醒", body="矩阵", now=now)
+    hook = webhooks.create_webhook(now=now, url="https://hooks.example.com/a", secret="0123456789abcdef",
+                                   events=["problem.created"])
+    message = OutboxMessage(topic="problem.created", payload={}, created_at=now)
+    db.session.add(message)
+    db.session.flush()
+    delivery = WebhookDelivery(webhook_id=hook.id, event_id=message.id, event_type="problem.created", body="{}",
+                               status="dead", attempts=8, next_attempt_at=now, created_at=now)
+    db.session.add(delivery)
+    db.session.flush()
+    token = db.session.query(ApiToken).filter_by(user_id=users["officer"].id).one()
+    notification = db.session.query(Notification).filter_by(user_id=users["officer"].id).one()
+    scene.ids |= {"plan": plan.id, "round": round_.id, "full_list": full.id, "empty_list": empty.id,
+                  "rule": rule.id, "notification": notification.id, "webhook": hook.id, "delivery": delivery.id,
+                  "officer_token": token.id}
+    db.session.commit()
+    return scene
+
+
+def _path(scene: Scene, key: str, case: Case) -> tuple[str, str]:
+    method, rule = key.split(" ", 1)
+    names = DEFAULT_IDS | case.ids
+    return method, re.sub(r"\{([a-z_]+)\}", lambda m: str(scene.id(names[m.group(1)])), rule)
+
+
+def call(client, scene: Scene, key: str, case: Case, persona: str):
+    method, path = _path(scene, key, case)
+    body = case.body(scene) if callable(case.body) else case.body
+    headers = scene.world.auth(PERSONAS[persona], **case.headers)
+    options = {"query_string": case.query, "headers": headers}
+    if case.multipart:
+        options |= {"data": body, "content_type": "multipart/form-data"}
+    elif body is not None or method in ("POST", "PATCH"):
+        options["json"] = body if body is not None else {}
+    return client.open(path, method=method, **options)
+
+
+SLUG = {403: "forbidden", 404: "not-found"}
+
+
+@pytest.fixture
+def forget_calendar_correction(app):
+    yield
+    with app.app_context():
+        db.session.query(CalendarDay).filter(CalendarDay.day == FUTURE_DAY).delete()
+        db.session.commit()
+
+
+@pytest.mark.parametrize("persona", list(PERSONAS))
+@pytest.mark.parametrize("key", sorted(MATRIX))
+def test_each_persona_gets_what_the_matrix_says(client, world, key, persona, forget_calendar_correction):
+    case = MATRIX[key]
+    scene = build_scene(world)
+    response = call(client, scene, key, case, persona)
+    wanted = case.expect[persona]
+    if wanted >= 400:
+        assert_problem_json(response, wanted, SLUG.get(wanted))
+    else:
+        assert response.status_code == wanted, (key, persona, response.get_json(silent=True))
