@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint migrate serve scheduler
+.PHONY: install run test lint migrate serve scheduler bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,3 +39,9 @@ serve: install
 
 scheduler: install
 	$(VENV)/bin/flask --app app scheduler run
+
+# The benchmarks of bench/ (PostgreSQL at BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres;
+# each creates and drops its own databases). BENCH_SCALE=100000 for a quick run; results in bench/out/.
+bench: install
+	$(PY) -m pip install -q -e ".[dev,bench]"
+	$(PY) -m bench.run_all

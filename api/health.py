@@ -1,4 +1,4 @@
-"""/healthz: is the database answering, and is the scheduler ticking?"""
+"""/livez: is the process serving? /healthz: is the database answering, and is the scheduler ticking?"""
 
 from flask import Blueprint, jsonify
 
@@ -17,3 +17,13 @@ def healthz():
     if warnings := health.warnings(now=request_now()):
         body["warnings"] = warnings
     return jsonify(body)
+
+
+@blp.get("/livez")
+def livez():
+    """Liveness, public and without touching the database: `{"status": "ok"}` while the process serves.
+
+    For a load balancer's liveness probe (restart a process that stops answering), and the floor that
+    `make bench` measures transitions against; readiness (the database answers) is /healthz.
+    """
+    return jsonify(status="ok")

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 from holidays.countries.china import ChinaStaticHolidays
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, scoped_session
 
 from models.calendar import CalendarDay, DaySource, WorkPeriod
 from models.enums import Clock, Role
@@ -69,10 +69,53 @@ def default_years() -> list[int]:
 
 
 def load_calendar(session: Session) -> WorkCalendar:
-    """Read the stored exceptions and periods; use the default periods while none are stored."""
+    """The stored exceptions and periods (the default periods while none are stored), as of this transaction.
+
+    Every working-clock transition needs the calendar, so it is cached: per process, under a fingerprint of
+    the two tables that one small statement reads once per transaction (so a change committed by another
+    process is seen by the next transaction), and per transaction after that. Writes through this module
+    (set_day, import_days, seed_calendar) drop both caches at once; write calendar rows only through them.
+    """
+    session = session() if isinstance(session, scoped_session) else session  # db.session is one
+    memo = session.info.get(_MEMO)
+    transaction = session.get_transaction()
+    if memo is not None and transaction is not None and memo[0] is transaction:
+        return memo[1]
+    bind, fingerprint = session.get_bind(), _fingerprint(session)
+    cached = _CACHE.get("last")
+    if cached is not None and cached[0] is bind and cached[1] == fingerprint:
+        calendar = cached[2]
+    else:
+        calendar = _read_calendar(session)
+        _CACHE["last"] = (bind, fingerprint, calendar)
+    session.info[_MEMO] = (session.get_transaction(), calendar)
+    return calendar
+
+
+_MEMO = "rectify.work_calendar"
+_CACHE: dict[str, tuple] = {}  # "last": (engine, fingerprint, WorkCalendar) of the last calendar this process read
+
+
+def _fingerprint(session: Session) -> tuple:
+    """What changes whenever a calendar day or a working period is added, removed or changed through this module
+    (set_day and seeding stamp updated_at; a flipped day also moves the workday count)."""
+    days = (func.count(), func.max(CalendarDay.updated_at), func.sum(case((CalendarDay.workday, 1), else_=0)))
+    periods = (func.count(), func.min(WorkPeriod.starts), func.max(WorkPeriod.ends))
+    parts = [select(f).select_from(CalendarDay).scalar_subquery() for f in days]
+    parts += [select(f).select_from(WorkPeriod).scalar_subquery() for f in periods]
+    return tuple(session.execute(select(*parts)).one())
+
+
+def _read_calendar(session: Session) -> WorkCalendar:
     days = dict(session.execute(select(CalendarDay.day, CalendarDay.workday)).tuples().all())
     periods = session.execute(select(WorkPeriod.starts, WorkPeriod.ends)).tuples().all()
     return WorkCalendar(days=days, periods=periods or default_periods())
+
+
+def forget_calendar(session: Session) -> None:
+    """Drop the cached calendar (after a write to its tables)."""
+    _CACHE.clear()
+    (session() if isinstance(session, scoped_session) else session).info.pop(_MEMO, None)
 
 
 def add_time(*, start: datetime, minutes: int, clock: str, tz: ZoneInfo, calendar: WorkCalendar) -> datetime:
@@ -151,6 +194,7 @@ def seed_calendar(session: Session, *, years: list[int], now: datetime) -> int:
     written = sum(_seed_year(session, year=year, now=now) for year in years)
     written += _seed_periods(session)
     session.flush()
+    forget_calendar(session)
     return written
 
 
@@ -199,6 +243,7 @@ def set_day(session: Session, *, day: date, workday: bool, name: str | None, now
     row.workday, row.name, row.source, row.updated_at = workday, name, DaySource.ADMIN, now
     session.add(row)
     session.flush()
+    forget_calendar(session)
     return row
 
 

@@ -1,0 +1,81 @@
+"""Where a request's time goes: statements per request and a cProfile of N transitions and reports, in process.
+
+Complements py-spy on the live server (`py-spy record -o out.svg --pid <gunicorn worker>` while
+bench.http_bench runs): this one needs no root and prints the statements each request sends.
+
+    python -m bench.profile_requests [N]
+"""
+
+import cProfile
+import json
+import pstats
+import sys
+import time
+from collections import Counter
+
+from sqlalchemy import event
+
+from bench.common import libpq_url, make_app, migrate, scratch_database
+from bench.data import add_problems, build_world
+
+
+class StatementLog:
+    """Counts the statements sent to the database while active."""
+
+    def __init__(self, engine):
+        self.engine, self.statements = engine, []
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append(" ".join(statement.split())[:110])
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    with scratch_database("profile") as database:
+        app = make_app(database)
+        migrate(app)
+        world = build_world(app)
+        add_problems(libpq_url(database), world, first=1, count=20 * n)
+        client = app.test_client()
+        sup = {"Authorization": f"Bearer {world.tokens['supervisor']}", "If-Match": '"1"'}
+        assign = {"action": "assign", "unit_id": world.ids["squad"], "handler_id": world.ids["handler"]}
+        ids = [i for i in range(1, 20 * n) if i % 20 in (8, 9)][:n]
+        from models.base import db
+        with app.app_context():
+            engine = db.engine
+        with StatementLog(engine) as log:
+            response = client.post(f"/api/v1/problems/{ids[0]}/actions", json=assign,
+                                   headers=sup | {"Idempotency-Key": f"p-{ids[0]}"})
+        print(response.status_code, f"{len(log.statements)} statements for one transition:")
+        print("\n".join(f"  {s}" for s in log.statements))
+        officer = {"Authorization": f"Bearer {world.tokens['officer']}", "Idempotency-Key": "r-0"}
+        body = {"category_code": world.category_codes[0], "point_id": world.points[0], "title": "压测"}
+        with StatementLog(engine) as log:
+            response = client.post("/api/v1/problems", json=body, headers=officer)
+        print(response.status_code, response.get_data(as_text=True)[:300] if response.status_code >= 400 else "",
+              f"{len(log.statements)} statements for one report:")
+        print("\n".join(f"  {s}" for s in log.statements))
+        profiler = cProfile.Profile()
+        began = time.perf_counter()
+        with StatementLog(engine) as log:
+            profiler.enable()
+            for problem_id in ids[1:]:
+                client.post(f"/api/v1/problems/{problem_id}/actions", json=assign,
+                            headers=sup | {"Idempotency-Key": f"p-{problem_id}"})
+            profiler.disable()
+        took = time.perf_counter() - began
+        print(f"{len(ids) - 1} transitions in {took:.2f} s: {(len(ids) - 1) / took:.0f}/s in one process; "
+              f"statements {Counter(s.split()[0] for s in log.statements)}")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        json.dumps({})
+
+
+if __name__ == "__main__":
+    main()

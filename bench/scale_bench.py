@@ -1,0 +1,128 @@
+"""The ledger, the idle escalation sweep and monthly statistics at 100,000 and then BENCH_SCALE problems.
+
+One scratch database grows from 100,000 problems to BENCH_SCALE (default 1,000,000); at each size:
+- ledger first page with 3 filters (state, category, grid_id) and page 500 of the ledger by cursor (limit 50,
+  so 25,000 rows deep), over HTTP from one connection to gunicorn, as the district supervisor: p50/p95;
+- the escalation sweep when nothing is due (workflow.escalation.sweep, in process): median and p95;
+- statistics for a month by unit (GET /api/v1/reports/summary?from=..&to=..&group_by=unit): p50/p95.
+
+    BENCH_SCALE=1000000 python -m bench.scale_bench
+"""
+
+import os
+import time
+from urllib.parse import urlencode
+
+import psycopg
+
+from bench import loadgen
+from bench.common import (
+    gunicorn,
+    libpq_url,
+    make_app,
+    median,
+    migrate,
+    percentile,
+    report,
+    scratch_database,
+    verdict,
+)
+from bench.data import NOW, World, add_problems, build_world
+
+SCALE = int(os.environ.get("BENCH_SCALE", "1000000"))
+FIRST = min(100_000, SCALE)
+SAMPLES = int(os.environ.get("BENCH_SAMPLES", "60"))
+
+
+def _latencies(port: int, raw: bytes, samples: int = SAMPLES) -> list[float]:
+    """Milliseconds of `samples` sequential requests on one kept-alive connection (after 3 to warm up)."""
+    conn = loadgen.Connection(port)
+    took = []
+    for n in range(samples + 3):
+        began = time.perf_counter()
+        status, body = conn.request(raw)
+        if status != 200:
+            raise RuntimeError(f"{status}: {body[:300]!r}")
+        if n >= 3:
+            took.append((time.perf_counter() - began) * 1000)
+    conn.close()
+    return took
+
+
+def _get(world: World, path: str, query: dict) -> bytes:
+    return loadgen.request_bytes("GET", f"{path}?{urlencode(query)}",
+                                 {"Authorization": f"Bearer {world.tokens['supervisor']}"})
+
+
+def _deep_cursor(database: str, depth: int) -> str:
+    from workflow.paging import encode_cursor
+    with psycopg.connect(libpq_url(database)) as conn:
+        at, last_id = conn.execute("SELECT reported_at, id FROM problems ORDER BY reported_at DESC, id DESC "
+                                   "OFFSET %s LIMIT 1", (depth - 1,)).fetchone()
+    return encode_cursor(at, last_id)
+
+
+def _sweep_ms(app, samples: int = 30) -> list[float]:
+    from models.base import db
+    from workflow import escalation
+    took = []
+    with app.app_context():
+        for _ in range(samples):
+            began = time.perf_counter()
+            fired = escalation.sweep(now=NOW)
+            took.append((time.perf_counter() - began) * 1000)
+            db.session.rollback()
+            if fired:
+                raise RuntimeError(f"the idle sweep fired {len(fired)} steps")
+    return took
+
+
+def measure(app, database: str, world: World, size: int) -> dict:
+    grids = ",".join(str(grid_id) for grid_id, _ in world.grids[:5])
+    first_page = _get(world, "/api/v1/problems", {"state": "assigned,rectifying,verifying",
+                                                  "category": ",".join(world.category_codes[:2]),
+                                                  "grid_id": grids, "limit": 50})
+    deep = _get(world, "/api/v1/problems", {"limit": 50, "cursor": _deep_cursor(database, 500 * 50)})
+    stats = _get(world, "/api/v1/reports/summary", {"from": "2026-10-01", "to": "2026-10-31", "group_by": "unit"})
+    with gunicorn(database, workers=2) as port:
+        ledger_first = _latencies(port, first_page)
+        ledger_deep = _latencies(port, deep)
+        summary = _latencies(port, stats, samples=max(10, SAMPLES // 4))
+    sweep = _sweep_ms(app)
+    with psycopg.connect(libpq_url(database)) as conn:
+        open_count = conn.execute("SELECT count(*) FROM problems WHERE state NOT IN ('closed', 'cancelled')"
+                                  ).fetchone()[0]
+    figures = {"problems": size, "open": open_count,
+               "ledger_first_page_p50_ms": round(median(ledger_first), 2),
+               "ledger_first_page_p95_ms": round(percentile(ledger_first, 95), 2),
+               "ledger_page_500_p50_ms": round(median(ledger_deep), 2),
+               "ledger_page_500_p95_ms": round(percentile(ledger_deep, 95), 2),
+               "sweep_idle_median_ms": round(median(sweep), 2), "sweep_idle_p95_ms": round(percentile(sweep, 95), 2),
+               "summary_month_by_unit_p50_ms": round(median(summary), 1),
+               "summary_month_by_unit_p95_ms": round(percentile(summary, 95), 1)}
+    print(figures, flush=True)
+    return figures
+
+
+def main() -> None:
+    with scratch_database("scale") as database:
+        app = make_app(database)
+        migrate(app)
+        world = build_world(app)
+        seconds = add_problems(libpq_url(database), world, first=1, count=FIRST)
+        print(f"{FIRST} problems generated in {seconds:.1f} s", flush=True)
+        small = measure(app, database, world, FIRST)
+        large = small
+        if SCALE > FIRST:
+            seconds = add_problems(libpq_url(database), world, first=FIRST + 1, count=SCALE - FIRST)
+            print(f"{SCALE - FIRST} more problems generated in {seconds:.1f} s", flush=True)
+            large = measure(app, database, world, SCALE)
+    figures = {"sizes": [small, large]}
+    for key, target in (("ledger_first_page_p95_ms", 20), ("ledger_page_500_p95_ms", 20),
+                        ("sweep_idle_median_ms", 20), ("summary_month_by_unit_p50_ms", 500)):
+        figures[key] = f"{small[key]} → {large[key]} at {large['problems']}: {verdict(large[key], target, at_least=False)}"
+    report("scale", figures)
+
+
+if __name__ == "__main__":
+    main()
