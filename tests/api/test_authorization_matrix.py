@@ -20,7 +20,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from flask import current_app
@@ -369,7 +369,7 @@ SLUG = {403: "forbidden", 404: "not-found"}
 def forget_calendar_correction(app):
     yield
     with app.app_context():
-        db.session.query(CalendarDay).filter(CalendarDay.day == FUTURE_DAY).delete()
+        db.session.query(CalendarDay).filter(CalendarDay.day == date.fromisoformat(FUTURE_DAY)).delete()
         db.session.commit()
 
 
