@@ -44,6 +44,12 @@ def _init_database(app: Flask) -> None:
         options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {k: v for k, v in options.items()
                                                    if k not in ("pool_size", "max_overflow")}
+    else:  # a database that does not answer fails a request within these timeouts (then 503)
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+        options.setdefault("pool_timeout", app.config["DATABASE_POOL_TIMEOUT"])
+        options["connect_args"] = {"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"]} | \
+            options.get("connect_args", {})
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     models.db.init_app(app)
     migrate.init_app(app, models.db, render_as_batch=True)
 

@@ -2,9 +2,10 @@
 
 import logging
 
-from flask import Response, has_request_context, json
+from flask import Response, current_app, has_app_context, has_request_context, json
 from marshmallow import Schema, fields
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from api.context import lang
@@ -105,16 +106,38 @@ def _flatten(messages: dict) -> dict:
     return flat
 
 
-def from_database(error: DBAPIError) -> Response:
-    """The database is down or busy: 503, so clients retry; never a stack trace."""
-    db.session.rollback()
-    log.warning("database unavailable: %s", error.__class__.__name__)
+def database_unavailable(error: Exception) -> bool:
+    """Is this the database being down, unreachable or busy (worth a retry) rather than a bug?
+
+    OperationalError (connection refused or lost, server shutting down, SQLite busy), InterfaceError (the
+    driver's connection is closed), any DBAPI error SQLAlchemy recognised as a disconnect, a pool that had
+    no free connection within its timeout, and a pre-ping that could not reconnect."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout | DisconnectionError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def from_database(error: Exception) -> Response:
+    """The database is down or busy: 503 with Retry-After, so clients retry; never a stack trace."""
+    if not database_unavailable(error):
+        return from_unexpected(error)
+    _rollback_quietly()
+    log.warning("database unavailable: %s: %s", error.__class__.__name__, str(error).splitlines()[0][:200])
+    retry_after = current_app.config.get("DATABASE_RETRY_AFTER_SECONDS", 2) if has_app_context() else 2
     return problem_response(503, detail="The database is not answering; retry shortly.",
-                            headers={"Retry-After": "2"})
+                            headers={"Retry-After": str(retry_after)})
+
+
+def _rollback_quietly() -> None:
+    """Roll the session back; with the connection gone that can fail too, and must not hide the 503."""
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is already broken; the pool discards it
+        log.debug("rollback after a database failure failed", exc_info=True)
 
 
 def from_unexpected(error: Exception) -> Response:
-    db.session.rollback()
+    _rollback_quietly()
     log.exception("unhandled error")
     return problem_response(500, detail="An unexpected error occurred; it has been logged.")
 
@@ -122,5 +145,6 @@ def from_unexpected(error: Exception) -> Response:
 def register(app) -> None:
     app.register_error_handler(DomainError, from_domain)
     app.register_error_handler(HTTPException, from_http)
-    app.register_error_handler(OperationalError, from_database)
+    for database_error in (DBAPIError, PoolTimeout, DisconnectionError):
+        app.register_error_handler(database_error, from_database)
     app.register_error_handler(Exception, from_unexpected)

@@ -18,6 +18,12 @@ class Base:
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url("rectify.db")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # When the database is unreachable, a request gives up after these (PostgreSQL) and answers 503 with
+    # Retry-After instead of hanging: seconds to open a connection (libpq counts whole seconds, at least 2)
+    # and seconds to wait for a free connection from the pool.
+    DATABASE_CONNECT_TIMEOUT = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "3"))
+    DATABASE_POOL_TIMEOUT = float(os.environ.get("DATABASE_POOL_TIMEOUT", "5"))
+    DATABASE_RETRY_AFTER_SECONDS = int(os.environ.get("DATABASE_RETRY_AFTER_SECONDS", "2"))
     RECTIFY_TIMEZONE = os.environ.get("RECTIFY_TIMEZONE", "Asia/Shanghai")
     # Failed authentications: after AUTH_FAILURE_LIMIT in AUTH_FAILURE_WINDOW_SECONDS from one address, it
     # gets 429 with Retry-After (counted per worker process). TRUSTED_PROXIES: how many reverse proxies

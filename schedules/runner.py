@@ -8,6 +8,7 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from api.errors import database_unavailable
 from models.base import db, utcnow
 from schedules import lease
 from schedules.jobs import JOBS, run_job
@@ -26,17 +27,37 @@ def _lead(app, now) -> bool:
 
 
 def tick_if_leader(app, job_id: str | None) -> None:
-    """The body of every scheduled job: lead, then run the job (None: only keep the lease fresh)."""
+    """The body of every scheduled job: lead, then run the job (None: only keep the lease fresh).
+
+    Nothing escapes: a tick that fails (the database down or unreachable, a bug) is rolled back and logged,
+    the process keeps running, and the job runs again at its next tick. The job records its progress only
+    in the transaction that does the work, so a failed tick leaves nothing half done and the next one does
+    it whole; the lease, not renewed while the database is away, is renewed (or taken back, if it expired
+    and nobody else took it) by the first tick that reaches the database again."""
     with app.app_context():
-        now = utcnow()
+        now = app.extensions.get("rectify_clock", utcnow)()  # tests inject the clock
         try:
             if _lead(app, now) and job_id is not None:
                 log.info("%s: %s", job_id, run_job(job_id, now=now))
-        except Exception:
-            db.session.rollback()
-            log.exception("scheduled job %s failed; it runs again at its next tick", job_id)
+        except Exception as error:
+            _rollback_quietly()
+            if database_unavailable(error):
+                log.warning("scheduled job %s: database unavailable (%s); it runs again at its next tick",
+                            job_id or HEARTBEAT, error.__class__.__name__)
+            else:
+                log.exception("scheduled job %s failed; it runs again at its next tick", job_id or HEARTBEAT)
         finally:
-            db.session.remove()
+            try:
+                db.session.remove()
+            except Exception:  # a dead connection may fail to close: the pool discards it
+                log.debug("closing the session after a failed tick failed", exc_info=True)
+
+
+def _rollback_quietly() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is already gone
+        log.debug("rollback after a failed tick failed", exc_info=True)
 
 
 def build(app, *, blocking: bool):
