@@ -49,6 +49,7 @@ def authenticate_caller() -> None:
     throttle, now = current_app.extensions["rectify_auth_throttle"], request_now()
     address = request.remote_addr or "unknown"
     if (wait := throttle.retry_after(address, now=now)) is not None:
+        log.info("authentication refused from %s for %d s more: too many failures", address, wait)
         raise AuthFailure(429, "Too many failed authentications from this address; retry later.",
                           retry_after=wait)
     result = authenticate(token, now=now) if scheme.lower() == "bearer" and token else None
@@ -75,8 +76,10 @@ def _commit_keeping_loaded() -> None:
 def _fail(throttle, address: str, now: datetime, reason: str, token: ApiToken | None):
     """Count and log a failure (never the token itself: at most the id of the row it matched)."""
     failures = throttle.record(address, now=now)
-    log.warning("authentication failed from %s: %s%s (%d recent failures)", address, reason,
-                f" (token id {token.id})" if token is not None else "", failures)
+    limit = current_app.config["AUTH_FAILURE_LIMIT"]
+    log.warning("authentication failed from %s: %s%s (%d of %d allowed in the window%s)", address, reason,
+                f" (token id {token.id})" if token is not None else "", failures, limit,
+                "; further attempts get 429" if failures >= limit else "")
     if reason == "expired":
         raise AuthFailure(401, f"The bearer token expired at {token.expires_at.isoformat()}; "
                                "ask an admin for a new one.")

@@ -248,11 +248,13 @@ def test_failures_are_logged_with_the_address_but_never_the_token(client, world,
     with caplog.at_level(logging.WARNING, logger="api.context"):
         client.get("/api/v1/me", **from_address("203.0.113.10", bearer(secret)))
         client.get("/api/v1/me", **from_address("203.0.113.10", bearer(phone["token"])))
+        client.get("/api/v1/me", **from_address("203.0.113.10", bearer(secret)))
     warnings = [r for r in caplog.records if r.name == "api.context" and r.levelno == logging.WARNING]
-    assert len(warnings) == 2
+    assert len(warnings) == 3
     assert all("203.0.113.10" in r.getMessage() for r in warnings)
     assert "unknown" in warnings[0].getMessage()
     assert f"revoked (token id {phone['id']})" in warnings[1].getMessage()
+    assert "429" not in warnings[1].getMessage() and "further attempts get 429" in warnings[2].getMessage()
     assert secret not in caplog.text and phone["token"] not in caplog.text
     assert auth.hash_token(secret) not in caplog.text
 
