@@ -47,7 +47,7 @@ class PeriodArgs(In):
 
 class DrillArgs(PeriodArgs):
     figure = fields.String(required=True, validate=validate.OneOf(reports.FIGURES))
-    group_by = fields.String(validate=validate.OneOf([g for g in reports.GROUPS if g != "week"]))
+    group_by = fields.String(validate=validate.OneOf(reports.GROUPS))
     key = fields.String(validate=validate.Length(min=1, max=40))
 
 
@@ -65,6 +65,14 @@ def _bounds(args) -> tuple[datetime, datetime]:
     return at(args["from_"]), at(args["to"], inclusive_end=True)
 
 
+class StageTime(Schema):
+    count = fields.Integer()
+    natural_avg_s = fields.Integer()
+    natural_p90_s = fields.Integer()
+    working_avg_s = fields.Integer()
+    working_p90_s = fields.Integer()
+
+
 class Figures(Schema):
     key = fields.Raw(allow_none=True)
     label = fields.String()
@@ -77,12 +85,19 @@ class Figures(Schema):
     reworked = fields.Integer()
     extended = fields.Integer()
     overdue = fields.Integer()
+    overdue_avg_s = fields.Integer(allow_none=True)
+    overdue_max_s = fields.Integer(allow_none=True)
+    recurred = fields.Integer()
     self_resolved = fields.Integer()
     closure_rate = fields.Float(allow_none=True)
     on_time_rate = fields.Float(allow_none=True)
     rework_rate = fields.Float(allow_none=True)
     extension_rate = fields.Float(allow_none=True)
+    overdue_rate = fields.Float(allow_none=True)
+    recurrence_rate = fields.Float(allow_none=True)
     self_resolved_share = fields.Float(allow_none=True)
+    stage_times = fields.Dict(keys=fields.String(validate=validate.OneOf(reports.STAGES)),
+                              values=fields.Nested(StageTime))
 
 
 class SummaryOut(Schema):

@@ -8,18 +8,26 @@ Definitions (the one place they live; the API docs repeat them):
   on_time_rate = on_time / closed;
 - reworked: rework_count > 0; submitted: ever submitted for verification; rework_rate = reworked / submitted;
 - extended: granted an extension at least once; extension_rate = extended / dispatched;
-- overdue: open and past its stage or whole-case deadline now;
-- self_resolved: resolved on the spot (自处理); self_resolved_share = self_resolved / reported.
-A zero denominator gives null.
+- overdue: open and past its stage or whole-case deadline now; overdue_rate = overdue / (reported - cancelled);
+  overdue_avg_s, overdue_max_s: how long past the earliest passed deadline they are now (natural seconds);
+- recurred: not cancelled, at a place (point) where another problem of the same category, not cancelled, was
+  reported in the RECURRENCE_DAYS (30) days before it; recurrence_rate = recurred / (reported - cancelled);
+- self_resolved: resolved on the spot (自处理); self_resolved_share = self_resolved / reported;
+- stage_times: per stage (dispatch 派遣, accept 接单, rectify 整改, verify 核查) that the basis's problems left,
+  count, average and p90 (nearest rank: the smallest value that at least 90 % of the stages took no longer
+  than) of the time from entering the stage to leaving it, in natural and in working seconds (the working
+  calendar in the problem's timezone); pauses (挂账) count, reassignments and rework start a new stage.
+A zero denominator gives null. Weeks start on Monday; days, weeks and months are local to the timezone asked.
 """
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, literal, literal_column, or_, select
+from sqlalchemy import Interval, and_, case, exists, func, literal, literal_column, or_, select
+from sqlalchemy.orm import aliased
 
-from models import Category, Grid, Problem, Unit, User
-from models.base import db, dialect_name
+from models import Category, Grid, Problem, ProblemEvent, Unit, User
+from models.base import UTCDateTime, db, dialect_name
 from models.enums import State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Invalid
@@ -27,7 +35,9 @@ from workflow.scope import problem_filter
 
 GROUPS = ("unit", "grid", "category", "officer", "list", "day", "week", "month")
 FIGURES = ("reported", "dispatched", "closed", "cancelled", "on_time", "submitted", "reworked", "extended",
-           "overdue", "self_resolved")
+           "overdue", "recurred", "self_resolved")
+STAGES = ("dispatch", "accept", "rectify", "verify")
+RECURRENCE_DAYS = 30
 
 
 def conditions(now: datetime) -> dict:
@@ -43,39 +53,81 @@ def conditions(now: datetime) -> dict:
         "reworked": Problem.rework_count > 0,
         "extended": Problem.extension_count > 0,
         "overdue": Problem.overdue_clause(now),
+        "recurred": _recurred(),
         "self_resolved": Problem.resolved_on_site.is_(True),
     }
 
 
 RATES = {"closure_rate": ("closed", ("reported", "cancelled")), "on_time_rate": ("on_time", ("closed",)),
          "rework_rate": ("reworked", ("submitted",)), "extension_rate": ("extended", ("dispatched",)),
+         "overdue_rate": ("overdue", ("reported", "cancelled")),
+         "recurrence_rate": ("recurred", ("reported", "cancelled")),
          "self_resolved_share": ("self_resolved", ("reported",))}
+
+
+# --- portable SQL pieces ----------------------------------------------------------------------
+
+def seconds_between(later, earlier):
+    """`later - earlier` in seconds, in SQL."""
+    if dialect_name() == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _days_before(column, days: int):
+    if dialect_name() == "postgresql":
+        return column - literal(timedelta(days=days), Interval())
+    return func.datetime(column, f"-{days} days")
+
+
+def _recurred():
+    earlier = aliased(Problem)
+    return and_(Problem.point_id.is_not(None), Problem.state != State.CANCELLED, exists().where(
+        earlier.point_id == Problem.point_id, earlier.category_id == Problem.category_id,
+        earlier.state != State.CANCELLED, earlier.id != Problem.id, earlier.reported_at <= Problem.reported_at,
+        earlier.reported_at >= _days_before(Problem.reported_at, RECURRENCE_DAYS)))
+
+
+def _overdue_seconds(now: datetime):
+    """For an overdue problem, seconds since the earliest of its deadlines that has passed; null otherwise."""
+    stage_first = and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now,
+                       or_(Problem.due_at.is_(None), Problem.due_at > now, Problem.stage_due_at <= Problem.due_at))
+    passed = case((stage_first, Problem.stage_due_at), else_=Problem.due_at)
+    return case((Problem.overdue_clause(now), seconds_between(literal(now, UTCDateTime()), passed)))
 
 
 def _offset_hours(tz: str, at: datetime) -> float:
     return at.astimezone(ZoneInfo(tz)).utcoffset().total_seconds() / 3600
 
 
-def _local_day(tz: str, at: datetime):
-    """The local date of reported_at, in SQL: PostgreSQL converts with the zone's rules; SQLite, which knows
-    no zones, adds the zone's offset at the period start (exact for zones without DST, like China's)."""
+def local_day(column, tz: str, at: datetime):
+    """The local date (YYYY-MM-DD) of a UTC datetime column, in SQL: PostgreSQL converts with the zone's
+    rules; SQLite, which knows no zones, adds the zone's offset at `at` (exact for zones without DST, like
+    China's)."""
     if dialect_name() == "postgresql":
-        return func.to_char(func.timezone(tz, Problem.reported_at), "YYYY-MM-DD")
-    return func.date(Problem.reported_at, f"{_offset_hours(tz, at):+.2f} hours")
+        return func.to_char(func.timezone(tz, column), "YYYY-MM-DD")
+    return func.date(column, f"{_offset_hours(tz, at):+.2f} hours")
+
+
+def _local_week(column, tz: str, at: datetime):
+    """The Monday (YYYY-MM-DD) of the local week of a UTC datetime column."""
+    if dialect_name() == "postgresql":
+        return func.to_char(func.date_trunc("week", func.timezone(tz, column)), "YYYY-MM-DD")
+    return func.date(column, f"{_offset_hours(tz, at):+.2f} hours", "weekday 0", "-6 days")
 
 
 def _key(group_by: str, tz: str, start: datetime):
     """(key expression, extra joins) for a grouping."""
-    day = _local_day(tz, start)
     if group_by == "unit":
         return func.coalesce(Problem.unit_id, Problem.grid_unit_id), []
     if group_by in ("grid", "category", "officer"):
         return {"grid": Problem.grid_id, "category": Problem.category_id, "officer": Problem.reporter_id}[group_by], []
     if group_by == "list":
         return problem_list_items.c.list_id, [problem_list_items]
-    if group_by == "month":
-        return func.substr(day, 1, 7), []
-    return day, []  # day; weeks are folded from days in Python (a label, not a figure)
+    if group_by == "week":
+        return _local_week(Problem.reported_at, tz, start), []
+    day = local_day(Problem.reported_at, tz, start)
+    return (func.substr(day, 1, 7) if group_by == "month" else day), []
 
 
 LABELS = {"unit": Unit, "grid": Grid, "category": Category, "officer": User, "list": ProblemList}
@@ -85,37 +137,67 @@ def _period_filter(actor: User, start: datetime, end: datetime):
     return and_(problem_filter(actor), Problem.reported_at >= start, Problem.reported_at < end)
 
 
+def _joined(stmt, joins):
+    for table in joins:
+        stmt = stmt.join(table, table.c.problem_id == Problem.id)
+    return stmt
+
+
+# --- the summary ------------------------------------------------------------------------------
+
 def summary(*, actor: User, now: datetime, start: datetime, end: datetime, group_by: str, tz: str) -> dict:
     """Figures per group and in total, for problems reported in [start, end)."""
     if group_by not in GROUPS:
         raise Invalid("unknown grouping", errors={"group_by": list(GROUPS)})
-    conds = conditions(now)
-    figures = [func.sum(case((cond, 1), else_=0)).label(name) for name, cond in conds.items()]
+    figures = [func.sum(case((cond, 1), else_=0)).label(name) for name, cond in conditions(now).items()]
+    overdue_s = _overdue_seconds(now)
+    figures += [func.avg(overdue_s).label("overdue_avg_s"), func.max(overdue_s).label("overdue_max_s")]
     key, joins = _key(group_by, tz, start)
-    stmt = select(key.label("key"), *figures).where(_period_filter(actor, start, end))
-    for table in joins:
-        stmt = stmt.join(table, table.c.problem_id == Problem.id)
-    rows = [dict(row._mapping) for row in db.session.execute(stmt.group_by(literal_column("key")))]
-    if group_by == "week":
-        rows = _fold_weeks(rows)
-    totals = dict(db.session.execute(select(*figures).where(_period_filter(actor, start, end))).one()._mapping)
+    where = _period_filter(actor, start, end)
+    stmt = _joined(select(key.label("key"), *figures), joins).where(where).group_by(literal_column("key"))
+    rows = [dict(row._mapping) for row in db.session.execute(stmt)]
+    totals = dict(db.session.execute(select(*figures).where(where)).one()._mapping)
+    times = stage_times(where, key, joins)
+    totals_times = stage_times(where, None, [])
     labels = _labels(group_by, [row["key"] for row in rows])
     return {"basis": "reported_in_period", "from": start, "to": end, "group_by": group_by,
-            "rows": [_with_rates(row) | {"label": labels.get(row["key"], str(row["key"]))}
+            "rows": [_with_rates(row) | {"label": labels.get(row["key"], str(row["key"])),
+                                         "stage_times": times.get(row["key"], {})}
                      for row in sorted(rows, key=lambda r: str(r["key"]))],
-            "totals": _with_rates(totals)}
+            "totals": _with_rates(totals) | {"stage_times": totals_times.get(None, {})}}
 
 
-def _fold_weeks(rows: list[dict]) -> list[dict]:
-    weeks: dict[str, dict] = {}
-    for row in rows:
-        day = datetime.strptime(row["key"], "%Y-%m-%d").date()
-        monday = (day - timedelta(days=day.weekday())).isoformat()
-        into = weeks.setdefault(monday, {"key": monday} | {k: 0 for k in row if k != "key"})
-        for name, value in row.items():
-            if name != "key":
-                into[name] += value or 0
-    return list(weeks.values())
+def stage_times(where, key, joins) -> dict:
+    """{group key: {stage: count, natural/working average and p90 seconds}} over the stages that the
+    problems selected by `where` left (one row per stage-ending event)."""
+    parts = (ProblemEvent.stage,) if key is None else (key, ProblemEvent.stage)
+    key_column = (literal(None) if key is None else key).label("key")
+    ranked = _joined(select(
+        key_column, ProblemEvent.stage.label("stage"),
+        ProblemEvent.stage_natural_s.label("natural"), ProblemEvent.stage_working_s.label("working"),
+        func.row_number().over(partition_by=parts, order_by=ProblemEvent.stage_natural_s).label("natural_rank"),
+        func.row_number().over(partition_by=parts, order_by=ProblemEvent.stage_working_s).label("working_rank"),
+        func.count().over(partition_by=parts).label("n"),
+    ).select_from(ProblemEvent).join(Problem, Problem.id == ProblemEvent.problem_id), joins).where(
+        where, ProblemEvent.stage_natural_s.is_not(None)).subquery()
+    p90_rank = (ranked.c.n * 9 + 9) // 10  # nearest rank: ceil(0.9 n)
+
+    def p90(clock):
+        return func.max(case((ranked.c[f"{clock}_rank"] == p90_rank, ranked.c[clock])))
+
+    stmt = select(ranked.c.key, ranked.c.stage, func.count().label("count"),
+                  func.avg(ranked.c.natural).label("natural_avg_s"), p90("natural").label("natural_p90_s"),
+                  func.avg(ranked.c.working).label("working_avg_s"), p90("working").label("working_p90_s"),
+                  ).group_by(ranked.c.key, ranked.c.stage)
+    out: dict = {}
+    for row in db.session.execute(stmt):
+        figures = {name: _whole(value) for name, value in row._mapping.items() if name not in ("key", "stage")}
+        out.setdefault(row.key, {})[row.stage] = figures
+    return out
+
+
+def _whole(value):
+    return None if value is None else int(round(float(value)))
 
 
 def _labels(group_by: str, keys: list) -> dict:
@@ -126,7 +208,9 @@ def _labels(group_by: str, keys: list) -> dict:
 
 
 def _with_rates(row: dict) -> dict:
-    row = {name: (value or 0) if name != "key" else value for name, value in row.items()}
+    amounts = ("overdue_avg_s", "overdue_max_s")
+    row = {name: value if name == "key" else _whole(value) if name in amounts else (value or 0)
+           for name, value in row.items()}
     for rate, (numerator, denominators) in RATES.items():
         denominator = row[denominators[0]] - sum(row[d] for d in denominators[1:])
         row[rate] = round(row[numerator] / denominator, 4) if denominator else None
@@ -141,11 +225,8 @@ def drill(*, actor: User, now: datetime, start: datetime, end: datetime, figure:
         raise Invalid("unknown figure", errors={"figure": list(conds)})
     stmt = select(Problem.id).where(_period_filter(actor, start, end), conds[figure])
     if group_by is not None:
-        if group_by not in GROUPS or group_by == "week":
-            raise Invalid("drill by unit, grid, category, officer, list, day or month",
-                          errors={"group_by": ["not drillable"]})
+        if group_by not in GROUPS:
+            raise Invalid("unknown grouping", errors={"group_by": list(GROUPS)})
         expr, joins = _key(group_by, tz, start)
-        for table in joins:
-            stmt = stmt.join(table, table.c.problem_id == Problem.id)
-        stmt = stmt.where(expr == key)
+        stmt = _joined(stmt, joins).where(expr == key)
     return list(db.session.scalars(stmt.order_by(Problem.id).limit(limit)))
