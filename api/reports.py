@@ -10,10 +10,11 @@ from api.blueprint import Blueprint
 from api.context import current_actor, request_now, require_role
 from api.fields import EARLIEST, LATEST
 from api.schemas import In
-from workflow import reports
+from workflow import patrol_report, reports
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
-                description="Statistics over the ledger. " + (reports.__doc__ or "").split("\n", 1)[1])
+                description="Statistics over the ledger. " + (reports.__doc__ or "").split("\n", 1)[1]
+                + "\nPatrols. " + (patrol_report.__doc__ or "").split("\n", 1)[1])
 
 
 class DayOrInstant(fields.Field):
@@ -49,6 +50,11 @@ class DrillArgs(PeriodArgs):
     figure = fields.String(required=True, validate=validate.OneOf(reports.FIGURES))
     group_by = fields.String(validate=validate.OneOf(reports.GROUPS))
     key = fields.String(validate=validate.Length(min=1, max=40))
+
+
+def _int_key(key: str) -> int:
+    """An id given as a drill key; anything else matches nothing."""
+    return int(key) if key.isdigit() and len(key) < 10 else -1
 
 
 def _tz() -> str:
@@ -133,7 +139,73 @@ def drill(args):
     start, end = _bounds(args)
     group_by, key = args.get("group_by"), args.get("key")
     if group_by in ("unit", "grid", "category", "officer", "list") and key is not None:
-        key = int(key) if key.isdigit() and len(key) < 10 else -1
+        key = _int_key(key)
     ids = reports.drill(actor=current_actor(), now=request_now(), start=start, end=end, figure=args["figure"],
                         group_by=group_by if key is not None else None, key=key, tz=_tz())
     return {"problem_ids": ids}
+
+
+class PatrolArgs(PeriodArgs):
+    group_by = fields.String(load_default="plan", validate=validate.OneOf(patrol_report.GROUPS))
+
+
+class PatrolDrillArgs(PatrolArgs):
+    figure = fields.String(required=True, validate=validate.OneOf(patrol_report.FIGURES))
+    group_by = fields.String(validate=validate.OneOf(patrol_report.GROUPS))
+    key = fields.String(validate=validate.Length(min=1, max=40))
+
+
+class PatrolFigures(Schema):
+    key = fields.Raw(allow_none=True)
+    label = fields.String()
+    scheduled = fields.Integer()
+    completed = fields.Integer()
+    completed_late = fields.Integer()
+    missed = fields.Integer()
+    pending = fields.Integer()
+    points_planned = fields.Integer()
+    points_checked = fields.Integer()
+    findings = fields.Integer()
+    round_hours = fields.Float()
+    completion_rate = fields.Float(allow_none=True)
+    missed_rate = fields.Float(allow_none=True)
+    checkpoint_coverage = fields.Float(allow_none=True)
+    findings_per_round_hour = fields.Float(allow_none=True)
+
+
+class PatrolSummaryOut(Schema):
+    basis = fields.String()
+    from_ = fields.DateTime(data_key="from", attribute="from")
+    to = fields.DateTime()
+    group_by = fields.String()
+    rows = fields.List(fields.Nested(PatrolFigures))
+    totals = fields.Nested(PatrolFigures)
+
+
+class RoundDrillOut(Schema):
+    round_ids = fields.List(fields.Integer())
+
+
+@blp.route("/patrols")
+@blp.arguments(PatrolArgs, location="query")
+@blp.response(200, PatrolSummaryOut)
+def patrols(args):
+    """Patrol coverage for rounds whose window starts in the period (definitions in the description above)."""
+    require_role("admin", "supervisor")
+    start, end = _bounds(args)
+    return patrol_report.coverage(actor=current_actor(), start=start, end=end, group_by=args["group_by"], tz=_tz())
+
+
+@blp.route("/patrols/drill")
+@blp.arguments(PatrolDrillArgs, location="query")
+@blp.response(200, RoundDrillOut)
+def patrols_drill(args):
+    """The round ids behind one patrol count, of one group when `group_by` and `key` are given."""
+    require_role("admin", "supervisor")
+    start, end = _bounds(args)
+    group_by, key = args.get("group_by"), args.get("key")
+    if group_by in ("plan", "officer") and key is not None:
+        key = _int_key(key)
+    ids = patrol_report.drill(actor=current_actor(), start=start, end=end, figure=args["figure"],
+                              group_by=group_by if key is not None else None, key=key, tz=_tz())
+    return {"round_ids": ids}
