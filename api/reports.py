@@ -209,3 +209,43 @@ def patrols_drill(args):
     ids = patrol_report.drill(actor=current_actor(), start=start, end=end, figure=args["figure"],
                               group_by=group_by if key is not None else None, key=key, tz=_tz())
     return {"round_ids": ids}
+
+
+class Indicator(Schema):
+    name = fields.String()
+    weight = fields.Float()
+    better = fields.String()
+
+
+class UnitScore(Schema):
+    unit_id = fields.Integer()
+    label = fields.String()
+    reported = fields.Integer()
+    score = fields.Float(allow_none=True)
+    rank = fields.Integer(allow_none=True)
+    values = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
+
+
+class EvaluationOut(Schema):
+    from_ = fields.DateTime(data_key="from", attribute="from")
+    to = fields.DateTime()
+    indicators = fields.List(fields.Nested(Indicator))
+    rows = fields.List(fields.Nested(UnitScore))
+
+
+class EvaluationArgs(PeriodArgs):
+    class Meta(PeriodArgs.Meta):
+        exclude = ("group_by",)
+
+
+@blp.route("/evaluation")
+@blp.arguments(EvaluationArgs, location="query")
+@blp.response(200, EvaluationOut)
+def evaluation(args):
+    """Unit evaluation (综合评价): each responsible unit's score from the weighted indicators of the
+    configured evaluation file, its rank and the indicator values that made it. Each value drills down with
+    `/reports/drill?group_by=unit&key=<unit_id>` and the figures of its rate."""
+    require_role("admin", "supervisor")
+    start, end = _bounds(args)
+    return reports.evaluate(actor=current_actor(), now=request_now(), start=start, end=end, tz=_tz(),
+                            indicators=current_app.config["EVALUATION_INDICATORS"])

@@ -33,6 +33,8 @@ class Base:
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     # Strict-Transport-Security max-age, sent only when set (> 0): when clients reach us over HTTPS only.
     HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "0"))
+    # The weighted indicators of the unit evaluation (综合评价).
+    EVALUATION_FILE = os.environ.get("RECTIFY_EVALUATION_FILE") or str(DEFAULTS / "evaluation.toml")
     SCHEDULER_ENABLED = os.environ.get("SCHEDULER_ENABLED", "false").lower() in ("1", "true", "yes")
     # Uploads may be this large; JSON bodies are held to JSON_MAX_BYTES by a hook.
     ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))

@@ -20,7 +20,9 @@ Definitions (the one place they live; the API docs repeat them):
 A zero denominator gives null. Weeks start on Monday; days, weeks and months are local to the timezone asked.
 """
 
+import tomllib
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Interval, and_, case, exists, func, literal, literal_column, or_, select
@@ -84,8 +86,9 @@ def _recurred():
     earlier = aliased(Problem)
     return and_(Problem.point_id.is_not(None), Problem.state != State.CANCELLED, exists().where(
         earlier.point_id == Problem.point_id, earlier.category_id == Problem.category_id,
-        earlier.state != State.CANCELLED, earlier.id != Problem.id, earlier.reported_at <= Problem.reported_at,
-        earlier.reported_at >= _days_before(Problem.reported_at, RECURRENCE_DAYS)))
+        earlier.state != State.CANCELLED, earlier.reported_at >= _days_before(Problem.reported_at, RECURRENCE_DAYS),
+        or_(earlier.reported_at < Problem.reported_at,
+            and_(earlier.reported_at == Problem.reported_at, earlier.id < Problem.id))))
 
 
 def _overdue_seconds(now: datetime):
@@ -230,3 +233,47 @@ def drill(*, actor: User, now: datetime, start: datetime, end: datetime, figure:
         expr, joins = _key(group_by, tz, start)
         stmt = _joined(stmt, joins).where(expr == key)
     return list(db.session.scalars(stmt.order_by(Problem.id).limit(limit)))
+
+
+# --- the unit evaluation (综合评价) -----------------------------------------------------------
+
+def load_indicators(path: str) -> list[dict]:
+    """The evaluation's weighted indicators from a TOML file (config/defaults/evaluation.toml), checked."""
+    spec = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    indicators = spec.get("indicators")
+    if not isinstance(indicators, list) or not indicators:
+        raise ValueError(f"{path}: give at least one [[indicators]]")
+    for indicator in indicators:
+        name, weight, better = indicator.get("name"), indicator.get("weight"), indicator.get("better")
+        if name not in RATES:
+            raise ValueError(f"{path}: unknown indicator {name!r}; choose from {', '.join(RATES)}")
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
+            raise ValueError(f"{path}: the weight of {name} must be a positive number")
+        if better not in ("higher", "lower"):
+            raise ValueError(f"{path}: `better` of {name} is higher or lower")
+    if len({indicator["name"] for indicator in indicators}) != len(indicators):
+        raise ValueError(f"{path}: an indicator is listed twice")
+    return [{"name": i["name"], "weight": i["weight"], "better": i["better"]} for i in indicators]
+
+
+def evaluate(*, actor: User, now: datetime, start: datetime, end: datetime, tz: str, indicators: list[dict]) -> dict:
+    """Score and rank the units responsible for the problems reported in [start, end).
+
+    A unit's score is 100 × Σ weight × goodness / Σ weight over the indicators it has a value for (goodness:
+    the rate, or 1 − the rate when lower is better); units with no value for any indicator are unranked.
+    Equal scores share a rank (1, 2, 2, 4)."""
+    figures = summary(actor=actor, now=now, start=start, end=end, group_by="unit", tz=tz)
+    rows = []
+    for row in figures["rows"]:
+        values = {indicator["name"]: row[indicator["name"]] for indicator in indicators}
+        scored = [(i["weight"], value if i["better"] == "higher" else 1 - value)
+                  for i in indicators if (value := values[i["name"]]) is not None]
+        weight = sum(w for w, _ in scored)
+        rows.append({"unit_id": row["key"], "label": row["label"], "reported": row["reported"],
+                     "score": round(100 * sum(w * goodness for w, goodness in scored) / weight, 2) if weight else None,
+                     "values": values})
+    rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["label"]))
+    for index, row in enumerate(rows):
+        same = index and rows[index - 1]["score"] == row["score"]
+        row["rank"] = None if row["score"] is None else rows[index - 1]["rank"] if same else index + 1
+    return {"from": start, "to": end, "indicators": indicators, "rows": rows}
