@@ -3,14 +3,16 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import Response, current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.blueprint import Blueprint
+from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now, require_role
+from api.errors import ProblemSchema
 from api.fields import EARLIEST, LATEST
-from api.schemas import In
-from workflow import patrol_report, reports
+from api.schemas import In, PageArgs, page_of
+from workflow import patrol_report, reports, unit_reports
+from workflow.paging import by_column
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
                 description="Statistics over the ledger. " + (reports.__doc__ or "").split("\n", 1)[1]
@@ -249,3 +251,76 @@ def evaluation(args):
     start, end = _bounds(args)
     return reports.evaluate(actor=current_actor(), now=request_now(), start=start, end=end, tz=_tz(),
                             indicators=current_app.config["EVALUATION_INDICATORS"])
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class UnitReportArgs(PageArgs):
+    unit_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    kind = fields.String(validate=validate.OneOf(unit_reports.KINDS))
+    since = fields.Date(metadata={"description": "periods starting on or after this local date"})
+    until = fields.Date(metadata={"description": "periods starting on or before this local date"})
+
+
+class TopPoint(Schema):
+    point_id = fields.Integer()
+    name = fields.String()
+    problems = fields.Integer()
+
+
+class UnitReportFigures(Schema):
+    new = fields.Integer()
+    closed = fields.Integer()
+    cancelled = fields.Integer()
+    overdue = fields.Integer()
+    overdue_max_hours = fields.Float(allow_none=True)
+    escalated = fields.Integer()
+    rounds_scheduled = fields.Integer()
+    rounds_missed = fields.Integer()
+    top_points = fields.List(fields.Nested(TopPoint))
+
+
+class UnitReportOut(Schema):
+    id = fields.Integer()
+    unit_id = fields.Integer()
+    kind = fields.String()
+    period_start = fields.Date()
+    period_end = fields.Date()
+    timezone = fields.String()
+    figures = fields.Nested(UnitReportFigures)
+    created_at = fields.DateTime()
+    xlsx_url = fields.Function(lambda report: f"/api/v1/reports/units/{report.id}/xlsx")
+
+
+UnitReportPage = page_of(UnitReportOut, "UnitReportPage")
+
+
+@blp.route("/units")
+@blp.arguments(UnitReportArgs, location="query")
+@blp.response(200, UnitReportPage)
+def unit_report_list(args):
+    """Stored daily and weekly unit reports (日报 / 周报) of the caller's subtree (admins: all), oldest first.
+    The scheduler makes each unit's report for its local yesterday after midnight, and on Mondays last week's.
+    """
+    paging = {name: args.pop(name) for name in ("limit", "cursor") if name in args}
+    stmt = unit_reports.select_reports(actor=current_actor(), **args)
+    return by_column(stmt, unit_reports.UnitReport.id, **paging)
+
+
+@blp.route(f"/units/<{ID}:report_id>")
+@blp.response(200, UnitReportOut)
+@blp.alt_response(404, schema=ProblemSchema)
+def unit_report(report_id):
+    """One stored unit report's figures (definitions in workflow/unit_reports.py, repeated in the README)."""
+    return unit_reports.get_report(actor=current_actor(), report_id=report_id)
+
+
+@blp.route(f"/units/<{ID}:report_id>/xlsx")
+@blp.response(200, content_type=XLSX, description="the stored report as an XLSX workbook")
+@blp.alt_response(404, schema=ProblemSchema)
+def unit_report_xlsx(report_id):
+    """The stored report as XLSX: 汇总 (figures), 高发点位 (top points), 超期问题 (overdue problems)."""
+    report = unit_reports.get_report(actor=current_actor(), report_id=report_id)
+    name = f"rectify-{report.kind}-{report.unit_id}-{report.period_start:%Y%m%d}.xlsx"
+    return Response(report.xlsx, content_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from models import JobRun
 from models.base import db
-from workflow import delivery, escalation, idempotency, patrol_rounds
+from workflow import delivery, escalation, idempotency, patrol_rounds, unit_reports
 
 
 def materialize_rounds(now: datetime) -> str:
@@ -38,6 +38,11 @@ def purge_idempotency(now: datetime) -> str:
     return f"purged {idempotency.purge(now=now)} expired idempotency records"
 
 
+def make_unit_reports(now: datetime) -> str:
+    """Make each unit's daily report for its local yesterday (and on Mondays its weekly one), once each."""
+    return f"made {unit_reports.make_due_reports(now=now)} unit reports"
+
+
 # job id -> (tick, interval in seconds). Later jobs (rounds, escalation, outbox) join this table.
 JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "materialize_rounds": (materialize_rounds, 300),
@@ -45,6 +50,7 @@ JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "sweep_escalations": (sweep_escalations, 60),
     "deliver_outbox": (deliver_outbox, 15),
     "purge_idempotency": (purge_idempotency, 3600),
+    "make_unit_reports": (make_unit_reports, 600),
 }
 
 
