@@ -49,7 +49,9 @@ class PeriodArgs(In):
 
 
 class DrillArgs(PeriodArgs):
-    figure = fields.String(required=True, validate=validate.OneOf(reports.FIGURES))
+    figure = fields.String(required=True, validate=validate.OneOf(reports.DRILLABLE),
+                           metadata={"description": "a counted figure, or left_<stage> for the problems behind "
+                                                    "stage_times"})
     group_by = fields.String(validate=validate.OneOf(reports.GROUPS))
     key = fields.String(validate=validate.Length(min=1, max=40))
 

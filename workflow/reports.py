@@ -39,6 +39,7 @@ GROUPS = ("unit", "grid", "category", "officer", "list", "day", "week", "month")
 FIGURES = ("reported", "dispatched", "closed", "cancelled", "on_time", "submitted", "reworked", "extended",
            "overdue", "recurred", "self_resolved")
 STAGES = ("dispatch", "accept", "rectify", "verify")
+DRILLABLE = FIGURES + tuple(f"left_{stage}" for stage in STAGES)  # left_<stage>: behind stage_times
 RECURRENCE_DAYS = 30
 
 
@@ -199,6 +200,12 @@ def stage_times(where, key, joins) -> dict:
     return out
 
 
+def _left_stage(stage: str):
+    """The problem left `stage` at least once (what its stage_times count)."""
+    return exists().where(ProblemEvent.problem_id == Problem.id, ProblemEvent.stage == stage,
+                          ProblemEvent.stage_natural_s.is_not(None))
+
+
 def _whole(value):
     return None if value is None else int(round(float(value)))
 
@@ -223,7 +230,7 @@ def _with_rates(row: dict) -> dict:
 def drill(*, actor: User, now: datetime, start: datetime, end: datetime, figure: str,
           group_by: str | None = None, key=None, tz: str, limit: int = 1000) -> list[int]:
     """The ids of the problems behind one figure (of one group, when given)."""
-    conds = conditions(now)
+    conds = conditions(now) | {f"left_{stage}": _left_stage(stage) for stage in STAGES}
     if figure not in conds:
         raise Invalid("unknown figure", errors={"figure": list(conds)})
     stmt = select(Problem.id).where(_period_filter(actor, start, end), conds[figure])

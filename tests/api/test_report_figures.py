@@ -49,6 +49,8 @@ def test_stage_times_average_and_p90_in_natural_and_working_time(client, world):
                                 "working_avg_s": 3300, "working_p90_s": 4800}
     assert times["verify"] == {"count": 1, "natural_avg_s": 600, "natural_p90_s": 600,
                                "working_avg_s": 600, "working_p90_s": 600}
+    assert sorted(drill(client, world, figure="left_rectify")) == sorted([one.id, two.id])
+    assert drill(client, world, figure="left_verify") == [one.id]
     by_unit = summary(client, world, group_by="unit")["rows"]
     assert [row["stage_times"]["dispatch"]["count"] for row in by_unit] == [3]  # all three went to the squad
 
