@@ -30,7 +30,7 @@ from models.base import db
 from tests.api.helpers import assert_problem_json
 from tests.api.test_evidence import photo
 from tests.factories import NATURAL, World
-from workflow import escalation, evidence, lists, notify, patrol_plans, webhooks
+from workflow import escalation, evidence, lists, notify, patrol_plans, unit_reports, webhooks
 
 PERSONAS = {
     "admin": "admin",
@@ -216,13 +216,20 @@ MATRIX: dict[str, Case] = {
     # --- statistics: supervisors (their subtree) and admins
     "GET /api/v1/reports/summary": Case(supervisors(200), query=PERIOD),
     "GET /api/v1/reports/drill": Case(supervisors(200), query=PERIOD | {"figure": "reported"}),
+    "GET /api/v1/reports/patrols": Case(supervisors(200), query=PERIOD),
+    "GET /api/v1/reports/patrols/drill": Case(supervisors(200), query=PERIOD | {"figure": "scheduled"}),
+    "GET /api/v1/reports/evaluation": Case(supervisors(200), query=PERIOD),
+    # --- stored unit reports: the unit's supervisors and those above, and admins
+    "GET /api/v1/reports/units": Case(supervisors(200)),
+    "GET /api/v1/reports/units/{report_id}": Case(east_object(200)),
+    "GET /api/v1/reports/units/{report_id}/xlsx": Case(east_object(200)),
 }
 
 # Which scene object a path placeholder names, unless the case says otherwise.
 DEFAULT_IDS = {"unit_id": "east", "problem_id": "problem", "list_id": "full_list", "plan_id": "plan",
                "round_id": "round", "rule_id": "rule", "notification_id": "notification", "webhook_id": "webhook",
                "delivery_id": "delivery", "user_id": "officer", "token_id": "officer_token",
-               "attachment_id": "attachment"}
+               "attachment_id": "attachment", "report_id": "unit_report"}
 
 CONVERTER = re.compile(r"<(?:[^:<>]+:)?([a-z_]+)>")
 
@@ -335,11 +342,13 @@ def build_scene(world: World) -> Scene:
                                status="dead", attempts=8, next_attempt_at=now, created_at=now)
     db.session.add(delivery)
     db.session.flush()
+    yesterday = now.date() - timedelta(days=1)
+    report = unit_reports.make_report(world.units["east"], "daily", yesterday, yesterday, now=now)
     token = db.session.query(ApiToken).filter_by(user_id=users["officer"].id).one()
     notification = db.session.query(Notification).filter_by(user_id=users["officer"].id).one()
     scene.ids |= {"plan": plan.id, "round": round_.id, "full_list": full.id, "empty_list": empty.id,
                   "rule": rule.id, "notification": notification.id, "webhook": hook.id, "delivery": delivery.id,
-                  "officer_token": token.id}
+                  "officer_token": token.id, "unit_report": report.id}
     db.session.commit()
     return scene
 
