@@ -2,6 +2,7 @@
 
 import math
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,30 +38,34 @@ def materialize_rounds(*, now: datetime, horizon: timedelta = HORIZON) -> int:
             windows = [w for w in windows_between(plan, calendar, now - LONGEST_WINDOW, until) if w.end > now]
         else:
             windows = windows_between(plan, calendar, plan.watermark, until)
-        made += sum(_make_round(plan, window, now, calendar) for window in windows)
+        made += _make_rounds(plan, windows, now, calendar)
         plan.watermark = max(until, plan.watermark or until)
     db.session.flush()
     return made
 
 
-def _make_round(plan: PatrolPlan, window: Window, now: datetime, calendar: WorkCalendar) -> bool:
+def _make_rounds(plan: PatrolPlan, windows: list[Window], now: datetime, calendar: WorkCalendar) -> int:
+    """Insert the plan's rounds for `windows` in one statement, skipping those that exist; return how many."""
+    if not windows:
+        return 0
+    facts = _PlanFacts.load(plan, [window.start for window in windows])  # once per plan, not per round
     grace = timedelta(minutes=plan.late_grace_minutes)
-    passed = window.end + grace <= now
-    values = {
+    rows = [{
         "plan_id": plan.id, "label": window.label, "planned_start": window.start, "planned_end": window.end,
-        "grace_minutes": plan.late_grace_minutes, "state": "missed" if passed else "scheduled",
-        "missed_reason": "not_opened" if passed else None, "officer_ids": _officers(plan, window, calendar),
-        "checklist": build_checklist(plan, window.start), "focus_categories": list(window.focus_categories),
-        "created_at": now, "updated_at": now,
-    }
-    stmt = (upsert(PatrolRound).values(**values)
+        "grace_minutes": plan.late_grace_minutes, "state": "missed" if window.end + grace <= now else "scheduled",
+        "missed_reason": "not_opened" if window.end + grace <= now else None,
+        "officer_ids": _officers(plan, window, calendar), "checklist": build_checklist(plan, window.start, facts),
+        "focus_categories": list(window.focus_categories), "created_at": now, "updated_at": now,
+    } for window in windows]
+    stmt = (upsert(PatrolRound).values(rows)
             .on_conflict_do_nothing(index_elements=["plan_id", "planned_start"],
                                     index_where=text("state != 'cancelled'"))
-            .returning(PatrolRound.id))
-    round_id = db.session.execute(stmt).scalar()
-    if round_id is not None and passed:
-        _announce_missed(round_id, now)
-    return round_id is not None
+            .returning(PatrolRound.id, PatrolRound.state))
+    made = db.session.execute(stmt).all()
+    for round_id, state in sorted(made):
+        if state == "missed":  # a window that passed while the scheduler was down
+            _announce_missed(round_id, now)
+    return len(made)
 
 
 def _officers(plan: PatrolPlan, window: Window, calendar: WorkCalendar) -> list[int]:
@@ -85,21 +90,51 @@ def _points(plan: PatrolPlan, start: datetime) -> list[int]:
     return rng.sample(points, min(plan.sample_size or len(points), len(points)))
 
 
-def build_checklist(plan: PatrolPlan, start: datetime) -> dict:
-    """Points to walk; problems there waiting for on-site verification (复查) or a follow-up look (回头看);
-    hot points that escalation flagged."""
-    points = _points(plan, start)
+def _follow_day_start(plan: PatrolPlan, start: datetime) -> datetime:
+    """The local midnight that begins the day `follow_up_days` before the round's day."""
     tz = ZoneInfo(plan.timezone)
     follow_day = start.astimezone(tz).date() - timedelta(days=plan.follow_up_days)
-    day_start = datetime.combine(follow_day, datetime.min.time(), tzinfo=tz)
-    in_points = Problem.point_id.in_(points)
-    verify = select(Problem.id).where(in_points, Problem.state == State.VERIFYING).order_by(Problem.id)
-    follow = select(Problem.id).where(in_points, Problem.state == State.CLOSED,
-                                      Problem.closed_at >= day_start,
-                                      Problem.closed_at < day_start + timedelta(days=1)).order_by(Problem.id)
-    hot = select(Point.id).where(Point.id.in_(plan_points(plan)), Point.hot_until > start).order_by(Point.id)
-    return {"point_ids": points, "verify_problem_ids": list(db.session.scalars(verify)),
-            "follow_up_problem_ids": list(db.session.scalars(follow)), "hot_point_ids": list(db.session.scalars(hot))}
+    return datetime.combine(follow_day, datetime.min.time(), tzinfo=tz)
+
+
+@dataclass
+class _PlanFacts:
+    """What the checklists of a plan's rounds read, fetched in three statements for all of a tick's rounds."""
+
+    verifying: list[tuple[int, int]]  # (problem id, point id), by problem id
+    closed: list[tuple[int, int, datetime]]  # (problem id, point id, closed_at) in the follow-up days
+    hot: list[tuple[int, datetime]]  # (point id, hot_until), by point id
+
+    @classmethod
+    def load(cls, plan: PatrolPlan, starts: list[datetime]) -> "_PlanFacts":
+        points = plan_points(plan)
+        if not starts or not points:
+            return cls([], [], [])
+        in_points = Problem.point_id.in_(points)
+        verify = select(Problem.id, Problem.point_id).where(in_points, Problem.state == State.VERIFYING)
+        first, last = _follow_day_start(plan, min(starts)), _follow_day_start(plan, max(starts))
+        closed = select(Problem.id, Problem.point_id, Problem.closed_at).where(
+            in_points, Problem.state == State.CLOSED, Problem.closed_at >= first,
+            Problem.closed_at < last + timedelta(days=1))
+        hot = select(Point.id, Point.hot_until).where(Point.id.in_(points), Point.hot_until.is_not(None))
+        return cls(db.session.execute(verify.order_by(Problem.id)).tuples().all(),
+                   db.session.execute(closed.order_by(Problem.id)).tuples().all(),
+                   db.session.execute(hot.order_by(Point.id)).tuples().all())
+
+
+def build_checklist(plan: PatrolPlan, start: datetime, facts: _PlanFacts | None = None) -> dict:
+    """Points to walk; problems there waiting for on-site verification (复查) or a follow-up look (回头看);
+    hot points that escalation flagged. `facts` may come preloaded for several rounds of the plan."""
+    facts = facts or _PlanFacts.load(plan, [start])
+    points = _points(plan, start)
+    walked = set(points)
+    day_start = _follow_day_start(plan, start)
+    day_end = day_start + timedelta(days=1)
+    return {"point_ids": points,
+            "verify_problem_ids": [pid for pid, point in facts.verifying if point in walked],
+            "follow_up_problem_ids": [pid for pid, point, closed_at in facts.closed
+                                      if point in walked and day_start <= closed_at < day_end],
+            "hot_point_ids": [point for point, until in facts.hot if until > start]}
 
 
 def advance_rounds(*, now: datetime) -> dict[str, int]:
