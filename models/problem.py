@@ -16,6 +16,12 @@ class Problem(db.Model):
         UniqueConstraint("reporter_id", "client_id"),
         Index("ix_problems_reported_at_id", "reported_at", "id"),
         Index("ix_problems_state_reported_at", "state", "reported_at"),
+        # Performance (bench/RESULTS.md): ledger pages in an officer's grids or a handler's unit walk these in
+        # order; the sweep takes what is due in index order; patrol checklists look up problems at points.
+        Index("ix_problems_grid_id_reported_at_id", "grid_id", "reported_at", "id"),
+        Index("ix_problems_unit_id_reported_at_id", "unit_id", "reported_at", "id"),
+        Index("ix_problems_next_check_at_id", "next_check_at", "id"),
+        Index("ix_problems_point_id_state_closed_at", "point_id", "state", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

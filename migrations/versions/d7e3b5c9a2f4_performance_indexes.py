@@ -18,9 +18,21 @@ branch_labels = None
 depends_on = None
 
 
+INDEXES = {
+    "ix_problems_grid_id_reported_at_id": ["grid_id", "reported_at", "id"],
+    "ix_problems_unit_id_reported_at_id": ["unit_id", "reported_at", "id"],
+    "ix_problems_next_check_at_id": ["next_check_at", "id"],
+    "ix_problems_point_id_state_closed_at": ["point_id", "state", "closed_at"],
+}
+
+
 def upgrade():
-    pass
+    with op.batch_alter_table('problems', schema=None) as batch_op:
+        for name, columns in INDEXES.items():
+            batch_op.create_index(name, columns, unique=False)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('problems', schema=None) as batch_op:
+        for name in reversed(list(INDEXES)):
+            batch_op.drop_index(name)
