@@ -40,9 +40,18 @@ def problem_response(status: int, *, slug: str | None = None, detail: str = "", 
         extra["state_label"] = label(extra["state"], _lang())
     body = {"type": f"/errors/{slug}", "title": _title(slug), "status": status, "detail": detail,
             "errors": errors or {}} | extra
-    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    response = Response(_encode(body), status=status, mimetype="application/problem+json")
     response.headers.update(headers or {})
     return response
+
+
+def _encode(body: dict) -> bytes:
+    """UTF-8 JSON; an error that quotes a client's lone surrogate (a JSON key "\\ud800") is escaped
+    (\\uXXXX) instead, which is still valid JSON, rather than failing to encode into a 500."""
+    try:
+        return json.dumps(body).encode()
+    except UnicodeEncodeError:
+        return json.dumps(body, ensure_ascii=True).encode()
 
 
 TITLES = {

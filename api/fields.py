@@ -29,12 +29,18 @@ class StrictBoolean(fields.Boolean):
 
 
 class StrictString(fields.String):
-    """A string that carries text: surrounding blanks stripped, NUL refused."""
+    """A string that carries text: surrounding blanks stripped, NUL refused, and only characters UTF-8 can
+    store (JSON may escape half a surrogate pair, "\\ud800", which no database accepts)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in text:
             raise ValidationError("NUL characters are not allowed.")
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValidationError("Not valid Unicode text (a lone surrogate).") from None
         return text.strip()
 
 
