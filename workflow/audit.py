@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from itertools import groupby
 from operator import itemgetter
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from models import Problem, ProblemEvent
 from models.base import db
@@ -33,6 +33,8 @@ GENESIS = "0" * 64
 NOT_HASHED = frozenset({"id", "prev_hash", "hash"})
 HASHED_COLUMNS = tuple(c.key for c in ProblemEvent.__table__.columns if c.key not in NOT_HASHED)
 STREAM_BATCH = 1000
+PREVIOUS_HASH = select(ProblemEvent.hash).where(ProblemEvent.problem_id == bindparam("problem_id"),
+                                                ProblemEvent.seq == bindparam("seq"))
 
 
 # --- hashing ---------------------------------------------------------------------------------
@@ -66,13 +68,15 @@ def seal_event(event: ProblemEvent) -> None:
     sees the predecessor its previous holder committed. (A subquery in the UPDATE's RETURNING would not:
     it reads the snapshot taken before the UPDATE waited for the lock.) SQLite runs one writer at a time.
     """
+    if event.fields is None:  # the column's default would apply only at the INSERT, after hashing
+        event.fields = {}
     if event.seq == 1:
         event.prev_hash = GENESIS
     else:
-        stmt = select(ProblemEvent.hash).where(ProblemEvent.problem_id == event.problem_id,
-                                               ProblemEvent.seq == event.seq - 1)
-        # A missing predecessor is a broken trail already: chain on, verify names the gap.
-        event.prev_hash = db.session.execute(stmt).scalar() or GENESIS
+        # Core on the session's connection (this transaction), without the ORM's per-statement work. A
+        # missing predecessor means the trail is broken already: chain on, and verify names the gap.
+        previous = {"problem_id": event.problem_id, "seq": event.seq - 1}
+        event.prev_hash = db.session.connection().execute(PREVIOUS_HASH, previous).scalar() or GENESIS
     event.hash = chain_hash(event.prev_hash, _content(event))
 
 
@@ -134,11 +138,8 @@ def check_trail(problem_id: int, last_seq: int, trail: list[Mapping]) -> Break |
     """The first broken link of one problem's trail (events in seq order), or None."""
     prev, expected = GENESIS, 1
     for event in trail:
-        seq = event["seq"]
-        if seq > last_seq:
-            return Break(problem_id, seq, "inserted", f"the problem's last_seq is {last_seq}")
-        if seq != expected:
-            return Break(problem_id, expected, "missing", f"the trail jumps from seq {expected - 1} to {seq}")
+        if (out_of_place := _out_of_place(problem_id, last_seq, event["seq"], expected)) is not None:
+            return out_of_place
         if chain_hash(event["prev_hash"], event) != event["hash"]:
             return _mismatch(problem_id, event, trail)
         if event["prev_hash"] != prev:
@@ -147,6 +148,17 @@ def check_trail(problem_id: int, last_seq: int, trail: list[Mapping]) -> Break |
     if expected <= last_seq:
         return Break(problem_id, expected, "missing",
                      f"the trail ends at seq {expected - 1} but the problem counts {last_seq} events")
+    return None
+
+
+def _out_of_place(problem_id: int, last_seq: int, seq: int, expected: int) -> Break | None:
+    """The seq where `expected` should stand: a gap, an event beyond the counter, or an impossible seq."""
+    if seq < expected:
+        return Break(problem_id, seq, "edited", "a seq below 1")
+    if seq > expected and expected <= last_seq:
+        return Break(problem_id, expected, "missing", f"the trail jumps from seq {expected - 1} to {seq}")
+    if seq > last_seq:
+        return Break(problem_id, seq, "inserted", f"the problem counts {last_seq} events")
     return None
 
 

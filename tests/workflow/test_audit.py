@@ -171,14 +171,29 @@ def test_the_first_broken_link_is_the_lowest_problem_then_the_lowest_seq(world, 
     assert broken(second.id) == (second.id, 3, "edited")
 
 
-def test_check_trail_names_a_gap_without_touching_the_database():
-    a = {"problem_id": 9, "seq": 1, "action": "report", "to_state": "reported", "fields": {}}
-    a |= {"prev_hash": GENESIS, "hash": audit.chain_hash(GENESIS, a)}
-    c = {"problem_id": 9, "seq": 3, "action": "comment", "to_state": "reported", "fields": {}}
-    c |= {"prev_hash": a["hash"], "hash": audit.chain_hash(a["hash"], c)}
+def chain(*seqs: int, problem_id: int = 9) -> list[dict]:
+    """A well-formed chain of minimal events carrying these seqs, in this order."""
+    events, prev = [], GENESIS
+    for seq in seqs:
+        event = {"problem_id": problem_id, "seq": seq, "action": "comment", "to_state": "reported", "fields": {}}
+        event |= {"prev_hash": prev, "hash": audit.chain_hash(prev, event)}
+        events.append(event)
+        prev = event["hash"]
+    return events
 
-    assert audit.check_trail(9, 1, [a]) is None
-    assert audit.check_trail(9, 3, [a, c]) == audit.Break(9, 2, "missing", "the trail jumps from seq 1 to 3")
+
+@pytest.mark.parametrize(("seqs", "last_seq", "expected"), [
+    ((1, 2, 3), 3, None),
+    ((1, 3), 3, (2, "missing")),
+    ((1, 3), 2, (2, "missing")),  # a gap before the end of the counter is the first break
+    ((1, 2, 3), 2, (3, "inserted")),
+    ((2, 3), 3, (1, "missing")),
+    ((), 1, (1, "missing")),
+    ((0, 1), 1, (0, "edited")),
+])
+def test_check_trail_on_hand_made_chains(seqs, last_seq, expected):
+    broken = audit.check_trail(9, last_seq, chain(*seqs))
+    assert (broken and (broken.seq, broken.kind)) == expected
 
 
 # --- the command line --------------------------------------------------------------------------
