@@ -93,6 +93,7 @@ def gunicorn(database: str, *, workers: int = WORKERS, threads: int = THREADS, e
     process = subprocess.Popen([*cmd, "app:create_app()"], cwd=ROOT, env=env)
     try:
         _wait_until_up(port, process)
+        SERVERS[port] = process.pid
         yield port
     finally:
         process.send_signal(signal.SIGTERM)
@@ -101,6 +102,35 @@ def gunicorn(database: str, *, workers: int = WORKERS, threads: int = THREADS, e
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+SERVERS: dict[int, int] = {}  # port -> gunicorn master PID
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(port: int) -> float:
+    """CPU seconds used so far by the workers of the gunicorn serving `port`."""
+    children = subprocess.run(["pgrep", "-P", str(SERVERS[port])], check=False, capture_output=True,
+                              text=True).stdout.split()
+    return sum(_cpu_seconds(int(pid)) for pid in children)
+
+
+def database_cpu(database: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends connected to `database` (same machine)."""
+    import psycopg
+    with psycopg.connect(libpq_url(database)) as conn:
+        pids = [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    return sum(_cpu_seconds(pid) for pid in pids)
 
 
 def _wait_until_up(port: int, process: subprocess.Popen, timeout: float = 60) -> None:

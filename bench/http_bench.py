@@ -23,6 +23,7 @@ from bench.common import (
     SECONDS,
     THREADS,
     WORKERS,
+    database_cpu,
     gunicorn,
     libpq_url,
     make_app,
@@ -30,6 +31,7 @@ from bench.common import (
     migrate,
     report,
     scratch_database,
+    server_cpu,
     verdict,
 )
 from bench.data import World, add_problems, build_world
@@ -78,6 +80,16 @@ def report_factory(world: World, run: int):
     return factory
 
 
+def measured(port: int, database: str, factory) -> dict:
+    """One load run, with the CPU milliseconds per successful request spent by gunicorn and by PostgreSQL:
+    the cost of a request whatever else the machine is doing (throughput on a shared machine is not)."""
+    app_cpu, db_cpu = server_cpu(port), database_cpu(database)
+    result = loadgen.run(port=port, factory=factory, connections=CONNECTIONS, duration=SECONDS)
+    app_cpu, db_cpu = server_cpu(port) - app_cpu, database_cpu(database) - db_cpu
+    ok = max(result.ok, 1)
+    return result.summary() | {"app_cpu_ms": round(app_cpu * 1000 / ok, 3), "db_cpu_ms": round(db_cpu * 1000 / ok, 3)}
+
+
 def pgbench_tps(database: str) -> float:
     out = subprocess.run([PGBENCH, "-c", "8", "-j", "2", "-T", str(int(SECONDS)), "-n", libpq_url(database)],
                          check=True, capture_output=True, text=True).stdout
@@ -103,18 +115,15 @@ def main() -> None:
         with gunicorn(database) as port:
             loadgen.run(port=port, factory=livez_factory(), connections=CONNECTIONS, duration=2)  # warm up
             for run in range(RUNS):
-                livez = loadgen.run(port=port, factory=livez_factory(), connections=CONNECTIONS, duration=SECONDS)
-                moves = loadgen.run(port=port, factory=transition_factory(world, pool, run),
-                                    connections=CONNECTIONS, duration=SECONDS)
+                livez = measured(port, database, livez_factory())
+                moves = measured(port, database, transition_factory(world, pool, run))
                 tps = pgbench_tps(pgbench_db)
-                reports = loadgen.run(port=port, factory=report_factory(world, run), connections=CONNECTIONS,
-                                      duration=SECONDS)
-                runs.append({"livez": livez.summary(), "transitions": moves.summary(), "pgbench_tps": tps,
-                             "reports": reports.summary()})
-                print(f"run {run + 1}: livez {livez.rate:.0f}/s, transitions {moves.rate:.0f}/s "
-                      f"(errors {moves.errors}: {moves.statuses}), pgbench {tps:.0f} tps, reports "
-                      f"{reports.rate:.0f}/s p50 {reports.percentile(50):.1f} ms p99 {reports.percentile(99):.1f} ms",
-                      flush=True)
+                reports = measured(port, database, report_factory(world, run))
+                runs.append({"livez": livez, "transitions": moves, "pgbench_tps": tps, "reports": reports})
+                print(f"run {run + 1}: livez {livez['rate']:.0f}/s ({livez['app_cpu_ms']} ms CPU each), "
+                      f"transitions {moves['rate']:.0f}/s ({moves['app_cpu_ms']} ms app + {moves['db_cpu_ms']} ms "
+                      f"database CPU each; statuses {moves['statuses']}), pgbench {tps:.0f} tps, reports "
+                      f"{reports['rate']:.0f}/s p50 {reports['p50_ms']} ms p99 {reports['p99_ms']} ms", flush=True)
     summarize(runs)
 
 
@@ -132,6 +141,13 @@ def summarize(runs: list[dict]) -> None:
         "transitions_vs_livez": f"{vs_livez:.3f} {verdict(vs_livez, 0.30, at_least=True)}",
         "transitions_vs_pgbench": f"{vs_pgbench:.3f} {verdict(vs_pgbench, 0.30, at_least=True)}",
         "transition_p50_ms": median([r["transitions"]["p50_ms"] for r in runs]),
+        "livez_app_cpu_ms": median([r["livez"]["app_cpu_ms"] for r in runs]),
+        "transition_app_cpu_ms": median([r["transitions"]["app_cpu_ms"] for r in runs]),
+        "transition_db_cpu_ms": median([r["transitions"]["db_cpu_ms"] for r in runs]),
+        "transitions_vs_livez_by_cpu": round(median([r["livez"]["app_cpu_ms"] / r["transitions"]["app_cpu_ms"]
+                                                     for r in runs]), 3),
+        "report_app_cpu_ms": median([r["reports"]["app_cpu_ms"] for r in runs]),
+        "report_db_cpu_ms": median([r["reports"]["db_cpu_ms"] for r in runs]),
         "transition_p99_ms": median([r["transitions"]["p99_ms"] for r in runs]),
         "report_rps": median([r["reports"]["rate"] for r in runs]),
         "report_p50_ms": median([r["reports"]["p50_ms"] for r in runs]),

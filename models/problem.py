@@ -22,6 +22,8 @@ class Problem(db.Model):
         Index("ix_problems_unit_id_reported_at_id", "unit_id", "reported_at", "id"),
         Index("ix_problems_next_check_at_id", "next_check_at", "id"),
         Index("ix_problems_point_id_state_closed_at", "point_id", "state", "closed_at"),
+        # Recurrence (the same category at the same point within days): statistics and the escalation rule.
+        Index("ix_problems_point_id_category_id_reported_at", "point_id", "category_id", "reported_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -23,6 +23,7 @@ INDEXES = {
     "ix_problems_unit_id_reported_at_id": ["unit_id", "reported_at", "id"],
     "ix_problems_next_check_at_id": ["next_check_at", "id"],
     "ix_problems_point_id_state_closed_at": ["point_id", "state", "closed_at"],
+    "ix_problems_point_id_category_id_reported_at": ["point_id", "category_id", "reported_at"],
 }
 
 
