@@ -98,7 +98,14 @@ class Scene:
     ids: dict[str, int] = field(default_factory=dict)
 
     def id(self, name: str) -> int:
+        """The id of a scene object, made (and committed) the first time it is asked for."""
+        if name not in self.ids:
+            self.ids[name] = BUILDERS[name](self)
+            db.session.commit()
         return self.ids[name]
+
+    def user(self, key: str):
+        return self.world.users[key]
 
 
 Body = Callable[[Scene], dict] | dict | None
@@ -128,9 +135,10 @@ def _checkin(scene: Scene) -> dict:
 
 
 def _upload(scene: Scene) -> dict:
-    return {"kind": "other", "file": (io.BytesIO(photo()), "photo.jpg")}
+    return {"kind": "other", "file": (io.BytesIO(PHOTO), "photo.jpg")}
 
 
+PHOTO = photo()  # a JPEG with EXIF time and GPS at the market, made once
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
 FUTURE_DAY = "2099-01-05"  # the calendar is kept across tests: the admin's correction is removed afterwards
 
@@ -303,54 +311,87 @@ def test_the_signed_content_route_refuses_a_missing_or_forged_signature_and_serv
 
 # --- each persona on each route ----------------------------------------------------------------
 
-def build_scene(world: World) -> Scene:
-    """The objects every case refers to, all in or under the east subdistrict."""
-    now, users = world.now, world.users
-    scene = Scene(world, {"east": world.units["east"].id, "squad": world.units["squad"].id,
-                          "east_grid": world.grids["east"].id, "market": world.points["market"].id,
-                          "officer": users["officer"].id})
-    scene.ids["reported"] = world.report().id
-    problem = world.to_state("assigned")
-    scene.ids["problem"] = problem.id
+def _attachment(scene: Scene) -> int:
     attachment, _ = evidence.add_attachment(
-        actor=users["handler"], now=now, problem_id=problem.id, kind="before", data=photo(),
-        storage=current_app.extensions["rectify_storage"], max_bytes=10 * 1024 * 1024, far_m=200)
-    scene.ids["attachment"] = attachment.id
-    plan = patrol_plans.create_plan(actor=None, now=now, unit_id=scene.id("east"), name="东关早市",
-                                    mode="fixed_post", days="every_day", officer_ids=[users["officer"].id],
+        actor=scene.user("handler"), now=scene.world.now, problem_id=scene.id("problem"), kind="before",
+        data=PHOTO, storage=current_app.extensions["rectify_storage"], max_bytes=10 * 1024 * 1024, far_m=200)
+    return attachment.id
+
+
+def _plan_row(scene: Scene) -> int:
+    return patrol_plans.create_plan(actor=None, now=scene.world.now, unit_id=scene.id("east"), name="东关早市",
+                                    mode="fixed_post", days="every_day", officer_ids=[scene.id("officer")],
                                     point_ids=[scene.id("market")],
-                                    windows=[{"label": "早", "start": "06:30", "end": "08:30"}])
-    round_ = PatrolRound(plan_id=plan.id, label="早", planned_start=now - timedelta(minutes=10),
+                                    windows=[{"label": "早", "start": "06:30", "end": "08:30"}]).id
+
+
+def _round(scene: Scene) -> int:
+    now = scene.world.now
+    round_ = PatrolRound(plan_id=scene.id("plan"), label="早", planned_start=now - timedelta(minutes=10),
                          planned_end=now + timedelta(hours=1), grace_minutes=15, state="in_progress",
-                         officer_ids=[users["officer"].id], checklist={"point_ids": [scene.id("market")]},
+                         officer_ids=[scene.id("officer")], checklist={"point_ids": [scene.id("market")]},
                          focus_categories=[], started_at=now - timedelta(minutes=5), created_at=now, updated_at=now)
     db.session.add(round_)
-    full = lists.create_list(actor=users["east_supervisor"], now=now, lead_unit_id=scene.id("east"),
-                             kind="campaign", name="占道专项")
-    lists.add_problems(actor=users["east_supervisor"], now=now, list_id=full.id, problem_ids=[problem.id])
-    empty = lists.create_list(actor=users["east_supervisor"], now=now, lead_unit_id=scene.id("east"),
-                              kind="star", name="创城短板")
-    rule = escalation.create_rule(actor=None, now=now, name="东关提醒", trigger="at_due", unit_id=scene.id("east"),
-                                  notify=["handler"])
-    notify.send(user_ids=[users["officer"].id], type="test", title="提醒", body="矩阵", now=now)
-    hook = webhooks.create_webhook(now=now, url="https://hooks.example.com/a", secret="0123456789abcdef",
-                                   events=["problem.created"])
+    db.session.flush()
+    return round_.id
+
+
+def _list(scene: Scene, *, with_problem: bool) -> int:
+    supervisor, now = scene.user("east_supervisor"), scene.world.now
+    found = lists.create_list(actor=supervisor, now=now, lead_unit_id=scene.id("east"), kind="campaign",
+                              name="占道专项")
+    if with_problem:
+        lists.add_problems(actor=supervisor, now=now, list_id=found.id, problem_ids=[scene.id("problem")])
+    return found.id
+
+
+def _notification(scene: Scene) -> int:
+    notify.send(user_ids=[scene.id("officer")], type="test", title="提醒", body="矩阵", now=scene.world.now)
+    return db.session.query(Notification).filter_by(user_id=scene.id("officer")).one().id
+
+
+def _delivery(scene: Scene) -> int:
+    now = scene.world.now
     message = OutboxMessage(topic="problem.created", payload={}, created_at=now)
     db.session.add(message)
     db.session.flush()
-    delivery = WebhookDelivery(webhook_id=hook.id, event_id=message.id, event_type="problem.created", body="{}",
-                               status="dead", attempts=8, next_attempt_at=now, created_at=now)
+    delivery = WebhookDelivery(webhook_id=scene.id("webhook"), event_id=message.id, event_type="problem.created",
+                               body="{}", status="dead", attempts=8, next_attempt_at=now, created_at=now)
     db.session.add(delivery)
     db.session.flush()
-    yesterday = now.date() - timedelta(days=1)
-    report = unit_reports.make_report(world.units["east"], "daily", yesterday, yesterday, now=now)
-    token = db.session.query(ApiToken).filter_by(user_id=users["officer"].id).one()
-    notification = db.session.query(Notification).filter_by(user_id=users["officer"].id).one()
-    scene.ids |= {"plan": plan.id, "round": round_.id, "full_list": full.id, "empty_list": empty.id,
-                  "rule": rule.id, "notification": notification.id, "webhook": hook.id, "delivery": delivery.id,
-                  "officer_token": token.id, "unit_report": report.id}
-    db.session.commit()
-    return scene
+    return delivery.id
+
+
+def _unit_report(scene: Scene) -> int:
+    yesterday = scene.world.now.date() - timedelta(days=1)
+    return unit_reports.make_report(scene.world.units["east"], "daily", yesterday, yesterday, now=scene.world.now).id
+
+
+# The scene's objects, all in or under the east subdistrict, each made when a case first names it.
+BUILDERS: dict[str, Callable[[Scene], int]] = {
+    "reported": lambda s: s.world.report().id,
+    "problem": lambda s: s.world.to_state("assigned").id,
+    "attachment": _attachment,
+    "plan": _plan_row,
+    "round": _round,
+    "full_list": lambda s: _list(s, with_problem=True),
+    "empty_list": lambda s: _list(s, with_problem=False),
+    "rule": lambda s: escalation.create_rule(actor=None, now=s.world.now, name="东关提醒", trigger="at_due",
+                                             unit_id=s.id("east"), notify=["handler"]).id,
+    "notification": _notification,
+    "webhook": lambda s: webhooks.create_webhook(now=s.world.now, url="https://hooks.example.com/a",
+                                                 secret="0123456789abcdef", events=["problem.created"]).id,
+    "delivery": _delivery,
+    "officer_token": lambda s: db.session.query(ApiToken).filter_by(user_id=s.id("officer")).one().id,
+    "unit_report": _unit_report,
+}
+
+
+def build_scene(world: World) -> Scene:
+    """The world's fixed places and people; the rest of the scene is made on demand (see BUILDERS)."""
+    return Scene(world, {"east": world.units["east"].id, "squad": world.units["squad"].id,
+                         "east_grid": world.grids["east"].id, "market": world.points["market"].id,
+                         "officer": world.users["officer"].id})
 
 
 def _path(scene: Scene, key: str, case: Case) -> tuple[str, str]:
