@@ -32,6 +32,27 @@ IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
                    "description": "Makes a retry safe: a replay returns the first response."}
 
 
+def _ref(path: str, method: str) -> str:
+    """A JSON pointer to an operation of this spec, for OpenAPI links (the operations have no ids)."""
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+
+_BY_ID = "/api/v1/problems/{problem_id}"
+_THIS = {"problem_id": "$response.body#/id"}
+_THIS_VERSION = _THIS | {"header.If-Match": "$response.header.ETag"}
+# OpenAPI links: what a client (and schemathesis' stateful phase) can do next with the problem it got.
+LINKS = {
+    "GetProblem": {"operationRef": _ref(_BY_ID, "get"), "parameters": _THIS,
+                   "description": "Read the problem again (its ETag and allowed_actions)"},
+    "ActOnProblem": {"operationRef": _ref(_BY_ID + "/actions", "post"), "parameters": _THIS_VERSION,
+                     "description": "Take a workflow action, with If-Match from this ETag"},
+    "ProblemEvents": {"operationRef": _ref(_BY_ID + "/events", "get"), "parameters": _THIS,
+                      "description": "Read the problem's trail"},
+}
+EDIT_LINK = {"EditProblem": {"operationRef": _ref(_BY_ID, "patch"), "parameters": _THIS_VERSION,
+                             "description": "Correct the report while it waits for dispatch"}}
+
+
 def etag(problem) -> dict:
     return {"ETag": f'"{problem.version}"'}
 
@@ -61,7 +82,7 @@ class Problems(MethodView):
     @blp.arguments(ReportIn)
     @blp.response(201, ProblemOut, headers={"ETag": {"schema": {"type": "string"}}})
     @blp.alt_response(200, schema=ProblemOut, description="A repeated client_id: the existing problem")
-    @blp.doc(parameters=[IDEMPOTENCY_KEY])
+    @blp.doc(parameters=[IDEMPOTENCY_KEY], responses={201: {"links": LINKS | EDIT_LINK}, 200: {"links": LINKS}})
     def post(self, data):
         """Report a problem (officers in their grids, supervisors in their area)."""
         require_role("officer", "supervisor")
@@ -92,6 +113,7 @@ def export(args):
 class ProblemById(MethodView):
     @blp.response(200, ProblemOut, headers={"ETag": {"schema": {"type": "string"}}})
     @blp.alt_response(404, schema=ProblemSchema)
+    @blp.doc(responses={200: {"links": LINKS | EDIT_LINK}})
     def get(self, problem_id):
         """One problem, with the actions the caller can take now."""
         problem = problems.get_problem(actor=current_actor(), problem_id=problem_id)
@@ -122,7 +144,7 @@ class ProblemById(MethodView):
 @blp.alt_response(409, schema=ProblemSchema)
 @blp.alt_response(412, schema=ProblemSchema)
 @blp.alt_response(428, schema=ProblemSchema)
-@blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY])
+@blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY], responses={200: {"links": LINKS}})
 def act(data, problem_id):
     """Apply a workflow action: {"action": "accept", ...fields} with If-Match (not for comment)."""
     actor, action = current_actor(), data.pop("action")
