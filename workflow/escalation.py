@@ -115,8 +115,9 @@ def sweep(*, now: datetime) -> list[str]:
         select(Problem).where(Problem.next_check_at <= now).order_by(Problem.next_check_at, Problem.id)
         .limit(BATCH).with_for_update(skip_locked=True, of=Problem)).all()
     fired = []
+    audience: dict[tuple, list[int]] = {}  # who hears, by unit, handler and targets: asked once per sweep
     for problem in due:
-        fired += _sweep_one(problem, rules, scopes, now)
+        fired += _sweep_one(problem, rules, scopes, now, audience)
     return fired
 
 
@@ -127,13 +128,13 @@ def _scopes(rules) -> dict[int, set[int]]:
             for rule in rules if rule.unit_id in paths}
 
 
-def _sweep_one(problem: Problem, rules, scopes, now: datetime) -> list[str]:
+def _sweep_one(problem: Problem, rules, scopes, now: datetime, audience: dict) -> list[str]:
     steps = [step for rule in rules if (step := step_of(rule, problem, scopes)) is not None]
     version = problem.version
     fired = []
     for step in sorted((s for s in steps if s.at <= now), key=lambda s: (s.at, s.rule.level, s.rule.id)):
         if _record(problem, step, now):
-            fired.append(_fire(problem, step, now))
+            fired.append(_fire(problem, step, now, audience))
     upcoming = [s.at for s in steps if s.at > now]
     db.session.execute(update(Problem).where(Problem.id == problem.id, Problem.version == version)
                        .values(next_check_at=min(upcoming, default=None))
@@ -150,7 +151,7 @@ def _record(problem: Problem, step: Step, now: datetime) -> bool:
     return db.session.execute(stmt).scalar() is not None
 
 
-def _fire(problem: Problem, step: Step, now: datetime) -> str:
+def _fire(problem: Problem, step: Step, now: datetime, audience: dict | None = None) -> str:
     """The effects of a fired step: marks on the problem, an event on its trail, notifications."""
     rule, effects = step.rule, step.rule.effects or {}
     values = {"escalation_level": case((Problem.escalation_level < rule.level, rule.level),
@@ -172,13 +173,21 @@ def _fire(problem: Problem, step: Step, now: datetime) -> str:
               "due_at": step.at.isoformat(), "elapsed": _elapsed(problem, step, now)}
     fields |= _mark_hot(problem, rule, now) if effects.get("hot_days") else {}
     _write_event(problem, seq, fields, now)
-    users = notify.recipients(problem, rule.notify or [])
+    users = _recipients(problem, rule.notify or [], {} if audience is None else audience)
     notify.send(user_ids=users, type="escalation", title=f"{problem.code} {rule.name}",
                 body=f"{problem.title}: {rule.name} (level {rule.level})", problem_id=problem.id, now=now)
     outbox.enqueue(topic="escalation.fired", now=now, payload={
         "problem_id": problem.id, "rule_id": rule.id, "level": rule.level,
         "data": outbox.problem_data(problem) | {"rule": rule.name, "rule_id": rule.id, "level": rule.level}})
     return f"{rule.name} (level {rule.level}) on {problem.code}, due {step.at.isoformat()}"
+
+
+def _recipients(problem: Problem, targets: list[str], audience: dict) -> list[int]:
+    """notify.recipients, remembered for the sweep: it depends only on these columns and the targets."""
+    key = (problem.unit_id, problem.grid_unit_id, problem.handler_id, tuple(targets))
+    if key not in audience:
+        audience[key] = notify.recipients(problem, targets)
+    return audience[key]
 
 
 def _elapsed(problem: Problem, step: Step, now: datetime) -> int | None:
