@@ -2,6 +2,7 @@
 
 import math
 import random
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from models.enums import Role, State
 from workflow import outbox, problems
 from workflow.calendar import WorkCalendar, load_calendar
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
-from workflow.patrol_plans import Window, plan_points, runs_on, windows_between
+from workflow.patrol_plans import Window, runs_on, windows_between
 from workflow.scope import subtree_ids
 
 HORIZON = timedelta(hours=48)
@@ -29,39 +30,46 @@ STARTED = ("in_progress", "completed", "completed_late")
 def materialize_rounds(*, now: datetime, horizon: timedelta = HORIZON) -> int:
     """Make a round for every window up to now + horizon, once; windows passed in downtime are missed."""
     calendar = load_calendar(db.session)
-    made = 0
     plans = db.session.scalars(select(PatrolPlan).where(PatrolPlan.paused.is_(False)).order_by(PatrolPlan.id)
                                .with_for_update(skip_locked=True)).all()  # a plan being edited waits a tick
+    until = now + horizon
+    windows = {}
     for plan in plans:
-        until = now + horizon
         if plan.watermark is None:  # the first tick that sees the plan: no backfill before it
-            windows = [w for w in windows_between(plan, calendar, now - LONGEST_WINDOW, until) if w.end > now]
+            windows[plan.id] = [w for w in windows_between(plan, calendar, now - LONGEST_WINDOW, until) if w.end > now]
         else:
-            windows = windows_between(plan, calendar, plan.watermark, until)
-        made += _make_rounds(plan, windows, now, calendar)
+            windows[plan.id] = windows_between(plan, calendar, plan.watermark, until)
         plan.watermark = max(until, plan.watermark or until)
+    # Every plan's checklist facts in a few statements, every round in a few inserts: a tick over a thousand
+    # plans costs what one plan used to (bench/RESULTS.md).
+    facts = _Facts.load([(plan, [w.start for w in windows[plan.id]]) for plan in plans])
+    rows = [_round_row(plan, window, now, calendar, facts) for plan in plans for window in windows[plan.id]]
+    made = _insert_rounds(rows, now)
     db.session.flush()
     return made
 
 
-def _make_rounds(plan: PatrolPlan, windows: list[Window], now: datetime, calendar: WorkCalendar) -> int:
-    """Insert the plan's rounds for `windows` in one statement, skipping those that exist; return how many."""
-    if not windows:
-        return 0
-    facts = _PlanFacts.load(plan, [window.start for window in windows])  # once per plan, not per round
-    grace = timedelta(minutes=plan.late_grace_minutes)
-    rows = [{
-        "plan_id": plan.id, "label": window.label, "planned_start": window.start, "planned_end": window.end,
-        "grace_minutes": plan.late_grace_minutes, "state": "missed" if window.end + grace <= now else "scheduled",
-        "missed_reason": "not_opened" if window.end + grace <= now else None,
-        "officer_ids": _officers(plan, window, calendar), "checklist": build_checklist(plan, window.start, facts),
-        "focus_categories": list(window.focus_categories), "created_at": now, "updated_at": now,
-    } for window in windows]
-    stmt = (upsert(PatrolRound).values(rows)
-            .on_conflict_do_nothing(index_elements=["plan_id", "planned_start"],
-                                    index_where=text("state != 'cancelled'"))
-            .returning(PatrolRound.id, PatrolRound.state))
-    made = db.session.execute(stmt).all()
+def _round_row(plan: PatrolPlan, window: Window, now: datetime, calendar: WorkCalendar, facts: "_Facts") -> dict:
+    passed = window.end + timedelta(minutes=plan.late_grace_minutes) <= now
+    return {"plan_id": plan.id, "label": window.label, "planned_start": window.start, "planned_end": window.end,
+            "grace_minutes": plan.late_grace_minutes, "state": "missed" if passed else "scheduled",
+            "missed_reason": "not_opened" if passed else None, "officer_ids": _officers(plan, window, calendar),
+            "checklist": build_checklist(plan, window.start, facts),
+            "focus_categories": list(window.focus_categories), "created_at": now, "updated_at": now}
+
+
+INSERT_ROWS = 400  # rounds per INSERT: well below PostgreSQL's 65,535 parameters per statement
+
+
+def _insert_rounds(rows: list[dict], now: datetime) -> int:
+    """Insert the rounds that do not exist yet (one live round per plan and start); return how many."""
+    made = []
+    for first in range(0, len(rows), INSERT_ROWS):
+        stmt = (upsert(PatrolRound).values(rows[first:first + INSERT_ROWS])
+                .on_conflict_do_nothing(index_elements=["plan_id", "planned_start"],
+                                        index_where=text("state != 'cancelled'"))
+                .returning(PatrolRound.id, PatrolRound.state))
+        made += db.session.execute(stmt).all()
     for round_id, state in sorted(made):
         if state == "missed":  # a window that passed while the scheduler was down
             _announce_missed(round_id, now)
@@ -82,8 +90,8 @@ def _officers(plan: PatrolPlan, window: Window, calendar: WorkCalendar) -> list[
     return [plan.officer_ids[turn % team]]
 
 
-def _points(plan: PatrolPlan, start: datetime) -> list[int]:
-    points = plan_points(plan)
+def _points(plan: PatrolPlan, start: datetime, points: list[int]) -> list[int]:
+    """The points a round walks, in order: the plan's route, or for a dynamic plan a sample shuffled per round."""
     if plan.mode != "dynamic":
         return points
     rng = random.Random(f"{plan.seed}:{start.isoformat()}")  # reproducible per round, secret per plan
@@ -98,43 +106,63 @@ def _follow_day_start(plan: PatrolPlan, start: datetime) -> datetime:
 
 
 @dataclass
-class _PlanFacts:
-    """What the checklists of a plan's rounds read, fetched in three statements for all of a tick's rounds."""
+class _Facts:
+    """What the checklists of a tick's rounds read, fetched in a few statements for every plan at once."""
 
-    verifying: list[tuple[int, int]]  # (problem id, point id), by problem id
-    closed: list[tuple[int, int, datetime]]  # (problem id, point id, closed_at) in the follow-up days
-    hot: list[tuple[int, datetime]]  # (point id, hot_until), by point id
+    points: dict[int, list[int]]  # plan id -> its points in route order
+    verifying: dict[int, list[int]]  # point id -> problems there waiting for on-site verification
+    closed: dict[int, list[tuple[int, datetime]]]  # point id -> (problem, closed_at) within the follow-up days
+    hot: dict[int, datetime]  # point id -> hot until
 
     @classmethod
-    def load(cls, plan: PatrolPlan, starts: list[datetime]) -> "_PlanFacts":
-        points = plan_points(plan)
-        if not starts or not points:
-            return cls([], [], [])
-        in_points = Problem.point_id.in_(points)
-        verify = select(Problem.id, Problem.point_id).where(in_points, Problem.state == State.VERIFYING)
-        first, last = _follow_day_start(plan, min(starts)), _follow_day_start(plan, max(starts))
+    def load(cls, plans: list[tuple[PatrolPlan, list[datetime]]]) -> "_Facts":
+        """The facts for these plans' rounds starting at the given instants."""
+        points = _points_of([plan for plan, _ in plans])
+        everywhere = sorted({point for route in points.values() for point in route})
+        spans = [(_follow_day_start(plan, min(starts)), _follow_day_start(plan, max(starts)) + timedelta(days=1))
+                 for plan, starts in plans if starts]
+        facts = cls(points, defaultdict(list), defaultdict(list), {})
+        if not everywhere or not spans:
+            return facts
+        at_points = Problem.point_id.in_(everywhere)
+        verifying = select(Problem.id, Problem.point_id).where(at_points, Problem.state == State.VERIFYING)
+        for problem_id, point in db.session.execute(verifying.order_by(Problem.id)):
+            facts.verifying[point].append(problem_id)
         closed = select(Problem.id, Problem.point_id, Problem.closed_at).where(
-            in_points, Problem.state == State.CLOSED, Problem.closed_at >= first,
-            Problem.closed_at < last + timedelta(days=1))
-        hot = select(Point.id, Point.hot_until).where(Point.id.in_(points), Point.hot_until.is_not(None))
-        return cls(db.session.execute(verify.order_by(Problem.id)).tuples().all(),
-                   db.session.execute(closed.order_by(Problem.id)).tuples().all(),
-                   db.session.execute(hot.order_by(Point.id)).tuples().all())
+            at_points, Problem.state == State.CLOSED, Problem.closed_at >= min(first for first, _ in spans),
+            Problem.closed_at < max(last for _, last in spans))
+        for problem_id, point, closed_at in db.session.execute(closed.order_by(Problem.id)):
+            facts.closed[point].append((problem_id, closed_at))
+        hot = select(Point.id, Point.hot_until).where(Point.id.in_(everywhere), Point.hot_until.is_not(None))
+        facts.hot = dict(db.session.execute(hot).tuples().all())
+        return facts
 
 
-def build_checklist(plan: PatrolPlan, start: datetime, facts: _PlanFacts | None = None) -> dict:
+def _points_of(plans: list[PatrolPlan]) -> dict[int, list[int]]:
+    """Each plan's points in route order (a grid's points by id), the grids' in one statement."""
+    grids = {plan.grid_id for plan in plans if not plan.point_ids}
+    by_grid: dict[int, list[int]] = defaultdict(list)
+    if grids:
+        for grid_id, point_id in db.session.execute(select(Point.grid_id, Point.id).where(Point.grid_id.in_(grids))
+                                                    .order_by(Point.id)):
+            by_grid[grid_id].append(point_id)
+    return {plan.id: list(plan.point_ids) if plan.point_ids else list(by_grid[plan.grid_id]) for plan in plans}
+
+
+def build_checklist(plan: PatrolPlan, start: datetime, facts: _Facts | None = None) -> dict:
     """Points to walk; problems there waiting for on-site verification (复查) or a follow-up look (回头看);
-    hot points that escalation flagged. `facts` may come preloaded for several rounds of the plan."""
-    facts = facts or _PlanFacts.load(plan, [start])
-    points = _points(plan, start)
-    walked = set(points)
+    hot points that escalation flagged. `facts` may come preloaded for many rounds."""
+    facts = facts or _Facts.load([(plan, [start])])
+    route = facts.points[plan.id]
+    points = _points(plan, start, route)
     day_start = _follow_day_start(plan, start)
     day_end = day_start + timedelta(days=1)
+    walked = set(points)
     return {"point_ids": points,
-            "verify_problem_ids": [pid for pid, point in facts.verifying if point in walked],
-            "follow_up_problem_ids": [pid for pid, point, closed_at in facts.closed
-                                      if point in walked and day_start <= closed_at < day_end],
-            "hot_point_ids": [point for point, until in facts.hot if until > start]}
+            "verify_problem_ids": sorted(pid for point in walked for pid in facts.verifying.get(point, ())),
+            "follow_up_problem_ids": sorted(pid for point in walked for pid, closed_at in facts.closed.get(point, ())
+                                            if day_start <= closed_at < day_end),
+            "hot_point_ids": sorted(point for point in set(route) if point in facts.hot and facts.hot[point] > start)}
 
 
 def advance_rounds(*, now: datetime) -> dict[str, int]:

@@ -15,7 +15,7 @@ from models.base import db
 from tests.conftest import NOW
 from workflow import escalation, ledger
 from workflow.paging import encode_cursor
-from workflow.patrol_rounds import _PlanFacts
+from workflow.patrol_rounds import _Facts
 
 SIZE = 20_000
 
@@ -109,9 +109,10 @@ def test_the_sweep_finds_due_problems_by_index(seeded):
 
 
 def test_patrol_checklists_find_problems_at_points_by_index(seeded):
-    class Plan:  # the two attributes the facts read, for a plan over both points
+    class Plan:  # the attributes the facts read, for a plan over both points
+        id, grid_id = 1, None
         point_ids = [seeded.points["market"].id, seeded.points["night"].id]
         timezone, follow_up_days = "Asia/Shanghai", 7
 
-    scans = explained(lambda: _PlanFacts.load(Plan, [NOW]), prefix="SELECT problems.")
+    scans = explained(lambda: _Facts.load([(Plan, [NOW])]), prefix="SELECT problems.")
     assert scans and "Seq Scan" not in scans, scans
