@@ -9,7 +9,7 @@ from models.base import db
 from workflow import problems
 
 EVENT_KEYS = {"id", "seq", "action", "action_label", "actor", "from_state", "to_state", "note", "fields", "stage",
-              "stage_overdue", "at"}
+              "stage_overdue", "at", "prev_hash", "hash"}
 
 
 
