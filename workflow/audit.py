@@ -4,10 +4,11 @@ What is hashed, exactly (so that anyone can re-check a trail without this code):
 
 - canonical(event) is the JSON object of every column of `problem_events` except `id`, `prev_hash` and
   `hash` — today problem_id, seq, action, from_state, to_state, actor_id, actor_name, actor_role, note,
-  fields, stage, stage_overdue, at and whatever nullable column is added later — leaving out the columns
-  whose value is null (so a nullable column added later does not change old events' hashes); datetimes
-  as UTC ISO 8601 with microseconds (`2026-11-25T02:00:00.000000+00:00`); keys sorted at every level,
-  no whitespace (separators `,` and `:`), non-ASCII characters as themselves, encoded as UTF-8.
+  fields, stage, stage_overdue, stage_natural_s, stage_working_s, at, and any nullable column added later
+  — leaving out the columns whose value is null (so a nullable column added later does not change old
+  events' hashes); datetimes as UTC ISO 8601 with microseconds (`2026-11-25T02:00:00.000000+00:00`);
+  written as Python's `json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`
+  writes it (keys sorted at every level, no whitespace, non-ASCII characters as themselves), in UTF-8.
 - hash = lowercase hex SHA-256 of the 64 ASCII characters of `prev_hash` followed by canonical(event);
   `prev_hash` is the previous event's (seq − 1) `hash`, or 64 zeros for seq 1.
 
