@@ -95,6 +95,20 @@ def audit_verify_command(ctx, problem_id):
     click.echo(f"intact: {verdict.problems} problems, {verdict.events} events")
 
 
+@audit_cli.command("digest")
+@click.option("--as-of", "as_of", required=True, type=click.DateTime(["%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"]),
+              help="The instant of an anchor (its as_of, with an offset).")
+def audit_digest_command(as_of):
+    """Recompute the digest of the chain heads as of an anchor's instant; compare it with the anchor sent out."""
+    mode = sqlite_begin_mode.set("DEFERRED")
+    try:
+        heads = audit.heads_digest(as_of)
+    finally:
+        db.session.rollback()
+        sqlite_begin_mode.reset(mode)
+    click.echo(f"{heads['digest']} over {heads['problems']} trails, {heads['events']} events, as of {heads['as_of']}")
+
+
 def first_run() -> None:
     """`python app.py`: migrate, seed the demo when empty, then serve the API with the scheduler in-process."""
     from flask_migrate import upgrade

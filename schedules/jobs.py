@@ -1,11 +1,14 @@
 """The scheduled jobs: thin ticks that ask the database what is due as of `now`."""
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from flask import current_app
 
 from models import JobRun
 from models.base import db
-from workflow import delivery, escalation, idempotency, patrol_rounds, unit_reports
+from workflow import audit, delivery, escalation, idempotency, patrol_rounds, unit_reports
 
 
 def materialize_rounds(now: datetime) -> str:
@@ -43,6 +46,15 @@ def make_unit_reports(now: datetime) -> str:
     return f"made {unit_reports.make_due_reports(now=now)} unit reports"
 
 
+def anchor_audit(now: datetime) -> str:
+    """Once a local day, send the digest of every problem trail's head out (audit.anchor webhook, log)."""
+    tz = ZoneInfo(current_app.config["RECTIFY_TIMEZONE"])
+    day_start = datetime.combine(now.astimezone(tz).date(), time(), tzinfo=tz)
+    heads = audit.anchor(now=now, day_start=day_start)
+    return "anchored today already" if heads is None else \
+        f"anchored {heads['digest']} over {heads['problems']} trails as of {heads['as_of']}"
+
+
 # job id -> (tick, interval in seconds). Later jobs (rounds, escalation, outbox) join this table.
 JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "materialize_rounds": (materialize_rounds, 300),
@@ -51,6 +63,7 @@ JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "deliver_outbox": (deliver_outbox, 15),
     "purge_idempotency": (purge_idempotency, 3600),
     "make_unit_reports": (make_unit_reports, 600),
+    "anchor_audit": (anchor_audit, 3600),
 }
 
 

@@ -13,27 +13,39 @@ What is hashed, exactly (so that anyone can re-check a trail without this code):
   `prev_hash` is the previous event's (seq − 1) `hash`, or 64 zeros for seq 1.
 
 The chain proves the order and content of each trail and, with `problems.last_seq`, that its tail is
-complete. A rewrite of a whole trail (or of its tail together with `last_seq`) is caught only by a
-digest of the chain heads kept elsewhere.
+complete. A rewrite of a whole trail (or of its tail together with `last_seq`) is caught by the daily
+anchor: a digest of every chain's head as of an instant, sent out through the outbox (`audit.anchor`
+webhook) and the log, so that a copy lives outside this database. `heads_digest(as_of)` recomputes it at any
+later time (`flask audit digest --as-of`); a different answer means a trail was changed.
+
+The digest as of T: SHA-256 over the lines `<problem_id>:<seq>:<hash>\n`, lowest problem first, of each
+problem's highest-seq event whose `at` is at or before T (problems with no such event are left out).
+The anchor takes T = its tick minus ANCHOR_LAG, so no transaction still open at T can add to it.
 """
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 
-from models import Problem, ProblemEvent
+from models import OutboxMessage, Problem, ProblemEvent
 from models.base import db
+from workflow import outbox
+
+log = logging.getLogger("rectify.audit")
 
 GENESIS = "0" * 64
 NOT_HASHED = frozenset({"id", "prev_hash", "hash"})
 HASHED_COLUMNS = tuple(c.key for c in ProblemEvent.__table__.columns if c.key not in NOT_HASHED)
 STREAM_BATCH = 1000
+ANCHOR_TOPIC = "audit.anchor"
+ANCHOR_LAG = timedelta(minutes=10)
 PREVIOUS_HASH = select(ProblemEvent.hash).where(ProblemEvent.problem_id == bindparam("problem_id"),
                                                 ProblemEvent.seq == bindparam("seq"))
 
@@ -179,3 +191,34 @@ def _unlinked(problem_id: int, event: Mapping, trail: list[Mapping]) -> Break:
         return Break(problem_id, seq, "reordered", f"it follows another event than seq {seq - 1}")
     return Break(problem_id, seq - 1, "edited", f"rewritten with a fresh hash: seq {seq} does not follow it")
 
+
+
+# --- anchoring -------------------------------------------------------------------------------
+
+def heads_digest(as_of: datetime) -> dict:
+    """The digest of every chain's head as of `as_of` (see the module's docstring), streamed."""
+    heads = (select(ProblemEvent.problem_id, func.max(ProblemEvent.seq).label("seq"))
+             .where(ProblemEvent.at <= as_of).group_by(ProblemEvent.problem_id).subquery())
+    stmt = (select(heads.c.problem_id, heads.c.seq, ProblemEvent.hash)
+            .join(ProblemEvent, and_(ProblemEvent.problem_id == heads.c.problem_id, ProblemEvent.seq == heads.c.seq))
+            .order_by(heads.c.problem_id))
+    digest, problems, events = hashlib.sha256(), 0, 0
+    for problem_id, seq, head in db.session.execute(stmt, execution_options={"yield_per": STREAM_BATCH}):
+        digest.update(f"{problem_id}:{seq}:{head}\n".encode("ascii"))
+        problems, events = problems + 1, events + seq
+    return {"as_of": as_of.astimezone(UTC).isoformat(timespec="microseconds"), "digest": digest.hexdigest(),
+            "problems": problems, "events": events}
+
+
+def anchor(*, now: datetime, day_start: datetime) -> dict | None:
+    """Once a day (no anchor since `day_start`): the digest of the chain heads as of now − ANCHOR_LAG, queued
+    for the `audit.anchor` webhook and logged. Returns what was anchored, or None when today's is out."""
+    sent = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.topic == ANCHOR_TOPIC,
+                                                             OutboxMessage.created_at >= day_start).limit(1))
+    if sent is not None:
+        return None
+    heads = heads_digest(now - ANCHOR_LAG)
+    outbox.enqueue(topic=ANCHOR_TOPIC, payload=heads, now=now)
+    log.info("audit anchor as of %s: %s over %d problems, %d events", heads["as_of"], heads["digest"],
+             heads["problems"], heads["events"])
+    return heads
