@@ -104,7 +104,7 @@ def pool_of(database: str) -> list[tuple[int, str]]:
 
 
 def main() -> None:
-    with scratch_database("http") as database, scratch_database("pgbench") as pgbench_db:
+    with scratch_database("http") as database, scratch_database("pgbench", production=False) as pgbench_db:
         subprocess.run([PGBENCH, "-i", "-s", "10", "-q", libpq_url(pgbench_db)], check=True, capture_output=True)
         app = make_app(database)
         migrate(app)
