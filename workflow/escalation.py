@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import EscalationFiring, EscalationRule, Point, Problem, Unit, User
@@ -107,17 +107,36 @@ def _recurring(rule: EscalationRule, problem: Problem) -> list[int]:
 # --- the sweep -------------------------------------------------------------------------------
 
 def sweep(*, now: datetime) -> list[str]:
-    """Fire every step that is due by `now`, oldest first, each once; say what fired."""
+    """Fire every step that is due by `now`, oldest first, each once; say what fired.
+
+    A batch of due problems (locked, so nobody else writes them meanwhile) costs a few statements plus two per
+    fired step (its event: the hash chain reads the previous link): the firings are claimed in one INSERT,
+    the problems written in one executemany, inbox items and outbox rows inserted together (bench/RESULTS.md).
+    """
     rules = db.session.scalars(select(EscalationRule).where(EscalationRule.active.is_(True))
                                .order_by(EscalationRule.id)).all()
     scopes = _scopes(rules)
     due = db.session.scalars(
         select(Problem).where(Problem.next_check_at <= now).order_by(Problem.next_check_at, Problem.id)
         .limit(BATCH).with_for_update(skip_locked=True, of=Problem)).all()
-    fired = []
+    steps = {problem.id: [step for rule in rules if (step := step_of(rule, problem, scopes)) is not None]
+             for problem in due}
+    ripe = {problem.id: sorted((s for s in steps[problem.id] if s.at <= now),
+                               key=lambda s: (s.at, s.rule.level, s.rule.id)) for problem in due}
+    claimed = _record(ripe, now)
+    fired, changes = [], []
     audience: dict[tuple, list[int]] = {}  # who hears, by unit, handler and targets: asked once per sweep
-    for problem in due:
-        fired += _sweep_one(problem, rules, scopes, now, audience)
+    with db.session.no_autoflush:  # inbox items and outbox rows go in together at the end
+        for problem in due:
+            fired += [_fire(problem, step, now, audience) for step in ripe[problem.id]
+                      if (problem.id, step.rule.id, step.rule.level, step.cycle) in claimed]
+            upcoming = [s.at for s in steps[problem.id] if s.at > now]
+            changes.append({"id": problem.id, "next_check_at": min(upcoming, default=None),
+                            "escalation_level": problem.escalation_level, "supervised": problem.supervised,
+                            "severity": problem.severity, "last_seq": problem.last_seq})
+    if changes:
+        db.session.execute(update(Problem), changes)  # by primary key, one executemany
+    db.session.flush()
     return fired
 
 
@@ -128,52 +147,38 @@ def _scopes(rules) -> dict[int, set[int]]:
             for rule in rules if rule.unit_id in paths}
 
 
-def _sweep_one(problem: Problem, rules, scopes, now: datetime, audience: dict) -> list[str]:
-    steps = [step for rule in rules if (step := step_of(rule, problem, scopes)) is not None]
-    version = problem.version
-    fired = []
-    for step in sorted((s for s in steps if s.at <= now), key=lambda s: (s.at, s.rule.level, s.rule.id)):
-        if _record(problem, step, now):
-            fired.append(_fire(problem, step, now, audience))
-    upcoming = [s.at for s in steps if s.at > now]
-    db.session.execute(update(Problem).where(Problem.id == problem.id, Problem.version == version)
-                       .values(next_check_at=min(upcoming, default=None))
-                       .execution_options(synchronize_session=False))
-    return fired
+FIRINGS_PER_INSERT = 1000
 
 
-def _record(problem: Problem, step: Step, now: datetime) -> bool:
-    stmt = (upsert(EscalationFiring)
-            .values(problem_id=problem.id, rule_id=step.rule.id, level=step.rule.level, cycle=step.cycle,
-                    due_at=step.at, fired_at=now)
-            .on_conflict_do_nothing(index_elements=["problem_id", "rule_id", "level", "cycle"])
-            .returning(EscalationFiring.id))
-    return db.session.execute(stmt).scalar() is not None
+def _record(ripe: dict[int, list[Step]], now: datetime) -> set[tuple]:
+    """Claim every ripe step's firing; the (problem, rule, level, cycle) keys that were not claimed before."""
+    rows = [{"problem_id": problem_id, "rule_id": step.rule.id, "level": step.rule.level, "cycle": step.cycle,
+             "due_at": step.at, "fired_at": now} for problem_id, steps in ripe.items() for step in steps]
+    claimed: set[tuple] = set()
+    for first in range(0, len(rows), FIRINGS_PER_INSERT):
+        stmt = (upsert(EscalationFiring).values(rows[first:first + FIRINGS_PER_INSERT])
+                .on_conflict_do_nothing(index_elements=["problem_id", "rule_id", "level", "cycle"])
+                .returning(EscalationFiring.problem_id, EscalationFiring.rule_id, EscalationFiring.level,
+                           EscalationFiring.cycle))
+        claimed |= {tuple(row) for row in db.session.execute(stmt)}
+    return claimed
 
 
-def _fire(problem: Problem, step: Step, now: datetime, audience: dict | None = None) -> str:
-    """The effects of a fired step: marks on the problem, an event on its trail, notifications."""
+def _fire(problem: Problem, step: Step, now: datetime, audience: dict) -> str:
+    """The effects of a fired step: marks on the problem (written by the sweep), an event on its trail,
+    notifications. The problem is locked by the sweep, so its loaded values are the row's."""
     rule, effects = step.rule, step.rule.effects or {}
-    values = {"escalation_level": case((Problem.escalation_level < rule.level, rule.level),
-                                       else_=Problem.escalation_level),
-              "last_seq": Problem.last_seq + 1}
+    set_committed_value(problem, "escalation_level", max(problem.escalation_level, rule.level))
     if effects.get("supervise"):
-        values["supervised"] = True
+        set_committed_value(problem, "supervised", True)
     if effects.get("raise_severity"):
-        values["severity"] = case(SEVERITY_UP, value=Problem.severity, else_=Problem.severity)
-    row = db.session.execute(update(Problem).where(Problem.id == problem.id).values(**values)
-                             .returning(Problem.last_seq, Problem.escalation_level, Problem.supervised,
-                                        Problem.severity)
-                             .execution_options(synchronize_session=False)).one()
-    for key in ("escalation_level", "supervised", "severity"):  # the next step in this sweep reads them
-        set_committed_value(problem, key, getattr(row, key))
-    seq = row.last_seq
+        set_committed_value(problem, "severity", SEVERITY_UP.get(problem.severity, problem.severity))
     fields = {"rule_id": rule.id, "rule_name": rule.name, "trigger": rule.trigger, "stage": step.stage,
               "level": rule.level, "deadline": step.deadline.isoformat() if step.deadline else None,
               "due_at": step.at.isoformat(), "elapsed": _elapsed(problem, step, now)}
     fields |= _mark_hot(problem, rule, now) if effects.get("hot_days") else {}
-    _write_event(problem, seq, fields, now)
-    users = _recipients(problem, rule.notify or [], {} if audience is None else audience)
+    _write_event(problem, problem.last_seq + 1, fields, now)
+    users = _recipients(problem, rule.notify or [], audience)
     notify.send(user_ids=users, type="escalation", title=f"{problem.code} {rule.name}",
                 body=f"{problem.title}: {rule.name} (level {rule.level})", problem_id=problem.id, now=now)
     outbox.enqueue(topic="escalation.fired", now=now, payload={
