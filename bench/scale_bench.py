@@ -120,7 +120,8 @@ def main() -> None:
     figures = {"sizes": [small, large]}
     for key, target in (("ledger_first_page_p95_ms", 20), ("ledger_page_500_p95_ms", 20),
                         ("sweep_idle_median_ms", 20), ("summary_month_by_unit_p50_ms", 500)):
-        figures[key] = f"{small[key]} → {large[key]} at {large['problems']}: {verdict(large[key], target, at_least=False)}"
+        met = verdict(large[key], target, at_least=False)
+        figures[key] = f"{small[key]} → {large[key]} at {large['problems']}: {met}"
     report("scale", figures)
 
 
