@@ -3,10 +3,10 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import EscalationFiring, EscalationRule, Point, Problem, Unit, User
+from models import Category, EscalationFiring, EscalationRule, Point, Problem, Unit, User
 from models.base import db, upsert
 from models.enums import Action, Role, Severity, Stage, State
 from workflow import clocks, notify, outbox
@@ -265,7 +265,7 @@ def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRul
     check_rule(rule)
     db.session.add(rule)
     db.session.flush()
-    _recheck_open_problems(now)
+    _recheck_open_problems(now, rule)
     return rule
 
 
@@ -278,15 +278,24 @@ def edit_rule(*, actor: User, now: datetime, rule_id: int, **changes) -> Escalat
                 setattr(rule, name, changes[name])
         rule.updated_at = now
         check_rule(rule)
-    _recheck_open_problems(now)
+    _recheck_open_problems(now, rule)
     return rule
 
 
-def _recheck_open_problems(now: datetime) -> None:
-    """A new or changed rule may be due sooner than any stored next_check_at: look at open problems again."""
-    db.session.execute(update(Problem).where(Problem.state.not_in(CLOSED),
-                                             func.coalesce(Problem.next_check_at, now) >= now)
-                       .values(next_check_at=now).execution_options(synchronize_session=False))
+def _recheck_open_problems(now: datetime, rule: EscalationRule) -> None:
+    """A new or changed rule may be due sooner than any stored next_check_at: look again at the open problems
+    it can apply to (its unit's subtree, categories and severities; at 1M problems, a global rule still
+    touches every open one)."""
+    where = [Problem.state.not_in(CLOSED), func.coalesce(Problem.next_check_at, now) >= now]
+    if rule.unit_id is not None:
+        units = subtree_ids(db.session.get(Unit, rule.unit_id))
+        where.append(or_(Problem.grid_unit_id.in_(units), Problem.unit_id.in_(units)))
+    if rule.categories:
+        where.append(Problem.category_id.in_(select(Category.id).where(Category.code.in_(rule.categories))))
+    if rule.severities:
+        where.append(Problem.severity.in_(rule.severities))
+    db.session.execute(update(Problem).where(*where).values(next_check_at=now)
+                       .execution_options(synchronize_session=False))
 
 
 def visible_rules(actor: User):
