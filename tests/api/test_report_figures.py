@@ -118,3 +118,24 @@ def test_weeks_are_grouped_in_sql_and_drill_down(client, world):
     assert [(row["key"], row["reported"]) for row in rows] == [("2026-11-16", 1), ("2026-11-23", 1)]
     assert drill(client, world, figure="reported", key="2026-11-23", **period) == [monday.id]
     assert drill(client, world, figure="reported", key="2026-11-16", **period) == [sunday.id]
+
+
+def test_a_problem_on_two_lists_counts_in_each_list_and_once_in_the_totals(client, world):
+    from models.base import db
+    from workflow import lists
+    both = assign(world, world.report(at=NOW), minutes(10))
+    one = assign(world, world.report(at=NOW), minutes(20))
+    boss = world.users["supervisor"]
+    east = world.units["east"].id
+    campaign = lists.create_list(actor=boss, now=NOW, lead_unit_id=east, kind="campaign", name="全城清洁")
+    star = lists.create_list(actor=boss, now=NOW, lead_unit_id=east, kind="star", name="五星支部")
+    lists.add_problems(actor=boss, now=NOW, list_id=campaign.id, problem_ids=[both.id, one.id])
+    lists.add_problems(actor=boss, now=NOW, list_id=star.id, problem_ids=[both.id])
+    db.session.commit()
+    body = summary(client, world, group_by="list")
+    rows = {row["key"]: row for row in body["rows"]}
+    assert (rows[campaign.id]["reported"], rows[star.id]["reported"], body["totals"]["reported"]) == (2, 1, 2)
+    assert rows[campaign.id]["stage_times"]["dispatch"]["natural_avg_s"] == 900
+    assert rows[star.id]["stage_times"]["dispatch"]["natural_p90_s"] == 600
+    assert body["totals"]["stage_times"]["dispatch"] == {"count": 2, "natural_avg_s": 900, "natural_p90_s": 1200,
+                                                         "working_avg_s": 900, "working_p90_s": 1200}
