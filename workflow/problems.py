@@ -84,7 +84,6 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
         observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1, round_id=round_id,
         next_check_at=now,
         stage_cycle=0, rework_count=0, escalation_level=0, supervised=False, extension_count=0,
-        code=codes.next_code(prefix=codes.code_prefix(grid.unit), tz=grid.unit.timezone, now=now),
     )
     if resolved_on_site:
         problem.state, problem.verified_by_id = State.VERIFIED, actor.id
@@ -92,6 +91,8 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
     else:
         problem.state = State.REPORTED
         clocks.start_stage(problem, Stage.DISPATCH, now)
+    # Last: the day's counter row stays locked until the commit, so concurrent reports queue only for the rest.
+    problem.code = codes.next_code(prefix=codes.code_prefix(grid.unit), tz=grid.unit.timezone, now=now)
     return _insert_report(problem, actor, now)
 
 
