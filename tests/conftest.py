@@ -4,9 +4,11 @@ The backend is SQLite unless RECTIFY_TEST_BACKEND=postgresql; then TEST_DATABASE
 where this run creates its own database and drops it at the end.
 """
 
+import contextlib
 import contextvars
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -33,20 +35,43 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+@contextlib.contextmanager
+def own_database(prefix: str, sqlite_dir) -> Iterator[str]:
+    """The URL of a database of our own: a SQLite file in `sqlite_dir`, or, on PostgreSQL, a new database
+    on TEST_DATABASE_URL's server, dropped afterwards."""
     if BACKEND != "postgresql":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'rectify.db'}"
+        yield f"sqlite:///{sqlite_dir / f'{prefix}.db'}"
         return
     server = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
-    name = f"rectify_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    with own_database("rectify_test", tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    """An app on an empty database of its own, for migration tests; yields the migrations directory."""
+    with own_database("rectify_scratch", tmp_path) as url:
+        config = type("ScratchConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": url,
+                                                    "ATTACHMENT_DIR": str(tmp_path / "attachments")})
+        app = create_app(config)
+        with app.app_context():
+            yield app.extensions["migrate"].directory
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -1,49 +1,16 @@
 """The hash-chain migration, on a database of its own: it chains existing events exactly as the code
 chains new ones, and its downgrade takes the columns (and PostgreSQL's trigger) away again."""
 
-import os
-import uuid
 
-import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, select, text
 
-from app import create_app
-from config.settings import Testing
 from models import ProblemEvent, db
-from tests.conftest import BACKEND, NOW
+from tests.conftest import NOW
 from tests.factories import World
 from workflow import audit, escalation, problems
 
 BEFORE = "a5e1d2c3b4a5"  # the revision before the hash chain
-
-
-@pytest.fixture
-def scratch_url(tmp_path):
-    if BACKEND != "postgresql":
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    server = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
-    name = f"rectify_audit_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-@pytest.fixture
-def scratch(scratch_url, tmp_path):
-    config = type("ScratchConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": scratch_url,
-                                                "ATTACHMENT_DIR": str(tmp_path / "attachments")})
-    app = create_app(config)
-    with app.app_context():
-        yield app.extensions["migrate"].directory
-        db.session.remove()
-        db.engine.dispose()
 
 
 def hashes() -> list[tuple]:

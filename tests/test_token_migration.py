@@ -2,48 +2,15 @@
 working, nothing that references users is lost while SQLite rebuilds the table, and the downgrade puts
 the tokens back on the users."""
 
-import os
-import uuid
 
-import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
-from app import create_app
-from config.settings import Testing
 from models import db
-from tests.conftest import BACKEND, NOW
+from tests.conftest import NOW
 from workflow.auth import authenticate, hash_token
 
 BEFORE = "b8a1e7c0d9f1"  # the revision before api_tokens
-
-
-@pytest.fixture
-def scratch_url(tmp_path):
-    if BACKEND != "postgresql":
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    server = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
-    name = f"rectify_tokens_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-@pytest.fixture
-def scratch(scratch_url, tmp_path):
-    config = type("ScratchConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": scratch_url,
-                                                "ATTACHMENT_DIR": str(tmp_path / "attachments")})
-    app = create_app(config)
-    with app.app_context():
-        yield app.extensions["migrate"].directory
-        db.session.remove()
-        db.engine.dispose()
 
 
 OLD_ROWS = """
