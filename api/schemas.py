@@ -253,6 +253,8 @@ class ProblemOut(Schema):
     escalation_level = fields.Integer()
     supervised = fields.Boolean()
     duplicate_of = fields.Integer(allow_none=True)
+    recurrence_of = fields.Integer(allow_none=True, metadata={
+        "description": "the problem this one repeats: same category, same point, within the 30 days before"})
     round_id = fields.Integer(allow_none=True, metadata={"description": "the patrol round that found it"})
     extension = fields.Function(lambda p: EXTENSION_OUT.dump(p) if p.extension_until else None,
                                 allow_none=True)

@@ -4,10 +4,10 @@ Problems are written by one INSERT ... SELECT over generate_series per batch, co
 1,000,000 rows a minute here), each with its report event. They are consistent with the models: every state
 of the lifecycle with the columns it implies (stage clocks running for open problems, paused for
 suspended ones, closed_at and due_at for closed ones, units and handlers once dispatched), unique codes
-(prefix BK, which the API never hands out), reported_at spread over the year before `now`. Simplifications,
-on purpose: the trail holds the report event only (version and last_seq count the transitions the problem
-went through), and open problems carry a next_check_at in the future, as if every escalation step due so
-far had fired (their firings are not written).
+(prefix BK, which the API never hands out), reported_at spread over the year before `now`, recurrence
+links. Simplifications, on purpose: the trail holds the report event only (version and last_seq count
+the transitions the problem went through), and open problems carry a next_check_at in the future, as if
+every escalation step due so far had fired (their firings are not written).
 
     python -m bench.data --database NAME --size 100000     # into an existing, migrated database
 """
@@ -161,6 +161,17 @@ def _copy_report_events(conn: psycopg.Connection, first: int, last: int) -> None
                             GENESIS, chain_hash(GENESIS, content)])
 
 
+RECURRENCE_SQL = """
+UPDATE problems SET recurrence_of = (
+    SELECT e.id FROM problems AS e
+    WHERE e.point_id = problems.point_id AND e.category_id = problems.category_id AND e.state <> 'cancelled'
+      AND (e.reported_at, e.id) < (problems.reported_at, problems.id)
+      AND e.reported_at >= problems.reported_at - interval '30 days'
+    ORDER BY e.reported_at DESC, e.id DESC LIMIT 1)
+WHERE point_id IS NOT NULL
+"""
+
+
 def add_problems(database_url: str, world: World, *, first: int, count: int, now: datetime = NOW) -> float:
     """Insert problems with ids first .. first+count-1 and their report events; returns the seconds taken."""
     began = time.perf_counter()
@@ -174,6 +185,8 @@ def add_problems(database_url: str, world: World, *, first: int, count: int, now
             conn.execute(PROBLEMS_SQL, params | {"first": start, "last": last})
             _copy_report_events(conn, start, last)
             conn.commit()
+        # What each problem repeats, as reports link it (the generated times interleave batches: link them all).
+        conn.execute(RECURRENCE_SQL)
         conn.execute("SELECT setval('problems_id_seq', (SELECT max(id) FROM problems))")
         conn.execute("SELECT setval('problem_events_id_seq', (SELECT max(id) FROM problem_events))")
         conn.commit()

@@ -50,6 +50,10 @@ class Problem(db.Model):
     client_id: Mapped[str | None] = mapped_column(String(100))
     resolved_on_site: Mapped[bool] = mapped_column(default=False)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
+    # The problem this one repeats (反复): the latest earlier one of the same category at the same point, not
+    # cancelled, reported in the 30 days before it. Linked at the report, relinked when that one is cancelled
+    # or its report is moved; statistics count recurrences from it.
+    recurrence_of: Mapped[int | None] = mapped_column(ForeignKey("problems.id"), index=True)
     round_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_rounds.id"), index=True)  # a finding
 
     observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,7 +15,8 @@ def problem_data(problem: Problem) -> dict:
     """The problem as GET shows it, less what depends on the caller (allowed actions, labels)."""
     names = ("id", "code", "state", "title", "description", "severity", "point_id", "grid_id", "lat", "lng",
              "address", "unit_id", "handler_id", "reporter_id", "resolved_on_site", "stage", "rework_count",
-             "escalation_level", "supervised", "duplicate_of", "round_id", "version")
+             "escalation_level", "supervised", "duplicate_of", "recurrence_of", "round_id",
+             "version")
     times = ("observed_at", "reported_at", "updated_at", "closed_at", "due_at", "stage_due_at")
     data = {name: getattr(problem, name) for name in names}
     data |= {name: getattr(problem, name).isoformat() if getattr(problem, name) else None for name in times}

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import and_, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -28,6 +28,7 @@ from workflow.states import RESTARTS_STAGE, STAGE_OF_STATE, TRANSITIONS, Rule, r
 
 REPORTERS = frozenset({Role.OFFICER, Role.SUPERVISOR})
 CLOCK_SKEW = timedelta(minutes=5)
+RECURRENCE_WINDOW = timedelta(days=30)
 MAX_EXTENSION = timedelta(days=366)
 TEXT_FIELDS = ("note", "reason", "text")
 
@@ -91,9 +92,34 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
     else:
         problem.state = State.REPORTED
         clocks.start_stage(problem, Stage.DISPATCH, now)
+    problem.recurrence_of = _repeats(problem)
     # Last: the day's counter row stays locked until the commit, so concurrent reports queue only for the rest.
     problem.code = codes.next_code(prefix=codes.code_prefix(grid.unit), tz=grid.unit.timezone, now=now)
     return _insert_report(problem, actor, now)
+
+
+def _repeats(problem: Problem, *, not_id: int | None = None) -> int | None:
+    """What `problem` repeats: the latest earlier problem of its category at its point, not cancelled (nor
+    `not_id`), reported in the RECURRENCE_WINDOW before it; None when there is none."""
+    if problem.point_id is None:
+        return None
+    earlier = Problem.reported_at <= problem.reported_at if problem.id is None else or_(
+        Problem.reported_at < problem.reported_at,
+        and_(Problem.reported_at == problem.reported_at, Problem.id < problem.id))
+    stmt = (select(Problem.id).where(
+        Problem.point_id == problem.point_id, Problem.category_id == problem.category_id,
+        Problem.state != State.CANCELLED, Problem.reported_at >= problem.reported_at - RECURRENCE_WINDOW, earlier,
+        *([Problem.id != not_id] if not_id is not None else []))
+        .order_by(Problem.reported_at.desc(), Problem.id.desc()).limit(1))
+    return db.session.scalar(stmt)
+
+
+def _relink_repeats_of(problem_id: int, *, gone: bool) -> None:
+    """The problems that named `problem_id` as what they repeat look again (it was cancelled, or moved)."""
+    for later in db.session.scalars(select(Problem).where(Problem.recurrence_of == problem_id)).all():
+        db.session.execute(update(Problem).where(Problem.id == later.id)
+                           .values(recurrence_of=_repeats(later, not_id=problem_id if gone else None))
+                           .execution_options(synchronize_session="fetch"))
 
 
 def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Problem, bool]:
@@ -433,6 +459,7 @@ def _cancel(step: Step) -> None:
                           errors={"duplicate_of": ["unknown problem"]})
         step.problem.duplicate_of = duplicate_of
     clocks.stop_all(step.problem)
+    _relink_repeats_of(step.problem.id, gone=True)
 
 
 def _suspend(step: Step) -> None:
@@ -525,6 +552,13 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
         seq = _compare_and_set(problem)
         record_event(problem, actor, now, Action.EDIT, problem.state, seq, fields=_event_fields(changes),
                      note=None, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
+    if "category_code" in changes or "point_id" in changes:
+        repeats = _repeats(problem)
+        if repeats != problem.recurrence_of:
+            db.session.execute(update(Problem).where(Problem.id == problem.id).values(recurrence_of=repeats)
+                               .execution_options(synchronize_session=False))
+            set_committed_value(problem, "recurrence_of", repeats)
+        _relink_repeats_of(problem.id, gone=False)
     return problem
 
 

@@ -11,7 +11,8 @@ Definitions (the one place they live; the API docs repeat them):
 - overdue: open and past its stage or whole-case deadline now; overdue_rate = overdue / (reported - cancelled);
   overdue_avg_s, overdue_max_s: how long past the earliest passed deadline they are now (natural seconds);
 - recurred: not cancelled, at a place (point) where another problem of the same category, not cancelled, was
-  reported in the RECURRENCE_DAYS (30) days before it; recurrence_rate = recurred / (reported - cancelled);
+  reported in the RECURRENCE_DAYS (30) days before it (kept as the problem's `recurrence_of`: linked at the
+  report, relinked when that one is cancelled or moved); recurrence_rate = recurred / (reported - cancelled);
 - self_resolved: resolved on the spot (自处理); self_resolved_share = self_resolved / reported;
 - stage_times: per stage (dispatch 派遣, accept 接单, rectify 整改, verify 核查) that the basis's problems left,
   count, average and p90 (nearest rank: the smallest value that at least 90 % of the stages took no longer
@@ -21,18 +22,18 @@ A zero denominator gives null. Weeks start on Monday; days, weeks and months are
 """
 
 import tomllib
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Interval, and_, case, exists, func, literal, literal_column, or_, select, tuple_
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, case, exists, func, literal, literal_column, or_, select, tuple_
 
 from models import Category, Grid, Problem, ProblemEvent, Unit, User
 from models.base import UTCDateTime, db, dialect_name
 from models.enums import State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Invalid
+from workflow.problems import RECURRENCE_WINDOW
 from workflow.scope import problem_filter
 
 GROUPS = ("unit", "grid", "category", "officer", "list", "day", "week", "month")
@@ -40,7 +41,7 @@ FIGURES = ("reported", "dispatched", "closed", "cancelled", "on_time", "submitte
            "overdue", "recurred", "self_resolved")
 STAGES = ("dispatch", "accept", "rectify", "verify")
 DRILLABLE = FIGURES + tuple(f"left_{stage}" for stage in STAGES)  # left_<stage>: behind stage_times
-RECURRENCE_DAYS = 30
+RECURRENCE_DAYS = RECURRENCE_WINDOW.days
 
 
 def conditions(now: datetime) -> dict:
@@ -77,18 +78,9 @@ def seconds_between(later, earlier):
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-def _days_before(column, days: int):
-    if dialect_name() == "postgresql":
-        return column - literal(timedelta(days=days), Interval())
-    return func.datetime(column, f"-{days} days")
-
-
 def _recurred():
-    earlier = aliased(Problem)
-    return and_(Problem.point_id.is_not(None), Problem.state != State.CANCELLED, exists().where(
-        earlier.point_id == Problem.point_id, earlier.category_id == Problem.category_id,
-        earlier.state != State.CANCELLED, earlier.reported_at >= _days_before(Problem.reported_at, RECURRENCE_DAYS),
-        tuple_(earlier.reported_at, earlier.id) < tuple_(Problem.reported_at, Problem.id)))
+    """Linked at its report to the problem it repeats (workflow.problems keeps the link right)."""
+    return and_(Problem.recurrence_of.is_not(None), Problem.state != State.CANCELLED)
 
 
 def _overdue_seconds(now: datetime):
