@@ -325,7 +325,10 @@ def dry_run(*, actor: User, now: datetime, limit: int = 200, **draft) -> list[di
     check_rule(rule)
     scopes = {}
     if rule.unit_id is not None:
-        scopes = {0: set(db.session.scalars(subtree_ids(db.session.get(Unit, rule.unit_id))))}
+        unit = db.session.get(Unit, rule.unit_id)
+        if actor.role == Role.SUPERVISOR and not unit_within(unit, actor.unit):
+            raise Forbidden("supervisors try rules of their unit's subtree; admins any rule")
+        scopes = {0: set(db.session.scalars(subtree_ids(unit)))}
     problems = db.session.scalars(select(Problem).where(problem_filter(actor), Problem.state.not_in(CLOSED))
                                   .order_by(Problem.id).limit(5000)).all()
     hits = []

@@ -627,3 +627,13 @@ def test_a_webhook_gets_only_the_event_types_it_asked_for(client, world):
     run_all(now=NOW)
     assert deliveries(client, world, hook["id"]) == []
     assert count(WebhookDelivery) == 0
+
+
+def test_a_supervisor_tries_rules_of_their_own_subtree_only(client, world):
+    draft = {"name": "试算", "trigger": "at_due"}
+    own = client.post("/api/v1/escalation-rules/dry-run", json=draft | {"unit_id": world.units["squad"].id},
+                      headers=world.auth("east_supervisor"))
+    assert own.status_code == 200
+    sibling = client.post("/api/v1/escalation-rules/dry-run", json=draft | {"unit_id": world.units["west"].id},
+                          headers=world.auth("east_supervisor"))
+    assert_problem_json(sibling, 403)
