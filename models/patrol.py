@@ -45,6 +45,9 @@ class PatrolRound(db.Model):
         Index("uq_patrol_rounds_live", "plan_id", "planned_start", unique=True,
               sqlite_where=text("state != 'cancelled'"), postgresql_where=text("state != 'cancelled'")),
         Index("ix_patrol_rounds_state_planned_start", "state", "planned_start"),
+        # An officer's rounds: officer_ids::jsonb @> '[id]' (PostgreSQL only; SQLite scans its few rounds).
+        Index("ix_patrol_rounds_officer_ids", text("(officer_ids::jsonb)"), postgresql_using="gin")
+        .ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import cast, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -223,10 +224,10 @@ def _rounds_of(officer_id: int):
 
 
 def _having_member(model, officer_id: int):
-    """Ids of the rows (rounds or plans) whose JSON list officer_ids holds the officer."""
+    """Ids of the rows (rounds or plans) whose JSON list officer_ids holds the officer. PostgreSQL answers
+    rounds from a GIN index on `officer_ids::jsonb` (migration f1a2b3c4d5e6), not by scanning every round."""
     if dialect_name() == "postgresql":
-        members = func.json_array_elements_text(model.officer_ids).table_valued("value")
-        return select(model.id).join(members, members.c.value == str(officer_id))
+        return select(model.id).where(cast(model.officer_ids, JSONB).contains([officer_id]))
     members = func.json_each(model.officer_ids).table_valued("value")
     return select(model.id).join(members, members.c.value == officer_id)
 
@@ -240,7 +241,8 @@ def get_round(*, actor: User, round_id: int) -> PatrolRound:
 
 def list_rounds(*, actor: User, plan_id=None, state=None, officer_id=None, start=None, end=None):
     """The statement for a filtered list of rounds, oldest window first (paged by the caller)."""
-    stmt = select(PatrolRound).where(visible_rounds(actor))
+    own = officer_id is not None and officer_id == actor.id  # one's own rounds are visible: let the index find them
+    stmt = select(PatrolRound) if own else select(PatrolRound).where(visible_rounds(actor))
     conds = [PatrolRound.plan_id == plan_id if plan_id else None,
              PatrolRound.state.in_(state) if state else None,
              PatrolRound.id.in_(_rounds_of(officer_id)) if officer_id else None,

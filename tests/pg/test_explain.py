@@ -116,3 +116,29 @@ def test_patrol_checklists_find_problems_at_points_by_index(seeded):
 
     scans = explained(lambda: _Facts.load([(Plan, [NOW])]), prefix="SELECT problems.")
     assert scans and "Seq Scan" not in scans, scans
+
+
+def test_an_officers_rounds_are_found_by_the_gin_index(world):
+    """20,000 rounds of many officers: the officer's own are an index look-up, not a scan of every round."""
+    from sqlalchemy import text
+
+    from workflow import patrol_plans, patrol_rounds
+    officer = world.users["officer"]
+    plan = patrol_plans.create_plan(actor=None, now=NOW, unit_id=world.units["east"].id, name="历史巡查",
+                                    mode="dynamic", days="every_day", officer_ids=[officer.id],
+                                    point_ids=[world.points["market"].id],
+                                    windows=[{"label": "早", "start": "06:30", "end": "08:30"}])
+    db.session.execute(text("""
+        INSERT INTO patrol_rounds (plan_id, label, planned_start, planned_end, grace_minutes, state, officer_ids,
+                                   checklist, focus_categories, created_at, updated_at)
+        SELECT :plan, '早', :now + n * interval '1 hour', :now + n * interval '1 hour' + interval '2 hours', 15,
+               'missed', CASE WHEN n % 500 = 0 THEN json_build_array(:officer) ELSE json_build_array(100000 + n % 50)
+               END, '{"point_ids": []}', '[]', :now, :now
+        FROM generate_series(1, 20000) AS n"""), {"plan": plan.id, "now": NOW, "officer": officer.id})
+    db.session.commit()
+    db.session.execute(text("ANALYZE patrol_rounds"))
+    with caught("SELECT patrol_rounds.") as sent:
+        db.session.scalars(patrol_rounds.list_rounds(actor=officer, officer_id=officer.id).limit(50)).all()
+    scans = [node["Node Type"] for statement, parameters in sent for node in plan_nodes(statement, parameters)
+             if node.get("Relation Name") == "patrol_rounds"]
+    assert scans and "Seq Scan" not in scans, scans  # a Bitmap Heap Scan over the GIN index
