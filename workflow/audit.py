@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select, tuple_
 
 from models import OutboxMessage, Problem, ProblemEvent
 from models.base import db
@@ -91,6 +91,24 @@ def seal_event(event: ProblemEvent) -> None:
         previous = {"problem_id": event.problem_id, "seq": event.seq - 1}
         event.prev_hash = db.session.connection().execute(PREVIOUS_HASH, previous).scalar() or GENESIS
     event.hash = chain_hash(event.prev_hash, _content(event))
+
+
+def heads(keys: list[tuple[int, int]]) -> dict[int, str]:
+    """{problem id: hash of its event at seq} for (problem id, seq) pairs, in one statement (the sweep seals
+    a batch of events with it; the callers hold the problems' rows locked, so the heads cannot move)."""
+    if not keys:
+        return {}
+    stmt = select(ProblemEvent.problem_id, ProblemEvent.hash).where(
+        tuple_(ProblemEvent.problem_id, ProblemEvent.seq).in_(keys))
+    return dict(db.session.execute(stmt).tuples().all())
+
+
+def seal_after(event: ProblemEvent, prev_hash: str) -> None:
+    """Seal a new event whose predecessor's hash the caller knows (GENESIS for seq 1)."""
+    if event.fields is None:
+        event.fields = {}
+    event.prev_hash = prev_hash
+    event.hash = chain_hash(prev_hash, _content(event))
 
 
 # --- verifying -------------------------------------------------------------------------------

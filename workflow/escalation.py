@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import Category, EscalationFiring, EscalationRule, Point, Problem, Unit, User
+from models import Category, EscalationFiring, EscalationRule, Point, Problem, ProblemEvent, Unit, User
 from models.base import db, upsert
 from models.enums import Action, Role, Severity, Stage, State
-from workflow import clocks, notify, outbox
+from workflow import audit, clocks, notify, outbox
 from workflow.errors import Forbidden, Invalid, NotFound
-from workflow.problems import record_event
+from workflow.problems import new_event
 from workflow.scope import problem_filter, subtree_ids, unit_within
 
 TRIGGERS = ("before_due", "at_due", "after_due", "not_dispatched", "rework", "recurrence", "extension_pending")
@@ -124,11 +124,13 @@ def sweep(*, now: datetime) -> list[str]:
     ripe = {problem.id: sorted((s for s in steps[problem.id] if s.at <= now),
                                key=lambda s: (s.at, s.rule.level, s.rule.id)) for problem in due}
     claimed = _record(ripe, now)
-    fired, changes = [], []
+    fired, changes, events = [], [], []
     audience: dict[tuple, list[int]] = {}  # who hears, by unit, handler and targets: asked once per sweep
-    with db.session.no_autoflush:  # inbox items and outbox rows go in together at the end
+    chain = audit.heads([(p.id, p.last_seq) for p in due
+                         if any((p.id, s.rule.id, s.rule.level, s.cycle) in claimed for s in ripe[p.id])])
+    with db.session.no_autoflush:  # events, inbox items and outbox rows go in together at the end
         for problem in due:
-            fired += [_fire(problem, step, now, audience) for step in ripe[problem.id]
+            fired += [_fire(problem, step, now, audience, chain, events) for step in ripe[problem.id]
                       if (problem.id, step.rule.id, step.rule.level, step.cycle) in claimed]
             upcoming = [s.at for s in steps[problem.id] if s.at > now]
             changes.append({"id": problem.id, "next_check_at": min(upcoming, default=None),
@@ -136,6 +138,7 @@ def sweep(*, now: datetime) -> list[str]:
                             "severity": problem.severity, "last_seq": problem.last_seq})
     if changes:
         db.session.execute(update(Problem), changes)  # by primary key, one executemany
+    db.session.add_all(events)
     db.session.flush()
     return fired
 
@@ -147,24 +150,23 @@ def _scopes(rules) -> dict[int, set[int]]:
             for rule in rules if rule.unit_id in paths}
 
 
-FIRINGS_PER_INSERT = 1000
-
-
 def _record(ripe: dict[int, list[Step]], now: datetime) -> set[tuple]:
     """Claim every ripe step's firing; the (problem, rule, level, cycle) keys that were not claimed before."""
     rows = [{"problem_id": problem_id, "rule_id": step.rule.id, "level": step.rule.level, "cycle": step.cycle,
              "due_at": step.at, "fired_at": now} for problem_id, steps in ripe.items() for step in steps]
-    claimed: set[tuple] = set()
-    for first in range(0, len(rows), FIRINGS_PER_INSERT):
-        stmt = (upsert(EscalationFiring).values(rows[first:first + FIRINGS_PER_INSERT])
-                .on_conflict_do_nothing(index_elements=["problem_id", "rule_id", "level", "cycle"])
-                .returning(EscalationFiring.problem_id, EscalationFiring.rule_id, EscalationFiring.level,
-                           EscalationFiring.cycle))
-        claimed |= {tuple(row) for row in db.session.execute(stmt)}
-    return claimed
+    if not rows:
+        return set()
+    # One statement compiled once, sent with every row (SQLAlchemy batches the VALUES): compiling a statement
+    # with the rows inlined cost more than the insert.
+    stmt = (upsert(EscalationFiring)
+            .on_conflict_do_nothing(index_elements=["problem_id", "rule_id", "level", "cycle"])
+            .returning(EscalationFiring.problem_id, EscalationFiring.rule_id, EscalationFiring.level,
+                       EscalationFiring.cycle))
+    return {tuple(row) for row in db.session.execute(stmt, rows)}
 
 
-def _fire(problem: Problem, step: Step, now: datetime, audience: dict) -> str:
+def _fire(problem: Problem, step: Step, now: datetime, audience: dict, chain: dict[int, str],
+          events: list) -> str:
     """The effects of a fired step: marks on the problem (written by the sweep), an event on its trail,
     notifications. The problem is locked by the sweep, so its loaded values are the row's."""
     rule, effects = step.rule, step.rule.effects or {}
@@ -177,7 +179,7 @@ def _fire(problem: Problem, step: Step, now: datetime, audience: dict) -> str:
               "level": rule.level, "deadline": step.deadline.isoformat() if step.deadline else None,
               "due_at": step.at.isoformat(), "elapsed": _elapsed(problem, step, now)}
     fields |= _mark_hot(problem, rule, now) if effects.get("hot_days") else {}
-    _write_event(problem, problem.last_seq + 1, fields, now)
+    events.append(_event(problem, problem.last_seq + 1, fields, now, chain))
     users = _recipients(problem, rule.notify or [], audience)
     notify.send(user_ids=users, type="escalation", title=f"{problem.code} {rule.name}",
                 body=f"{problem.title}: {rule.name} (level {rule.level})", problem_id=problem.id, now=now)
@@ -215,10 +217,14 @@ def _mark_hot(problem: Problem, rule: EscalationRule, now: datetime) -> dict:
     return {"related_problem_ids": [pid for pid in _recurring(rule, problem) if pid != problem.id]}
 
 
-def _write_event(problem: Problem, seq: int, fields: dict, now: datetime) -> None:
+def _event(problem: Problem, seq: int, fields: dict, now: datetime, chain: dict[int, str]) -> ProblemEvent:
+    """The escalate event, sealed onto the problem's chain (`chain`: the batch's heads, moved on here)."""
     set_committed_value(problem, "last_seq", seq)
-    record_event(problem, None, now, Action.ESCALATE, problem.state, seq, fields=fields, note=None,
-                 stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
+    event = new_event(problem, None, now, Action.ESCALATE, problem.state, seq, fields=fields, note=None,
+                      stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
+    audit.seal_after(event, chain.get(problem.id, audit.GENESIS) if seq > 1 else audit.GENESIS)
+    chain[problem.id] = event.hash
+    return event
 
 
 # --- rules (admin for all; supervisors for their subtree) ------------------------------------

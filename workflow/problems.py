@@ -287,17 +287,25 @@ def record_event(problem: Problem, actor: User | None, now: datetime, action: Ac
                  overdue: bool | None, took: tuple[int, int] | None = None) -> ProblemEvent:
     """Append one event to a problem's trail (`actor` None: the scheduler); `took` = (natural, working)
     seconds of the stage this event ends."""
-    event = ProblemEvent(
+    event = new_event(problem, actor, now, action, from_state, seq, fields=fields, note=note, stage=stage,
+                      overdue=overdue, took=took)
+    audit.seal_event(event)  # every event goes through here or the sweep: its hash chains it to the previous one
+    db.session.add(event)
+    db.session.flush([event])
+    return event
+
+
+def new_event(problem: Problem, actor: User | None, now: datetime, action: Action, from_state: str | None,
+              seq: int, *, fields: dict, note: str | None, stage: str | None, overdue: bool | None,
+              took: tuple[int, int] | None = None) -> ProblemEvent:
+    """An event of `problem`'s trail, not yet sealed nor added (record_event does both)."""
+    return ProblemEvent(
         problem_id=problem.id, seq=seq, action=action.value, from_state=from_state,
         to_state=problem.state, note=note, fields=fields, stage=stage, stage_overdue=overdue, at=now,
         actor_id=actor.id if actor else None, actor_name=actor.name if actor else None,
         actor_role=actor.role if actor else None,
         stage_natural_s=took[0] if took else None, stage_working_s=took[1] if took else None,
     )
-    audit.seal_event(event)  # every event goes through here: its hash chains it to the previous one
-    db.session.add(event)
-    db.session.flush([event])
-    return event
 
 
 def _event_fields(fields: dict) -> dict:

@@ -227,3 +227,15 @@ def test_audit_verify_refuses_an_unknown_problem(runner, world):
     result = runner.invoke(args=["audit", "verify", "--problem", "4242"])
     assert result.exit_code == 2
     assert "no problem 4242" in result.output
+
+
+def test_a_sweep_firing_several_steps_on_several_problems_chains_each_trail_in_order(world):
+    for level, name in ((1, "派遣提醒"), (2, "派遣督办"), (3, "派遣通报")):
+        escalation.create_rule(actor=None, now=NOW, name=name, trigger="not_dispatched", level=level)
+    first, second = world.report(), world.report()
+    world.act(second, "comment", by="officer", text="已到场")
+    escalation.sweep(now=NOW + timedelta(hours=2))
+    db.session.commit()
+    assert [e.action for e in trail(first.id)] == ["report", "escalate", "escalate", "escalate"]
+    assert [e.action for e in trail(second.id)] == ["report", "comment", "escalate", "escalate", "escalate"]
+    assert broken() is None
