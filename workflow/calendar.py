@@ -38,6 +38,7 @@ class WorkCalendar:
         _check_periods(periods)
         object.__setattr__(self, "days", MappingProxyType(dict(self.days)))
         object.__setattr__(self, "periods", periods)
+        object.__setattr__(self, "_sums", {})  # per timezone: running totals of working seconds per day
 
     def is_workday(self, day: date) -> bool:
         """Tell whether a local date is a working day: its exception if any, else Monday to Friday."""
@@ -133,8 +134,36 @@ def elapsed(*, start: datetime, end: datetime, clock: str, tz: ZoneInfo, calenda
     start, end = _utc(start), _utc(end)
     if Clock(clock) is Clock.NATURAL or end <= start:
         return max(end - start, timedelta())
-    spans = _segments(start.astimezone(tz).date(), end.astimezone(tz).date(), tz, calendar)
+    first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
+    if (last - first).days < 2:
+        return _clipped(_segments(first, last, tz, calendar), start, end)
+    # The days in between count whole: look their sum up instead of walking them (a step long overdue).
+    return (_clipped(_segments(first, first, tz, calendar), start, end) + _whole_days(calendar, tz, first, last)
+            + _clipped(_segments(last, last, tz, calendar), start, end))
+
+
+def _clipped(spans, start: datetime, end: datetime) -> timedelta:
     return sum((max(min(e, end) - max(s, start), timedelta()) for s, e in spans), timedelta())
+
+
+def _whole_days(calendar: WorkCalendar, tz: ZoneInfo, after: date, before: date) -> timedelta:
+    """The working time of the local days strictly between `after` and `before`, from running totals kept
+    with the calendar (a changed calendar is a new object, so they never go stale)."""
+    base, sums = calendar._sums.get(tz.key, (None, []))
+    if base is None or after < base or (before - base).days >= len(sums):
+        low = min(after, base) if base is not None else after
+        high = max(before, base + timedelta(days=len(sums) - 1)) if base is not None else before
+        low, high = low - timedelta(days=366), high + timedelta(days=366)
+        sums = [0]
+        for offset in range((high - low).days + 1):
+            day = low + timedelta(days=offset)
+            sums.append(sums[-1] + int(_clipped(_segments(day, day, tz, calendar), _MIN, _MAX).total_seconds()))
+        base = low
+        calendar._sums[tz.key] = (base, sums)
+    return timedelta(seconds=sums[(before - base).days] - sums[(after - base).days + 1])
+
+
+_MIN, _MAX = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
 def _add_working(start: datetime, remaining: timedelta, tz: ZoneInfo, calendar: WorkCalendar) -> datetime:
