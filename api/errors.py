@@ -4,7 +4,7 @@ import logging
 
 from flask import Response, current_app, has_app_context, has_request_context, json
 from marshmallow import Schema, fields
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -12,6 +12,7 @@ from api.context import lang
 from models.base import db
 from models.enums import label
 from workflow.errors import DomainError
+from workflow.health import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -113,17 +114,6 @@ def _flatten(messages: dict) -> dict:
         else:
             flat[location] = fields_
     return flat
-
-
-def database_unavailable(error: Exception) -> bool:
-    """Is this the database being down, unreachable or busy (worth a retry) rather than a bug?
-
-    OperationalError (connection refused or lost, server shutting down, SQLite busy), InterfaceError (the
-    driver's connection is closed), any DBAPI error SQLAlchemy recognised as a disconnect, a pool that had
-    no free connection within its timeout, and a pre-ping that could not reconnect."""
-    if isinstance(error, OperationalError | InterfaceError | PoolTimeout | DisconnectionError):
-        return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 def from_database(error: Exception) -> Response:

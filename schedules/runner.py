@@ -8,10 +8,10 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from api.errors import database_unavailable
 from models.base import db, utcnow
 from schedules import lease
 from schedules.jobs import JOBS, run_job
+from workflow.health import database_unavailable
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"

@@ -3,13 +3,25 @@
 from datetime import datetime
 
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from models import JobRun, SchedulerLease
 from models.base import db
 from workflow.calendar import estimated_years
 
 LEASE = "scheduler"
+
+
+def database_unavailable(error: Exception) -> bool:
+    """Is this the database being down, unreachable or busy (worth a retry) rather than a bug?
+
+    OperationalError (connection refused or lost, server shutting down, SQLite busy), InterfaceError (the
+    driver's connection is closed), any DBAPI error SQLAlchemy recognised as a disconnect, a pool that had
+    no free connection within its timeout, and a pre-ping that could not reconnect."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout | DisconnectionError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 def database_answers() -> bool:
