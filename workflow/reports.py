@@ -140,8 +140,10 @@ def _joined(stmt, joins):
 
 # --- the summary ------------------------------------------------------------------------------
 
-def summary(*, actor: User, now: datetime, start: datetime, end: datetime, group_by: str, tz: str) -> dict:
-    """Figures per group and in total, for problems reported in [start, end)."""
+def summary(*, actor: User, now: datetime, start: datetime, end: datetime, group_by: str, tz: str,
+            with_stage_times: bool = True) -> dict:
+    """Figures per group and in total, for problems reported in [start, end) (stage times unless told not:
+    they are the costly part, and the evaluation does not use them)."""
     if group_by not in GROUPS:
         raise Invalid("unknown grouping", errors={"group_by": list(GROUPS)})
     figures = [func.sum(case((cond, 1), else_=0)).label(name) for name, cond in conditions(now).items()]
@@ -155,7 +157,7 @@ def summary(*, actor: User, now: datetime, start: datetime, end: datetime, group
         totals = dict(db.session.execute(select(*figures).where(where)).one()._mapping)
     else:
         totals = _added(rows, [figure.name for figure in figures])
-    times, totals_times = stage_times(where, key, joins)
+    times, totals_times = stage_times(where, key, joins) if with_stage_times else ({}, {})
     labels = _labels(group_by, [row["key"] for row in rows])
     return {"basis": "reported_in_period", "from": start, "to": end, "group_by": group_by,
             "rows": [_with_rates(row) | {"label": labels.get(row["key"], str(row["key"])),
@@ -302,7 +304,7 @@ def evaluate(*, actor: User, now: datetime, start: datetime, end: datetime, tz: 
     A unit's score is 100 × Σ weight × goodness / Σ weight over the indicators it has a value for (goodness:
     the rate, or 1 − the rate when lower is better); units with no value for any indicator are unranked.
     Equal scores share a rank (1, 2, 2, 4)."""
-    figures = summary(actor=actor, now=now, start=start, end=end, group_by="unit", tz=tz)
+    figures = summary(actor=actor, now=now, start=start, end=end, group_by="unit", tz=tz, with_stage_times=False)
     rows = []
     for row in figures["rows"]:
         values = {indicator["name"]: row[indicator["name"]] for indicator in indicators}

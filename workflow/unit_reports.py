@@ -163,18 +163,17 @@ def make_report(unit: Unit, kind: str, first: date, last: date, *, now: datetime
 
 def make_due_reports(*, now: datetime) -> int:
     """Make every unit's daily report for its local yesterday and, on Mondays, its weekly report; once each."""
-    made = 0
+    due = []
     for unit in db.session.scalars(select(Unit).order_by(Unit.id)):
         today = now.astimezone(ZoneInfo(unit.timezone)).date()
-        for kind in KINDS:
-            if kind == "weekly" and today.weekday() != 0:
-                continue
-            first, last = period_of(kind, today)
-            exists = db.session.scalar(select(UnitReport.id).where(
-                UnitReport.unit_id == unit.id, UnitReport.kind == kind, UnitReport.period_start == first))
-            if exists is None and make_report(unit, kind, first, last, now=now) is not None:
-                made += 1
-    return made
+        due += [(unit, kind, *period_of(kind, today)) for kind in KINDS if kind == "daily" or today.weekday() == 0]
+    if not due:
+        return 0
+    made_already = set(db.session.execute(select(UnitReport.unit_id, UnitReport.kind, UnitReport.period_start)
+                                          .where(UnitReport.period_start >= min(first for _, _, first, _ in due)))
+                       .tuples())
+    return sum(make_report(unit, kind, first, last, now=now) is not None for unit, kind, first, last in due
+               if (unit.id, kind, first) not in made_already)
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ closure_rate 30, on_time_rate 30 (higher is better), rework_rate 15, overdue_rat
 
 import pytest
 
-from tests.api.helpers import assert_problem_json
+from tests.api.helpers import assert_problem_json, statements
 from workflow.reports import load_indicators
 
 DAY = {"from": "2026-11-25", "to": "2026-11-25"}
@@ -52,6 +52,12 @@ def test_weights_are_configurable_and_ties_share_a_rank(client, world, app, unit
         app.config["EVALUATION_INDICATORS"] = load_indicators(app.config["EVALUATION_FILE"])
     assert rows == [(units["sanitation"].id, 100.0, 1), (units["squad"].id, 100.0, 1),
                     (units["east"].id, None, None)]  # nothing closed: no on-time rate, unranked
+
+
+def test_the_evaluation_does_not_compute_stage_times(client, world, units):
+    with statements(client.application) as sent:
+        assert evaluation(client, world).status_code == 200
+    assert not [statement for statement in sent if "problem_events" in statement]
 
 
 def test_a_supervisor_evaluates_their_subtree_only(client, world, units):
