@@ -10,41 +10,29 @@ reports its peak Python memory (tracemalloc) at two sizes, to show that it strea
 """
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 import timeit
 import tracemalloc
-import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
+from bench import common
 from workflow.audit import seal_event as APPLICATION_SEAL
-
-SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @contextmanager
 def scratch_database(postgresql: bool):
+    """A database URL of our own: a temporary SQLite file, or a scratch PostgreSQL database (dropped after)."""
     if not postgresql:
         with tempfile.TemporaryDirectory() as directory:
             yield f"sqlite:///{directory}/audit_bench.db"
         return
-    server = make_url(SERVER).set(drivername="postgresql+psycopg")
-    name = f"rectify_audit_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with common.scratch_database("audit", production=False) as name:
+        yield common.server_url(name)
 
 
 SEAL_SECONDS: list[float] = []

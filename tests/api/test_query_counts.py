@@ -3,32 +3,9 @@
 The bounds are today's counts; a change that adds a statement to one of these requests must say why here.
 """
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
-from models.base import db
-
-# Statements the connection itself sends (SQLite's BEGIN, SAVEPOINTs) are not round trips of the request's logic.
-PLUMBING = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT", "PRAGMA")
-
-
-@contextmanager
-def statements():
-    """Collect the SQL statements the app sends while inside."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(PLUMBING):
-            sent.append(" ".join(statement.split()))
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.api.helpers import statements
 
 
 def describe(sent: list[str]) -> str:
@@ -36,7 +13,7 @@ def describe(sent: list[str]) -> str:
 
 
 def test_livez_is_public_and_never_touches_the_database(client, app):
-    with app.app_context(), statements() as sent:
+    with statements(client.application) as sent:
         response = client.get("/livez")
     assert response.status_code == 200 and response.json == {"status": "ok"}
     assert sent == []
@@ -47,7 +24,7 @@ def test_a_transition_sends_a_bounded_number_of_statements(client, world):
     path, headers = f"/api/v1/problems/{problem.id}/actions", world.auth("supervisor", **{
         "If-Match": '"1"', "Idempotency-Key": "k-1"})
     body = {"action": "assign", "unit_id": world.units["squad"].id, "handler_id": world.users["handler"].id}
-    with statements() as sent:
+    with statements(client.application) as sent:
         response = client.post(path, json=body, headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert sum("calendar_days" in s for s in sent) <= 1, describe(sent)  # cached: one fingerprint at most
@@ -61,7 +38,7 @@ def test_a_second_transition_reads_no_calendar_rows(client, world):
     headers = world.auth("supervisor", **{"If-Match": "1"})
     paths = [f"/api/v1/problems/{problem.id}/actions" for problem in (first, second)]
     client.post(paths[0], json=body, headers=headers)
-    with statements() as sent:
+    with statements(client.application) as sent:
         response = client.post(paths[1], json=body, headers=headers)
     assert response.status_code == 200
     assert not any(s.startswith("SELECT calendar_days.day") for s in sent), describe(sent)
@@ -69,7 +46,7 @@ def test_a_second_transition_reads_no_calendar_rows(client, world):
 
 def test_reading_a_problem_sends_a_bounded_number_of_statements(client, world):
     path, headers = f"/api/v1/problems/{world.report().id}", world.auth("supervisor")
-    with statements() as sent:
+    with statements(client.application) as sent:
         response = client.get(path, headers=headers)
     assert response.status_code == 200
     assert len(sent) <= 4, describe(sent)
@@ -81,12 +58,12 @@ def test_a_ledger_page_costs_the_same_whatever_its_size(client, world, query):
     for _ in range(3):
         world.report()
     headers = world.auth("supervisor")
-    with statements() as sent:
+    with statements(client.application) as sent:
         response = client.get(f"/api/v1/problems{query}", headers=headers)
     assert response.status_code == 200 and response.json["items"]
     assert len(sent) <= 5, describe(sent)
     if "cursor" not in query and response.json["next_cursor"]:
-        with statements() as deeper:
+        with statements(client.application) as deeper:
             response = client.get(f"/api/v1/problems?limit=1&cursor={response.json['next_cursor']}",
                                   headers=headers)
         assert response.status_code == 200
@@ -96,7 +73,7 @@ def test_a_ledger_page_costs_the_same_whatever_its_size(client, world, query):
 def test_the_monthly_report_sends_a_bounded_number_of_statements(client, world):
     world.report()
     headers = world.auth("supervisor")
-    with statements() as sent:
+    with statements(client.application) as sent:
         response = client.get("/api/v1/reports/summary?from=2026-11-01&to=2026-11-30&group_by=unit",
                               headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)

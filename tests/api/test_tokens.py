@@ -1,16 +1,15 @@
 """Bearer tokens: one per device, expiry, revocation, last use, and slowing down repeated failures."""
 
 import logging
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from models import ApiToken, User
 from models.base import db
-from tests.api.helpers import assert_problem_json
+from tests.api.helpers import assert_problem_json, statements
 from tests.conftest import BACKEND, NOW
 from workflow import auth
 
@@ -22,23 +21,6 @@ def bearer(token: str) -> dict:
 def issue(client, world, user_key: str, label: str = "desktop", by: str = "admin", **fields):
     user_id = world.users[user_key].id
     return client.post(f"/api/v1/users/{user_id}/tokens", json={"label": label} | fields, headers=world.auth(by))
-
-
-@contextmanager
-def statements(app):
-    """The SQL statements run meanwhile, by any connection of the app's engine."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 # --- several tokens per user -----------------------------------------------------------------
