@@ -23,8 +23,8 @@ def create_app(config=None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     _init_database(app)
-    from workflow.reports import load_indicators
-    from workflow.storage import LocalStorage
+    from workflow.evidence.storage import LocalStorage
+    from workflow.ledger.reports import load_indicators
     app.extensions["rectify_storage"] = LocalStorage(app.config["ATTACHMENT_DIR"])
     app.config["EVALUATION_INDICATORS"] = load_indicators(app.config["EVALUATION_FILE"])
     import api

@@ -10,7 +10,8 @@ from api.fields import StrictBoolean, StrictFloat, StrictString
 from api.schemas import In, PageArgs, _id, choice, page_of
 from api.write import check_replay, write
 from models.enums import Severity, Stage
-from workflow import delivery, escalation, notify, webhooks
+from workflow.escalation import firing, rules
+from workflow.notifications import delivery, inbox, webhooks
 from workflow.paging import by_column
 
 blp = Blueprint("escalation", __name__, url_prefix="/api/v1",
@@ -28,7 +29,7 @@ class EffectsIn(In):
 
 class RuleFields(In):
     name = StrictString(validate=validate.Length(min=1, max=100))
-    trigger = fields.String(validate=validate.OneOf(escalation.TRIGGERS))
+    trigger = fields.String(validate=validate.OneOf(firing.TRIGGERS))
     stage = choice(Stage, allow_none=True)
     fraction = StrictFloat(allow_none=True, validate=validate.Range(min=0.01, max=0.99))
     after_minutes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=525600))
@@ -45,7 +46,7 @@ class RuleFields(In):
 
 class RuleIn(RuleFields):
     name = StrictString(required=True, validate=validate.Length(min=1, max=100))
-    trigger = fields.String(required=True, validate=validate.OneOf(escalation.TRIGGERS))
+    trigger = fields.String(required=True, validate=validate.OneOf(firing.TRIGGERS))
 
 
 class RuleEditIn(RuleFields):
@@ -162,7 +163,7 @@ class Rules(MethodView):
     @blp.response(200, RulePage)
     def get(self, args):
         """Rules: a supervisor sees their subtree's and the city-wide ones; an admin all."""
-        return by_column(escalation.select_rules(actor=current_actor()), escalation.EscalationRule.id, **args)
+        return by_column(rules.select_rules(actor=current_actor()), firing.EscalationRule.id, **args)
 
     @write
     @blp.arguments(RuleIn)
@@ -170,7 +171,7 @@ class Rules(MethodView):
     def post(self, data):
         """Add a rule (a supervisor: with a unit_id in their subtree)."""
         check_replay()
-        return escalation.create_rule(actor=current_actor(), now=request_now(), **data), 201
+        return rules.create_rule(actor=current_actor(), now=request_now(), **data), 201
 
 
 @blp.route(f"/escalation-rules/<{ID}:rule_id>")
@@ -179,7 +180,7 @@ class RuleById(MethodView):
     @blp.alt_response(404, schema=ProblemSchema)
     def get(self, rule_id):
         """One rule."""
-        return escalation.get_rule(actor=current_actor(), rule_id=rule_id)
+        return rules.get_rule(actor=current_actor(), rule_id=rule_id)
 
     @write
     @blp.arguments(RuleEditIn)
@@ -187,7 +188,7 @@ class RuleById(MethodView):
     @blp.alt_response(404, schema=ProblemSchema)
     def patch(self, data, rule_id):
         """Change a rule (set active false to retire it; its firings stay on the trails)."""
-        return escalation.edit_rule(actor=current_actor(), now=request_now(), rule_id=rule_id, **data)
+        return rules.edit_rule(actor=current_actor(), now=request_now(), rule_id=rule_id, **data)
 
 
 @blp.route("/escalation-rules/dry-run", methods=["POST"])
@@ -196,7 +197,7 @@ class RuleById(MethodView):
 def dry_run(data):
     """Which problems a draft rule would fire on now, without firing it (nothing is written)."""
     require_role("admin", "supervisor")
-    return {"items": escalation.dry_run(actor=current_actor(), now=request_now(), **data)}
+    return {"items": rules.dry_run(actor=current_actor(), now=request_now(), **data)}
 
 
 @blp.route("/me/notifications")
@@ -204,7 +205,7 @@ def dry_run(data):
 @blp.response(200, NotificationPage)
 def my_notifications(args):
     """The caller's inbox: unread first, newest first."""
-    return notify.inbox(actor=current_actor(), unread=args.pop("unread", None), **args)
+    return inbox.inbox(actor=current_actor(), unread=args.pop("unread", None), **args)
 
 
 @blp.route(f"/me/notifications/<{ID}:notification_id>/read", methods=["POST"])
@@ -213,8 +214,8 @@ def my_notifications(args):
 @blp.alt_response(404, schema=ProblemSchema)
 def read_one(notification_id):
     """Mark one notification read."""
-    notify.mark_read(actor=current_actor(), now=request_now(), notification_id=notification_id)
-    return notify.get_notification(actor=current_actor(), notification_id=notification_id)
+    inbox.mark_read(actor=current_actor(), now=request_now(), notification_id=notification_id)
+    return inbox.get_notification(actor=current_actor(), notification_id=notification_id)
 
 
 @blp.route("/me/notifications/read-all", methods=["POST"])
@@ -222,7 +223,7 @@ def read_one(notification_id):
 @blp.response(200, ReadAllOut)
 def read_all():
     """Mark every unread notification read."""
-    return {"marked": notify.mark_read(actor=current_actor(), now=request_now())}
+    return {"marked": inbox.mark_read(actor=current_actor(), now=request_now())}
 
 
 @blp.route("/webhooks")

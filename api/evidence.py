@@ -14,14 +14,14 @@ from api.fields import StrictString
 from api.problems import visible_problem
 from api.schemas import In
 from api.write import check_replay, write
-from workflow import evidence
+from workflow.evidence import attachments
 
 blp = Blueprint("evidence", __name__, url_prefix="/api/v1",
                 description="Evidence (整改照片): photos before, after and at verification.")
 
 
 class UploadForm(In):
-    kind = fields.String(required=True, validate=validate.OneOf(evidence.KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(attachments.KINDS))
     note = StrictString(validate=validate.Length(max=2000))
     client_id = StrictString(validate=validate.Length(min=1, max=100))
 
@@ -86,7 +86,7 @@ def upload(form, files, problem_id):
     """Upload a photo (multipart: kind, file, note?, client_id?); its type is read from its bytes."""
     check_replay()
     config = current_app.config
-    attachment, created = evidence.add_attachment(
+    attachment, created = attachments.add_attachment(
         actor=current_actor(), now=request_now(), problem_id=problem_id, data=files["file"].read(),
         storage=current_app.extensions["rectify_storage"], max_bytes=config["ATTACHMENT_MAX_BYTES"],
         far_m=config["ATTACHMENT_FAR_METRES"], **form)
@@ -98,7 +98,7 @@ def upload(form, files, problem_id):
 @blp.alt_response(404, schema=ProblemSchema)
 def list_attachments(problem_id):
     """A problem's photos, oldest first, each with signed URLs valid for 15 minutes."""
-    return {"items": evidence.list_attachments(actor=current_actor(), problem_id=problem_id), "next_cursor": None}
+    return {"items": attachments.list_attachments(actor=current_actor(), problem_id=problem_id), "next_cursor": None}
 
 
 @blp.route(f"/attachments/<{ID}:attachment_id>/content", methods=["GET"], endpoint="content")
@@ -110,7 +110,7 @@ def list_attachments(problem_id):
 def content(args, attachment_id):
     """The bytes, for a URL from `url`/`thumbnail_url`: no Authorization header needed until it expires."""
     expected = _signature(attachment_id, args["variant"], args["exp"])
-    attachment = evidence.get_attachment(attachment_id)
+    attachment = attachments.get_attachment(attachment_id)
     if (not hmac.compare_digest(expected, args["sig"]) or args["exp"] < request_now().timestamp()
             or attachment is None):
         return problem_response(403, detail="This link is forged or has expired; list the attachments again.")

@@ -9,7 +9,7 @@ from api.errors import ProblemSchema
 from api.fields import StrictString
 from api.schemas import In, PageArgs, _id, page_of
 from api.write import check_replay, write
-from workflow import lists
+from workflow.ledger import lists
 from workflow.paging import by_column
 
 blp = Blueprint("lists", __name__, url_prefix="/api/v1",

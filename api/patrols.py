@@ -11,8 +11,8 @@ from api.errors import ProblemSchema
 from api.fields import AwareDateTime, CommaList, StrictFloat, StrictString
 from api.schemas import In, PageArgs, ProblemOut, ReportIn, _id, page_of
 from api.write import check_replay, write
-from workflow import patrol_plans, patrol_rounds
 from workflow.paging import by_column
+from workflow.patrols import plans, rounds
 
 blp = Blueprint("patrols", __name__, url_prefix="/api/v1",
                 description="Patrols (巡查): plans on staggered hours, their rounds, check-ins and findings.")
@@ -33,9 +33,9 @@ class Days(fields.Field):
     """every_day | workdays | rest_days, or a list of weekdays [mon..sun]."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and value in patrol_plans.DAY_RULES:
+        if isinstance(value, str) and value in plans.DAY_RULES:
             return value
-        if isinstance(value, list) and value and all(isinstance(d, str) and d in patrol_plans.WEEKDAYS
+        if isinstance(value, list) and value and all(isinstance(d, str) and d in plans.WEEKDAYS
                                                      for d in value):
             return value
         raise ValidationError("every_day, workdays, rest_days or a list of mon..sun")
@@ -48,9 +48,9 @@ class PlanFields(In):
     point_ids = fields.List(_id(), allow_none=True, validate=validate.Length(min=1, max=500))
     officer_ids = fields.List(_id(), validate=validate.Length(min=1, max=100))
     windows = fields.List(fields.Nested(WindowIn), validate=validate.Length(min=1, max=12))
-    days = Days(metadata={"oneOf": [{"type": "string", "enum": list(patrol_plans.DAY_RULES)},
+    days = Days(metadata={"oneOf": [{"type": "string", "enum": list(plans.DAY_RULES)},
                                     {"type": "array", "items": {"type": "string",
-                                                                "enum": list(patrol_plans.WEEKDAYS)}}]})
+                                                                "enum": list(plans.WEEKDAYS)}}]})
     timezone = StrictString(validate=validate.Length(min=1, max=64))
     active_from = fields.Date(validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 1, 1)))
     active_until = fields.Date(allow_none=True, validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 1, 1)))
@@ -170,8 +170,8 @@ class Plans(MethodView):
     @blp.response(200, PlanPage)
     def get(self, args):
         """Plans of the caller's unit subtree (supervisors; admins see all)."""
-        stmt = patrol_plans.select_plans(actor=current_actor())
-        return by_column(stmt, patrol_plans.PatrolPlan.id, **args)
+        stmt = plans.select_plans(actor=current_actor())
+        return by_column(stmt, plans.PatrolPlan.id, **args)
 
     @write
     @blp.arguments(PlanIn)
@@ -179,7 +179,7 @@ class Plans(MethodView):
     def post(self, data):
         """Add a plan (a supervisor of the unit or above, or an admin); rounds follow at the next tick."""
         check_replay()
-        return patrol_plans.create_plan(actor=current_actor(), now=request_now(), **data), 201
+        return plans.create_plan(actor=current_actor(), now=request_now(), **data), 201
 
 
 @blp.route(f"/patrol-plans/<{ID}:plan_id>")
@@ -188,7 +188,7 @@ class PlanById(MethodView):
     @blp.alt_response(404, schema=ProblemSchema)
     def get(self, plan_id):
         """One plan."""
-        return patrol_plans.get_plan(actor=current_actor(), plan_id=plan_id)
+        return plans.get_plan(actor=current_actor(), plan_id=plan_id)
 
     @write
     @blp.arguments(PlanEditIn)
@@ -196,7 +196,7 @@ class PlanById(MethodView):
     @blp.alt_response(404, schema=ProblemSchema)
     def patch(self, data, plan_id):
         """Edit a plan: rounds not yet started are cancelled and made again; history stays."""
-        return patrol_plans.edit_plan(actor=current_actor(), now=request_now(), plan_id=plan_id, **data)
+        return plans.edit_plan(actor=current_actor(), now=request_now(), plan_id=plan_id, **data)
 
 
 @blp.route(f"/patrol-plans/<{ID}:plan_id>/pause", methods=["POST"])
@@ -205,7 +205,7 @@ class PlanById(MethodView):
 @blp.alt_response(404, schema=ProblemSchema)
 def pause_plan(plan_id):
     """Pause: no new rounds; unstarted rounds are cancelled."""
-    return patrol_plans.set_paused(actor=current_actor(), now=request_now(), plan_id=plan_id, paused=True)
+    return plans.set_paused(actor=current_actor(), now=request_now(), plan_id=plan_id, paused=True)
 
 
 @blp.route(f"/patrol-plans/<{ID}:plan_id>/resume", methods=["POST"])
@@ -214,14 +214,14 @@ def pause_plan(plan_id):
 @blp.alt_response(404, schema=ProblemSchema)
 def resume_plan(plan_id):
     """Resume: rounds start again from the next window (no backfill of the pause)."""
-    return patrol_plans.set_paused(actor=current_actor(), now=request_now(), plan_id=plan_id, paused=False)
+    return plans.set_paused(actor=current_actor(), now=request_now(), plan_id=plan_id, paused=False)
 
 
 def _rounds(args: dict, **forced):
     limit, cursor = args.pop("limit"), args.pop("cursor", None)
-    stmt = patrol_rounds.list_rounds(actor=current_actor(), start=args.pop("from_", None), end=args.pop("to", None),
+    stmt = rounds.list_rounds(actor=current_actor(), start=args.pop("from_", None), end=args.pop("to", None),
                                      **(args | forced))
-    return by_column(stmt, patrol_rounds.PatrolRound.id, limit=limit, cursor=cursor)
+    return by_column(stmt, rounds.PatrolRound.id, limit=limit, cursor=cursor)
 
 
 @blp.route("/patrol-rounds")
@@ -245,7 +245,7 @@ def my_rounds(args):
 @blp.alt_response(404, schema=ProblemSchema)
 def get_round(round_id):
     """One round with its checklist."""
-    return patrol_rounds.get_round(actor=current_actor(), round_id=round_id)
+    return rounds.get_round(actor=current_actor(), round_id=round_id)
 
 
 @blp.route(f"/patrol-rounds/<{ID}:round_id>/start", methods=["POST"])
@@ -255,7 +255,7 @@ def get_round(round_id):
 @blp.alt_response(409, schema=ProblemSchema)
 def start_round(data, round_id):
     """Start walking the round (its officers)."""
-    return patrol_rounds.start_round(actor=current_actor(), now=request_now(), round_id=round_id, **data)
+    return rounds.start_round(actor=current_actor(), now=request_now(), round_id=round_id, **data)
 
 
 @blp.route(f"/patrol-rounds/<{ID}:round_id>/complete", methods=["POST"])
@@ -265,7 +265,7 @@ def start_round(data, round_id):
 @blp.alt_response(409, schema=ProblemSchema)
 def complete_round(data, round_id):
     """Finish the round: completed, or completed_late after the window's end plus grace."""
-    return patrol_rounds.complete_round(actor=current_actor(), now=request_now(), round_id=round_id, **data)
+    return rounds.complete_round(actor=current_actor(), now=request_now(), round_id=round_id, **data)
 
 
 @blp.route(f"/patrol-rounds/<{ID}:round_id>/checkins", methods=["POST"])
@@ -276,7 +276,7 @@ def complete_round(data, round_id):
 def check_in(data, round_id):
     """Check in at a checklist point (late offline check-ins carry the phone's `at`)."""
     check_replay()
-    checkin, created = patrol_rounds.check_in(actor=current_actor(), now=request_now(), round_id=round_id, **data)
+    checkin, created = rounds.check_in(actor=current_actor(), now=request_now(), round_id=round_id, **data)
     return checkin, 201 if created else 200
 
 
@@ -284,7 +284,7 @@ def check_in(data, round_id):
 @blp.response(200, CheckinList)
 def list_checkins(round_id):
     """The round's check-ins, in order."""
-    return {"items": patrol_rounds.list_checkins(actor=current_actor(), round_id=round_id), "next_cursor": None}
+    return {"items": rounds.list_checkins(actor=current_actor(), round_id=round_id), "next_cursor": None}
 
 
 @blp.route(f"/patrol-rounds/<{ID}:round_id>/findings", methods=["POST"])
@@ -295,6 +295,6 @@ def list_checkins(round_id):
 def report_finding(data, round_id):
     """Report a problem found on the round at one of its points (linked to the round)."""
     check_replay()
-    problem, created = patrol_rounds.report_finding(actor=current_actor(), now=request_now(), round_id=round_id,
+    problem, created = rounds.report_finding(actor=current_actor(), now=request_now(), round_id=round_id,
                                                     **data)
     return problem, 201 if created else 200, {"ETag": f'"{problem.version}"'}

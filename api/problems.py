@@ -20,7 +20,8 @@ from api.schemas import (
     ReportIn,
 )
 from api.write import check_replay, write
-from workflow import exports, ledger, problems
+from workflow.ledger import exports, query
+from workflow.problems import actions
 
 blp = Blueprint("problems", __name__, url_prefix="/api/v1/problems",
                 description="Problems (问题): report, the ledger (台账), the workflow and the trail.")
@@ -62,7 +63,7 @@ def visible_problem(view):
 
     @functools.wraps(view)
     def wrapper(*args, problem_id, **kwargs):
-        problems.get_problem(actor=current_actor(), problem_id=problem_id)
+        actions.get_problem(actor=current_actor(), problem_id=problem_id)
         return view(*args, problem_id=problem_id, **kwargs)
 
     return wrapper
@@ -75,7 +76,7 @@ class Problems(MethodView):
     def get(self, args):
         """The ledger: newest first, filtered, one keyset page at a time."""
         limit, cursor = args.pop("limit"), args.pop("cursor", None)
-        return ledger.list_problems(actor=current_actor(), now=request_now(), filters=args, limit=limit,
+        return query.list_problems(actor=current_actor(), now=request_now(), filters=args, limit=limit,
                                     cursor=cursor)
 
     @write
@@ -87,7 +88,7 @@ class Problems(MethodView):
         """Report a problem (officers in their grids, supervisors in their area)."""
         require_role("officer", "supervisor")
         check_replay()
-        problem, created = problems.report_problem(actor=current_actor(), now=request_now(), **data)
+        problem, created = actions.report_problem(actor=current_actor(), now=request_now(), **data)
         return problem, 201 if created else 200, etag(problem) | {"Location": f"/api/v1/problems/{problem.id}"}
 
 
@@ -116,7 +117,7 @@ class ProblemById(MethodView):
     @blp.doc(responses={200: {"links": LINKS | EDIT_LINK}})
     def get(self, problem_id):
         """One problem, with the actions the caller can take now."""
-        problem = problems.get_problem(actor=current_actor(), problem_id=problem_id)
+        problem = actions.get_problem(actor=current_actor(), problem_id=problem_id)
         return problem, 200, etag(problem)
 
     @write
@@ -130,7 +131,7 @@ class ProblemById(MethodView):
     @blp.doc(parameters=[IF_MATCH])
     def patch(self, data, problem_id):
         """Correct a report that still waits for dispatch (If-Match required)."""
-        problem = problems.edit_problem(actor=current_actor(), now=request_now(), problem_id=problem_id,
+        problem = actions.edit_problem(actor=current_actor(), now=request_now(), problem_id=problem_id,
                                         expected_version=if_match_version(), **data)
         return problem, 200, etag(problem)
 
@@ -148,9 +149,9 @@ class ProblemById(MethodView):
 def act(data, problem_id):
     """Apply a workflow action: {"action": "accept", ...fields} with If-Match (not for comment)."""
     actor, action = current_actor(), data.pop("action")
-    problems.check_action(actor=actor, action=action, fields=data)
+    actions.check_action(actor=actor, action=action, fields=data)
     check_replay()
-    problem = problems.apply_action(actor=actor, now=request_now(), problem_id=problem_id, action=action,
+    problem = actions.apply_action(actor=actor, now=request_now(), problem_id=problem_id, action=action,
                                     expected_version=if_match_version(), **data)
     return problem, 200, etag(problem)
 
@@ -161,4 +162,4 @@ def act(data, problem_id):
 @blp.alt_response(404, schema=ProblemSchema)
 def events(args, problem_id):
     """The append-only trail of a problem, oldest first."""
-    return ledger.list_events(actor=current_actor(), problem_id=problem_id, **args)
+    return query.list_events(actor=current_actor(), problem_id=problem_id, **args)

@@ -11,12 +11,13 @@ from api.context import current_actor, request_now, require_role
 from api.errors import ProblemSchema
 from api.fields import EARLIEST, LATEST
 from api.schemas import In, PageArgs, page_of
-from workflow import patrol_report, reports, unit_reports
+from workflow.ledger import reports, unit_reports
 from workflow.paging import by_column
+from workflow.patrols import coverage
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
                 description="Statistics over the ledger. " + (reports.__doc__ or "").split("\n", 1)[1]
-                + "\nPatrols. " + (patrol_report.__doc__ or "").split("\n", 1)[1])
+                + "\nPatrols. " + (coverage.__doc__ or "").split("\n", 1)[1])
 
 
 class DayOrInstant(fields.Field):
@@ -150,12 +151,12 @@ def drill(args):
 
 
 class PatrolArgs(PeriodArgs):
-    group_by = fields.String(load_default="plan", validate=validate.OneOf(patrol_report.GROUPS))
+    group_by = fields.String(load_default="plan", validate=validate.OneOf(coverage.GROUPS))
 
 
 class PatrolDrillArgs(PatrolArgs):
-    figure = fields.String(required=True, validate=validate.OneOf(patrol_report.FIGURES))
-    group_by = fields.String(validate=validate.OneOf(patrol_report.GROUPS))
+    figure = fields.String(required=True, validate=validate.OneOf(coverage.FIGURES))
+    group_by = fields.String(validate=validate.OneOf(coverage.GROUPS))
     key = fields.String(validate=validate.Length(min=1, max=40))
 
 
@@ -197,7 +198,7 @@ def patrols(args):
     """Patrol coverage for rounds whose window starts in the period (definitions in the description above)."""
     require_role("admin", "supervisor")
     start, end = _bounds(args)
-    return patrol_report.coverage(actor=current_actor(), start=start, end=end, group_by=args["group_by"], tz=_tz())
+    return coverage.coverage(actor=current_actor(), start=start, end=end, group_by=args["group_by"], tz=_tz())
 
 
 @blp.route("/patrols/drill")
@@ -210,7 +211,7 @@ def patrols_drill(args):
     group_by, key = args.get("group_by"), args.get("key")
     if group_by in ("plan", "officer") and key is not None:
         key = _int_key(key)
-    ids = patrol_report.drill(actor=current_actor(), start=start, end=end, figure=args["figure"],
+    ids = coverage.drill(actor=current_actor(), start=start, end=end, figure=args["figure"],
                               group_by=group_by if key is not None else None, key=key, tz=_tz())
     return {"round_ids": ids}
 

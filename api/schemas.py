@@ -6,8 +6,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from api.context import current_actor, lang, request_now
 from api.fields import AwareDateTime, CommaList, StrictBoolean, StrictFloat, StrictString
 from models.enums import Role, Severity, Stage, State, UnitKind, label
-from workflow.problems import allowed_actions
-from workflow.states import ACTIONS
+from workflow.problems.actions import allowed_actions
+from workflow.problems.lifecycle import ACTIONS
 
 
 def text(max_len: int, **kwargs) -> StrictString:

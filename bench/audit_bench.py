@@ -49,14 +49,15 @@ def timed_seal(event) -> None:
 def append(world, problems_, events, now, seal):
     """Report `problems_` problems with `events` - 1 comments each; return seconds per event."""
     from models import db
-    from workflow import audit, problems
+    from workflow import audit
+    from workflow.problems import actions
     audit_seal, audit.seal_event = audit.seal_event, seal
     try:
         began = time.perf_counter()
         for _ in range(problems_):
             problem = world.report(at=now)
             for index in range(events - 1):
-                problems.apply_action(actor=world.users["officer"], now=now + timedelta(seconds=index),
+                actions.apply_action(actor=world.users["officer"], now=now + timedelta(seconds=index),
                                       problem_id=problem.id, action="comment", expected_version=None,
                                       text=f"第 {index} 次巡查：仍有摊位")
                 db.session.commit()

@@ -24,7 +24,7 @@ def child(database: str, supervisor_id: int, fmt: str) -> None:
     """Write the export to a temporary file; print rows, seconds, bytes and VmHWM as JSON."""
     from models import User
     from models.base import db
-    from workflow import exports
+    from workflow.ledger import exports
     app = make_app(database)
     chunks = {"xlsx": exports.xlsx_chunks, "csv": exports.csv_chunks}[fmt]
     with app.app_context(), tempfile.TemporaryFile() as out:

@@ -56,13 +56,13 @@ def _steps_per_problem(app, database: str) -> float:
 
 def make_plans(app, world: World, run: int) -> None:
     from models.base import db
-    from workflow import patrol_plans
+    from workflow.patrols import plans
     officers = [world.ids["officer"]]
     with app.app_context():
         for n in range(PLANS):
             grid = n % 10  # the east subdistrict's grids: the bench officer works there
             points = world.points[grid * 10:(grid + 1) * 10]
-            patrol_plans.create_plan(
+            plans.create_plan(
                 actor=None, now=NOW, unit_id=world.grids[grid][1], name=f"压测计划 {run}-{n}",
                 mode="dynamic" if n % 2 else "fixed_post", days="every_day", windows=WINDOWS,
                 officer_ids=officers, point_ids=points, sample_size=5 if n % 2 else None,

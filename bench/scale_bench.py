@@ -3,7 +3,7 @@
 One scratch database grows from 100,000 problems to BENCH_SCALE (default 1,000,000); at each size:
 - ledger first page with 3 filters (state, category, grid_id) and page 500 of the ledger by cursor (limit 50,
   so 25,000 rows deep), over HTTP from one connection to gunicorn, as the district supervisor: p50/p95;
-- the escalation sweep when nothing is due (workflow.escalation.sweep, in process): median and p95;
+- the escalation sweep when nothing is due (workflow.escalation.firing.sweep, in process): median and p95;
 - statistics for a month by unit (GET /api/v1/reports/summary?from=..&to=..&group_by=unit): p50/p95.
 
     BENCH_SCALE=1000000 python -m bench.scale_bench
@@ -64,12 +64,12 @@ def _deep_cursor(database: str, depth: int) -> str:
 
 def _sweep_ms(app, samples: int = 30) -> list[float]:
     from models.base import db
-    from workflow import escalation
+    from workflow.escalation import firing
     took = []
     with app.app_context():
         for _ in range(samples):
             began = time.perf_counter()
-            fired = escalation.sweep(now=NOW)
+            fired = firing.sweep(now=NOW)
             took.append((time.perf_counter() - began) * 1000)
             db.session.rollback()
             if fired:

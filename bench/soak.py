@@ -60,7 +60,9 @@ VERSIONLESS = ("comment", "escalate", "attach")
 def prepare(app, hook_url: str, minutes: float) -> dict:
     """The demo district plus what a soak needs; returns tokens and ids for the clients."""
     from models import Point, db, utcnow
-    from workflow import org, patrol_plans, seed, webhooks
+    from workflow import org, seed
+    from workflow.notifications import webhooks
+    from workflow.patrols import plans
 
     with app.app_context():
         now = utcnow()
@@ -75,7 +77,7 @@ def prepare(app, hook_url: str, minutes: float) -> dict:
         points = db.session.query(Point).filter(Point.grid_id.in_(east[0].grid_ids)).all()
         local = now.astimezone(ZoneInfo("Asia/Shanghai"))
         start, end = local - timedelta(minutes=10), local + timedelta(minutes=minutes + 20)
-        patrol_plans.create_plan(
+        plans.create_plan(
             actor=None, now=now, unit_id=east[0].unit_id, name="压测巡查", mode="fixed_post",
             officer_ids=[u.id for u in east], point_ids=[p.id for p in points], days="every_day",
             windows=[{"label": "压测", "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}],
@@ -267,7 +269,7 @@ def reader(api: Api, world: dict, stop_at: float, seed_: int) -> None:
 def allowed_moves() -> list[tuple[str, str | None, str]]:
     """(action, from, to) of every move of the transition table, plus report, edit and the versionless."""
     from models.enums import State
-    from workflow.states import TRANSITIONS
+    from workflow.problems.lifecycle import TRANSITIONS
     moves = [("report", None, "reported"), ("report", None, "verified"), ("edit", "reported", "reported")]
     for action, rule in TRANSITIONS.items():
         moves += [(action.value, frm.value, (rule.to or frm).value) for frm in rule.frm]

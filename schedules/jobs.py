@@ -8,23 +8,27 @@ from flask import current_app
 
 from models import JobRun
 from models.base import db
-from workflow import audit, delivery, escalation, idempotency, patrol_rounds, unit_reports
+from workflow import audit, idempotency
+from workflow.escalation import firing
+from workflow.ledger import unit_reports
+from workflow.notifications import delivery
+from workflow.patrols import rounds
 
 
 def materialize_rounds(now: datetime) -> str:
     """Make the rounds of every plan up to the horizon (48 h); passed windows are recorded missed."""
-    return f"made {patrol_rounds.materialize_rounds(now=now)} rounds"
+    return f"made {rounds.materialize_rounds(now=now)} rounds"
 
 
 def advance_rounds(now: datetime) -> str:
     """Open rounds whose window began; miss those nobody checked in to by the end plus grace."""
-    counts = patrol_rounds.advance_rounds(now=now)
+    counts = rounds.advance_rounds(now=now)
     return f"opened {counts['opened']}, missed {counts['missed']} rounds"
 
 
 def sweep_escalations(now: datetime) -> str:
     """Fire every escalation step due by now, each once, and say which."""
-    fired = escalation.sweep(now=now)
+    fired = firing.sweep(now=now)
     return f"fired {len(fired)}" + "".join(f"\n  - {line}" for line in fired)
 
 

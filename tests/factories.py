@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 
 from models import Category, Grid, Point, Problem, Unit, User
 from models.base import db
-from workflow import org, problems
+from workflow import org
+from workflow.problems import actions
 
 NATURAL = {"dispatch": {"minutes": 60, "clock": "natural"}, "accept": {"minutes": 60, "clock": "natural"},
            "rectify": {"minutes": 600, "clock": "natural"}, "verify": {"minutes": 120, "clock": "natural"},
@@ -77,7 +78,7 @@ class World:
 
     def report(self, *, by: str = "officer", category: str = "hawker", point: str = "market",
                at: datetime | None = None, **fields) -> Problem:
-        problem, _ = problems.report_problem(actor=self.users[by], now=at or self.now, title="占道经营",
+        problem, _ = actions.report_problem(actor=self.users[by], now=at or self.now, title="占道经营",
                                              category_code=self.categories[category].code,
                                              point_id=self.points[point].id, **fields)
         db.session.commit()
@@ -85,7 +86,7 @@ class World:
 
     def act(self, problem: Problem, action: str, *, by: str, at: datetime | None = None, **fields) -> Problem:
         """Apply an action as user `by` and commit, as a request would."""
-        result = problems.apply_action(actor=self.users[by], now=at or self.now, problem_id=problem.id,
+        result = actions.apply_action(actor=self.users[by], now=at or self.now, problem_id=problem.id,
                                        action=action, expected_version=problem.version, **fields)
         db.session.commit()
         return result

@@ -8,7 +8,9 @@ from sqlalchemy import inspect, select, text
 from models import ProblemEvent, db
 from tests.conftest import NOW
 from tests.factories import World
-from workflow import audit, escalation, problems
+from workflow import audit
+from workflow.escalation import firing, rules
+from workflow.problems import actions
 
 BEFORE = "a5e1d2c3b4a5"  # the revision before the hash chain
 
@@ -30,12 +32,12 @@ def test_the_migration_chains_existing_events_as_the_code_does_and_downgrades_cl
     upgrade(directory=scratch)
     world = World.build(now=NOW)
     db.session.commit()
-    escalation.create_rule(actor=None, now=NOW, name="派遣提醒", trigger="not_dispatched", level=1)
+    rules.create_rule(actor=None, now=NOW, name="派遣提醒", trigger="not_dispatched", level=1)
     world.to_state("closed")
     waiting = world.report()
-    problems.apply_action(actor=world.users["officer"], now=NOW, problem_id=waiting.id, action="comment",
+    actions.apply_action(actor=world.users["officer"], now=NOW, problem_id=waiting.id, action="comment",
                           expected_version=None, text="摊主说明天搬走 🙏")
-    escalation.sweep(now=NOW.replace(hour=6))
+    firing.sweep(now=NOW.replace(hour=6))
     db.session.commit()
     written = hashes()
     assert len(written) == 9 and trigger_installed() == (db.engine.dialect.name == "postgresql")

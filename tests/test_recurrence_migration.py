@@ -9,7 +9,7 @@ from sqlalchemy import func, inspect, select
 from models import Problem, ProblemEvent, db, problem_list_items
 from tests.conftest import NOW
 from tests.factories import World
-from workflow import lists
+from workflow.ledger import lists
 
 BEFORE = "d7e3b5c9a2f4"  # the revision before the recurrence link
 

@@ -36,7 +36,7 @@ from sqlalchemy import and_, bindparam, func, select, tuple_
 
 from models import OutboxMessage, Problem, ProblemEvent
 from models.base import db
-from workflow import outbox
+from workflow.notifications import outbox
 
 log = logging.getLogger("rectify.audit")
 

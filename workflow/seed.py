@@ -8,8 +8,10 @@ from sqlalchemy import select
 from config.settings import DEFAULTS
 from models import Category, EscalationRule, Unit, User
 from models.base import db
-from workflow import calendar, escalation, org, patrol_plans
+from workflow import calendar, org
 from workflow.auth import issue_token, revoke_all
+from workflow.escalation import rules
+from workflow.patrols import plans
 
 
 def _load(name: str) -> dict:
@@ -33,7 +35,7 @@ def seed_escalation_rules(*, now: datetime) -> int:
         return 0
     specs = _load("escalation.toml")["rules"]
     for spec in specs:
-        escalation.create_rule(actor=None, now=now, **spec)
+        rules.create_rule(actor=None, now=now, **spec)
     return len(specs)
 
 
@@ -63,7 +65,7 @@ def seed_demo(*, now: datetime, timezone: str) -> list[tuple[User, str]]:
               for u in spec["users"]]
     people = {u["key"]: user.id for u, (user, _) in zip(spec["users"], issued, strict=True) if "key" in u}
     for p in spec["plans"]:
-        patrol_plans.create_plan(
+        plans.create_plan(
             actor=None, now=now, unit_id=units[p["unit"]].id, name=p["name"], mode=p["mode"], days=p["days"],
             windows=p["windows"], officer_ids=[people[key] for key in p["team"]],
             grid_id=grids[p["grid"]].id if "grid" in p else None, sample_size=p.get("sample_size"),

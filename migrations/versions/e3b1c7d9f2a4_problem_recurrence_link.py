@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 # Each problem's latest earlier problem of the same category at the same point, not cancelled, reported in the
-# 30 days before it (ties by id): what workflow.problems links at every report from now on.
+# 30 days before it (ties by id): what workflow.problems.actions links at every report from now on.
 BACKFILL = """
 UPDATE problems SET recurrence_of = (
     SELECT e.id FROM problems AS e

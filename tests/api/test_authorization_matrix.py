@@ -30,7 +30,11 @@ from models.base import db
 from tests.api.helpers import assert_problem_json
 from tests.api.test_evidence import photo
 from tests.factories import NATURAL, World
-from workflow import escalation, evidence, lists, notify, patrol_plans, unit_reports, webhooks
+from workflow.escalation import rules
+from workflow.evidence import attachments
+from workflow.ledger import lists, unit_reports
+from workflow.notifications import inbox, webhooks
+from workflow.patrols import plans
 
 PERSONAS = {
     "admin": "admin",
@@ -312,14 +316,14 @@ def test_the_signed_content_route_refuses_a_missing_or_forged_signature_and_serv
 # --- each persona on each route ----------------------------------------------------------------
 
 def _attachment(scene: Scene) -> int:
-    attachment, _ = evidence.add_attachment(
+    attachment, _ = attachments.add_attachment(
         actor=scene.user("handler"), now=scene.world.now, problem_id=scene.id("problem"), kind="before",
         data=PHOTO, storage=current_app.extensions["rectify_storage"], max_bytes=10 * 1024 * 1024, far_m=200)
     return attachment.id
 
 
 def _plan_row(scene: Scene) -> int:
-    return patrol_plans.create_plan(actor=None, now=scene.world.now, unit_id=scene.id("east"), name="东关早市",
+    return plans.create_plan(actor=None, now=scene.world.now, unit_id=scene.id("east"), name="东关早市",
                                     mode="fixed_post", days="every_day", officer_ids=[scene.id("officer")],
                                     point_ids=[scene.id("market")],
                                     windows=[{"label": "早", "start": "06:30", "end": "08:30"}]).id
@@ -346,7 +350,7 @@ def _list(scene: Scene, *, with_problem: bool) -> int:
 
 
 def _notification(scene: Scene) -> int:
-    notify.send(user_ids=[scene.id("officer")], type="test", title="提醒", body="矩阵", now=scene.world.now)
+    inbox.send(user_ids=[scene.id("officer")], type="test", title="提醒", body="矩阵", now=scene.world.now)
     return db.session.query(Notification).filter_by(user_id=scene.id("officer")).one().id
 
 
@@ -376,7 +380,7 @@ BUILDERS: dict[str, Callable[[Scene], int]] = {
     "round": _round,
     "full_list": lambda s: _list(s, with_problem=True),
     "empty_list": lambda s: _list(s, with_problem=False),
-    "rule": lambda s: escalation.create_rule(actor=None, now=s.world.now, name="东关提醒", trigger="at_due",
+    "rule": lambda s: rules.create_rule(actor=None, now=s.world.now, name="东关提醒", trigger="at_due",
                                              unit_id=s.id("east"), notify=["handler"]).id,
     "notification": _notification,
     "webhook": lambda s: webhooks.create_webhook(now=s.world.now, url="https://hooks.example.com/a",

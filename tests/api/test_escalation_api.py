@@ -10,7 +10,8 @@ from models.base import db
 from schedules.jobs import run_all
 from tests.api.helpers import assert_problem_json
 from tests.conftest import NOW
-from workflow import delivery, escalation
+from workflow.escalation import firing
+from workflow.notifications import delivery
 
 RULE_KEYS = {"id", "name", "trigger", "stage", "fraction", "after_minutes", "threshold", "window_days", "level",
              "notify", "effects", "categories", "severities", "unit_id", "active"}
@@ -53,7 +54,7 @@ def rule_ids(client, world, by) -> set[int]:
 
 def sweep(at: datetime) -> list[str]:
     """An escalation sweep as of `at`, committed as the scheduler's tick would be."""
-    fired = escalation.sweep(now=at)
+    fired = firing.sweep(now=at)
     db.session.commit()
     return fired
 

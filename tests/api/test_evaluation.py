@@ -4,7 +4,7 @@ closure_rate 30, on_time_rate 30 (higher is better), rework_rate 15, overdue_rat
 import pytest
 
 from tests.api.helpers import assert_problem_json, statements
-from workflow.reports import load_indicators
+from workflow.ledger.reports import load_indicators
 
 DAY = {"from": "2026-11-25", "to": "2026-11-25"}
 

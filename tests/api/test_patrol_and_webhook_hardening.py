@@ -13,7 +13,8 @@ from schedules.jobs import run_all
 from tests.api.helpers import assert_problem_json
 from tests.api.test_patrols import MEALS, make_plan, my_rounds, post_plan, tick
 from tests.conftest import NOW
-from workflow import delivery, problems
+from workflow.notifications import delivery
+from workflow.problems import actions
 
 
 @pytest.mark.parametrize("fields, field", [
@@ -77,7 +78,7 @@ def hook(client, world, url: str) -> int:
 
 
 def report(world) -> None:
-    problems.report_problem(actor=world.users["officer"], now=NOW, category_code="hawker",
+    actions.report_problem(actor=world.users["officer"], now=NOW, category_code="hawker",
                             point_id=world.points["market"].id, title="占道")
     db.session.commit()
 

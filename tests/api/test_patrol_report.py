@@ -8,8 +8,8 @@ import pytest
 
 from models.base import db
 from tests.api.helpers import assert_problem_json
-from tests.workflow.test_patrols import extra_points, local, make_plan, rounds_of, tick, walk_in
-from workflow import patrol_rounds
+from tests.workflow.patrols.test_patrols import extra_points, local, make_plan, rounds_of, tick, walk_in
+from workflow.patrols import rounds
 
 PERIOD = {"from": "2026-11-25", "to": "2026-11-26"}
 
@@ -25,14 +25,14 @@ def patrols(world):
         local(2026, 11, 25, 11), local(2026, 11, 25, 17, 30), local(2026, 11, 26, 6, 30)))
     walk_in(world, lunch, local(2026, 11, 25, 11, 10))
     market = world.points["market"]
-    patrol_rounds.report_finding(actor=officer, now=local(2026, 11, 25, 11, 15), round_id=lunch.id,
+    rounds.report_finding(actor=officer, now=local(2026, 11, 25, 11, 15), round_id=lunch.id,
                                  point_id=market.id, title="占道经营", category_code="hawker")
     db.session.commit()
     walk_in(world, lunch, local(2026, 11, 25, 11, 20), point_id=second, lat=35.0651)
-    patrol_rounds.complete_round(actor=officer, now=local(2026, 11, 25, 12), round_id=lunch.id)
+    rounds.complete_round(actor=officer, now=local(2026, 11, 25, 12), round_id=lunch.id)
     tick(local(2026, 11, 25, 17, 30))
     walk_in(world, dinner, local(2026, 11, 25, 18))
-    patrol_rounds.complete_round(actor=officer, now=local(2026, 11, 25, 22), round_id=dinner.id)
+    rounds.complete_round(actor=officer, now=local(2026, 11, 25, 22), round_id=dinner.id)
     db.session.commit()
     tick(local(2026, 11, 26, 9))
     return {"plan": plan, "lunch": lunch, "dinner": dinner, "breakfast": breakfast}

@@ -8,7 +8,7 @@ import pytest
 from models.base import db
 from schedules.jobs import run_all
 from tests.conftest import NOW
-from workflow import patrol_plans
+from workflow.patrols import plans
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLAN_KEYS = {"id", "unit_id", "name", "mode", "point_ids", "grid_id", "officer_ids", "windows", "days", "timezone",
@@ -35,7 +35,7 @@ def post_plan(client, world, by="east_supervisor", **fields):
 def make_plan(world, **fields) -> int:
     """A plan made in the workflow (as a supervisor would through the API), committed."""
     body = plan_body(world, **fields)
-    plan = patrol_plans.create_plan(actor=None, now=NOW, **body)
+    plan = plans.create_plan(actor=None, now=NOW, **body)
     db.session.commit()
     return plan.id
 

@@ -122,7 +122,7 @@ def test_weeks_are_grouped_in_sql_and_drill_down(client, world):
 
 def test_a_problem_on_two_lists_counts_in_each_list_and_once_in_the_totals(client, world):
     from models.base import db
-    from workflow import lists
+    from workflow.ledger import lists
     both = assign(world, world.report(at=NOW), minutes(10))
     one = assign(world, world.report(at=NOW), minutes(20))
     boss = world.users["supervisor"]

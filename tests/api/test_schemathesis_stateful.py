@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from models import Problem, ProblemEvent, db
 from tests.conftest import BACKEND, NOW
 from tests.factories import default_fields
-from tests.workflow.test_state_machine import check_legal, check_replays
-from workflow.problems import allowed_actions
+from tests.workflow.problems.test_state_machine import check_legal, check_replays
+from workflow.problems.actions import allowed_actions
 
 pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="run once, on the embedded default")
 # The report, the problem, its actions and its trail: the operations the documented links join.

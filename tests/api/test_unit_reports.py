@@ -17,8 +17,8 @@ from models.base import db
 from schedules.jobs import run_job
 from tests.api.helpers import assert_problem_json
 from tests.conftest import NOW
-from tests.workflow.test_patrols import local, make_plan, tick
-from workflow import escalation
+from tests.workflow.patrols.test_patrols import local, make_plan, tick
+from workflow.escalation import firing, rules
 
 THURSDAY_MIDNIGHT = local(2026, 11, 26, 0, 5)
 MONDAY_MIDNIGHT = local(2026, 11, 30, 0, 5)
@@ -30,9 +30,9 @@ def wednesday(world):
     waiting = world.report()
     world.to_state("cancelled")
     world.report(by="west_officer", point="night")
-    escalation.create_rule(actor=None, now=NOW, name="未派遣", trigger="not_dispatched", level=2)
+    rules.create_rule(actor=None, now=NOW, name="未派遣", trigger="not_dispatched", level=2)
     db.session.commit()
-    escalation.sweep(now=local(2026, 11, 25, 11, 1))
+    firing.sweep(now=local(2026, 11, 25, 11, 1))
     make_plan(world)
     tick(NOW)
     tick(local(2026, 11, 25, 22))  # 中 and 晚 pass with nobody checking in

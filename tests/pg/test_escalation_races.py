@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from models import EscalationFiring, ProblemEvent, WebhookDelivery, db
 from tests.conftest import NOW
-from workflow import delivery, escalation, webhooks
+from workflow.escalation import firing, rules
+from workflow.notifications import delivery, webhooks
 
 PROBLEMS = 30
 
@@ -42,22 +43,22 @@ def count(model, *where) -> int:
 
 @pytest.mark.parametrize("threads", [2, 8])
 def test_schedulers_sweeping_at_the_same_instant_fire_each_step_exactly_once(app, world, threads):
-    escalation.create_rule(actor=None, now=NOW, name="临期提醒", trigger="before_due", fraction=0.8, level=1,
+    rules.create_rule(actor=None, now=NOW, name="临期提醒", trigger="before_due", fraction=0.8, level=1,
                            notify=["unit_supervisors"])
-    escalation.create_rule(actor=None, now=NOW, name="到期催办", trigger="at_due", level=2,
+    rules.create_rule(actor=None, now=NOW, name="到期催办", trigger="at_due", level=2,
                            notify=["unit_supervisors"])
     for _ in range(PROBLEMS):
         world.report()  # hawker: dispatch 60 natural minutes, 80 % at 48
     db.session.commit()
 
-    results, errors = race(app, threads, lambda: escalation.sweep(now=NOW + timedelta(minutes=60)))
+    results, errors = race(app, threads, lambda: firing.sweep(now=NOW + timedelta(minutes=60)))
 
     db.session.commit()  # a fresh snapshot for the checks
     assert errors == []
     assert sum(len(lines) for lines in results) == 2 * PROBLEMS
     assert count(EscalationFiring) == 2 * PROBLEMS
     assert count(ProblemEvent, ProblemEvent.action == "escalate") == 2 * PROBLEMS
-    assert escalation.sweep(now=NOW + timedelta(minutes=60)) == []
+    assert firing.sweep(now=NOW + timedelta(minutes=60)) == []
 
 
 @pytest.mark.parametrize("threads", [2, 8])

@@ -13,9 +13,10 @@ from bench.data import World as BenchWorld
 from bench.data import add_problems
 from models.base import db
 from tests.conftest import NOW
-from workflow import escalation, ledger
+from workflow.escalation import firing
+from workflow.ledger import query
 from workflow.paging import encode_cursor
-from workflow.patrol_rounds import _Facts
+from workflow.patrols.rounds import _Facts
 
 SIZE = 20_000
 
@@ -76,7 +77,7 @@ def explained(fn, prefix: str = "SELECT problems.") -> list[str]:
 
 
 def ledger_page(world, who: str, filters: dict, cursor: str | None = None):
-    return lambda: ledger.list_problems(actor=world.users[who], now=NOW, filters=filters, limit=50, cursor=cursor)
+    return lambda: query.list_problems(actor=world.users[who], now=NOW, filters=filters, limit=50, cursor=cursor)
 
 
 @pytest.mark.parametrize("who", ["supervisor", "east_supervisor", "officer", "handler"])
@@ -103,7 +104,7 @@ def test_a_deep_ledger_page_is_one_index_range(seeded):
 
 
 def test_the_sweep_finds_due_problems_by_index(seeded):
-    scans = explained(lambda: escalation.sweep(now=NOW))
+    scans = explained(lambda: firing.sweep(now=NOW))
     assert scans and "Seq Scan" not in scans, scans
     db.session.rollback()
 
@@ -122,9 +123,9 @@ def test_an_officers_rounds_are_found_by_the_gin_index(world):
     """20,000 rounds of many officers: the officer's own are an index look-up, not a scan of every round."""
     from sqlalchemy import text
 
-    from workflow import patrol_plans, patrol_rounds
+    from workflow.patrols import plans, rounds
     officer = world.users["officer"]
-    plan = patrol_plans.create_plan(actor=None, now=NOW, unit_id=world.units["east"].id, name="历史巡查",
+    plan = plans.create_plan(actor=None, now=NOW, unit_id=world.units["east"].id, name="历史巡查",
                                     mode="dynamic", days="every_day", officer_ids=[officer.id],
                                     point_ids=[world.points["market"].id],
                                     windows=[{"label": "早", "start": "06:30", "end": "08:30"}])
@@ -138,7 +139,7 @@ def test_an_officers_rounds_are_found_by_the_gin_index(world):
     db.session.commit()
     db.session.execute(text("ANALYZE patrol_rounds"))
     with caught("SELECT patrol_rounds.") as sent:
-        db.session.scalars(patrol_rounds.list_rounds(actor=officer, officer_id=officer.id).limit(50)).all()
+        db.session.scalars(rounds.list_rounds(actor=officer, officer_id=officer.id).limit(50)).all()
     scans = [node["Node Type"] for statement, parameters in sent for node in plan_nodes(statement, parameters)
              if node.get("Relation Name") == "patrol_rounds"]
     assert scans and "Seq Scan" not in scans, scans  # a Bitmap Heap Scan over the GIN index

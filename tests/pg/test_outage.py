@@ -24,7 +24,8 @@ from schedules.runner import HOLDER, tick_if_leader
 from tests.api.helpers import assert_problem_json
 from tests.conftest import NOW
 from tests.pg.proxy import Proxy
-from workflow import escalation, patrol_plans
+from workflow.escalation import rules
+from workflow.patrols import plans
 
 CONNECT_TIMEOUT = 2  # seconds; libpq's smallest useful value
 POOL_TIMEOUT = 1
@@ -217,7 +218,7 @@ def test_an_exhausted_pool_gives_503_after_the_pool_timeout(world, database_url)
 # The scheduler ---------------------------------------------------------------------------------------
 
 def _plan(world):
-    plan = patrol_plans.create_plan(
+    plan = plans.create_plan(
         actor=None, now=NOW, unit_id=world.units["east"].id, name="东关早市错时巡查", mode="fixed_post",
         officer_ids=[world.users["officer"].id], point_ids=[world.points["market"].id], days="every_day",
         windows=[{"label": "中", "start": "11:00", "end": "13:30"}, {"label": "晚", "start": "17:30", "end": "21:30"}])
@@ -248,7 +249,7 @@ def _lease():
 
 def test_the_scheduler_survives_an_outage_and_catches_up_exactly_once(world, proxy, proxied, caplog):
     plan = _plan(world)
-    escalation.create_rule(actor=None, now=NOW, name="整改到期", trigger="at_due", stage="rectify", level=2)
+    rules.create_rule(actor=None, now=NOW, name="整改到期", trigger="at_due", stage="rectify", level=2)
     world.to_state("rectifying")  # rectify limit 600 natural minutes from NOW
     caplog.set_level(logging.WARNING, logger="schedules.runner")
 

@@ -7,11 +7,11 @@ from sqlalchemy import func, select
 
 from models import OutboxMessage, PatrolRound, User, db
 from tests.conftest import NOW
-from workflow import patrol_plans, patrol_rounds
+from workflow.patrols import plans, rounds
 
 
 def _plan(world):
-    plan = patrol_plans.create_plan(
+    plan = plans.create_plan(
         actor=None, now=NOW, unit_id=world.units["east"].id, name="早市", mode="fixed_post",
         officer_ids=[world.users["officer"].id], point_ids=[world.points["market"].id], days="every_day",
         windows=[{"label": "早", "start": "06:30", "end": "08:30"}, {"label": "晚", "start": "18:00", "end": "21:00"}],
@@ -44,15 +44,15 @@ def _together(app, *jobs):
 
 def test_eight_schedulers_materializing_at_once_make_each_round_once(app, world):
     _plan(world)
-    assert _together(app, *[lambda: patrol_rounds.materialize_rounds(now=NOW)] * 8) == []
+    assert _together(app, *[lambda: rounds.materialize_rounds(now=NOW)] * 8) == []
     starts = db.session.scalars(select(PatrolRound.planned_start)).all()
     assert len(starts) == len(set(starts)) == 4  # 晚 today, then 早 and 晚 tomorrow, 早 the day after
 
 
 def test_a_late_tick_racing_an_in_window_check_in_never_leaves_a_walked_round_missed(app, world):
     _plan(world)
-    patrol_rounds.materialize_rounds(now=NOW)
-    patrol_rounds.advance_rounds(now=NOW + timedelta(hours=9))  # 18:00 local: 晚 opens
+    rounds.materialize_rounds(now=NOW)
+    rounds.advance_rounds(now=NOW + timedelta(hours=9))  # 18:00 local: 晚 opens
     db.session.commit()
     round_ = db.session.scalars(select(PatrolRound).where(PatrolRound.state == "open")).one()
     late = round_.planned_end + timedelta(minutes=30)
@@ -61,10 +61,10 @@ def test_a_late_tick_racing_an_in_window_check_in_never_leaves_a_walked_round_mi
     officer_id, round_id, point_id, lat, lng = world.users["officer"].id, round_.id, point.id, point.lat, point.lng
 
     def check_in():  # in its own thread and session, as a request would be
-        patrol_rounds.check_in(actor=db.session.get(User, officer_id), now=late, round_id=round_id,
+        rounds.check_in(actor=db.session.get(User, officer_id), now=late, round_id=round_id,
                                point_id=point_id, lat=lat, lng=lng, result="ok", at=walked_at)
 
-    assert _together(app, lambda: patrol_rounds.advance_rounds(now=late), check_in) == []
+    assert _together(app, lambda: rounds.advance_rounds(now=late), check_in) == []
     db.session.expire_all()
     assert db.session.get(PatrolRound, round_.id).state == "in_progress"
     missed = db.session.scalar(select(func.count()).select_from(OutboxMessage)

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from config.settings import ROOT
 from models import JobRun, PatrolRound, SchedulerLease, db, utcnow
-from workflow import patrol_plans
 from workflow.calendar import load_calendar
+from workflow.patrols import plans
 
 LEASE_S, TICK_S = 3, 0.5
 
@@ -56,7 +56,7 @@ def _plan_far_from_now(world):
     local = utcnow().astimezone(ZoneInfo("Asia/Shanghai"))
     windows = [{"label": f"w{h}", "start": (local + timedelta(hours=h)).strftime("%H:%M"),
                 "end": (local + timedelta(hours=h, minutes=30)).strftime("%H:%M")} for h in (3, 4, 5)]
-    plan = patrol_plans.create_plan(actor=None, now=utcnow(), unit_id=world.units["east"].id, name="far",
+    plan = plans.create_plan(actor=None, now=utcnow(), unit_id=world.units["east"].id, name="far",
                                     mode="fixed_post", officer_ids=[world.users["officer"].id], windows=windows,
                                     point_ids=[world.points["market"].id], days="every_day",
                                     active_from=local.date() - timedelta(days=1))
@@ -96,7 +96,7 @@ def _round_starts(plan_id: int) -> list:
 
 def _expected_starts(plan_id: int, started) -> list:
     db.session.rollback()
-    plan = db.session.get(patrol_plans.PatrolPlan, plan_id)
-    windows = patrol_plans.windows_between(plan, load_calendar(db.session), started - timedelta(hours=24),
+    plan = db.session.get(plans.PatrolPlan, plan_id)
+    windows = plans.windows_between(plan, load_calendar(db.session), started - timedelta(hours=24),
                                            plan.watermark)
     return [w.start for w in windows if w.end > started]

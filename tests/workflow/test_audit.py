@@ -10,7 +10,9 @@ from sqlalchemy import select, text
 from models import Problem, ProblemEvent
 from models.base import db
 from tests.conftest import NOW
-from workflow import audit, escalation, problems
+from workflow import audit
+from workflow.escalation import firing, rules
+from workflow.problems import actions
 
 GENESIS = "0" * 64
 
@@ -44,7 +46,7 @@ def broken(problem_id: int | None = None) -> tuple | None:
 def closed(world) -> Problem:
     """A problem walked to closed with a comment on the way: seven events."""
     problem = world.to_state("verifying")
-    problems.apply_action(actor=world.users["officer"], now=NOW, problem_id=problem.id, action="comment",
+    actions.apply_action(actor=world.users["officer"], now=NOW, problem_id=problem.id, action="comment",
                           expected_version=None, text="现场已清理 ✅")
     db.session.commit()
     problem = world.act(problem, "verify", by="officer", note="ok")
@@ -84,14 +86,14 @@ def test_an_intact_ledger_verifies_and_counts_what_it_walked(world, closed):
 
 
 def test_events_written_by_the_sweep_edits_and_comments_are_chained_too(world):
-    escalation.create_rule(actor=None, now=NOW, name="派遣提醒", trigger="not_dispatched", level=1)
+    rules.create_rule(actor=None, now=NOW, name="派遣提醒", trigger="not_dispatched", level=1)
     problem = world.report()
-    problems.edit_problem(actor=world.users["officer"], now=NOW, problem_id=problem.id, expected_version=1,
+    actions.edit_problem(actor=world.users["officer"], now=NOW, problem_id=problem.id, expected_version=1,
                           title="早市占道经营")
     db.session.commit()
-    escalation.sweep(now=NOW + timedelta(hours=2))
+    firing.sweep(now=NOW + timedelta(hours=2))
     db.session.commit()
-    problems.apply_action(actor=world.users["supervisor"], now=NOW + timedelta(hours=3), problem_id=problem.id,
+    actions.apply_action(actor=world.users["supervisor"], now=NOW + timedelta(hours=3), problem_id=problem.id,
                           action="comment", expected_version=None, text="督办")
     db.session.commit()
 
@@ -231,10 +233,10 @@ def test_audit_verify_refuses_an_unknown_problem(runner, world):
 
 def test_a_sweep_firing_several_steps_on_several_problems_chains_each_trail_in_order(world):
     for level, name in ((1, "派遣提醒"), (2, "派遣督办"), (3, "派遣通报")):
-        escalation.create_rule(actor=None, now=NOW, name=name, trigger="not_dispatched", level=level)
+        rules.create_rule(actor=None, now=NOW, name=name, trigger="not_dispatched", level=level)
     first, second = world.report(), world.report()
     world.act(second, "comment", by="officer", text="已到场")
-    escalation.sweep(now=NOW + timedelta(hours=2))
+    firing.sweep(now=NOW + timedelta(hours=2))
     db.session.commit()
     assert [e.action for e in trail(first.id)] == ["report", "escalate", "escalate", "escalate"]
     assert [e.action for e in trail(second.id)] == ["report", "comment", "escalate", "escalate", "escalate"]

@@ -11,7 +11,9 @@ from models.base import db
 from schedules.jobs import run_job
 from tests.conftest import NOW
 from tests.workflow.test_audit import tamper
-from workflow import audit, delivery, problems
+from workflow import audit
+from workflow.notifications import delivery
+from workflow.problems import actions
 
 
 def anchors() -> list[dict]:
@@ -46,7 +48,7 @@ def test_the_anchor_goes_out_once_a_local_day(world):
 def test_later_events_do_not_change_an_earlier_digest(world):
     problem = world.to_state("rectifying")
     before = audit.heads_digest(NOW + timedelta(minutes=5))
-    problems.apply_action(actor=world.users["officer"], now=NOW + timedelta(minutes=30), problem_id=problem.id,
+    actions.apply_action(actor=world.users["officer"], now=NOW + timedelta(minutes=30), problem_id=problem.id,
                           action="comment", expected_version=None, text="还在")
     db.session.commit()
     assert audit.heads_digest(NOW + timedelta(minutes=5)) == before

@@ -1,18 +1,19 @@
-"""Escalation: rules as data; a sweep that fires each due step once and remembers when to look next."""
+"""The escalation sweep: fires each due step of every rule once per clock cycle and remembers when to look next."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import Category, EscalationFiring, EscalationRule, Point, Problem, ProblemEvent, Unit, User
+from models import EscalationFiring, EscalationRule, Point, Problem, ProblemEvent, Unit
 from models.base import db, upsert
-from models.enums import Action, Role, Severity, Stage, State
-from workflow import audit, clocks, notify, outbox
-from workflow.errors import Forbidden, Invalid, NotFound
-from workflow.problems import new_event
-from workflow.scope import problem_filter, subtree_ids, unit_within
+from models.enums import Action, Severity, Stage, State
+from workflow import audit
+from workflow.notifications import inbox, outbox
+from workflow.problems import clocks
+from workflow.problems.actions import new_event
+from workflow.scope import subtree_ids
 
 TRIGGERS = ("before_due", "at_due", "after_due", "not_dispatched", "rework", "recurrence", "extension_pending")
 STAGE_TRIGGERS = ("before_due", "at_due", "after_due", "not_dispatched")
@@ -181,7 +182,7 @@ def _fire(problem: Problem, step: Step, now: datetime, audience: dict, chain: di
     fields |= _mark_hot(problem, rule, now) if effects.get("hot_days") else {}
     events.append(_event(problem, problem.last_seq + 1, fields, now, chain))
     users = _recipients(problem, rule.notify or [], audience)
-    notify.send(user_ids=users, type="escalation", title=f"{problem.code} {rule.name}",
+    inbox.send(user_ids=users, type="escalation", title=f"{problem.code} {rule.name}",
                 body=f"{problem.title}: {rule.name} (level {rule.level})", problem_id=problem.id, now=now)
     outbox.enqueue(topic="escalation.fired", now=now, payload={
         "problem_id": problem.id, "rule_id": rule.id, "level": rule.level,
@@ -193,7 +194,7 @@ def _recipients(problem: Problem, targets: list[str], audience: dict) -> list[in
     """notify.recipients, remembered for the sweep: it depends only on these columns and the targets."""
     key = (problem.unit_id, problem.grid_unit_id, problem.handler_id, tuple(targets))
     if key not in audience:
-        audience[key] = notify.recipients(problem, targets)
+        audience[key] = inbox.recipients(problem, targets)
     return audience[key]
 
 
@@ -225,123 +226,3 @@ def _event(problem: Problem, seq: int, fields: dict, now: datetime, chain: dict[
     audit.seal_after(event, chain.get(problem.id, audit.GENESIS) if seq > 1 else audit.GENESIS)
     chain[problem.id] = event.hash
     return event
-
-
-# --- rules (admin for all; supervisors for their subtree) ------------------------------------
-
-RULE_FIELDS = ("name", "trigger", "stage", "fraction", "after_minutes", "threshold", "window_days", "level",
-               "notify", "effects", "categories", "severities", "unit_id", "active")
-
-
-def _may_manage(actor: User | None, unit_id: int | None, notify_targets=()) -> None:
-    if actor is None or actor.role == Role.ADMIN:
-        return
-    unit = db.session.get(Unit, unit_id) if unit_id is not None else None
-    if actor.role != Role.SUPERVISOR or unit is None or not unit_within(unit, actor.unit):
-        raise Forbidden("supervisors manage rules of their unit's subtree (with unit_id); admins any rule")
-    for target in notify_targets or ():
-        user = db.session.get(User, int(target[5:])) if target.startswith("user:") and \
-            target[5:].isdigit() and int(target[5:]) <= 2**31 - 1 else None
-        if user is not None and (user.unit is None or not unit_within(user.unit, actor.unit)):
-            raise Forbidden("supervisors notify only people of their unit's subtree")
-
-
-def check_rule(rule: EscalationRule) -> None:
-    """What a schema cannot check alone: each trigger's parameters."""
-    needs = {"before_due": ("fraction",), "after_due": ("after_minutes",), "rework": ("threshold",),
-             "recurrence": ("threshold", "window_days"), "extension_pending": ("after_minutes",)}
-    missing = {name: [f"required for {rule.trigger}"] for name in needs.get(rule.trigger, ())
-               if getattr(rule, name) is None}
-    if missing:
-        raise Invalid(f"trigger {rule.trigger} needs more", errors=missing)
-    if rule.unit_id is not None and db.session.get(Unit, rule.unit_id) is None:
-        raise Invalid("unknown unit", errors={"unit_id": ["unknown unit"]})
-    bad = [t for t in rule.notify or [] if t.startswith("user:") and (
-        not t[5:].isdigit() or int(t[5:]) > 2**31 - 1 or db.session.get(User, int(t[5:])) is None)]
-    if bad:
-        raise Invalid("unknown users to notify", errors={"notify": bad})
-
-
-def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRule:
-    """Add a rule; problems are checked against it from the next sweep on."""
-    _may_manage(actor, fields.get("unit_id"), fields.get("notify"))
-    values = {"active": True, "level": 1, "notify": [], "effects": {}}
-    rule = EscalationRule(created_at=now, updated_at=now,
-                          **(values | {k: v for k, v in fields.items() if k in RULE_FIELDS}))
-    check_rule(rule)
-    db.session.add(rule)
-    db.session.flush()
-    _recheck_open_problems(now, rule)
-    return rule
-
-
-def edit_rule(*, actor: User, now: datetime, rule_id: int, **changes) -> EscalationRule:
-    rule = get_rule(actor=actor, rule_id=rule_id)
-    _may_manage(actor, changes.get("unit_id", rule.unit_id), changes.get("notify"))
-    with db.session.no_autoflush:  # check the new values before anything reaches the database
-        for name in RULE_FIELDS:
-            if name in changes:
-                setattr(rule, name, changes[name])
-        rule.updated_at = now
-        check_rule(rule)
-    _recheck_open_problems(now, rule)
-    return rule
-
-
-def _recheck_open_problems(now: datetime, rule: EscalationRule) -> None:
-    """A new or changed rule may be due sooner than any stored next_check_at: look again at the open problems
-    it can apply to (its unit's subtree, categories and severities; at 1M problems, a global rule still
-    touches every open one)."""
-    where = [Problem.state.not_in(CLOSED), func.coalesce(Problem.next_check_at, now) >= now]
-    if rule.unit_id is not None:
-        units = subtree_ids(db.session.get(Unit, rule.unit_id))
-        where.append(or_(Problem.grid_unit_id.in_(units), Problem.unit_id.in_(units)))
-    if rule.categories:
-        where.append(Problem.category_id.in_(select(Category.id).where(Category.code.in_(rule.categories))))
-    if rule.severities:
-        where.append(Problem.severity.in_(rule.severities))
-    db.session.execute(update(Problem).where(*where).values(next_check_at=now)
-                       .execution_options(synchronize_session=False))
-
-
-def visible_rules(actor: User):
-    if actor.role == Role.ADMIN:
-        return text("1 = 1")
-    if actor.role == Role.SUPERVISOR:
-        return EscalationRule.unit_id.in_(subtree_ids(actor.unit)) | EscalationRule.unit_id.is_(None)
-    raise Forbidden("escalation rules are for supervisors and admins")
-
-
-def get_rule(*, actor: User, rule_id: int) -> EscalationRule:
-    rule = db.session.scalars(select(EscalationRule).where(EscalationRule.id == rule_id,
-                                                           visible_rules(actor))).first()
-    if rule is None:
-        raise NotFound(f"escalation rule {rule_id} not found")
-    return rule
-
-
-def select_rules(*, actor: User):
-    return select(EscalationRule).where(visible_rules(actor))
-
-
-def dry_run(*, actor: User, now: datetime, limit: int = 200, **draft) -> list[dict]:
-    """Which problems a draft rule would fire on now (due and not yet fired), without firing it."""
-    values = {"active": True, "level": 1, "notify": [], "effects": {}}
-    rule = EscalationRule(id=0, **(values | {k: v for k, v in draft.items() if k in RULE_FIELDS}))
-    check_rule(rule)
-    scopes = {}
-    if rule.unit_id is not None:
-        unit = db.session.get(Unit, rule.unit_id)
-        if actor.role == Role.SUPERVISOR and not unit_within(unit, actor.unit):
-            raise Forbidden("supervisors try rules of their unit's subtree; admins any rule")
-        scopes = {0: set(db.session.scalars(subtree_ids(unit)))}
-    problems = db.session.scalars(select(Problem).where(problem_filter(actor), Problem.state.not_in(CLOSED))
-                                  .order_by(Problem.id).limit(5000)).all()
-    hits = []
-    for problem in problems:
-        step = step_of(rule, problem, scopes)
-        if step is not None and step.at <= now:
-            hits.append({"problem_id": problem.id, "code": problem.code, "due_at": step.at, "stage": step.stage})
-            if len(hits) >= limit:
-                break
-    return hits

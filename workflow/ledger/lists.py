@@ -9,8 +9,8 @@ from models.base import db, upsert
 from models.enums import Role, State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.problems.lifecycle import OPEN_STATES
 from workflow.scope import problem_filter, subtree_ids, unit_within
-from workflow.states import OPEN_STATES
 
 
 def _may_manage(actor: User, lead_unit_id: int) -> None:

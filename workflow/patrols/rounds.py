@@ -1,6 +1,5 @@
 """Patrol rounds: made ahead by the scheduler, opened and missed on time, walked and proven by check-ins."""
 
-import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -15,10 +14,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from models import PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
 from models.base import db, dialect_name, upsert
 from models.enums import Role, State
-from workflow import outbox, problems
 from workflow.calendar import WorkCalendar, load_calendar
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
-from workflow.patrol_plans import Window, runs_on, windows_between
+from workflow.geo import haversine_m
+from workflow.notifications import outbox
+from workflow.patrols.plans import Window, runs_on, windows_between
+from workflow.problems import actions
 from workflow.scope import subtree_ids
 
 HORIZON = timedelta(hours=48)
@@ -335,7 +336,7 @@ def report_finding(*, actor: User, now: datetime, round_id: int, point_id: int, 
         raise Conflict(f"a {round_.state} round has no findings yet", extra={"state": round_.state})
     if point_id not in _checkable_points(round_):
         raise Invalid("the point is not on this round's checklist", errors={"point_id": ["not on the checklist"]})
-    return problems.report_problem(actor=actor, now=now, point_id=point_id, round_id=round_.id, **report)
+    return actions.report_problem(actor=actor, now=now, point_id=point_id, round_id=round_.id, **report)
 
 
 def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | None = None) -> PatrolRound:
@@ -352,12 +353,3 @@ def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | 
     late = at > round_.planned_end + timedelta(minutes=round_.grace_minutes)
     round_.state, round_.completed_at, round_.updated_at = ("completed_late" if late else "completed"), at, now
     return round_
-
-
-def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Metres between two WGS-84 points on a sphere (good to well under 1 % at patrol distances)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371008.8 * math.asin(math.sqrt(min(1.0, a)))
-

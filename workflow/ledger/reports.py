@@ -33,7 +33,7 @@ from models.base import UTCDateTime, db, dialect_name
 from models.enums import State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Invalid
-from workflow.problems import RECURRENCE_WINDOW
+from workflow.problems.actions import RECURRENCE_WINDOW
 from workflow.scope import problem_filter
 
 GROUPS = ("unit", "grid", "category", "officer", "list", "day", "week", "month")
@@ -79,7 +79,7 @@ def seconds_between(later, earlier):
 
 
 def _recurred():
-    """Linked at its report to the problem it repeats (workflow.problems keeps the link right)."""
+    """Linked at its report to the problem it repeats (workflow.problems.actions keeps the link right)."""
     return and_(Problem.recurrence_of.is_not(None), Problem.state != State.CANCELLED)
 
 

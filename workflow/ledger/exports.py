@@ -23,7 +23,7 @@ from sqlalchemy import select
 from models import Category, Grid, Problem, Unit, User
 from models.base import db
 from models.enums import label
-from workflow.ledger import ledger_filters
+from workflow.ledger.query import ledger_filters
 from workflow.scope import problem_filter
 
 BATCH = 1000

@@ -22,8 +22,8 @@ from sqlalchemy import Integer, and_, case, cast, func, literal, select
 from models import PatrolCheckin, PatrolPlan, PatrolRound, Problem, User
 from models.base import db, dialect_name
 from workflow.errors import Invalid
-from workflow.patrol_rounds import STARTED, visible_rounds
-from workflow.reports import local_day, seconds_between
+from workflow.ledger.reports import local_day, seconds_between
+from workflow.patrols.rounds import STARTED, visible_rounds
 
 GROUPS = ("plan", "window", "officer", "day")
 PENDING = ("scheduled", "open", "in_progress")

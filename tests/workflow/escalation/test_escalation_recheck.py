@@ -7,7 +7,7 @@ from sqlalchemy import update
 from models import Problem
 from models.base import db
 from tests.conftest import NOW
-from workflow import escalation
+from workflow.escalation import rules
 
 
 def later_checks(*problems) -> None:
@@ -23,7 +23,7 @@ def next_check(problem):
 def test_a_rule_for_one_unit_rechecks_only_that_units_problems(world):
     east, west = world.report(), world.report(by="west_officer", point="night")
     later_checks(east, west)
-    escalation.create_rule(actor=None, now=NOW, name="西城到期", trigger="at_due", unit_id=world.units["west"].id)
+    rules.create_rule(actor=None, now=NOW, name="西城到期", trigger="at_due", unit_id=world.units["west"].id)
     db.session.commit()
     assert next_check(west) == NOW
     assert next_check(east) == NOW + timedelta(days=3)
@@ -32,7 +32,7 @@ def test_a_rule_for_one_unit_rechecks_only_that_units_problems(world):
 def test_a_rule_for_some_categories_rechecks_only_those(world):
     hawker, shopfront = world.report(category="hawker"), world.report(category="shopfront")
     later_checks(hawker, shopfront)
-    escalation.create_rule(actor=None, now=NOW, name="摊贩到期", trigger="at_due", categories=["hawker"])
+    rules.create_rule(actor=None, now=NOW, name="摊贩到期", trigger="at_due", categories=["hawker"])
     db.session.commit()
     assert (next_check(hawker), next_check(shopfront)) == (NOW, NOW + timedelta(days=3))
 
@@ -40,6 +40,6 @@ def test_a_rule_for_some_categories_rechecks_only_those(world):
 def test_a_global_rule_rechecks_every_open_problem(world):
     east, west = world.report(), world.report(by="west_officer", point="night")
     later_checks(east, west)
-    escalation.create_rule(actor=None, now=NOW, name="全区到期", trigger="at_due")
+    rules.create_rule(actor=None, now=NOW, name="全区到期", trigger="at_due")
     db.session.commit()
     assert next_check(east) == next_check(west) == NOW

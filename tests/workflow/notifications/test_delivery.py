@@ -16,8 +16,9 @@ from models import OutboxMessage, WebhookDelivery
 from models.base import db
 from schedules.jobs import run_all
 from tests.conftest import NOW
-from workflow import delivery, escalation, notify, webhooks
 from workflow.errors import Conflict, NotFound
+from workflow.escalation import firing, rules
+from workflow.notifications import delivery, inbox, webhooks
 
 SECRET = "s3cret-shared-with-the-receiver"
 
@@ -91,14 +92,14 @@ def test_a_webhook_for_problem_created_gets_one_signed_delivery_per_report(world
 
 def test_a_webhook_gets_only_the_event_types_it_subscribed_to(world):
     hook(events=("escalation.fired",))
-    escalation.create_rule(actor=None, now=NOW, name="到期催办", trigger="at_due", level=2)
+    rules.create_rule(actor=None, now=NOW, name="到期催办", trigger="at_due", level=2)
     db.session.commit()
     problem = world.to_state("assigned")  # a report and a transition: not subscribed
     send = Recorder()
     tick(NOW, send)
     assert send.calls == []
 
-    escalation.sweep(now=NOW + minutes(60))  # hawker accept: 60 natural minutes
+    firing.sweep(now=NOW + minutes(60))  # hawker accept: 60 natural minutes
     db.session.commit()
     tick(NOW + minutes(60), send)
 
@@ -329,17 +330,17 @@ def test_a_crash_after_sending_but_before_recording_sends_the_same_event_again(a
 def fill_inbox(world, key: str, n: int) -> list[int]:
     """n notifications for user `key`, one a minute; returns their ids, oldest first."""
     for i in range(n):
-        notify.send(user_ids=[world.users[key].id], type="escalation", title=f"item {i}", body="", now=NOW + minutes(i))
+        inbox.send(user_ids=[world.users[key].id], type="escalation", title=f"item {i}", body="", now=NOW + minutes(i))
         db.session.flush()
     db.session.commit()
-    page = notify.inbox(actor=world.users[key], unread=None, limit=200)
+    page = inbox.inbox(actor=world.users[key], unread=None, limit=200)
     return sorted(item.id for item in page.items)
 
 
 def read_pages(actor, *, unread=None, limit=2) -> list[list[int]]:
     pages, cursor = [], None
     while True:
-        page = notify.inbox(actor=actor, unread=unread, limit=limit, cursor=cursor)
+        page = inbox.inbox(actor=actor, unread=unread, limit=limit, cursor=cursor)
         pages.append([item.id for item in page.items])
         if page.next_cursor is None:
             return pages
@@ -350,7 +351,7 @@ def test_the_inbox_lists_unread_first_then_read_newest_first_in_pages_without_ga
     one, two, three, four, five = fill_inbox(world, "handler", 5)
     handler = world.users["handler"]
     for read in (two, five):  # the newest is read: read items may have higher ids than unread ones
-        notify.mark_read(actor=handler, now=NOW + minutes(10), notification_id=read)
+        inbox.mark_read(actor=handler, now=NOW + minutes(10), notification_id=read)
     db.session.commit()
 
     assert read_pages(handler) == [[four, three], [one, five], [two]]
@@ -362,12 +363,12 @@ def test_marking_one_notification_read_and_then_all(world):
     ids = fill_inbox(world, "handler", 3)
     handler = world.users["handler"]
 
-    assert notify.mark_read(actor=handler, now=NOW + minutes(5), notification_id=ids[0]) == 1
-    assert notify.mark_read(actor=handler, now=NOW + minutes(6), notification_id=ids[0]) == 0
-    assert notify.mark_read(actor=handler, now=NOW + minutes(7)) == 2
+    assert inbox.mark_read(actor=handler, now=NOW + minutes(5), notification_id=ids[0]) == 1
+    assert inbox.mark_read(actor=handler, now=NOW + minutes(6), notification_id=ids[0]) == 0
+    assert inbox.mark_read(actor=handler, now=NOW + minutes(7)) == 2
     db.session.commit()
 
-    items = notify.inbox(actor=handler, unread=None, limit=10).items
+    items = inbox.inbox(actor=handler, unread=None, limit=10).items
     assert {item.id: item.read_at for item in items} == {ids[0]: NOW + minutes(5), ids[1]: NOW + minutes(7),
                                                          ids[2]: NOW + minutes(7)}
 
@@ -377,7 +378,7 @@ def test_another_users_notification_is_not_found(world):
     handler = world.users["handler"]
 
     with pytest.raises(NotFound):
-        notify.mark_read(actor=handler, now=NOW, notification_id=theirs)
+        inbox.mark_read(actor=handler, now=NOW, notification_id=theirs)
     with pytest.raises(NotFound):
-        notify.get_notification(actor=handler, notification_id=theirs)
-    assert notify.inbox(actor=handler, unread=None, limit=10).items == []
+        inbox.get_notification(actor=handler, notification_id=theirs)
+    assert inbox.inbox(actor=handler, unread=None, limit=10).items == []

@@ -28,7 +28,7 @@ from models.base import db
 from models.enums import Role, State, label
 from models.report import UnitReport
 from workflow.errors import Forbidden, NotFound
-from workflow.reports import RECURRENCE_DAYS
+from workflow.ledger.reports import RECURRENCE_DAYS
 from workflow.scope import subtree_ids
 
 KINDS = ("daily", "weekly")

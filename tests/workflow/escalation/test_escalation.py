@@ -9,7 +9,8 @@ from sqlalchemy import event, func, select
 from models import EscalationFiring, Notification, OutboxMessage, Point, Problem, ProblemEvent, User
 from models.base import db
 from tests.conftest import NOW
-from workflow import escalation, seed
+from workflow import seed
+from workflow.escalation import firing, rules
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LADDER = ("临期提醒", "到期催办", "超期督办", "上级督办")  # levels 1-4 of config/defaults/escalation.toml
@@ -26,7 +27,7 @@ def local(*args) -> datetime:
 
 def sweep(at: datetime) -> list[str]:
     """One sweep as of `at`, committed as the scheduler's job wrapper does."""
-    lines = escalation.sweep(now=at)
+    lines = firing.sweep(now=at)
     db.session.commit()
     return lines
 
@@ -42,7 +43,7 @@ def sweep_every(step: timedelta, start: datetime, end: datetime) -> list[datetim
 
 
 def rule(name: str = "rule", **fields):
-    created = escalation.create_rule(actor=None, now=NOW, name=name, **fields)
+    created = rules.create_rule(actor=None, now=NOW, name=name, **fields)
     db.session.commit()
     return created
 
@@ -464,13 +465,13 @@ def test_a_dry_run_lists_the_problems_a_draft_rule_would_fire_on_and_writes_noth
     world.report(point="night", by="west_officer")  # due, but outside the east supervisor's subtree
     before = counts()
 
-    hits = escalation.dry_run(actor=world.users["east_supervisor"], now=NOW + minutes(60), name="draft",
+    hits = rules.dry_run(actor=world.users["east_supervisor"], now=NOW + minutes(60), name="draft",
                               trigger="at_due", level=2, categories=["hawker"])
     db.session.commit()
 
     assert [(h["problem_id"], h["due_at"], h["stage"]) for h in hits] == [(due.id, NOW + minutes(60), "dispatch")]
     assert counts() == before
-    assert db.session.scalar(select(func.count()).select_from(escalation.EscalationRule)) == 0
+    assert db.session.scalar(select(func.count()).select_from(firing.EscalationRule)) == 0
 
 
 # --- the scheduler tick -------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from models import Attachment, Problem, ProblemEvent
 from models.base import db
 from tests.conftest import NOW
 from tests.factories import NATURAL
-from workflow import org, problems
+from workflow import org
 from workflow.errors import Conflict, EvidenceRequired, ExtensionConflict, Forbidden, Invalid
+from workflow.problems import actions
 
 DAY = timedelta(days=1)
 MINUTE = timedelta(minutes=1)
@@ -18,7 +19,7 @@ MINUTE = timedelta(minutes=1)
 
 def attempt(world, problem: Problem, action: str, *, by: str, at: datetime = NOW, **fields) -> Problem:
     """Apply an action as `by` with the problem's current version, without committing."""
-    return problems.apply_action(actor=world.users[by], now=at, problem_id=problem.id, action=action,
+    return actions.apply_action(actor=world.users[by], now=at, problem_id=problem.id, action=action,
                                  expected_version=problem.version, **fields)
 
 
@@ -53,7 +54,7 @@ def test_an_extension_whose_date_has_passed_cannot_be_granted_only_denied(world)
     later = NOW + 3 * DAY
     with pytest.raises(ExtensionConflict):
         attempt(world, problem, "grant_extension", by="supervisor", at=later)
-    allowed = problems.allowed_actions(problem, world.users["supervisor"], later)
+    allowed = actions.allowed_actions(problem, world.users["supervisor"], later)
     assert "grant_extension" not in allowed
     assert "deny_extension" in allowed
     assert attempt(world, problem, "deny_extension", by="supervisor", at=later).extension_until is None
@@ -65,7 +66,7 @@ def test_a_second_extension_cannot_be_denied_by_the_unit_that_granted_the_first(
     problem = request(world, problem, until=NOW + 2 * DAY, at=NOW + 2 * MINUTE)
     with pytest.raises(Forbidden):
         attempt(world, problem, "deny_extension", by="east_supervisor", at=NOW + 3 * MINUTE)
-    assert "deny_extension" not in problems.allowed_actions(problem, world.users["east_supervisor"], NOW + 3 * MINUTE)
+    assert "deny_extension" not in actions.allowed_actions(problem, world.users["east_supervisor"], NOW + 3 * MINUTE)
     denied = attempt(world, problem, "deny_extension", by="supervisor", at=NOW + 3 * MINUTE)
     assert denied.extension_until is None and denied.extension_count == 1
 
@@ -103,10 +104,10 @@ def test_a_report_resolved_on_site_cannot_be_sent_back_but_another_supervisor_cl
     with pytest.raises(Conflict) as refused:
         attempt(world, problem, "send_back", by="east_supervisor", reason="photos unclear")
     assert refused.value.status == 409
-    assert "send_back" not in problems.allowed_actions(problem, world.users["east_supervisor"], NOW)
+    assert "send_back" not in actions.allowed_actions(problem, world.users["east_supervisor"], NOW)
     db.session.rollback()
     problem = db.session.get(Problem, problem.id)
-    assert "close" in problems.allowed_actions(problem, world.users["east_supervisor"], NOW)
+    assert "close" in actions.allowed_actions(problem, world.users["east_supervisor"], NOW)
     assert attempt(world, problem, "close", by="east_supervisor").state == "closed"
 
 
@@ -149,7 +150,7 @@ def test_an_after_photo_counts_for_the_whole_round_of_work_even_across_a_granted
 # --- editing a report ----------------------------------------------------------------------------
 
 def edit(world, problem: Problem, *, by: str, at: datetime, **changes) -> Problem:
-    edited = problems.edit_problem(actor=world.users[by], now=at, problem_id=problem.id,
+    edited = actions.edit_problem(actor=world.users[by], now=at, problem_id=problem.id,
                                    expected_version=problem.version, **changes)
     db.session.commit()
     return edited

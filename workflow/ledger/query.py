@@ -6,9 +6,9 @@ from sqlalchemy import and_, or_, select, tuple_
 
 from models import Category, Problem, ProblemEvent, User
 from models.base import db
-from workflow.lists import in_list
+from workflow.ledger.lists import in_list
 from workflow.paging import Page, by_column, decode_cursor, fetch
-from workflow.problems import get_problem
+from workflow.problems.actions import get_problem
 from workflow.scope import problem_filter
 
 

@@ -11,11 +11,12 @@ from models import OutboxMessage, PatrolCheckin, PatrolPlan, PatrolRound, Proble
 from models.base import db
 from schedules.jobs import run_all
 from tests.conftest import NOW
-from workflow import org, patrol_plans, patrol_rounds
+from workflow import org
 from workflow.calendar import load_calendar
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
-from workflow.patrol_plans import create_plan, edit_plan, set_paused, windows_between
-from workflow.patrol_rounds import advance_rounds, build_checklist, check_in, complete_round, materialize_rounds
+from workflow.patrols import plans, rounds
+from workflow.patrols.plans import create_plan, edit_plan, set_paused, windows_between
+from workflow.patrols.rounds import advance_rounds, build_checklist, check_in, complete_round, materialize_rounds
 
 SHANGHAI, BERLIN, UTC = ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Berlin"), ZoneInfo("UTC")
 GRACE = timedelta(minutes=15)
@@ -409,7 +410,7 @@ def test_an_officer_of_the_team_who_is_not_on_the_round_may_not_check_in(world):
 def test_an_officer_of_another_grid_cannot_see_the_round(world):
     round_ = lunch_round(world)
     with pytest.raises(NotFound):
-        patrol_rounds.get_round(actor=world.users["west_officer"], round_id=round_.id)
+        rounds.get_round(actor=world.users["west_officer"], round_id=round_.id)
     with pytest.raises(NotFound):
         walk_in(world, round_, round_.planned_start, by="west_officer")
 
@@ -428,7 +429,7 @@ def test_a_late_offline_check_in_timed_inside_the_window_revives_a_missed_round(
 
 def started(world) -> PatrolRound:
     round_ = lunch_round(world)
-    patrol_rounds.start_round(actor=world.users["officer"], now=round_.planned_start, round_id=round_.id)
+    rounds.start_round(actor=world.users["officer"], now=round_.planned_start, round_id=round_.id)
     db.session.commit()
     return round_
 
@@ -457,7 +458,7 @@ def test_a_round_cannot_be_completed_before_it_was_started(world, state):
 
 def test_a_finding_is_reported_through_the_normal_report_and_linked_to_the_round(world):
     round_ = lunch_round(world)
-    problem, created = patrol_rounds.report_finding(
+    problem, created = rounds.report_finding(
         actor=world.users["officer"], now=round_.planned_start + timedelta(minutes=30), round_id=round_.id,
         point_id=world.points["market"].id, category_code="hawker", title="早市占道经营")
     db.session.commit()
@@ -471,7 +472,7 @@ def test_a_finding_is_reported_through_the_normal_report_and_linked_to_the_round
 def test_a_finding_at_a_point_not_on_the_checklist_is_invalid(world):
     round_ = lunch_round(world)
     with pytest.raises(Invalid):
-        patrol_rounds.report_finding(actor=world.users["officer"], now=round_.planned_start, round_id=round_.id,
+        rounds.report_finding(actor=world.users["officer"], now=round_.planned_start, round_id=round_.id,
                                      point_id=world.points["night"].id, category_code="hawker", title="夜市")
 
 
@@ -555,4 +556,4 @@ def test_only_supervisors_of_the_unit_or_above_create_plans(world, by):
 def test_a_supervisor_of_the_unit_or_above_or_an_admin_creates_a_plan(world, by):
     plan = make_plan(world, actor=world.users[by], grid_id=world.grids["east"].id)
     assert (plan.timezone, plan.active_from, plan.paused) == ("Asia/Shanghai", date(2026, 11, 25), False)
-    assert patrol_plans.plan_points(plan) == [world.points["market"].id]
+    assert plans.plan_points(plan) == [world.points["market"].id]

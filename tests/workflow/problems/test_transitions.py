@@ -9,7 +9,7 @@ from models import Attachment, Problem, ProblemEvent, User, user_grids
 from models.base import db
 from tests.conftest import NOW
 from tests.factories import NATURAL, default_fields
-from workflow import org, problems
+from workflow import org
 from workflow.errors import (
     DomainError,
     EvidenceRequired,
@@ -22,6 +22,7 @@ from workflow.errors import (
     SeparationOfDuties,
     Stale,
 )
+from workflow.problems import actions
 
 STATES = ("reported", "assigned", "rectifying", "verifying", "verified", "closed", "cancelled", "suspended")
 OPEN = set(STATES) - {"closed", "cancelled"}
@@ -86,7 +87,7 @@ def build(world, state: str, role: str) -> Problem:
 
 def attempt(world, problem: Problem, action: str, *, by: str, at: datetime = NOW, **fields) -> Problem:
     """Apply an action as `by` with the problem's current version, without committing."""
-    return problems.apply_action(actor=world.users[by], now=at, problem_id=problem.id, action=action,
+    return actions.apply_action(actor=world.users[by], now=at, problem_id=problem.id, action=action,
                                  expected_version=problem.version, **fields)
 
 
@@ -191,7 +192,7 @@ def test_allowed_actions_lists_exactly_the_actions_that_succeed(world, state, ro
     if state.endswith("+request"):
         problem = with_pending_request(world, problem)
     works = {action for action in TABLE if succeeds(world, problem, action, role)}
-    assert set(problems.allowed_actions(problem, world.users[role], NOW)) == works
+    assert set(actions.allowed_actions(problem, world.users[role], NOW)) == works
 
 
 # --- guards -----------------------------------------------------------------------------------------
@@ -216,7 +217,7 @@ def test_the_person_who_submitted_cannot_verify_even_after_becoming_an_officer(w
 def test_allowed_actions_of_the_submitter_turned_officer_leave_out_verify(world):
     problem = world.to_state("verifying")
     move_handler_to_the_east_grid_as_officer(world)
-    assert "verify" not in problems.allowed_actions(problem, db.session.get(User, world.users["handler"].id), NOW)
+    assert "verify" not in actions.allowed_actions(problem, db.session.get(User, world.users["handler"].id), NOW)
 
 
 def test_a_report_resolved_on_site_goes_straight_to_verified_with_no_stage_clock(world):
@@ -308,7 +309,7 @@ def test_a_category_that_needs_an_after_photo_is_submitted_with_one_taken_in_thi
 def test_someone_outside_the_problem_scope_gets_not_found(world, outsider):
     problem = world.to_state("rectifying")
     with pytest.raises(NotFound):
-        problems.get_problem(actor=world.users[outsider], problem_id=problem.id)
+        actions.get_problem(actor=world.users[outsider], problem_id=problem.id)
     with pytest.raises(NotFound):
         attempt(world, problem, "comment", by=outsider, text="hello")
 
@@ -316,9 +317,9 @@ def test_someone_outside_the_problem_scope_gets_not_found(world, outsider):
 def test_a_supervisor_may_assign_to_a_department_outside_their_subtree_whose_handler_then_sees_it(world):
     problem = world.report()
     with pytest.raises(NotFound):
-        problems.get_problem(actor=world.users["sanitation_handler"], problem_id=problem.id)
+        actions.get_problem(actor=world.users["sanitation_handler"], problem_id=problem.id)
     problem = world.act(problem, "assign", by="east_supervisor", unit_id=world.units["sanitation"].id)
-    assert problems.get_problem(actor=world.users["sanitation_handler"], problem_id=problem.id) == problem
+    assert actions.get_problem(actor=world.users["sanitation_handler"], problem_id=problem.id) == problem
     assert attempt(world, problem, "accept", by="sanitation_handler").state == "rectifying"
 
 
@@ -406,7 +407,7 @@ def test_cancelling_as_a_duplicate_of_another_problem_records_it(world):
 
 def act_with_version(world, problem: Problem, version: int | None, action: str = "assign", **fields):
     fields = fields or default_fields(world, action, NOW)
-    return problems.apply_action(actor=world.users["supervisor"], now=NOW, problem_id=problem.id,
+    return actions.apply_action(actor=world.users["supervisor"], now=NOW, problem_id=problem.id,
                                  action=action, expected_version=version, **fields)
 
 
@@ -441,7 +442,7 @@ def test_events_are_numbered_one_to_n_including_comments(world):
 
 
 def report_as(world, by: str, client_id: str, title: str = "占道经营", at: datetime = NOW):
-    return problems.report_problem(actor=world.users[by], now=at, category_code="hawker", title=title,
+    return actions.report_problem(actor=world.users[by], now=at, category_code="hawker", title=title,
                                    point_id=world.points["market"].id, client_id=client_id)
 
 

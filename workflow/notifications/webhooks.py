@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from models import Webhook, WebhookDelivery
 from models.base import db
-from workflow import delivery
 from workflow.errors import Conflict, NotFound
+from workflow.notifications import delivery
 
 
 def create_webhook(*, now: datetime, url: str, secret: str, events: list[str], active: bool = True) -> Webhook:

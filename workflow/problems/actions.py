@@ -10,7 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from models import Attachment, Category, Grid, Point, Problem, ProblemEvent, Unit, User
 from models.base import db
 from models.enums import Action, Role, Stage, State
-from workflow import audit, clocks, codes, outbox
+from workflow import audit
 from workflow.errors import (
     Conflict,
     EvidenceRequired,
@@ -23,8 +23,10 @@ from workflow.errors import (
     SeparationOfDuties,
     Stale,
 )
+from workflow.notifications import outbox
+from workflow.problems import clocks, codes
+from workflow.problems.lifecycle import RESTARTS_STAGE, STAGE_OF_STATE, TRANSITIONS, Rule, rule_for
 from workflow.scope import problem_filter, unit_within
-from workflow.states import RESTARTS_STAGE, STAGE_OF_STATE, TRANSITIONS, Rule, rule_for
 
 REPORTERS = frozenset({Role.OFFICER, Role.SUPERVISOR})
 CLOCK_SKEW = timedelta(minutes=5)

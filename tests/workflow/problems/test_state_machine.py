@@ -26,10 +26,11 @@ from models import Problem, ProblemEvent, db
 from models.enums import Action, State
 from tests.conftest import NOW
 from tests.factories import NATURAL, PATHS
-from workflow import org, problems
+from workflow import org
 from workflow.errors import DomainError, NotFound
+from workflow.problems import actions
+from workflow.problems.lifecycle import OPEN_STATES, TRANSITIONS
 from workflow.scope import problem_filter
-from workflow.states import OPEN_STATES, TRANSITIONS
 
 PEOPLE = ("admin", "supervisor", "east_supervisor", "west_supervisor", "officer", "officer2", "west_officer",
           "handler", "handler2", "sanitation_handler")
@@ -89,7 +90,7 @@ class Workflow(RuleBasedStateMachine):
         self._report(category, on_site, *where)
 
     def _report(self, category, on_site, by, point):
-        problem, created = problems.report_problem(
+        problem, created = actions.report_problem(
             actor=self.world.users[by], now=self.now, title="占道经营 🍢 Straßen", category_code=category,
             point_id=self.world.points[point].id, resolved_on_site=on_site)
         db.session.commit()
@@ -107,7 +108,7 @@ class Workflow(RuleBasedStateMachine):
         before = db.session.get(Problem, problem_id)
         version, state = before.version, before.state
         sees = self._who_sees(problem_id)
-        menus = {person: problems.allowed_actions(before, self.world.users[person], self.now) if sees[person] else []
+        menus = {person: actions.allowed_actions(before, self.world.users[person], self.now) if sees[person] else []
                  for person in PEOPLE}
         offered = [(person, action) for person, menu in menus.items() for action in menu
                    for _ in range(WEIGHTS.get(action, 1))]
@@ -123,7 +124,7 @@ class Workflow(RuleBasedStateMachine):
             # duplicate_of must name another problem the caller can see (else a field error, 422)
             predicted = predicted and duplicate != problem_id and self._sees(actor, duplicate)
         try:
-            after = problems.apply_action(actor=actor, now=self.now, problem_id=problem_id, action=action,
+            after = actions.apply_action(actor=actor, now=self.now, problem_id=problem_id, action=action,
                                           expected_version=version, **fields)
             db.session.commit()
         except DomainError as refusal:
@@ -147,7 +148,7 @@ class Workflow(RuleBasedStateMachine):
     @staticmethod
     def _sees(actor, problem_id: int) -> bool:
         try:
-            return problems.get_problem(actor=actor, problem_id=problem_id) is not None
+            return actions.get_problem(actor=actor, problem_id=problem_id) is not None
         except NotFound:
             return False
 
@@ -223,4 +224,4 @@ def test_nothing_but_nothing_is_allowed_on_a_finished_problem(world, state):
     """A check that the machine's checks can fail: the finished states allow no action, to anyone."""
     problem = world.to_state(state)
     for who in PEOPLE:
-        assert problems.allowed_actions(problem, world.users[who], NOW) == []
+        assert actions.allowed_actions(problem, world.users[who], NOW) == []

@@ -21,9 +21,9 @@ from models import Attachment, Problem, User
 from models.base import db
 from models.enums import Action
 from workflow.errors import Invalid, PayloadTooLarge, UnsupportedMedia
-from workflow.patrol_rounds import haversine_m
-from workflow.problems import get_problem, record_event
-from workflow.storage import Storage
+from workflow.evidence.storage import Storage
+from workflow.geo import haversine_m
+from workflow.problems.actions import get_problem, record_event
 
 pillow_heif.register_heif_opener()
 

@@ -1,0 +1,1 @@
+"""Escalation: rules as data, and the sweep that fires each step once per clock cycle."""

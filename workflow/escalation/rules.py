@@ -1,0 +1,131 @@
+"""Escalation rules as data: who may keep them, what a rule needs to run, and what it would fire on now."""
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, text, update
+
+from models import Category, EscalationRule, Problem, Unit, User
+from models.base import db
+from models.enums import Role
+from workflow.errors import Forbidden, Invalid, NotFound
+from workflow.escalation.firing import CLOSED, step_of
+from workflow.scope import problem_filter, subtree_ids, unit_within
+
+# --- rules (admin for all; supervisors for their subtree) ------------------------------------
+
+RULE_FIELDS = ("name", "trigger", "stage", "fraction", "after_minutes", "threshold", "window_days", "level",
+               "notify", "effects", "categories", "severities", "unit_id", "active")
+
+
+def _may_manage(actor: User | None, unit_id: int | None, notify_targets=()) -> None:
+    if actor is None or actor.role == Role.ADMIN:
+        return
+    unit = db.session.get(Unit, unit_id) if unit_id is not None else None
+    if actor.role != Role.SUPERVISOR or unit is None or not unit_within(unit, actor.unit):
+        raise Forbidden("supervisors manage rules of their unit's subtree (with unit_id); admins any rule")
+    for target in notify_targets or ():
+        user = db.session.get(User, int(target[5:])) if target.startswith("user:") and \
+            target[5:].isdigit() and int(target[5:]) <= 2**31 - 1 else None
+        if user is not None and (user.unit is None or not unit_within(user.unit, actor.unit)):
+            raise Forbidden("supervisors notify only people of their unit's subtree")
+
+
+def check_rule(rule: EscalationRule) -> None:
+    """What a schema cannot check alone: each trigger's parameters."""
+    needs = {"before_due": ("fraction",), "after_due": ("after_minutes",), "rework": ("threshold",),
+             "recurrence": ("threshold", "window_days"), "extension_pending": ("after_minutes",)}
+    missing = {name: [f"required for {rule.trigger}"] for name in needs.get(rule.trigger, ())
+               if getattr(rule, name) is None}
+    if missing:
+        raise Invalid(f"trigger {rule.trigger} needs more", errors=missing)
+    if rule.unit_id is not None and db.session.get(Unit, rule.unit_id) is None:
+        raise Invalid("unknown unit", errors={"unit_id": ["unknown unit"]})
+    bad = [t for t in rule.notify or [] if t.startswith("user:") and (
+        not t[5:].isdigit() or int(t[5:]) > 2**31 - 1 or db.session.get(User, int(t[5:])) is None)]
+    if bad:
+        raise Invalid("unknown users to notify", errors={"notify": bad})
+
+
+def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRule:
+    """Add a rule; problems are checked against it from the next sweep on."""
+    _may_manage(actor, fields.get("unit_id"), fields.get("notify"))
+    values = {"active": True, "level": 1, "notify": [], "effects": {}}
+    rule = EscalationRule(created_at=now, updated_at=now,
+                          **(values | {k: v for k, v in fields.items() if k in RULE_FIELDS}))
+    check_rule(rule)
+    db.session.add(rule)
+    db.session.flush()
+    _recheck_open_problems(now, rule)
+    return rule
+
+
+def edit_rule(*, actor: User, now: datetime, rule_id: int, **changes) -> EscalationRule:
+    rule = get_rule(actor=actor, rule_id=rule_id)
+    _may_manage(actor, changes.get("unit_id", rule.unit_id), changes.get("notify"))
+    with db.session.no_autoflush:  # check the new values before anything reaches the database
+        for name in RULE_FIELDS:
+            if name in changes:
+                setattr(rule, name, changes[name])
+        rule.updated_at = now
+        check_rule(rule)
+    _recheck_open_problems(now, rule)
+    return rule
+
+
+def _recheck_open_problems(now: datetime, rule: EscalationRule) -> None:
+    """A new or changed rule may be due sooner than any stored next_check_at: look again at the open problems
+    it can apply to (its unit's subtree, categories and severities; at 1M problems, a global rule still
+    touches every open one)."""
+    where = [Problem.state.not_in(CLOSED), func.coalesce(Problem.next_check_at, now) >= now]
+    if rule.unit_id is not None:
+        units = subtree_ids(db.session.get(Unit, rule.unit_id))
+        where.append(or_(Problem.grid_unit_id.in_(units), Problem.unit_id.in_(units)))
+    if rule.categories:
+        where.append(Problem.category_id.in_(select(Category.id).where(Category.code.in_(rule.categories))))
+    if rule.severities:
+        where.append(Problem.severity.in_(rule.severities))
+    db.session.execute(update(Problem).where(*where).values(next_check_at=now)
+                       .execution_options(synchronize_session=False))
+
+
+def visible_rules(actor: User):
+    if actor.role == Role.ADMIN:
+        return text("1 = 1")
+    if actor.role == Role.SUPERVISOR:
+        return EscalationRule.unit_id.in_(subtree_ids(actor.unit)) | EscalationRule.unit_id.is_(None)
+    raise Forbidden("escalation rules are for supervisors and admins")
+
+
+def get_rule(*, actor: User, rule_id: int) -> EscalationRule:
+    rule = db.session.scalars(select(EscalationRule).where(EscalationRule.id == rule_id,
+                                                           visible_rules(actor))).first()
+    if rule is None:
+        raise NotFound(f"escalation rule {rule_id} not found")
+    return rule
+
+
+def select_rules(*, actor: User):
+    return select(EscalationRule).where(visible_rules(actor))
+
+
+def dry_run(*, actor: User, now: datetime, limit: int = 200, **draft) -> list[dict]:
+    """Which problems a draft rule would fire on now (due and not yet fired), without firing it."""
+    values = {"active": True, "level": 1, "notify": [], "effects": {}}
+    rule = EscalationRule(id=0, **(values | {k: v for k, v in draft.items() if k in RULE_FIELDS}))
+    check_rule(rule)
+    scopes = {}
+    if rule.unit_id is not None:
+        unit = db.session.get(Unit, rule.unit_id)
+        if actor.role == Role.SUPERVISOR and not unit_within(unit, actor.unit):
+            raise Forbidden("supervisors try rules of their unit's subtree; admins any rule")
+        scopes = {0: set(db.session.scalars(subtree_ids(unit)))}
+    problems = db.session.scalars(select(Problem).where(problem_filter(actor), Problem.state.not_in(CLOSED))
+                                  .order_by(Problem.id).limit(5000)).all()
+    hits = []
+    for problem in problems:
+        step = step_of(rule, problem, scopes)
+        if step is not None and step.at <= now:
+            hits.append({"problem_id": problem.id, "code": problem.code, "due_at": step.at, "stage": step.stage})
+            if len(hits) >= limit:
+                break
+    return hits

@@ -1,0 +1,1 @@
+"""Evidence: photos checked before decoding, their EXIF facts and flags, thumbnails, and where files are kept."""

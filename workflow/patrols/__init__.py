@@ -1,0 +1,1 @@
+"""Patrols that run themselves: plans, the rounds the scheduler makes of them, check-ins, checklists, coverage."""

@@ -1,0 +1,1 @@
+"""A problem's closed loop: the lifecycle table, reporting, actions, the trail's events, the SLA clocks, codes."""
