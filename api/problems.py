@@ -21,7 +21,7 @@ from api.schemas import (
 )
 from api.write import check_replay, write
 from workflow.ledger import exports, query
-from workflow.problems import actions
+from workflow.problems import actions, reporting, visibility
 
 blp = Blueprint("problems", __name__, url_prefix="/api/v1/problems",
                 description="Problems (问题): report, the ledger (台账), the workflow and the trail.")
@@ -63,7 +63,7 @@ def visible_problem(view):
 
     @functools.wraps(view)
     def wrapper(*args, problem_id, **kwargs):
-        actions.get_problem(actor=current_actor(), problem_id=problem_id)
+        visibility.get_problem(actor=current_actor(), problem_id=problem_id)
         return view(*args, problem_id=problem_id, **kwargs)
 
     return wrapper
@@ -88,7 +88,7 @@ class Problems(MethodView):
         """Report a problem (officers in their grids, supervisors in their area)."""
         require_role("officer", "supervisor")
         check_replay()
-        problem, created = actions.report_problem(actor=current_actor(), now=request_now(), **data)
+        problem, created = reporting.report_problem(actor=current_actor(), now=request_now(), **data)
         return problem, 201 if created else 200, etag(problem) | {"Location": f"/api/v1/problems/{problem.id}"}
 
 
@@ -117,7 +117,7 @@ class ProblemById(MethodView):
     @blp.doc(responses={200: {"links": LINKS | EDIT_LINK}})
     def get(self, problem_id):
         """One problem, with the actions the caller can take now."""
-        problem = actions.get_problem(actor=current_actor(), problem_id=problem_id)
+        problem = visibility.get_problem(actor=current_actor(), problem_id=problem_id)
         return problem, 200, etag(problem)
 
     @write
@@ -131,7 +131,7 @@ class ProblemById(MethodView):
     @blp.doc(parameters=[IF_MATCH])
     def patch(self, data, problem_id):
         """Correct a report that still waits for dispatch (If-Match required)."""
-        problem = actions.edit_problem(actor=current_actor(), now=request_now(), problem_id=problem_id,
+        problem = reporting.edit_problem(actor=current_actor(), now=request_now(), problem_id=problem_id,
                                         expected_version=if_match_version(), **data)
         return problem, 200, etag(problem)
 

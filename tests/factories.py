@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from models import Category, Grid, Point, Problem, Unit, User
 from models.base import db
 from workflow import org
-from workflow.problems import actions
+from workflow.problems import actions, reporting
 
 NATURAL = {"dispatch": {"minutes": 60, "clock": "natural"}, "accept": {"minutes": 60, "clock": "natural"},
            "rectify": {"minutes": 600, "clock": "natural"}, "verify": {"minutes": 120, "clock": "natural"},
@@ -78,7 +78,7 @@ class World:
 
     def report(self, *, by: str = "officer", category: str = "hawker", point: str = "market",
                at: datetime | None = None, **fields) -> Problem:
-        problem, _ = actions.report_problem(actor=self.users[by], now=at or self.now, title="占道经营",
+        problem, _ = reporting.report_problem(actor=self.users[by], now=at or self.now, title="占道经营",
                                              category_code=self.categories[category].code,
                                              point_id=self.points[point].id, **fields)
         db.session.commit()

@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from models.base import db
 from tests.api.helpers import assert_problem_json
 from tests.conftest import NOW
-from workflow.problems import actions
+from workflow.problems import reporting
 
 
 def ledger_codes(client, world, by="supervisor", **query) -> list[str]:
@@ -27,7 +27,7 @@ def some_problems(world):
     world.to_state("closed")
     world.to_state("rectifying")
     world.report(by="west_officer", point="night")
-    actions.report_problem(actor=world.users["officer"], now=NOW, category_code="hawker",
+    reporting.report_problem(actor=world.users["officer"], now=NOW, category_code="hawker",
                             point_id=world.points["market"].id, title='早市 占道，含"引号"')
     db.session.commit()
 

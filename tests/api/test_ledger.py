@@ -6,7 +6,7 @@ import pytest
 
 from models import Problem
 from models.base import db
-from workflow.problems import actions
+from workflow.problems import reporting
 
 EVENT_KEYS = {"id", "seq", "action", "action_label", "actor", "from_state", "to_state", "note", "fields", "stage",
               "stage_overdue", "at", "prev_hash", "hash"}
@@ -15,7 +15,7 @@ EVENT_KEYS = {"id", "seq", "action", "action_label", "actor", "from_state", "to_
 
 
 def report(world, *, title="占道经营", by="officer", point="market", category="hawker", minutes_ago=0, **fields):
-    problem, _ = actions.report_problem(actor=world.users[by], now=world.now - timedelta(minutes=minutes_ago),
+    problem, _ = reporting.report_problem(actor=world.users[by], now=world.now - timedelta(minutes=minutes_ago),
                                          title=title, category_code=category, point_id=world.points[point].id,
                                          **fields)
     db.session.commit()

@@ -14,7 +14,7 @@ from tests.api.helpers import assert_problem_json
 from tests.api.test_patrols import MEALS, make_plan, my_rounds, post_plan, tick
 from tests.conftest import NOW
 from workflow.notifications import delivery
-from workflow.problems import actions
+from workflow.problems import reporting
 
 
 @pytest.mark.parametrize("fields, field", [
@@ -78,7 +78,7 @@ def hook(client, world, url: str) -> int:
 
 
 def report(world) -> None:
-    actions.report_problem(actor=world.users["officer"], now=NOW, category_code="hawker",
+    reporting.report_problem(actor=world.users["officer"], now=NOW, category_code="hawker",
                             point_id=world.points["market"].id, title="占道")
     db.session.commit()
 

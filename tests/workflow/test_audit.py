@@ -12,7 +12,7 @@ from models.base import db
 from tests.conftest import NOW
 from workflow import audit
 from workflow.escalation import firing, rules
-from workflow.problems import actions
+from workflow.problems import actions, reporting
 
 GENESIS = "0" * 64
 
@@ -88,7 +88,7 @@ def test_an_intact_ledger_verifies_and_counts_what_it_walked(world, closed):
 def test_events_written_by_the_sweep_edits_and_comments_are_chained_too(world):
     rules.create_rule(actor=None, now=NOW, name="派遣提醒", trigger="not_dispatched", level=1)
     problem = world.report()
-    actions.edit_problem(actor=world.users["officer"], now=NOW, problem_id=problem.id, expected_version=1,
+    reporting.edit_problem(actor=world.users["officer"], now=NOW, problem_id=problem.id, expected_version=1,
                           title="早市占道经营")
     db.session.commit()
     firing.sweep(now=NOW + timedelta(hours=2))

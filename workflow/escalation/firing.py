@@ -12,7 +12,7 @@ from models.enums import Action, Severity, Stage, State
 from workflow import audit
 from workflow.notifications import inbox, outbox
 from workflow.problems import clocks
-from workflow.problems.actions import new_event
+from workflow.problems.events import new_event
 from workflow.scope import subtree_ids
 
 TRIGGERS = ("before_due", "at_due", "after_due", "not_dispatched", "rework", "recurrence", "extension_pending")

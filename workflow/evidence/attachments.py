@@ -23,7 +23,8 @@ from models.enums import Action
 from workflow.errors import Invalid, PayloadTooLarge, UnsupportedMedia
 from workflow.evidence.storage import Storage
 from workflow.geo import haversine_m
-from workflow.problems.actions import get_problem, record_event
+from workflow.problems.events import record_event
+from workflow.problems.visibility import get_problem
 
 pillow_heif.register_heif_opener()
 

@@ -8,7 +8,7 @@ from models import Category, Problem, ProblemEvent, User
 from models.base import db
 from workflow.ledger.lists import in_list
 from workflow.paging import Page, by_column, decode_cursor, fetch
-from workflow.problems.actions import get_problem
+from workflow.problems.visibility import get_problem
 from workflow.scope import problem_filter
 
 

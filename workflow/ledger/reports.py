@@ -33,7 +33,7 @@ from models.base import UTCDateTime, db, dialect_name
 from models.enums import State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Invalid
-from workflow.problems.actions import RECURRENCE_WINDOW
+from workflow.problems.recurrence import RECURRENCE_WINDOW
 from workflow.scope import problem_filter
 
 GROUPS = ("unit", "grid", "category", "officer", "list", "day", "week", "month")

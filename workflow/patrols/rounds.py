@@ -19,7 +19,7 @@ from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.geo import haversine_m
 from workflow.notifications import outbox
 from workflow.patrols.plans import Window, runs_on, windows_between
-from workflow.problems import actions
+from workflow.problems import reporting
 from workflow.scope import subtree_ids
 
 HORIZON = timedelta(hours=48)
@@ -336,7 +336,7 @@ def report_finding(*, actor: User, now: datetime, round_id: int, point_id: int, 
         raise Conflict(f"a {round_.state} round has no findings yet", extra={"state": round_.state})
     if point_id not in _checkable_points(round_):
         raise Invalid("the point is not on this round's checklist", errors={"point_id": ["not on the checklist"]})
-    return actions.report_problem(actor=actor, now=now, point_id=point_id, round_id=round_.id, **report)
+    return reporting.report_problem(actor=actor, now=now, point_id=point_id, round_id=round_.id, **report)
 
 
 def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | None = None) -> PatrolRound:

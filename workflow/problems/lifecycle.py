@@ -1,10 +1,37 @@
-"""The whole problem lifecycle on one screen: who may move a problem from where to where."""
+"""The whole problem lifecycle on one screen.
 
-from dataclasses import dataclass
+Each action names, side by side: the states it leaves, the state it reaches (None: it stays), the roles
+that may take it, its required and optional fields, the guard that checks the row and the caller (shared
+with `allowed_actions`, see guards.py), the effect that changes the row besides its state (effects.py),
+and whether it starts its target state's stage clock afresh (a new clock cycle). `apply_action` in
+actions.py is the only code that applies a rule.
+"""
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from models import Problem, User
 from models.enums import Action, Role, Stage, State
+from workflow.problems import effects, guards
 
-OPEN_STATES = frozenset(State) - {State.CLOSED, State.CANCELLED}
+FINISHED_STATES = frozenset({State.CLOSED, State.CANCELLED})
+OPEN_STATES = frozenset(State) - FINISHED_STATES
+
+
+@dataclass
+class Step:
+    """One action being applied: what guards read and effects change."""
+
+    problem: Problem
+    actor: User
+    now: datetime
+    fields: dict
+    recorded: dict = field(default_factory=dict)  # what effects add to the event's fields
+
+
+def _nothing(step: Step) -> None:
+    """The guard or effect of an action that needs none."""
 
 
 @dataclass(frozen=True)
@@ -14,33 +41,48 @@ class Rule:
     roles: frozenset[Role]
     required: frozenset[str] = frozenset()
     optional: frozenset[str] = frozenset()
+    guard: Callable[[Step], None] = _nothing
+    effect: Callable[[Step], None] = _nothing
+    restarts_stage: bool = False  # starts the target state's stage clock afresh (a new clock cycle)
     changes_version: bool = True
 
 
-def rule(frm, to, roles, required=(), optional=(), changes_version=True) -> Rule:
-    return Rule(frozenset(frm), to, frozenset(roles), frozenset(required), frozenset(optional),
-                changes_version)
+def rule(frm, to, roles, required=(), optional=(), *, guard=_nothing, effect=_nothing, restarts_stage=False,
+         changes_version=True) -> Rule:
+    return Rule(frozenset(frm), to, frozenset(roles), frozenset(required), frozenset(optional), guard, effect,
+                restarts_stage, changes_version)
 
 
-S, R = State, Role
+S, R, g, e = State, Role, guards, effects
 TRANSITIONS: dict[Action, Rule] = {
-    Action.ASSIGN: rule({S.REPORTED}, S.ASSIGNED, {R.SUPERVISOR}, {"unit_id"}, {"handler_id", "note"}),
-    Action.REASSIGN: rule({S.ASSIGNED, S.RECTIFYING}, S.ASSIGNED, {R.SUPERVISOR},
-                          {"unit_id", "reason"}, {"handler_id"}),
-    Action.RETURN: rule({S.ASSIGNED}, S.REPORTED, {R.HANDLER}, {"reason"}),
-    Action.ACCEPT: rule({S.ASSIGNED}, S.RECTIFYING, {R.HANDLER}, (), {"note"}),
-    Action.SUBMIT: rule({S.RECTIFYING}, S.VERIFYING, {R.HANDLER}, {"note"}),
-    Action.VERIFY: rule({S.VERIFYING}, S.VERIFIED, {R.OFFICER}, {"note"}),
-    Action.REJECT: rule({S.VERIFYING}, S.RECTIFYING, {R.OFFICER}, {"reason"}),
-    Action.CLOSE: rule({S.VERIFIED}, S.CLOSED, {R.SUPERVISOR}, (), {"note"}),
-    Action.SEND_BACK: rule({S.VERIFIED}, S.RECTIFYING, {R.SUPERVISOR}, {"reason"}),
-    Action.CANCEL: rule({S.REPORTED, S.ASSIGNED}, S.CANCELLED, {R.SUPERVISOR},
-                        {"reason"}, {"duplicate_of"}),
-    Action.SUSPEND: rule({S.RECTIFYING}, S.SUSPENDED, {R.SUPERVISOR}, {"reason"}),
-    Action.RESUME: rule({S.SUSPENDED}, S.RECTIFYING, {R.SUPERVISOR}, (), {"note"}),
-    Action.REQUEST_EXTENSION: rule({S.RECTIFYING}, None, {R.HANDLER}, {"until", "reason"}),
-    Action.GRANT_EXTENSION: rule({S.RECTIFYING}, None, {R.SUPERVISOR}, (), {"note"}),
-    Action.DENY_EXTENSION: rule({S.RECTIFYING}, None, {R.SUPERVISOR}, (), {"note"}),
+    Action.ASSIGN: rule({S.REPORTED}, S.ASSIGNED, {R.SUPERVISOR}, {"unit_id"}, {"handler_id", "note"},
+                        effect=e.assign, restarts_stage=True),
+    Action.REASSIGN: rule({S.ASSIGNED, S.RECTIFYING}, S.ASSIGNED, {R.SUPERVISOR}, {"unit_id", "reason"},
+                          {"handler_id"}, effect=e.reassign, restarts_stage=True),
+    Action.RETURN: rule({S.ASSIGNED}, S.REPORTED, {R.HANDLER}, {"reason"},
+                        effect=e.return_to_dispatch, restarts_stage=True),
+    Action.ACCEPT: rule({S.ASSIGNED}, S.RECTIFYING, {R.HANDLER}, (), {"note"}, restarts_stage=True),
+    Action.SUBMIT: rule({S.RECTIFYING}, S.VERIFYING, {R.HANDLER}, {"note"},
+                        guard=g.after_photo, effect=e.submit, restarts_stage=True),
+    Action.VERIFY: rule({S.VERIFYING}, S.VERIFIED, {R.OFFICER}, {"note"},
+                        guard=g.not_the_submitter, effect=e.verify),
+    Action.REJECT: rule({S.VERIFYING}, S.RECTIFYING, {R.OFFICER}, {"reason"},
+                        effect=e.rework, restarts_stage=True),
+    Action.CLOSE: rule({S.VERIFIED}, S.CLOSED, {R.SUPERVISOR}, (), {"note"},
+                       guard=g.not_the_verifier, effect=e.close),
+    Action.SEND_BACK: rule({S.VERIFIED}, S.RECTIFYING, {R.SUPERVISOR}, {"reason"},
+                           guard=g.has_responsible_unit, effect=e.rework, restarts_stage=True),
+    Action.CANCEL: rule({S.REPORTED, S.ASSIGNED}, S.CANCELLED, {R.SUPERVISOR}, {"reason"}, {"duplicate_of"},
+                        effect=e.cancel),
+    Action.SUSPEND: rule({S.RECTIFYING}, S.SUSPENDED, {R.SUPERVISOR}, {"reason"},
+                         guard=g.no_pending_extension, effect=e.suspend),
+    Action.RESUME: rule({S.SUSPENDED}, S.RECTIFYING, {R.SUPERVISOR}, (), {"note"}, effect=e.resume),
+    Action.REQUEST_EXTENSION: rule({S.RECTIFYING}, None, {R.HANDLER}, {"until", "reason"},
+                                   guard=g.no_pending_extension, effect=e.request_extension),
+    Action.GRANT_EXTENSION: rule({S.RECTIFYING}, None, {R.SUPERVISOR}, (), {"note"},
+                                 guard=g.may_grant_extension, effect=e.grant_extension),
+    Action.DENY_EXTENSION: rule({S.RECTIFYING}, None, {R.SUPERVISOR}, (), {"note"},
+                                guard=g.may_answer_extension, effect=e.deny_extension),
     Action.COMMENT: rule(OPEN_STATES, None, set(Role), {"text"}, changes_version=False),
 }
 
@@ -58,13 +100,7 @@ STAGE_OF_STATE: dict[State, Stage | None] = {
     S.SUSPENDED: Stage.RECTIFY,
 }
 
-# Actions that start the stage clock of their target state afresh (a new clock cycle).
-RESTARTS_STAGE = frozenset({
-    Action.ASSIGN, Action.REASSIGN, Action.RETURN, Action.ACCEPT, Action.SUBMIT,
-    Action.REJECT, Action.SEND_BACK,
-})
-
 
 def rule_for(action: str) -> Rule:
-    """The rule of an action code (KeyError for codes that are not actions)."""
+    """The rule of an action code (ValueError for a code that is not an action)."""
     return TRANSITIONS[Action(action)]

@@ -11,7 +11,7 @@ from tests.conftest import NOW
 from tests.factories import NATURAL
 from workflow import org
 from workflow.errors import Conflict, EvidenceRequired, ExtensionConflict, Forbidden, Invalid
-from workflow.problems import actions
+from workflow.problems import actions, reporting
 
 DAY = timedelta(days=1)
 MINUTE = timedelta(minutes=1)
@@ -150,7 +150,7 @@ def test_an_after_photo_counts_for_the_whole_round_of_work_even_across_a_granted
 # --- editing a report ----------------------------------------------------------------------------
 
 def edit(world, problem: Problem, *, by: str, at: datetime, **changes) -> Problem:
-    edited = actions.edit_problem(actor=world.users[by], now=at, problem_id=problem.id,
+    edited = reporting.edit_problem(actor=world.users[by], now=at, problem_id=problem.id,
                                    expected_version=problem.version, **changes)
     db.session.commit()
     return edited

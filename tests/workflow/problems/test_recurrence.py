@@ -5,7 +5,7 @@ from datetime import timedelta
 from models import Problem
 from models.base import db
 from tests.conftest import NOW
-from workflow.problems import actions
+from workflow.problems import reporting
 
 
 def link(problem: Problem) -> int | None:
@@ -39,7 +39,7 @@ def test_moving_a_report_relinks_it_and_what_repeated_it(world):
     second = world.report(at=NOW - timedelta(days=2))
     third = world.report(at=NOW)
     assert (link(second), link(third)) == (first.id, second.id)
-    actions.edit_problem(actor=world.users["officer"], now=NOW, problem_id=second.id,
+    reporting.edit_problem(actor=world.users["officer"], now=NOW, problem_id=second.id,
                           expected_version=second.version, category_code="shopfront")
     db.session.commit()
     assert (link(second), link(third)) == (None, first.id)

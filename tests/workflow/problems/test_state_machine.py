@@ -28,7 +28,7 @@ from tests.conftest import NOW
 from tests.factories import NATURAL, PATHS
 from workflow import org
 from workflow.errors import DomainError, NotFound
-from workflow.problems import actions
+from workflow.problems import actions, reporting, visibility
 from workflow.problems.lifecycle import OPEN_STATES, TRANSITIONS
 from workflow.scope import problem_filter
 
@@ -90,7 +90,7 @@ class Workflow(RuleBasedStateMachine):
         self._report(category, on_site, *where)
 
     def _report(self, category, on_site, by, point):
-        problem, created = actions.report_problem(
+        problem, created = reporting.report_problem(
             actor=self.world.users[by], now=self.now, title="占道经营 🍢 Straßen", category_code=category,
             point_id=self.world.points[point].id, resolved_on_site=on_site)
         db.session.commit()
@@ -148,7 +148,7 @@ class Workflow(RuleBasedStateMachine):
     @staticmethod
     def _sees(actor, problem_id: int) -> bool:
         try:
-            return actions.get_problem(actor=actor, problem_id=problem_id) is not None
+            return visibility.get_problem(actor=actor, problem_id=problem_id) is not None
         except NotFound:
             return False
 

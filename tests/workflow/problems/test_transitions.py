@@ -22,7 +22,7 @@ from workflow.errors import (
     SeparationOfDuties,
     Stale,
 )
-from workflow.problems import actions
+from workflow.problems import actions, reporting, visibility
 
 STATES = ("reported", "assigned", "rectifying", "verifying", "verified", "closed", "cancelled", "suspended")
 OPEN = set(STATES) - {"closed", "cancelled"}
@@ -309,7 +309,7 @@ def test_a_category_that_needs_an_after_photo_is_submitted_with_one_taken_in_thi
 def test_someone_outside_the_problem_scope_gets_not_found(world, outsider):
     problem = world.to_state("rectifying")
     with pytest.raises(NotFound):
-        actions.get_problem(actor=world.users[outsider], problem_id=problem.id)
+        visibility.get_problem(actor=world.users[outsider], problem_id=problem.id)
     with pytest.raises(NotFound):
         attempt(world, problem, "comment", by=outsider, text="hello")
 
@@ -317,9 +317,9 @@ def test_someone_outside_the_problem_scope_gets_not_found(world, outsider):
 def test_a_supervisor_may_assign_to_a_department_outside_their_subtree_whose_handler_then_sees_it(world):
     problem = world.report()
     with pytest.raises(NotFound):
-        actions.get_problem(actor=world.users["sanitation_handler"], problem_id=problem.id)
+        visibility.get_problem(actor=world.users["sanitation_handler"], problem_id=problem.id)
     problem = world.act(problem, "assign", by="east_supervisor", unit_id=world.units["sanitation"].id)
-    assert actions.get_problem(actor=world.users["sanitation_handler"], problem_id=problem.id) == problem
+    assert visibility.get_problem(actor=world.users["sanitation_handler"], problem_id=problem.id) == problem
     assert attempt(world, problem, "accept", by="sanitation_handler").state == "rectifying"
 
 
@@ -442,7 +442,7 @@ def test_events_are_numbered_one_to_n_including_comments(world):
 
 
 def report_as(world, by: str, client_id: str, title: str = "占道经营", at: datetime = NOW):
-    return actions.report_problem(actor=world.users[by], now=at, category_code="hawker", title=title,
+    return reporting.report_problem(actor=world.users[by], now=at, category_code="hawker", title=title,
                                    point_id=world.points["market"].id, client_id=client_id)
 
 

@@ -1,0 +1,169 @@
+"""Reporting a problem, and correcting the report while it waits for dispatch."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+
+from models import Category, Grid, Point, Problem, User
+from models.base import db
+from models.enums import Action, Role, Stage, State
+from workflow.errors import Forbidden, Invalid, InvalidTransition
+from workflow.notifications import outbox
+from workflow.problems import clocks, codes
+from workflow.problems.actions import allowed_actions, check_version, compare_and_set
+from workflow.problems.events import event_fields, record_event
+from workflow.problems.recurrence import relink_repeats_of, repeats
+from workflow.problems.visibility import get_problem
+from workflow.scope import unit_within
+
+REPORTERS = frozenset({Role.OFFICER, Role.SUPERVISOR})
+CLOCK_SKEW = timedelta(minutes=5)
+EDITABLE = ("title", "description", "severity", "address", "lat", "lng")
+
+
+def report_problem(*, actor: User, now: datetime, category_code: str, title: str,
+                   severity: str = "normal", description: str | None = None,
+                   point_id: int | None = None, grid_id: int | None = None,
+                   lat: float | None = None, lng: float | None = None, address: str | None = None,
+                   resolved_on_site: bool = False, observed_at: datetime | None = None,
+                   client_id: str | None = None, round_id: int | None = None) -> tuple[Problem, bool]:
+    """Report a problem; returns it and whether it is new (a repeated `client_id` is not)."""
+    if actor.role not in REPORTERS:
+        raise Forbidden("only officers and supervisors report problems")
+    if client_id is not None and (existing := _by_client_id(actor, client_id)):
+        return existing, False
+    category = _category(category_code)
+    grid, point = _location(point_id, grid_id)
+    _check_may_report_in(actor, grid)
+    if observed_at is not None and observed_at > now + CLOCK_SKEW:
+        raise Invalid("observed_at lies in the future", errors={"observed_at": ["must not be in the future"]})
+    problem = Problem(
+        category=category, category_id=category.id, title=title, description=description,
+        severity=severity, point_id=point.id if point else None, grid_id=grid.id,
+        grid_unit_id=grid.unit_id, lat=lat if lat is not None else (point.lat if point else None),
+        lng=lng if lng is not None else (point.lng if point else None),
+        address=address or (point.address if point else None), timezone=grid.unit.timezone,
+        reporter_id=actor.id, client_id=client_id, resolved_on_site=resolved_on_site,
+        observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1, round_id=round_id,
+        next_check_at=now,
+        stage_cycle=0, rework_count=0, escalation_level=0, supervised=False, extension_count=0,
+    )
+    _start(problem, actor, now)
+    problem.recurrence_of = repeats(problem)
+    # Last: the day's counter row stays locked until the commit, so concurrent reports queue only for the rest.
+    problem.code = codes.next_code(prefix=codes.code_prefix(grid.unit), tz=grid.unit.timezone, now=now)
+    return _insert_report(problem, actor, now)
+
+
+def _start(problem: Problem, actor: User, now: datetime) -> None:
+    """A report waits for dispatch; one resolved on site (自处理) waits for a supervisor to close it."""
+    if problem.resolved_on_site:
+        problem.state, problem.verified_by_id = State.VERIFIED, actor.id
+        clocks.start_stage(problem, None, now)
+    else:
+        problem.state = State.REPORTED
+        clocks.start_stage(problem, Stage.DISPATCH, now)
+
+
+def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Problem, bool]:
+    try:
+        with db.session.begin_nested():
+            db.session.add(problem)
+            db.session.flush()
+    except IntegrityError:
+        # A concurrent retry with the same client_id won the race: answer with its problem.
+        existing = _by_client_id(actor, problem.client_id) if problem.client_id else None
+        if existing is None:
+            raise
+        return existing, False
+    fields = {"resolved_on_site": True} if problem.resolved_on_site else {}
+    event = record_event(problem, actor, now, Action.REPORT, None, 1, fields=fields, note=None,
+                         stage=None, overdue=None)
+    outbox.enqueue(topic="problem.created", now=now, payload={
+        "problem_id": problem.id, "event_id": event.id, "data": outbox.problem_data(problem)})
+    return problem, True
+
+
+def _by_client_id(actor: User, client_id: str) -> Problem | None:
+    stmt = select(Problem).where(Problem.reporter_id == actor.id, Problem.client_id == client_id)
+    return db.session.scalars(stmt).first()
+
+
+def _category(code: str) -> Category:
+    category = db.session.scalars(select(Category).where(Category.code == code)).first()
+    if category is None or not category.active:
+        raise Invalid(f"unknown category {code!r}", errors={"category_code": ["unknown category"]})
+    return category
+
+
+def _location(point_id: int | None, grid_id: int | None) -> tuple[Grid, Point | None]:
+    if point_id is not None:
+        point = db.session.get(Point, point_id)
+        if point is None:
+            raise Invalid(f"unknown point {point_id}", errors={"point_id": ["unknown point"]})
+        return point.grid, point
+    grid = db.session.get(Grid, grid_id) if grid_id is not None else None
+    if grid is None:
+        raise Invalid(f"unknown grid {grid_id}", errors={"grid_id": ["unknown grid"]})
+    return grid, None
+
+
+def _check_may_report_in(actor: User, grid: Grid) -> None:
+    if actor.role == Role.OFFICER and grid.id not in actor.grid_ids:
+        raise Forbidden("officers report only in their own grids")
+    if actor.role == Role.SUPERVISOR and not unit_within(grid.unit, actor.unit):
+        raise Forbidden("supervisors report only in their unit's area")
+
+
+# --- editing a report ------------------------------------------------------------------------
+
+def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_version: int | None,
+                 **changes) -> Problem:
+    """Correct a report while it waits for dispatch: by its reporter or a supervisor."""
+    problem = get_problem(actor=actor, problem_id=problem_id)
+    if actor.id != problem.reporter_id and actor.role != Role.SUPERVISOR:
+        raise Forbidden("only the reporter or a supervisor may edit a report")
+    check_version(problem, expected_version)
+    if problem.state != State.REPORTED:
+        raise InvalidTransition("only a report waiting for dispatch can be edited",
+                                extra={"state": problem.state, "allowed_actions": allowed_actions(problem, actor, now)})
+    with db.session.no_autoflush:
+        _edit_fields(problem, actor, now, changes)
+        problem.updated_at = now
+        seq = compare_and_set(problem)
+        record_event(problem, actor, now, Action.EDIT, problem.state, seq, fields=event_fields(changes),
+                     note=None, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
+    if "category_code" in changes or "point_id" in changes:
+        _relink(problem)
+    return problem
+
+
+def _relink(problem: Problem) -> None:
+    """A report moved to another point or category repeats something else, and is repeated by others."""
+    repeated = repeats(problem)
+    if repeated != problem.recurrence_of:
+        db.session.execute(update(Problem).where(Problem.id == problem.id).values(recurrence_of=repeated)
+                           .execution_options(synchronize_session=False))
+        set_committed_value(problem, "recurrence_of", repeated)
+    relink_repeats_of(problem.id, gone=False)
+
+
+def _edit_fields(problem: Problem, actor: User, now: datetime, changes: dict) -> None:
+    for name in EDITABLE:
+        if name in changes:
+            setattr(problem, name, changes[name])
+    if "point_id" in changes:
+        grid, point = _location(changes["point_id"], None)
+        _check_may_report_in(actor, grid)
+        problem.point_id, problem.grid_id, problem.grid_unit_id = point.id, grid.id, grid.unit_id
+        problem.timezone = grid.unit.timezone
+        problem.lat = changes.get("lat", point.lat)
+        problem.lng = changes.get("lng", point.lng)
+        problem.address = changes.get("address", point.address)
+    if "category_code" in changes:
+        problem.category = _category(changes["category_code"])
+        problem.category_id = problem.category.id
+    if "category_code" in changes or "point_id" in changes:
+        clocks.recompute_stage(problem)
