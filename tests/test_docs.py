@@ -20,7 +20,7 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")
 CODE = re.compile(r"`([^`\n]+)`")
 PATH = re.compile(rf"^((?:{'|'.join(REPO_DIRS)})/[\w./-]*|app\.py|cli\.py)(?:::(\w+))?$")
 MODULE = re.compile(r"^workflow(?:\.\w+)+$")
-MIGRATION = re.compile(r"migrations?\s+`([0-9a-f]{12})`")
+MIGRATION = re.compile(r"migrations?\s+`([0-9a-f]{12})`", re.IGNORECASE)
 ERROR_TYPE = re.compile(r"/errors/([a-z][a-z-]*)")
 
 
@@ -68,25 +68,24 @@ def _defines(source: str, symbol: str) -> bool:
     return re.search(pattern, source, re.MULTILINE) is not None
 
 
+def _exists(token: str) -> bool:
+    """Whether a backquoted reference names something that exists (tokens that are no reference do)."""
+    if (match := PATH.match(token)) is not None:
+        target, symbol = ROOT / match.group(1), match.group(2)
+        return target.exists() and (symbol is None or _defines(_read(target), symbol))
+    if MODULE.match(token):
+        module = ROOT / token.replace(".", "/")
+        return module.with_suffix(".py").exists() or (module / "__init__.py").exists()
+    return True
+
+
 @pytest.mark.parametrize("path", TEXTS, ids=_name)
 def test_every_path_symbol_and_test_named_exists(path):
     """`workflow/x.py`, `workflow/x.py::name` (a function, class or constant), `tests/x.py::test_y`,
     `workflow.x.y` (a module) and `migration abc123def456` must all exist."""
-    missing = []
-    for token in CODE.findall(_read(path)):
-        if (match := PATH.match(token)) is not None:
-            target, symbol = ROOT / match.group(1), match.group(2)
-            if not target.exists():
-                missing.append(token)
-            elif symbol is not None and not _defines(_read(target), symbol):
-                missing.append(token)
-        elif MODULE.match(token):
-            module = ROOT / token.replace(".", "/")
-            if not (module.with_suffix(".py").exists() or (module / "__init__.py").exists()):
-                missing.append(token)
-    for revision in MIGRATION.findall(_read(path)):
-        if not list((ROOT / "migrations" / "versions").glob(f"{revision}_*.py")):
-            missing.append(f"migration {revision}")
+    missing = [token for token in CODE.findall(_read(path)) if not _exists(token)]
+    missing += [f"migration {revision}" for revision in MIGRATION.findall(_read(path))
+                if not list((ROOT / "migrations" / "versions").glob(f"{revision}_*.py"))]
     assert not missing, f"{_name(path)} names what does not exist: {missing}"
 
 
