@@ -315,7 +315,7 @@ def unit_report_list(args):
 @blp.response(200, UnitReportOut)
 @blp.alt_response(404, schema=ProblemSchema)
 def unit_report(report_id):
-    """One stored unit report's figures (definitions in workflow/unit_reports.py, repeated in the README)."""
+    """One stored unit report's figures (definitions in workflow/ledger/unit_reports.py and docs/statistics.md)."""
     return unit_reports.get_report(actor=current_actor(), report_id=report_id)
 
 
