@@ -28,7 +28,9 @@ def create_app(config=None) -> Flask:
     app.extensions["rectify_storage"] = LocalStorage(app.config["ATTACHMENT_DIR"])
     app.config["EVALUATION_INDICATORS"] = load_indicators(app.config["EVALUATION_FILE"])
     import api
+    import ops
     from api.security import add_security_headers
+    ops.init_app(app)  # first: the request id exists before authentication runs
     api.init_app(app)
     app.after_request(add_security_headers)
     _init_cli(app)
