@@ -49,9 +49,10 @@ class ContextFilter(logging.Filter):
 
 
 def fields(record: logging.LogRecord) -> dict:
-    """A record's own fields (its `extra` and the context), without the ones that are empty."""
-    return {name: value for name, value in vars(record).items()
-            if name not in STANDARD and not name.startswith("_") and value is not None}
+    """A record's own fields, the context first, then its `extra`; the empty ones left out."""
+    own = {name: value for name, value in vars(record).items()
+           if name not in STANDARD and not name.startswith("_") and value is not None}
+    return {name: own.pop(name) for name in CONTEXT if name in own} | own
 
 
 class JsonFormatter(logging.Formatter):

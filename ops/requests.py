@@ -14,6 +14,7 @@ HEADER = "X-Request-Id"
 # What a proxy may hand us: nginx's $request_id (32 hex digits), a UUID, or another short token. Anything
 # else (too long, spaces, control characters) would let a client forge or garble log lines: we make our own.
 ACCEPTED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # <int(min=1):problem_id> -> {problem_id}
 QUIET = ("/livez", "/healthz", "/metrics")  # probes and scrapes: logged at DEBUG
 
 
@@ -28,7 +29,7 @@ def incoming_id() -> str:
 def begin() -> None:
     """Before anything else of a request: give it its id and start its clock."""
     g.request_id, g.request_started = incoming_id(), time.perf_counter()
-    g.request_context = [logs.request_id.set(g.request_id)]
+    g.request_context = [(logs.request_id, logs.request_id.set(g.request_id))]
 
 
 def finish(response: Response) -> Response:
@@ -37,7 +38,7 @@ def finish(response: Response) -> Response:
     if "request_started" not in g:
         return response
     seconds = time.perf_counter() - g.request_started
-    route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+    route = route_template()
     actor = g.get("actor")
     metrics.observe_request(method=request.method, route=route, status=response.status_code, seconds=seconds)
     log.log(logging.DEBUG if request.path in QUIET else logging.INFO,
@@ -46,6 +47,13 @@ def finish(response: Response) -> Response:
                    "duration_ms": round(seconds * 1000, 2), "user_id": actor.id if actor is not None else None,
                    "problem_id": _problem_id(response), "remote_addr": request.remote_addr})
     return response
+
+
+def route_template() -> str:
+    """The matched route as OpenAPI writes it (`/api/v1/problems/{problem_id}`): a label of few values."""
+    if request.url_rule is None:
+        return "unmatched"
+    return CONVERTER.sub(r"{\1}", request.url_rule.rule)
 
 
 def _problem_id(response: Response) -> int | None:
@@ -58,8 +66,8 @@ def _problem_id(response: Response) -> int | None:
 
 def end(_error=None) -> None:
     """Teardown: the request's id leaves the context (a worker thread serves the next request clean)."""
-    for token in reversed(g.pop("request_context", [])):
-        logs.request_id.reset(token)
+    for var, token in reversed(g.pop("request_context", [])):
+        var.reset(token)
 
 
 def init_app(app: Flask) -> None:
@@ -71,4 +79,4 @@ def init_app(app: Flask) -> None:
 
 def identify(user_id: int) -> None:
     """The caller is known: the rest of the request's log lines carry their user id."""
-    g.setdefault("request_context", []).append(logs.user_id.set(user_id))
+    g.setdefault("request_context", []).append((logs.user_id, logs.user_id.set(user_id)))
