@@ -16,6 +16,7 @@ from sqlalchemy import event
 
 from models.base import db
 from workflow import health, tally
+from workflow.problems.lifecycle import TRANSITIONS
 
 HTTP_REQUESTS = Counter("rectify_http_requests_total", "HTTP requests answered, by route template and status.",
                         ["method", "route", "status"])
@@ -47,6 +48,22 @@ TALLIES = {
     "delivery": Counter("rectify_webhook_deliveries_total", "Webhook delivery attempts, by result (delivered, "
                         "failed: to be retried, dead: dead-lettered).", ["result"]),
 }
+
+
+# Known label values start at 0, so every series is in a scrape (and a rate) before its first event.
+KNOWN = {
+    "transition": [{"action": action.value} for action in TRANSITIONS],
+    "report": [{"source": source} for source in ("officer", "supervisor", "patrol_round")],
+    "escalation": [{"level": level} for level in (1, 2, 3, 4)],  # the default ladder's; rules may use up to 9
+    "round_missed": [{"reason": reason} for reason in ("not_opened", "no_checkin")],
+    "round_completed": [{"state": state} for state in ("completed", "completed_late")],
+    "delivery": [{"result": result} for result in ("delivered", "failed", "dead")],
+}
+for _name, _label_sets in KNOWN.items():
+    for _labels in _label_sets:
+        TALLIES[_name].labels(**_labels)
+for _state in ("open", "in_use"):
+    POOL.labels(_state)
 
 
 def publish(counts) -> None:
