@@ -39,12 +39,11 @@ def finish(response: Response) -> Response:
         return response
     seconds = time.perf_counter() - g.request_started
     route = route_template()
-    actor = g.get("actor")
     metrics.observe_request(method=request.method, route=route, status=response.status_code, seconds=seconds)
     log.log(logging.DEBUG if request.path in QUIET else logging.INFO,
             "%s %s %d %.1f ms", request.method, route, response.status_code, seconds * 1000,
             extra={"method": request.method, "route": route, "path": request.path, "status": response.status_code,
-                   "duration_ms": round(seconds * 1000, 2), "user_id": actor.id if actor is not None else None,
+                   "duration_ms": round(seconds * 1000, 2),
                    "problem_id": _problem_id(response), "remote_addr": request.remote_addr})
     return response
 
