@@ -5,8 +5,10 @@ of live processes only. (`make smoke-prod` runs the recipe itself.)"""
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,8 +26,9 @@ def test_nginx_takes_bodies_up_to_the_apps_upload_limit_and_no_more():
 
 def test_nginx_terminates_tls_passes_its_request_id_and_keeps_metrics_inside():
     site = (DEPLOY / "nginx" / "rectify.conf").read_text()
-    assert "listen 443 ssl;" in site and "ssl_certificate " in site and "return 301 https://" in site
-    assert "proxy_set_header X-Request-Id $request_id;" in site and "add_header X-Request-Id $request_id always;" in site
+    assert "listen 443 ssl http2;" in site and "ssl_certificate " in site and "return 301 https://" in site
+    assert "proxy_set_header X-Request-Id $request_id;" in site
+    assert "add_header X-Request-Id $request_id always;" in site
     assert re.search(r"location = /metrics \{\s*return 404;", site)
     assert "location /static/" in site and "X-Forwarded-For $proxy_add_x_forwarded_for" in site
 
@@ -78,3 +81,22 @@ def _load_gunicorn_config(metrics_dir):
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR")
         else:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = saved
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
+                    reason="nginx is not installed here (apt-get install nginx-light)")
+def test_nginx_accepts_the_site(tmp_path):
+    """`nginx -t` on the site, with a throwaway certificate and this directory for its paths."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=rectify.test",
+                    "-keyout", str(tmp_path / "privkey.pem"), "-out", str(tmp_path / "fullchain.pem"),
+                    "-days", "1"], check=True, capture_output=True)
+    site = (DEPLOY / "nginx" / "rectify.conf").read_text()
+    site = site.replace("/etc/ssl/rectify/", f"{tmp_path}/").replace("/var/log/nginx/", f"{tmp_path}/")
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+        f"events {{}}\nhttp {{ access_log off; include {tmp_path}/site.conf; }}\n")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    done = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
