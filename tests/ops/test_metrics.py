@@ -29,7 +29,7 @@ def value(name: str, **labels) -> float:
 
 
 class Delta:
-    """How much each named sample grew while inside."""
+    """How much each named sample has grown since this was made."""
 
     def __init__(self, *samples: tuple):
         self.samples, self.before = samples, [value(name, **labels) for name, labels in samples]
@@ -62,6 +62,16 @@ def test_a_committed_action_counts_once_and_a_rolled_back_one_not_at_all(world):
     assert grew() == [0]
     world.act(db.session.get(type(problem), problem.id), "assign", by="supervisor", unit_id=world.units["squad"].id)
     assert grew() == [1]
+
+
+def test_a_report_counts_when_its_transaction_commits_not_when_its_savepoint_is_released(world):
+    from workflow.problems import reporting
+    grew = Delta(("rectify_reports_total", {"source": "officer"}))
+    reporting.report_problem(actor=world.users["officer"], now=NOW, category_code="hawker", title="占道",
+                             point_id=world.points["market"].id)  # inserts inside a savepoint, released
+    assert grew() == [0]
+    db.session.rollback()
+    assert grew() == [0]
 
 
 def test_a_stale_or_refused_action_over_http_counts_nothing_but_its_request(client, world):
