@@ -40,11 +40,12 @@ def finish(response: Response) -> Response:
     seconds = time.perf_counter() - g.request_started
     route = route_template()
     metrics.observe_request(method=request.method, route=route, status=response.status_code, seconds=seconds)
-    log.log(logging.DEBUG if request.path in QUIET else logging.INFO,
-            "%s %s %d %.1f ms", request.method, route, response.status_code, seconds * 1000,
-            extra={"method": request.method, "route": route, "path": request.path, "status": response.status_code,
-                   "duration_ms": round(seconds * 1000, 2),
-                   "problem_id": _problem_id(response), "remote_addr": request.remote_addr})
+    level = logging.DEBUG if request.path in QUIET else logging.INFO
+    if log.isEnabledFor(level):  # a probe's line is usually off: do not build it
+        log.log(level, "%s %s %d %.1f ms", request.method, route, response.status_code, seconds * 1000,
+                extra={"method": request.method, "route": route, "path": request.path,
+                       "status": response.status_code, "duration_ms": round(seconds * 1000, 2),
+                       "problem_id": _problem_id(response), "remote_addr": request.remote_addr})
     return response
 
 
