@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint migrate serve scheduler bench
+.PHONY: install run test lint migrate serve scheduler bench smoke-prod
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,9 +33,14 @@ lint: install
 migrate: install
 	$(VENV)/bin/flask --app app db upgrade
 
+# The README's Production commands, run as written on a fresh PostgreSQL database (SMOKE_DATABASE_URL or
+# TEST_DATABASE_URL names the server), then a problem through its loop, a scheduled round, /healthz, /metrics.
+smoke-prod: install
+	$(PY) deploy/smoke_prod.py
+
 # Production-style: gunicorn for the API, a separate scheduler process (see README).
 serve: install
-	$(VENV)/bin/gunicorn --workers 2 --bind 127.0.0.1:8000 "app:create_app()"
+	$(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py
 
 scheduler: install
 	$(VENV)/bin/flask --app app scheduler run

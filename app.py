@@ -28,7 +28,9 @@ def create_app(config=None) -> Flask:
     app.extensions["rectify_storage"] = LocalStorage(app.config["ATTACHMENT_DIR"])
     app.config["EVALUATION_INDICATORS"] = load_indicators(app.config["EVALUATION_FILE"])
     import api
+    import ops
     from api.security import add_security_headers
+    ops.init_app(app)  # first: the request id exists before authentication runs
     api.init_app(app)
     app.after_request(add_security_headers)
     _init_cli(app)
@@ -57,9 +59,9 @@ def _init_database(app: Flask) -> None:
 
 
 def _init_cli(app: Flask) -> None:
-    from cli import audit_cli, calendar_cli, seed_cli, users_cli
+    from cli import audit_cli, backup_command, calendar_cli, restore_command, seed_cli, users_cli
     from schedules.cli import scheduler_cli
-    for group in (seed_cli, users_cli, calendar_cli, scheduler_cli, audit_cli):
+    for group in (seed_cli, users_cli, calendar_cli, scheduler_cli, audit_cli, backup_command, restore_command):
         app.cli.add_command(group)
 
 

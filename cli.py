@@ -1,7 +1,9 @@
-"""Flask CLI groups: seed, users, calendar, audit; and `python app.py`, the embedded first run."""
+"""Flask CLI groups: seed, users, calendar, audit; backup and restore; and `python app.py`, the embedded first run."""
+
+from pathlib import Path
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from models import User
@@ -107,6 +109,51 @@ def audit_digest_command(as_of):
         db.session.rollback()
         sqlite_begin_mode.reset(mode)
     click.echo(f"{heads['digest']} over {heads['problems']} trails, {heads['events']} events, as of {heads['as_of']}")
+
+
+@click.command("backup")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The archive to write (a tar: manifest, database dump, attachments).")
+@with_appcontext
+def backup_command(output):
+    """Write the database and the attachment store into one archive; `flask restore` reads it back."""
+    from flask import current_app
+
+    from ops import backup
+    mode = sqlite_begin_mode.set("DEFERRED")  # only reads: do not hold SQLite's write lock meanwhile
+    try:
+        manifest = backup.create_backup(url=current_app.config["SQLALCHEMY_DATABASE_URI"], output=output,
+                                        attachment_dir=current_app.config["ATTACHMENT_DIR"], now=utcnow())
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        sqlite_begin_mode.reset(mode)
+    heads = manifest["audit"]
+    click.echo(f"wrote {output}: {manifest['dialect']} at migration {', '.join(manifest['revisions'])}; "
+               f"audit digest {heads['digest']} over {heads['problems']} trails as of {heads['as_of']}")
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+@with_appcontext
+def restore_command(ctx, archive):
+    """Restore an archive of `flask backup` into an empty database and ATTACHMENT_DIR, then check it."""
+    from flask import current_app
+
+    from ops import backup
+    try:
+        manifest = backup.restore_backup(url=current_app.config["SQLALCHEMY_DATABASE_URI"], archive=archive,
+                                         attachment_dir=current_app.config["ATTACHMENT_DIR"])
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    problems = backup.check_restored(manifest=manifest, storage=current_app.extensions["rectify_storage"])
+    for problem in problems:
+        click.echo(f"PROBLEM: {problem}")
+    if problems:
+        ctx.exit(1)
+    click.echo(f"restored {archive} (made {manifest['created_at']}): trails intact, audit digest "
+               f"{manifest['audit']['digest']} as of {manifest['audit']['as_of']} matches, attachments present")
 
 
 def first_run() -> None:

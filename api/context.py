@@ -10,6 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from models import ApiToken, User
 from models.base import db, utcnow
+from ops.requests import identify
 from workflow.auth import authenticate, last_used_due, touch_token
 from workflow.errors import Forbidden
 
@@ -59,6 +60,7 @@ def authenticate_caller() -> None:
         reason = result.failure if result else "missing"
         _fail(throttle, address, now, reason, result.token if result else None)
     g.actor, g.api_token = result.user, result.token
+    identify(result.user.id)
     if last_used_due(result.token, now):
         _stamp_last_use(result.token, now)
 

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from api.context import lang
 from models.base import db
 from models.enums import label
+from ops.logs import request_id
 from workflow.errors import DomainError
 from workflow.health import database_unavailable
 
@@ -30,6 +31,8 @@ class ProblemSchema(Schema):
     status = fields.Integer()
     detail = fields.String()
     errors = fields.Dict(metadata={"description": "field -> messages; {} when there are none"})
+    request_id = fields.String(metadata={"description": "the request's id, as in its X-Request-Id header and "
+                                                        "the server's log lines"})
 
 
 def problem_response(status: int, *, slug: str | None = None, detail: str = "", errors: dict | None = None,
@@ -41,6 +44,8 @@ def problem_response(status: int, *, slug: str | None = None, detail: str = "", 
         extra["state_label"] = label(extra["state"], _lang())
     body = {"type": f"/errors/{slug}", "title": _title(slug), "status": status, "detail": detail,
             "errors": errors or {}} | extra
+    if (current := request_id.get()) is not None:
+        body["request_id"] = current
     response = Response(_encode(body), status=status, mimetype="application/problem+json")
     response.headers.update(headers or {})
     return response

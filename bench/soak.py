@@ -25,6 +25,9 @@ Then it stops the load, lets the schedulers catch up, stops every process it sta
 - no two live rounds of a plan share a window start; no escalation step fired twice; every firing wrote
   its escalate event;
 - the outbox is drained and every webhook delivery delivered;
+- a scrape of /metrics (gunicorn's workers, both schedulers and the final ticks share one multiprocess
+  directory) counts what the database holds: transitions by action, reports, rounds made and missed,
+  escalation firings by level, webhook delivery attempts by result;
 - no request got a 5xx.
 
 Exit status 0 when all hold, 1 otherwise. The database is dropped at the end whatever happens.
@@ -38,6 +41,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -119,9 +123,9 @@ class _Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def start_schedulers(database: str, tick_seconds: float) -> list[subprocess.Popen]:
-    env = os.environ | {"DATABASE_URL": server_url(database), "RECTIFY_ENV": "production",
-                        "SECRET_KEY": "bench-only-secret", "SCHEDULER_TICK_SECONDS": "1",
+def start_schedulers(database: str, tick_seconds: float, metrics_env: dict) -> list[subprocess.Popen]:
+    env = os.environ | metrics_env | {"DATABASE_URL": server_url(database), "RECTIFY_ENV": "production",
+                                      "SECRET_KEY": "bench-only-secret", "SCHEDULER_TICK_SECONDS": "1",
                         "SCHEDULER_LEASE_SECONDS": "5", "SCHEDULER_JOB_SECONDS": str(tick_seconds)}
     return [subprocess.Popen([str(VENV_BIN / "flask"), "--app", "app", "scheduler", "run"], cwd=ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
@@ -373,16 +377,62 @@ def drain(database: str, timeout: float) -> int:
     return pending(database)
 
 
-def final_ticks(database: str) -> int:
+def final_ticks(database: str, metrics_env: dict) -> int:
     """`flask scheduler tick` (every job once: the sweep, then delivery) until nothing is pending; how many."""
-    env = os.environ | {"DATABASE_URL": server_url(database), "RECTIFY_ENV": "production",
-                        "SECRET_KEY": "bench-only-secret"}
+    env = os.environ | metrics_env | {"DATABASE_URL": server_url(database), "RECTIFY_ENV": "production",
+                                      "SECRET_KEY": "bench-only-secret"}
     for ticks in range(1, 6):
         subprocess.run([str(VENV_BIN / "flask"), "--app", "app", "scheduler", "tick"], cwd=ROOT, env=env,
                        check=True, stdout=subprocess.DEVNULL)
         if not pending(database):
             return ticks
     return ticks
+
+
+# --- the metrics against the database ----------------------------------------------------------
+
+def scrape(port: int) -> list[tuple[str, dict, float]]:
+    """(name, labels, value) of every sample /metrics answers (loopback: no token needed)."""
+    from prometheus_client.parser import text_string_to_metric_families
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        exposition = response.read().decode()
+    return [(s.name, s.labels, s.value) for family in text_string_to_metric_families(exposition)
+            for s in family.samples]
+
+
+COUNTED_IN_SQL = {
+    "transitions by action": ("rectify_transitions_total", "action", """
+        SELECT action, count(*) FROM problem_events WHERE action NOT IN ('report', 'edit', 'escalate', 'attach')
+        GROUP BY action"""),
+    "reports": ("rectify_reports_total", None, "SELECT 'all', count(*) FROM problems"),
+    "rounds made": ("rectify_rounds_made_total", None, "SELECT 'all', count(*) FROM patrol_rounds"),
+    "rounds missed by reason": ("rectify_rounds_missed_total", "reason", """
+        SELECT missed_reason, count(*) FROM patrol_rounds WHERE state = 'missed' GROUP BY missed_reason"""),
+    "escalation firings by level": ("rectify_escalation_firings_total", "level", """
+        SELECT level::text, count(*) FROM escalation_firings GROUP BY level"""),
+    # Each attempt is one result: delivered and dead ones end a delivery, the rest of its attempts failed.
+    "delivery attempts by result": ("rectify_webhook_deliveries_total", "result", """
+        SELECT 'delivered', count(*) FILTER (WHERE status = 'delivered') FROM webhook_deliveries
+        UNION ALL SELECT 'dead', count(*) FILTER (WHERE status = 'dead') FROM webhook_deliveries
+        UNION ALL SELECT 'failed', coalesce(sum(attempts), 0) - count(*) FILTER (WHERE status <> 'pending')
+        FROM webhook_deliveries"""),
+}
+
+
+def metrics_match(database: str, samples: list[tuple[str, dict, float]]) -> list[tuple[str, bool, str]]:
+    """Each counted family of the scrape against the same count in SQL (zeros left out on both sides)."""
+    engine, results = create_engine(server_url(database)), []
+    with engine.connect() as conn:
+        for what, (metric, label, sql) in COUNTED_IN_SQL.items():
+            counted: Counter = Counter()
+            for name, labels, value in samples:
+                if name == metric and value:
+                    counted[labels.get(label, "all") if label else "all"] += int(value)
+            stored = Counter({str(key): int(n) for key, n in conn.execute(text(sql)).all() if n})
+            results.append((f"/metrics counts the {what} the database holds", counted == stored,
+                            f"scraped {dict(sorted(counted.items()))}, stored {dict(sorted(stored.items()))}"))
+    engine.dispose()
+    return results
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -398,15 +448,17 @@ def main() -> int:
     receiver = Receiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     stats = Stats()
-    with scratch_database("soak") as database:
+    metrics_dir = tempfile.TemporaryDirectory(prefix="rectify-soak-metrics-")
+    metrics_env = {"PROMETHEUS_MULTIPROC_DIR": metrics_dir.name}
+    with metrics_dir, scratch_database("soak") as database:
         app = make_app(database)
         migrate(app)
         world = prepare(app, receiver.url, args.minutes)
         with app.app_context():
             from models import db
             db.engine.dispose()
-        with gunicorn(database, workers=args.workers) as port:
-            schedulers = start_schedulers(database, args.tick_seconds)
+        with gunicorn(database, workers=args.workers, extra_env=metrics_env) as port:
+            schedulers = start_schedulers(database, args.tick_seconds, metrics_env)
             try:
                 started = time.monotonic()
                 stop_at = started + args.minutes * 60
@@ -424,11 +476,12 @@ def main() -> int:
                 left = drain(database, timeout=max(30.0, 10 * args.tick_seconds))
             finally:
                 stop(schedulers)
-            ticks = final_ticks(database)
+            ticks = final_ticks(database, metrics_env)
             print(f"load stopped; {left} outbox items pending when the schedulers stopped, "
                   f"{ticks} final tick(s)", flush=True)
+            samples = scrape(port)
         receiver.shutdown()
-        results = invariants(database, stats, receiver)
+        results = invariants(database, stats, receiver) + metrics_match(database, samples)
     return report(stats, results, elapsed)
 
 

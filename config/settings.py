@@ -17,7 +17,8 @@ DEV_SECRET = "dev-only-not-secret"
 class Base:
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url("rectify.db")
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # hide_parameters: an error's message never carries the values it was writing (tokens, secrets) into a log.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
     # When the database is unreachable, a request gives up after these (PostgreSQL) and answers 503 with
     # Retry-After instead of hanging: seconds to open a connection (libpq counts whole seconds, at least 2)
     # and seconds to wait for a free connection from the pool.
@@ -57,6 +58,17 @@ class Base:
     SCHEDULER_TICK_SECONDS = float(os.environ.get("SCHEDULER_TICK_SECONDS", "30"))
     SCHEDULER_LEASE_SECONDS = float(os.environ.get("SCHEDULER_LEASE_SECONDS", "90"))
     SCHEDULER_JOB_SECONDS = float(os.environ.get("SCHEDULER_JOB_SECONDS", "0")) or None
+    # Logs: "json" (one object a line: production) or "text" (development); LOG_CONFIGURE False leaves the
+    # logging setup to the caller (tests).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+    LOG_CONFIGURE = True
+    # /metrics: with METRICS_TOKEN set it answers `Authorization: Bearer <METRICS_TOKEN>` from anywhere,
+    # without it only loopback callers; METRICS_ENABLED false hides it (404). PROMETHEUS_MULTIPROC_DIR:
+    # where gunicorn workers and the scheduler process keep their counts (prometheus-client multiprocess mode).
+    METRICS_ENABLED = os.environ.get("METRICS_ENABLED", "true").lower() in ("1", "true", "yes")
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+    PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 
 class Development(Base):
@@ -69,12 +81,14 @@ class Testing(Base):
     AUTH_FAILURE_LIMIT = 1_000_000
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite://"
     SCHEDULER_ENABLED = False
+    LOG_CONFIGURE = False
 
 
 class Production(Base):
     REQUIRE_SECRET_KEY = True
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5,
-                                 "pool_recycle": 1800}
+                                 "pool_recycle": 1800, "hide_parameters": True}
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 
 
 CONFIGS = {"development": Development, "testing": Testing, "production": Production}

@@ -1,5 +1,7 @@
 """The scheduled jobs: thin ticks that ask the database what is due as of `now`."""
 
+import logging
+import time as clock
 from collections.abc import Callable
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -8,11 +10,14 @@ from flask import current_app
 
 from models import JobRun
 from models.base import db
+from ops import logs, metrics
 from workflow import audit, idempotency
 from workflow.escalation import firing
 from workflow.ledger import unit_reports
 from workflow.notifications import delivery
 from workflow.patrols import rounds
+
+log = logging.getLogger(__name__)
 
 
 def materialize_rounds(now: datetime) -> str:
@@ -72,13 +77,15 @@ JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
 
 
 def run_job(job_id: str, *, now: datetime, ran_at: datetime | None = None) -> str:
-    """Run one job as of `now` (at wall-clock `ran_at`) and record it, in one transaction.
+    """Run one job as of `now` (at wall-clock `ran_at`) and record it, in one transaction; log and count it.
 
     Ticks only move forward: a `now` earlier than the job's last tick runs nothing."""
     tick, _ = JOBS[job_id]
+    started = clock.perf_counter()
     last = db.session.get(JobRun, job_id)
     if last is not None and last.last_tick_at > now:
         db.session.rollback()
+        metrics.observe_job(job_id, "skipped", 0)
         return f"skipped: already ran as of {last.last_tick_at.isoformat()}"
     try:
         summary = tick(now)
@@ -88,10 +95,24 @@ def run_job(job_id: str, *, now: datetime, ran_at: datetime | None = None) -> st
         db.session.commit()
     except Exception:
         db.session.rollback()
+        metrics.observe_job(job_id, "failed", 0)
         raise
+    seconds = clock.perf_counter() - started
+    metrics.observe_job(job_id, "ok", seconds)
+    log.info("%s as of %s: %s", job_id, now.isoformat(), summary,
+             extra={"job": job_id, "as_of": now.isoformat(), "duration_ms": round(seconds * 1000, 2)})
     return summary
 
 
 def run_all(*, now: datetime, ran_at: datetime | None = None) -> dict[str, str]:
-    """Run every job once as of `now`."""
-    return {job_id: run_job(job_id, now=now, ran_at=ran_at) for job_id in JOBS}
+    """Run every job once as of `now`, each under a tick id of its own."""
+    summaries = {}
+    for job_id in JOBS:
+        with logs.bound(tick_id=logs.new_id()):
+            summaries[job_id] = run_job(job_id, now=now, ran_at=ran_at)
+    return summaries
+
+
+def intervals(config) -> dict[str, float]:
+    """Seconds between runs of each job under `config` (SCHEDULER_JOB_SECONDS, for tests and demos, sets all)."""
+    return {job_id: float(config.get("SCHEDULER_JOB_SECONDS") or every) for job_id, (_, every) in JOBS.items()}

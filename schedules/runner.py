@@ -9,6 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from models.base import db, utcnow
+from ops import logs
 from schedules import lease
 from schedules.jobs import JOBS, run_job
 from workflow.health import database_unavailable
@@ -34,11 +35,11 @@ def tick_if_leader(app, job_id: str | None) -> None:
     in the transaction that does the work, so a failed tick leaves nothing half done and the next one does
     it whole; the lease, not renewed while the database is away, is renewed (or taken back, if it expired
     and nobody else took it) by the first tick that reaches the database again."""
-    with app.app_context():
+    with app.app_context(), logs.bound(tick_id=logs.new_id()):  # every line of this tick carries its id
         now = app.extensions.get("rectify_clock", utcnow)()  # tests inject the clock
         try:
             if _lead(app, now) and job_id is not None:
-                log.info("%s: %s", job_id, run_job(job_id, now=now))
+                run_job(job_id, now=now)  # logs what it did
         except Exception as error:
             _rollback_quietly()
             if database_unavailable(error):

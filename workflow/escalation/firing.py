@@ -9,7 +9,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from models import EscalationFiring, EscalationRule, Point, Problem, ProblemEvent, Unit
 from models.base import db, upsert
 from models.enums import Action, Severity, Stage, State
-from workflow import audit
+from workflow import audit, tally
 from workflow.notifications import inbox, outbox
 from workflow.problems import clocks
 from workflow.problems.events import new_event
@@ -187,6 +187,7 @@ def _fire(problem: Problem, step: Step, now: datetime, audience: dict, chain: di
     outbox.enqueue(topic="escalation.fired", now=now, payload={
         "problem_id": problem.id, "rule_id": rule.id, "level": rule.level,
         "data": outbox.problem_data(problem) | {"rule": rule.name, "rule_id": rule.id, "level": rule.level}})
+    tally.count("escalation", level=rule.level)
     return f"{rule.name} (level {rule.level}) on {problem.code}, due {step.at.isoformat()}"
 
 

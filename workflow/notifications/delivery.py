@@ -7,6 +7,7 @@ event_id) again, so receivers deduplicate by event_id. Nothing here runs inside 
 import hashlib
 import hmac
 import json
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -16,7 +17,9 @@ from sqlalchemy import select
 
 from models import OutboxMessage, Webhook, WebhookDelivery
 from models.base import db, upsert
+from workflow import tally
 
+log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 TIMEOUT_S = 5
 BATCH = 200
@@ -93,6 +96,7 @@ def deliver(*, now: datetime, send: Sender = http_post) -> dict[str, int]:
         if not hook.active:  # paused by an admin: keep it pending until the hook is active again
             continue
         outcome = _attempt(delivery, hook, now, send)
+        tally.count("delivery", result=outcome)
         counts[outcome] += 1
     return counts
 
@@ -105,14 +109,27 @@ def _attempt(delivery: WebhookDelivery, hook: Webhook, now: datetime, send: Send
         status = send(hook.url, delivery.body.encode(), headers)
         error = None if 200 <= status < 300 else f"HTTP {status}"
     except Exception as failure:  # refused, reset, timed out, a URL urllib cannot use: one bad hook stops no other
-        error = f"{type(failure).__name__}: {failure}"
+        status, error = None, f"{type(failure).__name__}: {failure}"
     delivery.attempts += 1
+    outcome = _record(delivery, error, now)
+    # Ids and the status only: a webhook's URL may carry a key, and an error's text may quote the URL.
+    log.log(logging.INFO if outcome == "delivered" else logging.WARNING,
+            "delivery %d of event %d to webhook %d: %s (attempt %d)", delivery.id, delivery.event_id, hook.id,
+            outcome, delivery.attempts, extra={"delivery_id": delivery.id, "webhook_id": hook.id,
+                                               "event_id": delivery.event_id, "outcome": outcome,
+                                               "http_status": status, "attempt": delivery.attempts})
+    return outcome
+
+
+def _record(delivery: WebhookDelivery, error: str | None, now: datetime) -> str:
+    """The attempt's outcome on the delivery: delivered, failed (retried after a backoff) or dead."""
     if error is None:
         delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
         return "delivered"
     delivery.last_error = error[:500]
     if delivery.attempts >= MAX_ATTEMPTS:
-        delivery.status = "dead"
+        # A dead delivery is never due again: its next_attempt_at records when it died (/healthz counts a day's).
+        delivery.status, delivery.next_attempt_at = "dead", now
         return "dead"
     delivery.next_attempt_at = now + backoff(delivery.attempts)
     return "failed"

@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from models import PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
 from models.base import db, dialect_name, upsert
 from models.enums import Role, State
+from workflow import tally
 from workflow.calendar import WorkCalendar, load_calendar
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.geo import haversine_m
@@ -72,8 +73,10 @@ def _insert_rounds(rows: list[dict], now: datetime) -> int:
             .returning(PatrolRound.id, PatrolRound.state))
     made = db.session.execute(stmt, rows).all()
     for round_id, state in sorted(made):
+        tally.count("round_made")
         if state == "missed":  # a window that passed while the scheduler was down
             _announce_missed(round_id, now)
+            tally.count("round_missed", reason="not_opened")
     return len(made)
 
 
@@ -180,6 +183,7 @@ def advance_rounds(*, now: datetime) -> dict[str, int]:
             reason = "not_opened" if round_.state == "scheduled" else "no_checkin"
             if _move(round_, now, state="missed", missed_reason=reason):
                 _announce_missed(round_.id, now)
+                tally.count("round_missed", reason=reason)
                 counts["missed"] += 1
         elif round_.state == "scheduled":
             counts["opened"] += _move(round_, now, state="open",
@@ -352,4 +356,13 @@ def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | 
         raise Invalid("a round cannot end before it started", errors={"at": ["before the round started"]})
     late = at > round_.planned_end + timedelta(minutes=round_.grace_minutes)
     round_.state, round_.completed_at, round_.updated_at = ("completed_late" if late else "completed"), at, now
+    tally.count("round_completed", state=round_.state)
+    if unvisited_points(round_):
+        tally.count("round_incomplete")
     return round_
+
+
+def unvisited_points(round_: PatrolRound) -> set[int]:
+    """The route points of a round's checklist nobody checked in at."""
+    checked = db.session.scalars(select(PatrolCheckin.point_id).where(PatrolCheckin.round_id == round_.id))
+    return set(round_.checklist.get("point_ids", [])) - set(checked)

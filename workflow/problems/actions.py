@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from models import Problem, User
 from models.base import db
 from models.enums import Action
+from workflow import tally
 from workflow.errors import Conflict, Forbidden, Invalid, InvalidTransition, PreconditionRequired, Stale
 from workflow.notifications import outbox
 from workflow.problems import clocks
@@ -94,6 +95,7 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     outbox.enqueue(topic="problem.transitioned", now=now, payload={
         "problem_id": problem.id, "event_id": event.id,
         "data": outbox.problem_data(problem) | {"action": action.value, "from_state": from_state}})
+    tally.count("transition", action=action.value)
     return problem
 
 
@@ -105,6 +107,7 @@ def _comment(step: Step) -> Problem:
     set_committed_value(problem, "last_seq", seq)
     record_event(problem, step.actor, step.now, Action.COMMENT, problem.state, seq, fields={},
                  note=step.fields["text"], stage=problem.stage, overdue=clocks.stage_overdue(problem, step.now))
+    tally.count("transition", action=Action.COMMENT.value)
     return problem
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from models import Category, Grid, Point, Problem, User
 from models.base import db
 from models.enums import Action, Role, Stage, State
+from workflow import tally
 from workflow.errors import Forbidden, Invalid, InvalidTransition
 from workflow.notifications import outbox
 from workflow.problems import clocks, codes
@@ -83,7 +84,13 @@ def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Proble
                          stage=None, overdue=None)
     outbox.enqueue(topic="problem.created", now=now, payload={
         "problem_id": problem.id, "event_id": event.id, "data": outbox.problem_data(problem)})
+    tally.count("report", source=report_source(problem, actor))
     return problem, True
+
+
+def report_source(problem: Problem, actor: User) -> str:
+    """Where a report came from, for the metrics: a patrol round's finding, else the reporter's role."""
+    return "patrol_round" if problem.round_id is not None else str(actor.role)
 
 
 def _by_client_id(actor: User, client_id: str) -> Problem | None:
