@@ -78,21 +78,34 @@ def seed_calendar_command(years):
 
 @audit_cli.command("verify")
 @click.option("--problem", "problem_id", type=click.IntRange(1, 2**31 - 1), help="Check this problem only.")
+@click.option("--party", "party_id", type=click.IntRange(1, 2**31 - 1), help="Check this party only.")
 @click.pass_context
-def audit_verify_command(ctx, problem_id):
-    """Walk every trail's hash chain; exit 1 naming the first broken link (lowest problem, then seq)."""
+def audit_verify_command(ctx, problem_id, party_id):
+    """Walk every trail's hash chain, problems then parties; exit 1 naming the first broken link."""
+    if problem_id is not None and party_id is not None:
+        raise click.BadParameter("give --problem or --party, not both", param_hint="--party")
     mode = sqlite_begin_mode.set("DEFERRED")  # only reads: do not hold SQLite's write lock meanwhile
     try:
-        verdict = audit.verify_chains(problem_id=problem_id)
+        verdict = audit.verify_chains(problem_id=problem_id, party_id=party_id)
     finally:
         db.session.rollback()
         sqlite_begin_mode.reset(mode)
     if problem_id is not None and verdict.problems == 0:
         raise click.BadParameter(f"no problem {problem_id}", param_hint="--problem")
+    if party_id is not None and verdict.parties == 0:
+        raise click.BadParameter(f"no party {party_id}", param_hint="--party")
     if not verdict.intact:
         click.echo(str(verdict.broken))
         ctx.exit(1)
-    click.echo(f"intact: {verdict.problems} problems, {verdict.events} events")
+    click.echo(_intact(verdict, party_only=party_id is not None))
+
+
+def _intact(verdict: audit.Verdict, *, party_only: bool) -> str:
+    problems = f"{verdict.problems} problems, {verdict.events} events"
+    parties = f"{verdict.parties} parties, {verdict.party_events} party events"
+    if party_only:
+        return f"intact: {parties}"
+    return f"intact: {problems}" + (f"; {parties}" if verdict.parties else "")
 
 
 @audit_cli.command("digest")

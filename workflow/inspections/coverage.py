@@ -1,0 +1,157 @@
+"""Campaign coverage: which parties a campaign covers and how far each got, per grid and per officer.
+
+Per party in scope (matching the campaign's scope, operating), as of now, from the campaign's inspections
+(`list_id`) and the orders they issued:
+- inspected: at least one inspection; its officer is the officer of the party's first one;
+- passed: the first inspection passed;
+- ordered: an order to rectify was issued;
+- rectified: ordered, and every problem its orders raised or carried is closed (or cancelled);
+- reinspected_passed: ordered, and the latest order was complied with at a re-inspection;
+- outstanding: not inspected, or ordered and the latest order not yet complied with.
+One statement computes each party's flags and sums them by (grid, officer); totals, per grid and per officer
+are folded from those few rows.
+"""
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import and_, case, exists, func, select
+
+from models import (
+    CampaignScope,
+    Grid,
+    Inspection,
+    InspectionFinding,
+    Party,
+    PartyTag,
+    Problem,
+    ProblemList,
+    RectificationOrder,
+    Unit,
+    User,
+)
+from models.base import db
+from models.enums import OrderState, Outcome, PartyKind, PartyStatus, State
+from workflow.errors import Conflict, Invalid
+from workflow.inspections import templates
+from workflow.ledger.lists import get_list, manage_list
+from workflow.scope import subtree_ids
+
+FIGURES = ("in_scope", "inspected", "passed", "ordered", "rectified", "reinspected_passed", "outstanding")
+DONE_STATES = (State.CLOSED, State.CANCELLED)
+
+
+# --- the scope -------------------------------------------------------------------------------------
+
+def set_scope(*, actor: User, now: datetime, list_id: int, template_code: str, tags: list[str] | None = None,
+              grid_ids: list[int] | None = None, kinds: list[str] | None = None) -> CampaignScope:
+    """Say which parties a campaign covers (all of `tags`, any of `grid_ids` and `kinds`) and its checklist."""
+    campaign = manage_list(actor=actor, list_id=list_id)
+    if campaign.kind != "campaign":
+        raise Conflict("only a campaign list has a scope of parties", errors={"list_id": ["not a campaign"]})
+    templates.get_template(code=template_code, field="template_code")
+    unknown = sorted(set(grid_ids or []) - set(db.session.scalars(select(Grid.id).where(Grid.id.in_(grid_ids or [])))))
+    if unknown:
+        raise Invalid("unknown grids", errors={"grid_ids": [f"unknown: {unknown}"]})
+    bad_kinds = sorted(set(kinds or []) - set(PartyKind))
+    if bad_kinds:
+        raise Invalid("unknown kinds", errors={"kinds": [f"unknown: {bad_kinds}"]})
+    scope = db.session.get(CampaignScope, list_id) or CampaignScope(list_id=list_id)
+    scope.template_code, scope.updated_at = template_code, now
+    scope.tags, scope.grid_ids, scope.kinds = list(dict.fromkeys(tags or [])), sorted(set(grid_ids or [])), \
+        sorted(set(kinds or []))
+    db.session.add(scope)
+    db.session.flush()
+    return scope
+
+
+def get_scope(*, actor: User, list_id: int) -> CampaignScope:
+    get_list(actor=actor, list_id=list_id)
+    scope = db.session.get(CampaignScope, list_id)
+    if scope is None:
+        raise Conflict("the campaign has no scope of parties yet: PUT /problem-lists/{id}/scope",
+                       errors={"scope": ["not set"]})
+    return scope
+
+
+def in_scope(scope: CampaignScope, campaign: ProblemList):
+    """The SQL condition for the operating parties a campaign covers (no grids given: the lead unit's area)."""
+    conds = [Party.status == PartyStatus.OPERATING]
+    if scope.tags:
+        tagged = (select(PartyTag.party_id).where(PartyTag.tag.in_(scope.tags))
+                  .group_by(PartyTag.party_id).having(func.count() == len(scope.tags)))
+        conds.append(Party.id.in_(tagged))
+    if scope.grid_ids:
+        conds.append(Party.grid_id.in_(scope.grid_ids))
+    else:
+        conds.append(Party.grid_unit_id.in_(subtree_ids(db.session.get(Unit, campaign.lead_unit_id))))
+    if scope.kinds:
+        conds.append(Party.kind.in_(scope.kinds))
+    return and_(*conds)
+
+
+# --- the figures -----------------------------------------------------------------------------------
+
+def party_flags(scope: CampaignScope, campaign: ProblemList):
+    """One row per party in scope: grid, officer of its first inspection, and a 0/1 column per figure."""
+    list_id = campaign.id
+    ranked = select(Inspection.party_id, Inspection.officer_id, Inspection.outcome,
+                    func.row_number().over(partition_by=Inspection.party_id,
+                                           order_by=(Inspection.at, Inspection.id)).label("n")
+                    ).where(Inspection.list_id == list_id).subquery()
+    first = select(ranked).where(ranked.c.n == 1).subquery()
+    latest_orders = select(RectificationOrder.party_id, RectificationOrder.state,
+                           func.row_number().over(partition_by=RectificationOrder.party_id,
+                                                  order_by=RectificationOrder.id.desc()).label("n")
+                           ).where(RectificationOrder.list_id == list_id).subquery()
+    latest = select(latest_orders).where(latest_orders.c.n == 1).subquery()
+    unfinished = exists().where(RectificationOrder.list_id == list_id, RectificationOrder.party_id == Party.id,
+                                InspectionFinding.order_id == RectificationOrder.id,
+                                Problem.id == InspectionFinding.problem_id, Problem.state.not_in(DONE_STATES))
+    inspected, ordered = first.c.party_id.is_not(None), latest.c.party_id.is_not(None)
+    complied = latest.c.state == OrderState.COMPLIED
+    return (select(Party.id.label("party_id"), Party.grid_id, first.c.officer_id,
+                   _flag(inspected).label("inspected"), _flag(first.c.outcome == Outcome.PASS).label("passed"),
+                   _flag(ordered).label("ordered"), _flag(and_(ordered, ~unfinished)).label("rectified"),
+                   _flag(and_(ordered, complied)).label("reinspected_passed"),
+                   _flag(~inspected | (ordered & ~complied)).label("outstanding"))
+            .outerjoin(first, first.c.party_id == Party.id).outerjoin(latest, latest.c.party_id == Party.id)
+            .where(in_scope(scope, campaign)))
+
+
+def _flag(condition):
+    return case((condition, 1), else_=0)
+
+
+def coverage(*, actor: User, list_id: int) -> dict:
+    """The campaign's figures in total, per grid and per officer (null: parties nobody inspected yet)."""
+    campaign = get_list(actor=actor, list_id=list_id)
+    scope = get_scope(actor=actor, list_id=list_id)
+    flags = party_flags(scope, campaign).subquery()
+    sums = [func.count().label("in_scope")] + [func.sum(flags.c[name]).label(name) for name in FIGURES[1:]]
+    rows = db.session.execute(select(flags.c.grid_id, flags.c.officer_id, *sums)
+                              .group_by(flags.c.grid_id, flags.c.officer_id)).mappings().all()
+    totals, by_grid, by_officer = _zero(), defaultdict(_zero), defaultdict(_zero)
+    for row in rows:
+        for target in (totals, by_grid[row["grid_id"]], by_officer[row["officer_id"]]):
+            for name in FIGURES:
+                target[name] += int(row[name] or 0)
+    return {"list_id": list_id, "scope": scope, "totals": totals,
+            "by_grid": _labelled(by_grid, Grid, "grid_id"), "by_officer": _labelled(by_officer, User, "officer_id")}
+
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(FIGURES, 0)
+
+
+def _labelled(groups: dict, model, key: str) -> list[dict]:
+    names = dict(db.session.execute(select(model.id, model.name).where(model.id.in_([k for k in groups if k])))
+                 .tuples().all())
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+    return [{key: k, "name": names.get(k), **figures} for k, figures in ordered]
+
+
+def campaign_items(scope: CampaignScope) -> list[dict]:
+    """The items of the campaign's checklist (its newest version), for the ledger's columns."""
+    return list(templates.get_template(code=scope.template_code).items)
+
