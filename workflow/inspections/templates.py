@@ -41,6 +41,14 @@ def latest_versions():
             .order_by(InspectionTemplate.code))
 
 
+def list_latest() -> list[InspectionTemplate]:
+    return list(db.session.scalars(latest_versions()))
+
+
+def by_id(template_id: int) -> InspectionTemplate:
+    return db.session.get(InspectionTemplate, template_id)
+
+
 def get_template(*, code: str, version: int | None = None, field: str | None = None) -> InspectionTemplate:
     """A version of a template (the newest by default). Unknown: NotFound, or Invalid naming `field`."""
     stmt = select(InspectionTemplate).where(InspectionTemplate.code == code)
