@@ -341,7 +341,7 @@ class InspectionPhotoFiles(In):
 class InspectionPhotoArgs(In):
     variant = fields.String(load_default="original", validate=validate.OneOf(["original", "thumbnail"]))
     exp = fields.Integer(required=True, validate=validate.Range(min=0, max=2**40))
-    sig = fields.String(required=True, validate=validate.Length(equal=64))
+    sig = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
 
 
 def _signature(photo_id: int, variant: str, exp: int) -> str:
