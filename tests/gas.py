@@ -74,8 +74,9 @@ def build_gas(world: World, *, count: int = 5) -> Gas:
     for index in range(count):
         gas.restaurants.append(parties.create_party(
             actor=world.users["east_supervisor"], now=now, name=NAMES[index % 5] + ("" if index < 5 else str(index)),
-            kind="restaurant", point_id=world.points["market"].id, credit_code=valid_code(f"9137130{index:09d}M"[:17]),
-            contact_name="王老板", contact_phone=PHONES[index % 5], tags=["bottled_gas"], address=f"东关路 {index + 1} 号"))
+            kind="restaurant", point_id=world.points["market"].id, credit_code=valid_code(f"9137130{index:09d}M"),
+            contact_name="王老板", contact_phone=PHONES[index % 5], tags=["bottled_gas"],
+            address=f"东关路 {index + 1} 号"))
     campaign = lists.create_list(actor=world.users["east_supervisor"], now=now, lead_unit_id=world.units["east"].id,
                                  kind="campaign", name="冬季燃气安全专项检查")
     coverage.set_scope(actor=world.users["east_supervisor"], now=now, list_id=campaign.id,
