@@ -8,6 +8,7 @@ from models import User
 from models.base import db, sqlite_begin_mode, utcnow
 from workflow import audit, calendar, org, seed
 from workflow.errors import DomainError
+from workflow.inspections import defaults as inspection_defaults
 
 seed_cli = AppGroup("seed", help="Seed reference and demo data.")
 users_cli = AppGroup("users", help="Manage users.")
@@ -37,7 +38,8 @@ def seed_demo_command(if_empty, reissue_tokens):
         else:
             click.echo("Demo already seeded. `flask --app app seed demo --reissue-tokens` prints new tokens.")
         return
-    issued = seed.seed_demo(now=utcnow(), timezone=current_app.config["RECTIFY_TIMEZONE"])
+    issued = seed.seed_demo(now=utcnow(), timezone=current_app.config["RECTIFY_TIMEZONE"],
+                            storage=current_app.extensions["rectify_storage"])
     db.session.commit()
     _print_tokens(issued)
 
@@ -48,6 +50,16 @@ def seed_categories_command():
     added = seed.seed_categories(now=utcnow())
     db.session.commit()
     click.echo(f"added {added} categories")
+
+
+@seed_cli.command("inspections")
+def seed_inspections_command():
+    """Add the enforcement ladder and the default inspection templates (gas_safety) where missing, with the
+    default categories their items raise problems in."""
+    seed.seed_categories(now=utcnow())
+    steps, templates = inspection_defaults.seed_inspections(now=utcnow())
+    db.session.commit()
+    click.echo(f"added {steps} ladder steps, {templates} inspection templates")
 
 
 @users_cli.command("create")
@@ -134,7 +146,8 @@ def first_run() -> None:
     with app.app_context():
         upgrade(directory=str(app.extensions["migrate"].directory))
         if seed.is_empty():
-            _print_tokens(seed.seed_demo(now=utcnow(), timezone=app.config["RECTIFY_TIMEZONE"]))
+            _print_tokens(seed.seed_demo(now=utcnow(), timezone=app.config["RECTIFY_TIMEZONE"],
+                                         storage=app.extensions["rectify_storage"]))
             db.session.commit()
         else:
             click.echo("Demo already seeded. `flask --app app seed demo --reissue-tokens` prints new tokens.")
