@@ -52,7 +52,8 @@ api = RectifyApi(spec_kwargs={
 
 
 SIGNED_ENDPOINTS = {"evidence.content", "inspections.photo_content"}
-REQUEST_STATE = ("actor", "api_token", "now", "allowed_actions", "idempotency_key", "idempotency_scrub")
+REQUEST_STATE = ("actor", "api_token", "now", "allowed_actions", "idempotency_key", "idempotency_scrub",
+                 "inspection_outcomes")
 
 
 def authenticate_request():

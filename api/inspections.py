@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from urllib.parse import quote
 
-from flask import Response, current_app, render_template, url_for
+from flask import Response, current_app, g, render_template, url_for
 from flask.views import MethodView
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
@@ -174,10 +174,17 @@ class InspectionOut(Schema):
     outcome_label = fields.Function(lambda i: term("outcome", i.outcome, lang()))
     results = fields.List(fields.Dict())
     note = fields.String(allow_none=True)
-    problem_ids = fields.Function(lambda i: inspections.outcome_of(i)["problem_ids"])
-    order = fields.Function(lambda i: _brief(inspections.outcome_of(i)["order"]), allow_none=True)
-    reinspected_order_id = fields.Function(lambda i: inspections.outcome_of(i)["reinspected_order_id"],
-                                           allow_none=True)
+    problem_ids = fields.Function(lambda i: _outcome(i)["problem_ids"])
+    order = fields.Function(lambda i: _brief(_outcome(i)["order"]), allow_none=True)
+    reinspected_order_id = fields.Function(lambda i: _outcome(i)["reinspected_order_id"], allow_none=True)
+
+
+def _outcome(inspection) -> dict:
+    """What the inspection raised, read once per request and inspection."""
+    cache = g.setdefault("inspection_outcomes", {})
+    if inspection.id not in cache:
+        cache[inspection.id] = inspections.outcome_of(inspection)
+    return cache[inspection.id]
 
 
 def _template(inspection):

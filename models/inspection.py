@@ -29,7 +29,8 @@ class Inspection(db.Model):
     __tablename__ = "inspections"
     __table_args__ = (
         UniqueConstraint("officer_id", "client_id"),
-        Index("ix_inspections_list_id_party_id", "list_id", "party_id"),
+        # A campaign's coverage reads each party's first inspection in the list in this order (no sort).
+        Index("ix_inspections_list_id_party_id_at_id", "list_id", "party_id", "at", "id"),
         Index("ix_inspections_party_id_at", "party_id", "at"),
     )
 

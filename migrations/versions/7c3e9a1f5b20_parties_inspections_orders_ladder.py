@@ -134,7 +134,7 @@ def upgrade():
     sa.UniqueConstraint('officer_id', 'client_id', name=op.f('uq_inspections_officer_id_client_id'))
     )
     with op.batch_alter_table('inspections', schema=None) as batch_op:
-        batch_op.create_index('ix_inspections_list_id_party_id', ['list_id', 'party_id'], unique=False)
+        batch_op.create_index('ix_inspections_list_id_party_id_at_id', ['list_id', 'party_id', 'at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspections_officer_id'), ['officer_id'], unique=False)
         batch_op.create_index('ix_inspections_party_id_at', ['party_id', 'at'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspections_round_id'), ['round_id'], unique=False)
@@ -349,7 +349,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_inspections_round_id'))
         batch_op.drop_index('ix_inspections_party_id_at')
         batch_op.drop_index(batch_op.f('ix_inspections_officer_id'))
-        batch_op.drop_index('ix_inspections_list_id_party_id')
+        batch_op.drop_index('ix_inspections_list_id_party_id_at_id')
 
     op.drop_table('inspections')
     with op.batch_alter_table('parties', schema=None) as batch_op:

@@ -49,23 +49,30 @@ def set_scope(*, actor: User, now: datetime, list_id: int, template_code: str, t
     campaign = manage_list(actor=actor, list_id=list_id)
     if campaign.kind != "campaign":
         raise Conflict("only a campaign list has a scope of parties", errors={"list_id": ["not a campaign"]})
-    templates.get_template(code=template_code, field="template_code")
-    unknown = sorted(set(grid_ids or []) - set(db.session.scalars(select(Grid.id).where(Grid.id.in_(grid_ids or [])))))
-    if unknown:
-        raise Invalid("unknown grids", errors={"grid_ids": [f"unknown: {unknown}"]})
-    bad_kinds = sorted(set(kinds or []) - set(PartyKind))
-    if bad_kinds:
-        raise Invalid("unknown kinds", errors={"kinds": [f"unknown: {bad_kinds}"]})
+    _check_scope(campaign, template_code, grid_ids or [], kinds or [])
     scope = db.session.get(CampaignScope, list_id) or CampaignScope(list_id=list_id)
     scope.template_code, scope.updated_at = template_code, now
-    scope.tags, scope.grid_ids, scope.kinds = list(dict.fromkeys(tags or [])), sorted(set(grid_ids or [])), \
-        sorted(set(kinds or []))
+    scope.tags = list(dict.fromkeys(tags or []))
+    scope.grid_ids, scope.kinds = sorted(set(grid_ids or [])), sorted(set(kinds or []))
     db.session.add(scope)
     db.session.flush()
     return scope
 
 
+def _check_scope(campaign: ProblemList, template_code: str, grid_ids: list[int], kinds: list[str]) -> None:
+    """The template exists; the grids lie in the lead unit's area (its supervisors answer for the campaign)."""
+    templates.get_template(code=template_code, field="template_code")
+    area = subtree_ids(db.session.get(Unit, campaign.lead_unit_id))
+    inside = set(db.session.scalars(select(Grid.id).where(Grid.id.in_(grid_ids), Grid.unit_id.in_(area))))
+    if unknown := sorted(set(grid_ids) - inside):
+        raise Invalid("grids outside the lead unit's area", errors={"grid_ids": [f"unknown or outside: {unknown}"]})
+    bad_kinds = sorted(set(kinds) - set(PartyKind))
+    if bad_kinds:
+        raise Invalid("unknown kinds", errors={"kinds": [f"unknown: {bad_kinds}"]})
+
+
 def get_scope(*, actor: User, list_id: int) -> CampaignScope:
+    """The campaign's scope (Conflict while none is set), for those who see the list."""
     get_list(actor=actor, list_id=list_id)
     scope = db.session.get(CampaignScope, list_id)
     if scope is None:
@@ -77,10 +84,9 @@ def get_scope(*, actor: User, list_id: int) -> CampaignScope:
 def in_scope(scope: CampaignScope, campaign: ProblemList):
     """The SQL condition for the operating parties a campaign covers (no grids given: the lead unit's area)."""
     conds = [Party.status == PartyStatus.OPERATING]
-    if scope.tags:
-        tagged = (select(PartyTag.party_id).where(PartyTag.tag.in_(scope.tags))
-                  .group_by(PartyTag.party_id).having(func.count() == len(scope.tags)))
-        conds.append(Party.id.in_(tagged))
+    # One semi-join per tag: the planner estimates them well (a GROUP BY ... HAVING count(*) = n looked like a
+    # hundred rows to PostgreSQL and sent it into nested loops over 20,000 parties).
+    conds += [Party.id.in_(select(PartyTag.party_id).where(PartyTag.tag == tag)) for tag in scope.tags]
     if scope.grid_ids:
         conds.append(Party.grid_id.in_(scope.grid_ids))
     else:

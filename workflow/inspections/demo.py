@@ -52,6 +52,7 @@ class _Demo:
         return datetime.combine(self.base + timedelta(days=day), time(hour, minute), tzinfo=self.tz)
 
     def register(self, spec: dict):
+        """Register one of the demo's restaurants."""
         point = db.session.scalars(select(Point).where(Point.name == spec["point"])).one()
         return parties.create_party(actor=self.supervisor, now=self.at(0, 8), name=spec["name"], kind="restaurant",
                                     point_id=point.id, credit_code=spec["credit_code"], tags=self.spec["tags"],
@@ -59,6 +60,7 @@ class _Demo:
                                     address=spec["address"])
 
     def open_campaign(self) -> int:
+        """Open the campaign list and give it its scope of parties."""
         campaign = lists.create_list(actor=self.supervisor, now=self.at(0, 8), lead_unit_id=self.unit.id,
                                      kind="campaign", name=self.spec["name"],
                                      unit_ids=[_unit(name).id for name in self.spec["cooperating"]],
@@ -69,6 +71,7 @@ class _Demo:
         return campaign.id
 
     def inspect(self, party, officer: User, when: datetime, campaign_id: int, **changes):
+        """Record an inspection at `when`, photos taken for the items that need them."""
         results = [self._with_photo(r, officer, when) for r in _answers(self.now.astimezone(self.tz).date(), **changes)]
         inspection, _ = inspections.record_inspection(actor=officer, now=when, party_id=party.id,
                                                       template_code="gas_safety", results=results,
@@ -83,6 +86,7 @@ class _Demo:
         return result | {"photo_ids": [photo.id]}
 
     def run(self, restaurants: list, campaign_id: int) -> None:
+        """Walk the campaign: first inspections, a rectification, re-inspections, a case."""
         li, sun = self.officers
         bbq, sichuan, noodles, dumplings, fast_food = restaurants
         self.inspect(bbq, li, self.at(0, 10), campaign_id, hose_due_in_days=33)

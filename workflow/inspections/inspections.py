@@ -52,9 +52,7 @@ def record_inspection(*, actor: User, now: datetime, party_id: int, template_cod
         raise Forbidden("officers and supervisors inspect")
     if client_id is not None and (existing := _by_client_id(actor, client_id)):
         return existing, False
-    party = get_party(actor=actor, party_id=party_id)
-    if party.status != PartyStatus.OPERATING:
-        raise Conflict(f"the party is {party.status}: it cannot be inspected", extra={"status": party.status})
+    party = _operating_party(actor, party_id)
     at = _device_time(at, now)
     template = templates.get_template(code=template_code, version=template_version, field="template_code")
     answers = templates.check_results(template, results, _local_day(party, at))
@@ -190,6 +188,13 @@ def _remember_expiries(party: Party, inspection: Inspection, answers: list) -> N
 
 # --- checks before anything is written ----------------------------------------------------------------
 
+def _operating_party(actor: User, party_id: int) -> Party:
+    party = get_party(actor=actor, party_id=party_id)
+    if party.status != PartyStatus.OPERATING:
+        raise Conflict(f"the party is {party.status}: it cannot be inspected", extra={"status": party.status})
+    return party
+
+
 def _device_time(at: datetime | None, now: datetime) -> datetime:
     if at is None:
         return now
@@ -260,10 +265,12 @@ def _by_client_id(actor: User, client_id: str | None) -> Inspection | None:
 # --- reading ---------------------------------------------------------------------------------------
 
 def visible_inspections(actor: User):
+    """The SQL condition for the inspections at parties `actor` may see."""
     return Inspection.party_id.in_(select(Party.id).where(party_filter(actor)))
 
 
 def get_inspection(*, actor: User, inspection_id: int) -> Inspection:
+    """An inspection `actor` may see, else NotFound."""
     found = db.session.scalars(select(Inspection).where(Inspection.id == inspection_id,
                                                         visible_inspections(actor))).first()
     if found is None:
@@ -274,6 +281,7 @@ def get_inspection(*, actor: User, inspection_id: int) -> Inspection:
 def list_inspections(*, actor: User, limit: int, cursor: str | None = None, party_id: int | None = None,
                      list_id: int | None = None, officer_id: int | None = None,
                      outcome: list[str] | None = None) -> Page:
+    """A page of the inspections `actor` may see, by id, filtered."""
     conds = [Inspection.party_id == party_id if party_id else None,
              Inspection.list_id == list_id if list_id else None,
              Inspection.officer_id == officer_id if officer_id else None,

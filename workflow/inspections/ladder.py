@@ -34,6 +34,7 @@ def steps() -> list[LadderStep]:
 
 
 def rank_of(code: str | None, ladder: list[LadderStep]) -> int:
+    """The rank of a step code (0: off the ladder)."""
     return next((step.rank for step in ladder if step.code == code), 0)
 
 
@@ -119,9 +120,7 @@ def take_step(*, actor: User, now: datetime, party_id: int, step: str, note: str
     on while a step is proposed dismisses the proposal (a supervisor's call)."""
     party = get_party(actor=actor, party_id=party_id)
     ladder = steps()
-    target = None if step == NONE else next((s for s in ladder if s.code == step), None)
-    if step != NONE and target is None:
-        raise Invalid(f"unknown step {step!r}", errors={"step": [", ".join([NONE, *(s.code for s in ladder)])]})
+    target = _named(step, ladder)
     current, wanted = rank_of(party.ladder_step, ladder), target.rank if target else 0
     _may_take(actor, target, down=wanted < current)
     if wanted == current:
@@ -133,6 +132,16 @@ def take_step(*, actor: User, now: datetime, party_id: int, step: str, note: str
     _move(party, actor, now, target, action, fields=fields, note=note)
     party.proposed_step = None
     return party
+
+
+def _named(step: str, ladder: list[LadderStep]) -> LadderStep | None:
+    """The step a code names (None for `none`); Invalid naming `step` for an unknown code."""
+    if step == NONE:
+        return None
+    target = next((s for s in ladder if s.code == step), None)
+    if target is None:
+        raise Invalid(f"unknown step {step!r}", errors={"step": [", ".join([NONE, *(s.code for s in ladder)])]})
+    return target
 
 
 def _may_take(actor: User, target: LadderStep | None, *, down: bool) -> None:

@@ -114,6 +114,7 @@ class _Facts:
 
     @classmethod
     def load(cls, list_id: int) -> "_Facts":
+        """Read the facts of a campaign's ledger."""
         facts = cls()
         facts.first, facts.latest = {}, {}
         for inspection in db.session.scalars(select(Inspection).where(Inspection.list_id == list_id)

@@ -93,10 +93,12 @@ def close(order: RectificationOrder, *, state: OrderState, inspection: Inspectio
 # --- reading -------------------------------------------------------------------------------------
 
 def visible_orders(actor: User):
+    """The SQL condition for the orders at parties `actor` may see."""
     return RectificationOrder.party_id.in_(select(Party.id).where(party_filter(actor)))
 
 
 def get_order(*, actor: User, order_id: int) -> RectificationOrder:
+    """An order `actor` may see, else NotFound."""
     order = db.session.scalars(select(RectificationOrder).where(RectificationOrder.id == order_id,
                                                                 visible_orders(actor))).first()
     if order is None:
@@ -106,6 +108,7 @@ def get_order(*, actor: User, order_id: int) -> RectificationOrder:
 
 def list_orders(*, actor: User, limit: int, cursor: str | None = None, party_id: int | None = None,
                 list_id: int | None = None, state: list[str] | None = None) -> Page:
+    """A page of the orders `actor` may see, by id, filtered."""
     conds = [RectificationOrder.party_id == party_id if party_id else None,
              RectificationOrder.list_id == list_id if list_id else None,
              RectificationOrder.state.in_(state) if state else None]

@@ -65,8 +65,9 @@ def mark_contacts(actor: User, parties: list[Party]) -> None:
     """Set `shows_contact` on each party: True only for its supervisors and the officers who inspected it.
     Anything that renders a party without this mark shows the contact masked."""
     ids = [party.id for party in parties]
-    if actor.role == Role.SUPERVISOR:
-        shown = set(ids)  # a supervisor sees only the parties of their subtree
+    if actor.role == Role.SUPERVISOR and actor.unit is not None:
+        area = set(db.session.scalars(subtree_ids(actor.unit)))
+        shown = {party.id for party in parties if party.grid_unit_id in area}
     elif actor.role == Role.OFFICER and ids:
         shown = set(db.session.scalars(select(Inspection.party_id).where(
             Inspection.officer_id == actor.id, Inspection.party_id.in_(ids)).distinct()))
@@ -179,6 +180,7 @@ def edit_party(*, actor: User, now: datetime, party_id: int, expected_version: i
 
 
 def party_point(party: Party) -> Point:
+    """The point a party stands at."""
     return db.session.get(Point, party.point_id)
 
 

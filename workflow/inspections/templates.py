@@ -42,10 +42,12 @@ def latest_versions():
 
 
 def list_latest() -> list[InspectionTemplate]:
+    """The newest version of every template, by code."""
     return list(db.session.scalars(latest_versions()))
 
 
 def by_id(template_id: int) -> InspectionTemplate:
+    """A template version by its id."""
     return db.session.get(InspectionTemplate, template_id)
 
 
@@ -64,6 +66,7 @@ def get_template(*, code: str, version: int | None = None, field: str | None = N
 
 
 def versions(*, code: str) -> list[InspectionTemplate]:
+    """Every version of a template, oldest first (NotFound for an unknown code)."""
     found = list(db.session.scalars(select(InspectionTemplate).where(InspectionTemplate.code == code)
                                     .order_by(InspectionTemplate.version)))
     if not found:
@@ -72,10 +75,12 @@ def versions(*, code: str) -> list[InspectionTemplate]:
 
 
 def in_use(template: InspectionTemplate) -> bool:
+    """Whether an inspection used this version (then it is never changed)."""
     return db.session.scalar(select(Inspection.id).where(Inspection.template_id == template.id).limit(1)) is not None
 
 
 def item(template: InspectionTemplate, code: str) -> dict | None:
+    """The item of a version with this code, or None."""
     return next((spec for spec in template.items if spec["code"] == code), None)
 
 
@@ -158,24 +163,30 @@ def _item_flaws(spec: dict, seen: set[str], categories: set[str]):
 
 
 def _type_flaws(kind: str, spec: dict):
+    """What one type of item needs, and the fields that belong to another type."""
     if kind == ItemType.CHOICE:
-        values = [choice.get("value") for choice in spec.get("choices") or []]
-        if len(values) < 2 or len(set(values)) != len(values):
-            yield "choices", "at least two choices with distinct values"
-        elif not any(choice.get("pass") for choice in spec["choices"]):
-            yield "choices", "at least one choice must pass"
-    elif spec.get("choices") is not None:
-        yield "choices", "only choice items have choices"
+        yield from _choice_flaws(spec.get("choices") or [])
     if kind == ItemType.NUMBER:
-        low, high = spec.get("min"), spec.get("max")
-        if low is None and high is None:
-            yield "max", "a number item needs a min or a max (the limits outside which it fails)"
-        elif low is not None and high is not None and low > high:
-            yield "min", "min is above max"
-    elif spec.get("min") is not None or spec.get("max") is not None:
-        yield "min", "only number items have limits"
-    if kind != ItemType.DATE and spec.get("max_age_days") is not None:
-        yield "max_age_days", "only date items have a maximum age"
+        yield from _number_flaws(spec.get("min"), spec.get("max"))
+    for field, owner in (("choices", ItemType.CHOICE), ("min", ItemType.NUMBER), ("max", ItemType.NUMBER),
+                         ("max_age_days", ItemType.DATE)):
+        if kind != owner and spec.get(field) is not None:
+            yield field, f"only {owner} items have {field}"
+
+
+def _choice_flaws(choices: list[dict]):
+    values = [choice.get("value") for choice in choices]
+    if len(values) < 2 or len(set(values)) != len(values):
+        yield "choices", "at least two choices with distinct values"
+    elif not any(choice.get("pass") for choice in choices):
+        yield "choices", "at least one choice must pass"
+
+
+def _number_flaws(low, high):
+    if low is None and high is None:
+        yield "max", "a number item needs a min or a max (the limits outside which it fails)"
+    elif low is not None and high is not None and low > high:
+        yield "min", "min is above max"
 
 
 # --- checking an inspection's answers ---------------------------------------------------------------
@@ -192,6 +203,7 @@ class Answer:
     expires_on: date | None = None
 
     def stored(self) -> dict:
+        """The answer as the inspection keeps it."""
         return {"item": self.item["code"], "value": self.value, "note": self.note, "photo_ids": self.photo_ids,
                 "failed": self.failed}
 

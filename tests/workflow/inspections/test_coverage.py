@@ -84,7 +84,9 @@ def test_a_scope_is_checked_and_kept_by_the_lists_supervisors(world, gas):
     db.session.commit()
     with pytest.raises(Conflict):
         coverage.set_scope(actor=supervisor, now=NOW, list_id=star.id, template_code="gas_safety")
+    west = world.grids["west"].id  # another unit's area: its supervisors answer for it, not this campaign's
     for fields, field in (({"template_code": "nope"}, "template_code"), ({"grid_ids": [999]}, "grid_ids"),
+                          ({"grid_ids": [west]}, "grid_ids"),
                           ({"kinds": ["castle"]}, "kinds")):
         with pytest.raises(Invalid) as refused:
             coverage.set_scope(actor=supervisor, now=NOW, list_id=gas.campaign_id, **({"template_code": "gas_safety"}
