@@ -33,19 +33,21 @@ INSERT INTO party_tags (party_id, tag) SELECT i, 'bottled_gas' FROM generate_ser
 
 # Inspected: i %% 10 <> 0; ordered: i %% 10 in (1, 2, 3); the order's state by i %% 3.
 INSPECTIONS_SQL = """
-INSERT INTO inspections (id, party_id, template_id, officer_id, list_id, at, received_at, outcome, results)
+INSERT INTO inspections (id, party_id, template_id, officer_id, list_id, at, received_at, outcome, results,
+                         first_in_list)
 SELECT i, i, %(template)s, (%(officers)s::int[])[i %% 4 + 1], %(list)s, %(now)s - (i %% 600) * interval '1 hour',
-       %(now)s, CASE WHEN i %% 10 IN (1, 2, 3) THEN 'rectify' ELSE 'pass' END, '[]'
+       %(now)s, CASE WHEN i %% 10 IN (1, 2, 3) THEN 'rectify' ELSE 'pass' END, '[]', true
 FROM generate_series(1, %(n)s) AS i WHERE i %% 10 <> 0;
 INSERT INTO rectification_orders (id, number, unit_id, year, seq, party_id, inspection_id, list_id, issued_by_id,
-                                  issued_at, deadline_on, deadline_at, items, state, closed_at)
+                                  issued_at, deadline_on, deadline_at, items, state, closed_at, superseded)
 SELECT i, 'BK〔2026〕第' || i || '号', %(unit)s, 2026, i, i, i, %(list)s, (%(officers)s::int[])[i %% 4 + 1],
        %(now)s - interval '30 days', DATE '2026-11-01', %(now)s - interval '24 days', '[]',
-       (ARRAY['complied', 'failed', 'open'])[i %% 3 + 1], CASE WHEN i %% 3 < 2 THEN %(now)s END
+       (ARRAY['complied', 'failed', 'open'])[i %% 3 + 1], CASE WHEN i %% 3 < 2 THEN %(now)s END, false
 FROM generate_series(1, %(n)s) AS i WHERE i %% 10 IN (1, 2, 3);
-INSERT INTO inspections (id, party_id, template_id, officer_id, list_id, at, received_at, outcome, results)
+INSERT INTO inspections (id, party_id, template_id, officer_id, list_id, at, received_at, outcome, results,
+                         first_in_list)
 SELECT %(n)s + i, i, %(template)s, (%(officers)s::int[])[i %% 4 + 1], %(list)s, %(now)s, %(now)s,
-       CASE WHEN i %% 3 = 0 THEN 'pass' ELSE 'rectify' END, '[]'
+       CASE WHEN i %% 3 = 0 THEN 'pass' ELSE 'rectify' END, '[]', false
 FROM generate_series(1, %(n)s) AS i WHERE i %% 10 IN (1, 2, 3) AND i %% 3 < 2;
 INSERT INTO reinspections (inspection_id, order_id)
 SELECT %(n)s + i, i FROM generate_series(1, %(n)s) AS i WHERE i %% 10 IN (1, 2, 3) AND i %% 3 < 2;

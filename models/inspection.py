@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import UTCDateTime, db, utcnow
@@ -29,8 +29,10 @@ class Inspection(db.Model):
     __tablename__ = "inspections"
     __table_args__ = (
         UniqueConstraint("officer_id", "client_id"),
-        # A campaign's coverage reads each party's first inspection in the list in this order (no sort).
         Index("ix_inspections_list_id_party_id_at_id", "list_id", "party_id", "at", "id"),
+        # One first inspection per party and campaign.
+        Index("uq_inspections_first_in_list", "list_id", "party_id", unique=True,
+              sqlite_where=text("first_in_list"), postgresql_where=text("first_in_list")),
         Index("ix_inspections_party_id_at", "party_id", "at"),
     )
 
@@ -44,6 +46,8 @@ class Inspection(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime)  # the phone's clock
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # ours
     outcome: Mapped[str] = mapped_column(String(8))  # pass | rectify
+    # The party's first inspection in the campaign (by `at`), kept on write so that coverage is a plain join.
+    first_in_list: Mapped[bool] = mapped_column(default=False)
     # [{"item", "value", "note"?, "photo_ids": [...], "failed": bool}] in the template's item order
     results: Mapped[list] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)

@@ -31,6 +31,8 @@ class RectificationOrder(db.Model):
     # [{"code", "label", "result", "requirement"}]: what the notice lists, as it was issued
     items: Mapped[list] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(10), default="open")  # open | complied | failed
+    # A later order of the same campaign for the same party: coverage reads each party's latest order only.
+    superseded: Mapped[bool] = mapped_column(default=False)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"))
 

@@ -123,6 +123,7 @@ def upgrade():
     sa.Column('at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('received_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('outcome', sa.String(length=8), nullable=False),
+    sa.Column('first_in_list', sa.Boolean(), nullable=False),
     sa.Column('results', sa.JSON(), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['list_id'], ['problem_lists.id'], name=op.f('fk_inspections_list_id_problem_lists')),
@@ -135,6 +136,8 @@ def upgrade():
     )
     with op.batch_alter_table('inspections', schema=None) as batch_op:
         batch_op.create_index('ix_inspections_list_id_party_id_at_id', ['list_id', 'party_id', 'at', 'id'], unique=False)
+        batch_op.create_index('uq_inspections_first_in_list', ['list_id', 'party_id'], unique=True,
+                              sqlite_where=sa.text('first_in_list'), postgresql_where=sa.text('first_in_list'))
         batch_op.create_index(batch_op.f('ix_inspections_officer_id'), ['officer_id'], unique=False)
         batch_op.create_index('ix_inspections_party_id_at', ['party_id', 'at'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspections_round_id'), ['round_id'], unique=False)
@@ -218,6 +221,7 @@ def upgrade():
     sa.Column('deadline_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('items', sa.JSON(), nullable=False),
     sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('superseded', sa.Boolean(), nullable=False),
     sa.Column('closed_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_by_inspection_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['closed_by_inspection_id'], ['inspections.id'], name=op.f('fk_rectification_orders_closed_by_inspection_id_inspections')),
@@ -349,6 +353,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_inspections_round_id'))
         batch_op.drop_index('ix_inspections_party_id_at')
         batch_op.drop_index(batch_op.f('ix_inspections_officer_id'))
+        batch_op.drop_index('uq_inspections_first_in_list')
         batch_op.drop_index('ix_inspections_list_id_party_id_at_id')
 
     op.drop_table('inspections')

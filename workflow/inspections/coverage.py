@@ -9,7 +9,8 @@ Per party in scope (matching the campaign's scope, operating), as of now, from t
 - reinspected_passed: ordered, and the latest order was complied with at a re-inspection;
 - outstanding: not inspected, or ordered and the latest order not yet complied with.
 One statement computes each party's flags and sums them by (grid, officer); totals, per grid and per officer
-are folded from those few rows.
+are folded from those few rows. The first inspection and the latest order are marked when written
+(`first_in_list`, `superseded`), so the statement is plain hash joins over the parties in scope.
 """
 
 from collections import defaultdict
@@ -101,16 +102,10 @@ def in_scope(scope: CampaignScope, campaign: ProblemList):
 def party_flags(scope: CampaignScope, campaign: ProblemList):
     """One row per party in scope: grid, officer of its first inspection, and a 0/1 column per figure."""
     list_id = campaign.id
-    ranked = select(Inspection.party_id, Inspection.officer_id, Inspection.outcome,
-                    func.row_number().over(partition_by=Inspection.party_id,
-                                           order_by=(Inspection.at, Inspection.id)).label("n")
-                    ).where(Inspection.list_id == list_id).subquery()
-    first = select(ranked).where(ranked.c.n == 1).subquery()
-    latest_orders = select(RectificationOrder.party_id, RectificationOrder.state,
-                           func.row_number().over(partition_by=RectificationOrder.party_id,
-                                                  order_by=RectificationOrder.id.desc()).label("n")
-                           ).where(RectificationOrder.list_id == list_id).subquery()
-    latest = select(latest_orders).where(latest_orders.c.n == 1).subquery()
+    first = (select(Inspection.party_id, Inspection.officer_id, Inspection.outcome)
+             .where(Inspection.list_id == list_id, Inspection.first_in_list.is_(True)).subquery())
+    latest = (select(RectificationOrder.party_id, RectificationOrder.state)
+              .where(RectificationOrder.list_id == list_id, RectificationOrder.superseded.is_(False)).subquery())
     unfinished = exists().where(RectificationOrder.list_id == list_id, RectificationOrder.party_id == Party.id,
                                 InspectionFinding.order_id == RectificationOrder.id,
                                 Problem.id == InspectionFinding.problem_id, Problem.state.not_in(DONE_STATES))

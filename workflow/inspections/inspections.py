@@ -60,9 +60,10 @@ def record_inspection(*, actor: User, now: datetime, party_id: int, template_cod
     photos = _claim_photos(actor, answers)
     failed = [a for a in answers if a.failed]
     inspection = Inspection(party_id=party.id, template_id=template.id, officer_id=actor.id, client_id=client_id,
-                            list_id=list_id, round_id=round_id, at=at, received_at=now, note=note,
+                            list_id=list_id, round_id=round_id, at=at, received_at=now, note=note, first_in_list=False,
                             outcome=Outcome.RECTIFY if failed else Outcome.PASS,
                             results=[a.stored() for a in answers])
+    _mark_first(inspection)
     if not _insert(inspection):
         return _by_client_id(actor, client_id), False
     for photo in photos:
@@ -242,6 +243,24 @@ def _claim_photos(actor: User, answers: list) -> list[InspectionPhoto]:
     if bad:
         raise Invalid("unknown or used photos", errors={"photo_ids": [f"not your unused photos: {sorted(bad)}"]})
     return list(found.values())
+
+
+def _mark_first(inspection: Inspection) -> None:
+    """Keep `first_in_list` on the party's earliest inspection of the campaign (a phone may sync an earlier one
+    late). The party's row is locked first (PostgreSQL; SQLite has one writer), so two inspections of one party
+    do not both take it."""
+    if inspection.list_id is None:
+        return
+    db.session.execute(select(Party.id).where(Party.id == inspection.party_id).with_for_update())
+    first = db.session.scalars(select(Inspection).where(Inspection.list_id == inspection.list_id,
+                                                        Inspection.party_id == inspection.party_id,
+                                                        Inspection.first_in_list.is_(True))).first()
+    if first is not None and first.at <= inspection.at:
+        return
+    if first is not None:
+        first.first_in_list = False
+        db.session.flush([first])
+    inspection.first_in_list = True
 
 
 def _insert(inspection: Inspection) -> bool:

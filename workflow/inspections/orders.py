@@ -57,10 +57,14 @@ def issue(*, actor: User, party: Party, inspection: Inspection, answers: list, l
     deadline_on, deadline_at = deadline(unit.timezone, inspection.at, max(a.item["rectify_days"] for a in answers))
     items = [{"code": a.item["code"], "label": a.item["label"], "result": templates.display(a.item, a.value),
               "requirement": a.item.get("requirement"), "note": a.note} for a in answers]
+    if list_id is not None:  # the campaign's coverage reads the party's latest order only
+        db.session.execute(update(RectificationOrder).where(RectificationOrder.list_id == list_id,
+                                                            RectificationOrder.party_id == party.id)
+                           .values(superseded=True).execution_options(synchronize_session=False))
     order = RectificationOrder(number=number, unit_id=unit.id, year=year, seq=seq, party_id=party.id,
                                inspection_id=inspection.id, list_id=list_id, issued_by_id=actor.id,
                                issued_at=inspection.at, deadline_on=deadline_on, deadline_at=deadline_at,
-                               items=items, state=OrderState.OPEN)
+                               items=items, state=OrderState.OPEN, superseded=False)
     db.session.add(order)
     db.session.flush()
     trail.record(party, actor, now, PartyAction.ORDER, fields={

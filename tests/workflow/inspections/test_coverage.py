@@ -13,7 +13,7 @@ from tests.conftest import NOW
 from tests.gas import build_gas, passing, valid_code
 from workflow import org
 from workflow.errors import Conflict, Forbidden, Invalid
-from workflow.inspections import coverage, ledger, parties
+from workflow.inspections import coverage, inspections, ledger, parties
 from workflow.ledger import lists
 
 
@@ -142,3 +142,22 @@ def test_the_ledger_masks_contacts_for_an_admin(world, gas):
     header, *rows = sheet_rows(world, gas, "admin")
     phones = [dict(zip(header, row, strict=True))["联系电话"] for row in rows]
     assert phones == ["138****0001", "139****0002", "137****0003", "136****0004"]
+
+
+def test_an_earlier_inspection_synced_late_becomes_the_first_and_the_latest_order_counts(world, gas):
+    party = gas.restaurants[0]
+    gas.inspect(party, passing(hose_type="rubber"), at=NOW)  # ordered
+    gas.inspect(party, passing(), by="officer2", at=NOW + timedelta(minutes=5))  # re-inspected: complied
+    figures_now = figures(world, gas)["totals"]
+    assert (figures_now["passed"], figures_now["reinspected_passed"]) == (0, 1)
+    # A phone that was offline syncs an inspection made an hour before the first one: it is the first now.
+    early, _ = inspections.record_inspection(actor=world.users["officer2"], now=NOW + timedelta(minutes=10),
+                                          party_id=party.id, template_code="gas_safety", list_id=gas.campaign_id,
+                                          at=NOW - timedelta(hours=1),
+                                          results=passing(cylinder_storage="na", leak_alarm="na"))
+    db.session.commit()
+    assert early.first_in_list
+    result = figures(world, gas)
+    assert result["totals"]["passed"] == 1
+    officers = {row["officer_id"]: row["inspected"] for row in result["by_officer"]}
+    assert officers[world.users["officer2"].id] == 1 and world.users["officer"].id not in officers
