@@ -151,10 +151,9 @@ def test_an_earlier_inspection_synced_late_becomes_the_first_and_the_latest_orde
     figures_now = figures(world, gas)["totals"]
     assert (figures_now["passed"], figures_now["reinspected_passed"]) == (0, 1)
     # A phone that was offline syncs an inspection made an hour before the first one: it is the first now.
-    early, _ = inspections.record_inspection(actor=world.users["officer2"], now=NOW + timedelta(minutes=10),
-                                          party_id=party.id, template_code="gas_safety", list_id=gas.campaign_id,
-                                          at=NOW - timedelta(hours=1),
-                                          results=passing(cylinder_storage="na", leak_alarm="na"))
+    early, _ = inspections.record_inspection(
+        actor=world.users["officer2"], now=NOW + timedelta(minutes=10), party_id=party.id, template_code="gas_safety",
+        list_id=gas.campaign_id, at=NOW - timedelta(hours=1), results=passing(cylinder_storage="na", leak_alarm="na"))
     db.session.commit()
     assert early.first_in_list
     result = figures(world, gas)
