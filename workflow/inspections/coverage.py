@@ -90,8 +90,10 @@ def in_scope(scope: CampaignScope, campaign: ProblemList):
     conds += [Party.id.in_(select(PartyTag.party_id).where(PartyTag.tag == tag)) for tag in scope.tags]
     if scope.grid_ids:
         conds.append(Party.grid_id.in_(scope.grid_ids))
-    else:
-        conds.append(Party.grid_unit_id.in_(subtree_ids(db.session.get(Unit, campaign.lead_unit_id))))
+    else:  # the area's unit ids as values: PostgreSQL estimates them from its statistics (a subquery on the
+        # units' path looked like one unit to it, and it chose nested loops over every party)
+        area = list(db.session.scalars(subtree_ids(db.session.get(Unit, campaign.lead_unit_id))))
+        conds.append(Party.grid_unit_id.in_(area))
     if scope.kinds:
         conds.append(Party.kind.in_(scope.kinds))
     return and_(*conds)
