@@ -9,6 +9,8 @@ problem_events), versioned inspection templates, inspections and their findings,
 per unit and year, re-inspection and expiry re-check tasks (each made once: unique constraints), campaign
 scopes, the enforcement ladder's steps, and problems.party_id.
 """
+from contextlib import contextmanager
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -28,6 +30,27 @@ APPEND_ONLY_TRIGGER = """
 CREATE TRIGGER party_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON party_events
     FOR EACH STATEMENT EXECUTE FUNCTION party_events_append_only()
 """
+
+@contextmanager
+def _sqlite_foreign_keys_off():
+    """SQLite rebuilds `problems` to add (or drop) the party foreign key; with foreign keys on, dropping the old
+    table would be refused by every table that references problems. The pragma only takes effect outside a
+    transaction, so end it, rebuild with the check off, verify, and begin again (as e3b1c7d9f2a4 does)."""
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    bind.exec_driver_sql("COMMIT")
+    bind.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    bind.exec_driver_sql("BEGIN IMMEDIATE")
+    yield
+    broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"foreign keys broken by the problems rebuild: {broken[:5]}")
+    bind.exec_driver_sql("COMMIT")
+    bind.exec_driver_sql("PRAGMA foreign_keys=ON")
+    bind.exec_driver_sql("BEGIN IMMEDIATE")
+
 
 # revision identifiers, used by Alembic.
 revision = '7c3e9a1f5b20'
@@ -293,10 +316,11 @@ def upgrade():
     with op.batch_alter_table('reinspections', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reinspections_order_id'), ['order_id'], unique=False)
 
-    with op.batch_alter_table('problems', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('party_id', sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_problems_party_id'), ['party_id'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_problems_party_id_parties'), 'parties', ['party_id'], ['id'])
+    with _sqlite_foreign_keys_off():
+        with op.batch_alter_table('problems', schema=None) as batch_op:
+            batch_op.add_column(sa.Column('party_id', sa.Integer(), nullable=True))
+            batch_op.create_index(batch_op.f('ix_problems_party_id'), ['party_id'], unique=False)
+            batch_op.create_foreign_key(batch_op.f('fk_problems_party_id_parties'), 'parties', ['party_id'], ['id'])
 
     if op.get_bind().dialect.name == 'postgresql':
         op.execute(APPEND_ONLY_FUNCTION)
@@ -309,10 +333,11 @@ def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('DROP TRIGGER IF EXISTS party_events_append_only ON party_events')
         op.execute('DROP FUNCTION IF EXISTS party_events_append_only()')
-    with op.batch_alter_table('problems', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_problems_party_id_parties'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_problems_party_id'))
-        batch_op.drop_column('party_id')
+    with _sqlite_foreign_keys_off():
+        with op.batch_alter_table('problems', schema=None) as batch_op:
+            batch_op.drop_constraint(batch_op.f('fk_problems_party_id_parties'), type_='foreignkey')
+            batch_op.drop_index(batch_op.f('ix_problems_party_id'))
+            batch_op.drop_column('party_id')
 
     with op.batch_alter_table('reinspections', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reinspections_order_id'))

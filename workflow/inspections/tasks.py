@@ -52,9 +52,10 @@ def _due_rechecks(now: datetime) -> list[dict]:
 def _insert(rows: list[dict], keys: list[str]) -> int:
     """Insert the tasks none of which may exist twice: a row another scheduler made first is skipped."""
     made = 0
-    for row in rows:
-        stmt = upsert(InspectionTask).values(**row).on_conflict_do_nothing(index_elements=keys)
-        made += db.session.execute(stmt).rowcount
+    for row in rows:  # RETURNING counts what was inserted (rowcount is -1 through the ORM on PostgreSQL)
+        stmt = (upsert(InspectionTask).values(**row).on_conflict_do_nothing(index_elements=keys)
+                .returning(InspectionTask.id))
+        made += len(db.session.execute(stmt).all())
     return made
 
 
