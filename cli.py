@@ -10,6 +10,7 @@ from models import User
 from models.base import db, sqlite_begin_mode, utcnow
 from workflow import audit, calendar, org, seed
 from workflow.errors import DomainError
+from workflow.inspections import defaults as inspection_defaults
 
 seed_cli = AppGroup("seed", help="Seed reference and demo data.")
 users_cli = AppGroup("users", help="Manage users.")
@@ -39,7 +40,8 @@ def seed_demo_command(if_empty, reissue_tokens):
         else:
             click.echo("Demo already seeded. `flask --app app seed demo --reissue-tokens` prints new tokens.")
         return
-    issued = seed.seed_demo(now=utcnow(), timezone=current_app.config["RECTIFY_TIMEZONE"])
+    issued = seed.seed_demo(now=utcnow(), timezone=current_app.config["RECTIFY_TIMEZONE"],
+                            storage=current_app.extensions["rectify_storage"])
     db.session.commit()
     _print_tokens(issued)
 
@@ -50,6 +52,16 @@ def seed_categories_command():
     added = seed.seed_categories(now=utcnow())
     db.session.commit()
     click.echo(f"added {added} categories")
+
+
+@seed_cli.command("inspections")
+def seed_inspections_command():
+    """Add the enforcement ladder and the default inspection templates (gas_safety) where missing, with the
+    default categories their items raise problems in."""
+    seed.seed_categories(now=utcnow())
+    steps, templates = inspection_defaults.seed_inspections(now=utcnow())
+    db.session.commit()
+    click.echo(f"added {steps} ladder steps, {templates} inspection templates")
 
 
 @users_cli.command("create")
@@ -80,21 +92,34 @@ def seed_calendar_command(years):
 
 @audit_cli.command("verify")
 @click.option("--problem", "problem_id", type=click.IntRange(1, 2**31 - 1), help="Check this problem only.")
+@click.option("--party", "party_id", type=click.IntRange(1, 2**31 - 1), help="Check this party only.")
 @click.pass_context
-def audit_verify_command(ctx, problem_id):
-    """Walk every trail's hash chain; exit 1 naming the first broken link (lowest problem, then seq)."""
+def audit_verify_command(ctx, problem_id, party_id):
+    """Walk every trail's hash chain, problems then parties; exit 1 naming the first broken link."""
+    if problem_id is not None and party_id is not None:
+        raise click.BadParameter("give --problem or --party, not both", param_hint="--party")
     mode = sqlite_begin_mode.set("DEFERRED")  # only reads: do not hold SQLite's write lock meanwhile
     try:
-        verdict = audit.verify_chains(problem_id=problem_id)
+        verdict = audit.verify_chains(problem_id=problem_id, party_id=party_id)
     finally:
         db.session.rollback()
         sqlite_begin_mode.reset(mode)
     if problem_id is not None and verdict.problems == 0:
         raise click.BadParameter(f"no problem {problem_id}", param_hint="--problem")
+    if party_id is not None and verdict.parties == 0:
+        raise click.BadParameter(f"no party {party_id}", param_hint="--party")
     if not verdict.intact:
         click.echo(str(verdict.broken))
         ctx.exit(1)
-    click.echo(f"intact: {verdict.problems} problems, {verdict.events} events")
+    click.echo(_intact(verdict, party_only=party_id is not None))
+
+
+def _intact(verdict: audit.Verdict, *, party_only: bool) -> str:
+    problems = f"{verdict.problems} problems, {verdict.events} events"
+    parties = f"{verdict.parties} parties, {verdict.party_events} party events"
+    if party_only:
+        return f"intact: {parties}"
+    return f"intact: {problems}" + (f"; {parties}" if verdict.parties else "")
 
 
 @audit_cli.command("digest")
@@ -168,7 +193,8 @@ def first_run() -> None:
     with app.app_context():
         upgrade(directory=str(app.extensions["migrate"].directory))
         if seed.is_empty():
-            _print_tokens(seed.seed_demo(now=utcnow(), timezone=app.config["RECTIFY_TIMEZONE"]))
+            _print_tokens(seed.seed_demo(now=utcnow(), timezone=app.config["RECTIFY_TIMEZONE"],
+                                         storage=app.extensions["rectify_storage"]))
             db.session.commit()
         else:
             click.echo("Demo already seeded. `flask --app app seed demo --reissue-tokens` prints new tokens.")

@@ -3,7 +3,21 @@
 from flask import current_app, g, request
 from flask_smorest import Api
 
-from api import calendar, errors, escalation, evidence, health, lists, org, patrols, problems, reports, tokens
+from api import (
+    calendar,
+    errors,
+    escalation,
+    evidence,
+    health,
+    inspections,
+    lists,
+    org,
+    parties,
+    patrols,
+    problems,
+    reports,
+    tokens,
+)
 from api.context import AuthFailure, authenticate_caller
 from api.errors import ProblemSchema, problem_response
 from api.fields import CommaList
@@ -37,8 +51,9 @@ api = RectifyApi(spec_kwargs={
     "security": [{"bearer": []}]})
 
 
-SIGNED_ENDPOINTS = {"evidence.content"}
-REQUEST_STATE = ("actor", "api_token", "now", "allowed_actions", "idempotency_key", "idempotency_scrub")
+SIGNED_ENDPOINTS = {"evidence.content", "inspections.photo_content"}
+REQUEST_STATE = ("actor", "api_token", "now", "allowed_actions", "idempotency_key", "idempotency_scrub",
+                 "inspection_outcomes")
 
 
 def authenticate_request():
@@ -78,7 +93,7 @@ def _takes_query() -> bool:
     return any(parameter.get("in") == "query" for parameter in parameters)
 
 
-MULTIPART_ENDPOINTS = {"evidence.upload"}
+MULTIPART_ENDPOINTS = {"evidence.upload", "inspections.upload_photo"}
 
 
 def require_json_body():
@@ -101,6 +116,6 @@ def init_app(app) -> None:
     api.init_app(app)
     api.register_field(CommaList, "string", None)
     for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, reports.blp,
-                      calendar.blp, tokens.blp):
+                      calendar.blp, tokens.blp, parties.blp, inspections.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)

@@ -166,6 +166,7 @@ class ReportIn(In):
     resolved_on_site = StrictBoolean(load_default=False)
     observed_at = AwareDateTime(allow_none=True)
     client_id = StrictString(allow_none=True, validate=validate.Length(min=1, max=100))
+    party_id = _id(allow_none=True, metadata={"description": "the party (经营主体) it is about, in the same grid"})
 
     @validates_schema
     def _one_location(self, data, **kwargs):
@@ -256,6 +257,7 @@ class ProblemOut(Schema):
     recurrence_of = fields.Integer(allow_none=True, metadata={
         "description": "the problem this one repeats: same category, same point, within the 30 days before"})
     round_id = fields.Integer(allow_none=True, metadata={"description": "the patrol round that found it"})
+    party_id = fields.Integer(allow_none=True, metadata={"description": "the party (经营主体) it is about"})
     extension = fields.Function(lambda p: EXTENSION_OUT.dump(p) if p.extension_until else None,
                                 allow_none=True)
     version = fields.Integer()

@@ -4,8 +4,20 @@ from models.base import Base, UTCDateTime, db, utcnow
 from models.calendar import CalendarDay, WorkPeriod
 from models.category import Category
 from models.escalation import EscalationFiring, EscalationRule, Notification, Webhook, WebhookDelivery
+from models.inspection import (
+    CampaignScope,
+    Inspection,
+    InspectionFinding,
+    InspectionPhoto,
+    InspectionTask,
+    InspectionTemplate,
+    ItemExpiry,
+    Reinspection,
+)
 from models.lists import ProblemList, problem_list_items
+from models.order import OrderCounter, RectificationOrder
 from models.org import ApiToken, Grid, Point, Unit, User, user_grids
+from models.party import LadderStep, Party, PartyEvent, PartyTag
 from models.patrol import PatrolCheckin, PatrolPlan, PatrolRound
 from models.problem import Attachment, CodeCounter, Problem, ProblemEvent
 from models.report import UnitReport
@@ -17,4 +29,8 @@ __all__ = [
     "ProblemEvent", "SchedulerLease", "Unit", "EscalationFiring", "EscalationRule", "Notification", "Webhook",
     "WebhookDelivery", "ProblemList", "problem_list_items", "UnitReport",
     "UTCDateTime", "User", "WorkPeriod", "db", "user_grids", "utcnow",
+    # the gas-safety ledger: parties, inspections, orders to rectify, the enforcement ladder
+    "CampaignScope", "Inspection", "InspectionFinding", "InspectionPhoto", "InspectionTask", "InspectionTemplate",
+    "ItemExpiry", "LadderStep", "OrderCounter", "Party", "PartyEvent", "PartyTag", "RectificationOrder",
+    "Reinspection",
 ]

@@ -133,3 +133,54 @@ def label(code: str, lang: str = "zh") -> str:
     """The label of a code for people, in Chinese unless `lang` is "en"."""
     zh, en = LABELS.get(code, (code, code))
     return en if lang == "en" else zh
+
+
+# --- the gas-safety ledger: parties, inspections, orders, the enforcement ladder -------------------
+
+class PartyKind(StrEnum):
+    RESTAURANT = "restaurant"
+    SHOP = "shop"
+    STALL = "stall"
+    MARKET_BOOTH = "market_booth"
+    OTHER = "other"
+
+
+class PartyStatus(StrEnum):
+    OPERATING = "operating"
+    CLOSED = "closed"
+    MOVED = "moved"
+
+
+class ItemType(StrEnum):
+    CHECK = "check"
+    CHOICE = "choice"
+    NUMBER = "number"
+    DATE = "date"
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    RECTIFY = "rectify"
+
+
+class OrderState(StrEnum):
+    OPEN = "open"
+    COMPLIED = "complied"
+    FAILED = "failed"
+
+
+class TaskKind(StrEnum):
+    REINSPECTION = "reinspection"
+    RECHECK = "recheck"
+
+
+class PartyAction(StrEnum):
+    REGISTER = "register"
+    EDIT = "edit"
+    INSPECT = "inspect"
+    ORDER = "order"
+    STEP_UP = "step_up"
+    STEP_DOWN = "step_down"
+    PROPOSE = "propose"
+    DISMISS = "dismiss"
+

@@ -55,6 +55,8 @@ class Problem(db.Model):
     # or its report is moved; statistics count recurrences from it.
     recurrence_of: Mapped[int | None] = mapped_column(ForeignKey("problems.id"), index=True)
     round_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_rounds.id"), index=True)  # a finding
+    # The party (经营主体) the problem is about, when it has one: an inspection's failed item always does.
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"), index=True)
 
     observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)

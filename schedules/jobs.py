@@ -13,6 +13,7 @@ from models.base import db
 from ops import logs, metrics
 from workflow import audit, idempotency
 from workflow.escalation import firing
+from workflow.inspections import ladder, tasks
 from workflow.ledger import unit_reports
 from workflow.notifications import delivery
 from workflow.patrols import rounds
@@ -64,6 +65,18 @@ def anchor_audit(now: datetime) -> str:
         f"anchored {heads['digest']} over {heads['problems']} trails as of {heads['as_of']}"
 
 
+def plan_inspection_tasks(now: datetime) -> str:
+    """Make the re-inspections of orders past their deadline and the re-checks ahead of expiries, once each."""
+    made = tasks.plan_tasks(now=now)
+    return f"made {made['reinspections']} re-inspections, {made['rechecks']} expiry re-checks"
+
+
+def relax_ladder(now: datetime) -> str:
+    """Take a step down the enforcement ladder for the parties that stayed clean long enough."""
+    stepped = ladder.relax(now=now)
+    return f"stepped down {len(stepped)}" + "".join(f"\n  - {line}" for line in stepped)
+
+
 # job id -> (tick, interval in seconds). Later jobs (rounds, escalation, outbox) join this table.
 JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "materialize_rounds": (materialize_rounds, 300),
@@ -73,6 +86,8 @@ JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "purge_idempotency": (purge_idempotency, 3600),
     "make_unit_reports": (make_unit_reports, 600),
     "anchor_audit": (anchor_audit, 3600),
+    "plan_inspection_tasks": (plan_inspection_tasks, 300),
+    "relax_ladder": (relax_ladder, 3600),
 }
 
 

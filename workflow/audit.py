@@ -1,5 +1,9 @@
 """Tamper evidence: every problem's events form a hash chain, and `verify_chains` walks it.
 
+Parties (经营主体) keep a trail of their own (party_events: registration, edits, inspections, orders, ladder
+steps) chained the same way, with the same canonical form over party_events' columns and `parties.last_seq`
+as its counter; `verify_chains` walks the problem trails, then the party trails. A `Chain` names one kind.
+
 What is hashed, exactly (so that anyone can re-check a trail without this code):
 
 - canonical(event) is the JSON object of every column of `problem_events` except `id`, `prev_hash` and
@@ -19,7 +23,8 @@ webhook) and the log, so that a copy lives outside this database. `heads_digest(
 later time (`flask audit digest --as-of`); a different answer means a trail was changed.
 
 The digest as of T: SHA-256 over the lines `<problem_id>:<seq>:<hash>\n`, lowest problem first, of each
-problem's highest-seq event whose `at` is at or before T (problems with no such event are left out).
+problem's highest-seq event whose `at` is at or before T (problems with no such event are left out), then
+the lines `party:<party_id>:<seq>:<hash>\n` of the party trails, the same way.
 The anchor takes T = its tick minus ANCHOR_LAG, so no transaction still open at T can add to it.
 """
 
@@ -34,7 +39,7 @@ from operator import itemgetter
 
 from sqlalchemy import and_, bindparam, func, select, tuple_
 
-from models import OutboxMessage, Problem, ProblemEvent
+from models import OutboxMessage, Party, PartyEvent, Problem, ProblemEvent
 from models.base import db
 from workflow.notifications import outbox
 
@@ -42,12 +47,31 @@ log = logging.getLogger("rectify.audit")
 
 GENESIS = "0" * 64
 NOT_HASHED = frozenset({"id", "prev_hash", "hash"})
-HASHED_COLUMNS = tuple(c.key for c in ProblemEvent.__table__.columns if c.key not in NOT_HASHED)
 STREAM_BATCH = 1000
 ANCHOR_TOPIC = "audit.anchor"
 ANCHOR_LAG = timedelta(minutes=10)
-PREVIOUS_HASH = select(ProblemEvent.hash).where(ProblemEvent.problem_id == bindparam("problem_id"),
-                                                ProblemEvent.seq == bindparam("seq"))
+
+
+def hashed_columns(event_model) -> tuple[str, ...]:
+    """The columns of an event table that its hash covers: all but `id` and the hashes."""
+    return tuple(c.key for c in event_model.__table__.columns if c.key not in NOT_HASHED)
+
+
+class Chain:
+    """One kind of hash-chained trail: its owner (counting its events in `last_seq`), the event model, and
+    the event column that names the owner."""
+
+    def __init__(self, name: str, owner, event, key: str):
+        self.name, self.owner, self.event, self.key = name, owner, event, key
+        self.columns = hashed_columns(event)
+        self.owner_column = getattr(event, key)
+        self.previous = select(event.hash).where(self.owner_column == bindparam("owner_id"),
+                                                 event.seq == bindparam("seq"))
+
+
+PROBLEMS = Chain("problem", Problem, ProblemEvent, "problem_id")
+PARTIES = Chain("party", Party, PartyEvent, "party_id")
+HASHED_COLUMNS = PROBLEMS.columns
 
 
 # --- hashing ---------------------------------------------------------------------------------
@@ -58,25 +82,25 @@ def _json_value(value):
     return value
 
 
-def canonical(content: Mapping) -> bytes:
+def canonical(content: Mapping, columns: tuple[str, ...] = HASHED_COLUMNS) -> bytes:
     """The canonical bytes of an event's content (a mapping of column name to value)."""
-    document = {name: _json_value(content[name]) for name in HASHED_COLUMNS if content.get(name) is not None}
+    document = {name: _json_value(content[name]) for name in columns if content.get(name) is not None}
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def chain_hash(prev_hash: str, content: Mapping) -> str:
+def chain_hash(prev_hash: str, content: Mapping, columns: tuple[str, ...] = HASHED_COLUMNS) -> str:
     """sha256(prev_hash || canonical(content)), as lowercase hex."""
-    return hashlib.sha256(prev_hash.encode("ascii") + canonical(content)).hexdigest()
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical(content, columns)).hexdigest()
 
 
-def _content(event: ProblemEvent) -> dict:
-    return {name: getattr(event, name) for name in HASHED_COLUMNS}
+def _content(event, columns: tuple[str, ...]) -> dict:
+    return {name: getattr(event, name) for name in columns}
 
 
-def seal_event(event: ProblemEvent) -> None:
+def seal_event(event, chain: Chain = PROBLEMS) -> None:
     """Set `prev_hash` and `hash` of a new event, before it is inserted.
 
-    The caller has already bumped `problems.last_seq` to `event.seq` in this transaction with an UPDATE:
+    The caller has already bumped the owner's `last_seq` to `event.seq` in this transaction with an UPDATE:
     on PostgreSQL that row lock orders writers, and this SELECT, a new statement under READ COMMITTED,
     sees the predecessor its previous holder committed. (A subquery in the UPDATE's RETURNING would not:
     it reads the snapshot taken before the UPDATE waited for the lock.) SQLite runs one writer at a time.
@@ -88,9 +112,9 @@ def seal_event(event: ProblemEvent) -> None:
     else:
         # Core on the session's connection (this transaction), without the ORM's per-statement work. A
         # missing predecessor means the trail is broken already: chain on, and verify names the gap.
-        previous = {"problem_id": event.problem_id, "seq": event.seq - 1}
-        event.prev_hash = db.session.connection().execute(PREVIOUS_HASH, previous).scalar() or GENESIS
-    event.hash = chain_hash(event.prev_hash, _content(event))
+        previous = {"owner_id": getattr(event, chain.key), "seq": event.seq - 1}
+        event.prev_hash = db.session.connection().execute(chain.previous, previous).scalar() or GENESIS
+    event.hash = chain_hash(event.prev_hash, _content(event, chain.columns), chain.columns)
 
 
 def heads(keys: list[tuple[int, int]]) -> dict[int, str]:
@@ -108,22 +132,32 @@ def seal_after(event: ProblemEvent, prev_hash: str) -> None:
     if event.fields is None:
         event.fields = {}
     event.prev_hash = prev_hash
-    event.hash = chain_hash(prev_hash, _content(event))
+    event.hash = chain_hash(prev_hash, _content(event, HASHED_COLUMNS))
 
 
 # --- verifying -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Break:
-    """The first broken link of a trail: `kind` is edited, missing, reordered or inserted."""
+    """The first broken link of a trail: `kind` is edited, missing, reordered or inserted; `chain` says whose
+    trail (problem or party) `owner_id` names."""
 
-    problem_id: int
+    owner_id: int
     seq: int
     kind: str
     detail: str
+    chain: str = "problem"
+
+    @property
+    def problem_id(self) -> int | None:
+        return self.owner_id if self.chain == PROBLEMS.name else None
+
+    @property
+    def party_id(self) -> int | None:
+        return self.owner_id if self.chain == PARTIES.name else None
 
     def __str__(self) -> str:
-        return f"BROKEN: problem {self.problem_id} event seq {self.seq}: {self.kind} ({self.detail})"
+        return f"BROKEN: {self.chain} {self.owner_id} event seq {self.seq}: {self.kind} ({self.detail})"
 
 
 @dataclass(frozen=True)
@@ -131,83 +165,100 @@ class Verdict:
     problems: int
     events: int
     broken: Break | None
+    parties: int = 0
+    party_events: int = 0
 
     @property
     def intact(self) -> bool:
         return self.broken is None
 
 
-def verify_chains(*, problem_id: int | None = None) -> Verdict:
-    """Walk every problem's trail (or one) in order; stop at the first broken link.
+def verify_chains(*, problem_id: int | None = None, party_id: int | None = None) -> Verdict:
+    """Walk every problem's trail, then every party's (or only the one asked for), in order; stop at the
+    first broken link.
 
-    Streams the events, one problem's trail in memory at a time, from one statement (one snapshot).
+    Streams the events, one trail in memory at a time, from one statement per kind (one snapshot each).
     """
     problems = events = 0
-    result = db.session.execute(_trails_stmt(problem_id), execution_options={"yield_per": STREAM_BATCH})
+    if party_id is None:
+        problems, events, broken = _walk(PROBLEMS, problem_id)
+        if broken is not None or problem_id is not None:
+            return Verdict(problems, events, broken)
+    parties, party_events, broken = _walk(PARTIES, party_id)
+    return Verdict(problems, events, broken, parties, party_events)
+
+
+def _walk(chain: Chain, owner_id: int | None) -> tuple[int, int, Break | None]:
+    """(trails, events, first break) of one kind of chain."""
+    owners = events = 0
+    result = db.session.execute(_trails_stmt(chain, owner_id), execution_options={"yield_per": STREAM_BATCH})
     try:
-        for (pid, last_seq), group in groupby(result.mappings(), key=itemgetter("chain_id", "chain_last_seq")):
+        for (oid, last_seq), group in groupby(result.mappings(), key=itemgetter("chain_id", "chain_last_seq")):
             trail = [row for row in group if row["seq"] is not None]
-            problems, events = problems + 1, events + len(trail)
-            broken = check_trail(pid, last_seq, trail)
+            owners, events = owners + 1, events + len(trail)
+            broken = check_trail(oid, last_seq, trail, chain)
             if broken is not None:
-                return Verdict(problems, events, broken)
+                return owners, events, broken
     finally:
         result.close()  # a server-side cursor on PostgreSQL: close it when stopping early
-    return Verdict(problems, events, None)
+    return owners, events, None
 
 
-def _trails_stmt(problem_id: int | None):
-    """Every problem with its events (none: a row of nulls), lowest problem first, then by seq."""
-    stmt = (select(Problem.id.label("chain_id"), Problem.last_seq.label("chain_last_seq"),
-                   *ProblemEvent.__table__.columns)
-            .outerjoin(ProblemEvent, ProblemEvent.problem_id == Problem.id)
-            .order_by(Problem.id, ProblemEvent.seq))
-    return stmt if problem_id is None else stmt.where(Problem.id == problem_id)
+def _trails_stmt(chain: Chain, owner_id: int | None):
+    """Every owner with its events (none: a row of nulls), lowest owner first, then by seq."""
+    owner, event = chain.owner, chain.event
+    stmt = (select(owner.id.label("chain_id"), owner.last_seq.label("chain_last_seq"), *event.__table__.columns)
+            .outerjoin(event, chain.owner_column == owner.id)
+            .order_by(owner.id, event.seq))
+    return stmt if owner_id is None else stmt.where(owner.id == owner_id)
 
 
-def check_trail(problem_id: int, last_seq: int, trail: list[Mapping]) -> Break | None:
-    """The first broken link of one problem's trail (events in seq order), or None."""
+def check_trail(owner_id: int, last_seq: int, trail: list[Mapping], chain: Chain = PROBLEMS) -> Break | None:
+    """The first broken link of one trail (events in seq order), or None."""
     prev, expected = GENESIS, 1
     for event in trail:
-        if (out_of_place := _out_of_place(problem_id, last_seq, event["seq"], expected)) is not None:
+        if (out_of_place := _out_of_place(chain, owner_id, last_seq, event["seq"], expected)) is not None:
             return out_of_place
-        if chain_hash(event["prev_hash"], event) != event["hash"]:
-            return _mismatch(problem_id, event, trail)
+        if chain_hash(event["prev_hash"], event, chain.columns) != event["hash"]:
+            return _mismatch(chain, owner_id, event, trail)
         if event["prev_hash"] != prev:
-            return _unlinked(problem_id, event, trail)
+            return _unlinked(chain, owner_id, event, trail)
         prev, expected = event["hash"], expected + 1
     if expected <= last_seq:
-        return Break(problem_id, expected, "missing",
-                     f"the trail ends at seq {expected - 1} but the problem counts {last_seq} events")
+        return Break(owner_id, expected, "missing",
+                     f"the trail ends at seq {expected - 1} but the {chain.name} counts {last_seq} events",
+                     chain.name)
     return None
 
 
-def _out_of_place(problem_id: int, last_seq: int, seq: int, expected: int) -> Break | None:
+def _out_of_place(chain: Chain, owner_id: int, last_seq: int, seq: int, expected: int) -> Break | None:
     """The seq where `expected` should stand: a gap, an event beyond the counter, or an impossible seq."""
     if seq < expected:
-        return Break(problem_id, seq, "edited", "a seq below 1")
+        return Break(owner_id, seq, "edited", "a seq below 1", chain.name)
     if seq > expected and expected <= last_seq:
-        return Break(problem_id, expected, "missing", f"the trail jumps from seq {expected - 1} to {seq}")
+        return Break(owner_id, expected, "missing", f"the trail jumps from seq {expected - 1} to {seq}", chain.name)
     if seq > last_seq:
-        return Break(problem_id, seq, "inserted", f"the problem counts {last_seq} events")
+        return Break(owner_id, seq, "inserted", f"the {chain.name} counts {last_seq} events", chain.name)
     return None
 
 
-def _mismatch(problem_id: int, event: Mapping, trail: list[Mapping]) -> Break:
+def _mismatch(chain: Chain, owner_id: int, event: Mapping, trail: list[Mapping]) -> Break:
     """An event whose content does not give its hash: moved from another seq, or edited."""
     seq, highest = event["seq"], max(len(trail), trail[-1]["seq"]) + 1
     for origin in range(1, highest + 1):
-        if origin != seq and chain_hash(event["prev_hash"], {**event, "seq": origin}) == event["hash"]:
-            return Break(problem_id, seq, "reordered", f"the event written as seq {origin} stands at seq {seq}")
-    return Break(problem_id, seq, "edited", "its content does not match its hash")
+        if origin != seq and chain_hash(event["prev_hash"], {**event, "seq": origin}, chain.columns) == event["hash"]:
+            return Break(owner_id, seq, "reordered", f"the event written as seq {origin} stands at seq {seq}",
+                         chain.name)
+    return Break(owner_id, seq, "edited", "its content does not match its hash", chain.name)
 
 
-def _unlinked(problem_id: int, event: Mapping, trail: list[Mapping]) -> Break:
+def _unlinked(chain: Chain, owner_id: int, event: Mapping, trail: list[Mapping]) -> Break:
     """A self-consistent event that does not follow its predecessor."""
     seq = event["seq"]
     if any(other["hash"] == event["prev_hash"] for other in trail if other["seq"] != seq - 1):
-        return Break(problem_id, seq, "reordered", f"it follows another event than seq {seq - 1}")
-    return Break(problem_id, seq - 1, "edited", f"rewritten with a fresh hash: seq {seq} does not follow it")
+        return Break(owner_id, seq, "reordered", f"it follows another event than seq {seq - 1}", chain.name)
+    return Break(owner_id, seq - 1, "edited", f"rewritten with a fresh hash: seq {seq} does not follow it",
+                 chain.name)
 
 
 
@@ -215,17 +266,27 @@ def _unlinked(problem_id: int, event: Mapping, trail: list[Mapping]) -> Break:
 
 def heads_digest(as_of: datetime) -> dict:
     """The digest of every chain's head as of `as_of` (see the module's docstring), streamed."""
-    heads = (select(ProblemEvent.problem_id, func.max(ProblemEvent.seq).label("seq"))
-             .where(ProblemEvent.at <= as_of).group_by(ProblemEvent.problem_id).subquery())
-    stmt = (select(heads.c.problem_id, heads.c.seq, ProblemEvent.hash)
-            .join(ProblemEvent, and_(ProblemEvent.problem_id == heads.c.problem_id, ProblemEvent.seq == heads.c.seq))
-            .order_by(heads.c.problem_id))
-    digest, problems, events = hashlib.sha256(), 0, 0
-    for problem_id, seq, head in db.session.execute(stmt, execution_options={"yield_per": STREAM_BATCH}):
-        digest.update(f"{problem_id}:{seq}:{head}\n".encode("ascii"))
-        problems, events = problems + 1, events + seq
-    return {"as_of": as_of.astimezone(UTC).isoformat(timespec="microseconds"), "digest": digest.hexdigest(),
-            "problems": problems, "events": events}
+    digest = hashlib.sha256()
+    problems, events = _digest_heads(digest, PROBLEMS, as_of, "")
+    parties, party_events = _digest_heads(digest, PARTIES, as_of, "party:")
+    heads = {"as_of": as_of.astimezone(UTC).isoformat(timespec="microseconds"), "digest": digest.hexdigest(),
+             "problems": problems, "events": events}
+    return heads | ({"parties": parties, "party_events": party_events} if parties else {})
+
+
+def _digest_heads(digest, chain: Chain, as_of: datetime, prefix: str) -> tuple[int, int]:
+    """Feed `digest` the head of each trail of one kind as of `as_of`; (trails, events) counted."""
+    event = chain.event
+    heads = (select(chain.owner_column.label("owner_id"), func.max(event.seq).label("seq"))
+             .where(event.at <= as_of).group_by(chain.owner_column).subquery())
+    stmt = (select(heads.c.owner_id, heads.c.seq, event.hash)
+            .join(event, and_(chain.owner_column == heads.c.owner_id, event.seq == heads.c.seq))
+            .order_by(heads.c.owner_id))
+    owners = events = 0
+    for owner_id, seq, head in db.session.execute(stmt, execution_options={"yield_per": STREAM_BATCH}):
+        digest.update(f"{prefix}{owner_id}:{seq}:{head}\n".encode("ascii"))
+        owners, events = owners + 1, events + seq
+    return owners, events
 
 
 def anchor(*, now: datetime, day_start: datetime) -> dict | None:

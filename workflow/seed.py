@@ -11,6 +11,8 @@ from models.base import db
 from workflow import calendar, org
 from workflow.auth import issue_token, revoke_all
 from workflow.escalation import rules
+from workflow.evidence.storage import Storage
+from workflow.inspections import demo as gas_demo
 from workflow.patrols import plans
 
 
@@ -43,8 +45,9 @@ def is_empty() -> bool:
     return db.session.scalars(select(Unit.id).limit(1)).first() is None
 
 
-def seed_demo(*, now: datetime, timezone: str) -> list[tuple[User, str]]:
-    """Build the demo district on an empty database; returns each demo user with their token."""
+def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -> list[tuple[User, str]]:
+    """Build the demo district on an empty database; returns each demo user with their token. With a photo
+    `storage`, the gas-safety campaign too."""
     spec = _load("demo.toml")
     calendar.seed_calendar(db.session, years=calendar.default_years(), now=now)
     units = {}
@@ -71,6 +74,7 @@ def seed_demo(*, now: datetime, timezone: str) -> list[tuple[User, str]]:
             grid_id=grids[p["grid"]].id if "grid" in p else None, sample_size=p.get("sample_size"),
             active_from=p["active_from"],
             point_ids=[points[name].id for name in p["points"]] if "points" in p else None)
+    gas_demo.seed_gas_campaign(now=now, storage=storage)
     return issued
 
 

@@ -25,13 +25,26 @@ from datetime import date, timedelta
 import pytest
 from flask import current_app
 
-from models import ApiToken, CalendarDay, Notification, OutboxMessage, PatrolRound, WebhookDelivery
+from models import (
+    ApiToken,
+    CalendarDay,
+    Notification,
+    OutboxMessage,
+    PatrolRound,
+    Problem,
+    RectificationOrder,
+    WebhookDelivery,
+)
 from models.base import db
 from tests.api.helpers import assert_problem_json
 from tests.api.test_evidence import photo
 from tests.factories import NATURAL, World
+from tests.gas import passing, valid_code
+from workflow import org
 from workflow.escalation import rules
 from workflow.evidence import attachments
+from workflow.inspections import coverage, defaults, inspections, parties
+from workflow.inspections import photos as inspection_photos
 from workflow.ledger import lists, unit_reports
 from workflow.notifications import inbox, webhooks
 from workflow.patrols import plans
@@ -49,7 +62,7 @@ PERSONAS = {
 
 # Reachable without a bearer token. The signed attachment URL carries its own proof (an HMAC and an expiry).
 PUBLIC = {"GET /healthz", "GET /livez", "GET /docs", "GET /openapi.json"}
-SIGNED = {"GET /api/v1/attachments/{attachment_id}/content"}
+SIGNED = {"GET /api/v1/attachments/{attachment_id}/content", "GET /api/v1/inspection-photos/{photo_id}/content"}
 # For the monitoring system, not for users: METRICS_TOKEN or a loopback caller (tests/ops/test_metrics.py).
 OPERATOR = {"GET /metrics"}
 
@@ -142,6 +155,33 @@ def _checkin(scene: Scene) -> dict:
 
 def _upload(scene: Scene) -> dict:
     return {"kind": "other", "file": (io.BytesIO(PHOTO), "photo.jpg")}
+
+
+def sees_party(status: int) -> dict[str, int]:
+    """A party at the east market (and what hangs on it): supervisors of its grid's unit and above, its grid's
+    officer, the handlers of the unit its problem is assigned to, admins; everyone else 404."""
+    return expect(404, admin=status, supervisor_own=status, supervisor_parent=status, officer_own=status,
+                  handler_own=status)
+
+
+def keeps_party(status: int) -> dict[str, int]:
+    """Correcting the party: supervisors of its area and admins; officers and handlers who see it 403."""
+    return expect(404, admin=status, supervisor_own=status, supervisor_parent=status, officer_own=403,
+                  handler_own=403)
+
+
+def _party(scene: Scene) -> dict:
+    return {"name": "矩阵餐馆", "kind": "restaurant", "point_id": scene.id("market"),
+            "credit_code": valid_code("91371302MA3C0000X"), "tags": ["bottled_gas"]}
+
+
+def _item() -> dict:
+    return {"code": "alarm", "label": "报警器", "type": "check", "category": "hawker"}
+
+
+def _inspection(scene: Scene) -> dict:
+    return {"party_id": scene.id("party"), "template_code": "gas_safety",
+            "results": passing(cylinder_storage="na", leak_alarm="na")}
 
 
 PHOTO = photo()  # a JPEG with EXIF time and GPS at the market, made once
@@ -237,13 +277,48 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/reports/units": Case(supervisors(200)),
     "GET /api/v1/reports/units/{report_id}": Case(east_object(200)),
     "GET /api/v1/reports/units/{report_id}/xlsx": Case(east_object(200)),
+    # --- the gas-safety ledger: parties of the east market, their inspections, orders and ladder
+    "GET /api/v1/parties": Case(everyone(200)),
+    "POST /api/v1/parties": Case(east_creation(201), _party),
+    "GET /api/v1/parties/{party_id}": Case(sees_party(200)),
+    "PATCH /api/v1/parties/{party_id}": Case(keeps_party(200), {"status": "moved"}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/parties/{party_id}/events": Case(sees_party(200)),
+    # 劝导 is the inspecting officer's or a supervisor's decision; an admin keeps data, not enforcement.
+    "POST /api/v1/parties/{party_id}/ladder-steps": Case(
+        expect(404, admin=403, supervisor_own=200, supervisor_parent=200, officer_own=200, handler_own=403),
+        {"step": "advice", "note": "现场劝导"}),
+    "GET /api/v1/ladder-steps": Case(everyone(200)),
+    "GET /api/v1/inspection-templates": Case(everyone(200)),
+    "POST /api/v1/inspection-templates": Case(admin_only(201), lambda s: {"code": "matrix", "name": "矩阵检查表",
+                                                                          "items": [_item()]}),
+    "GET /api/v1/inspection-templates/{code}": Case(everyone(200)),
+    "PUT /api/v1/inspection-templates/{code}": Case(admin_only(200), lambda s: {"name": "改名", "items": [_item()]}),
+    "GET /api/v1/inspections": Case(everyone(200)),
+    "POST /api/v1/inspections": Case(
+        expect(403, supervisor_own=201, supervisor_parent=201, officer_own=201, officer_other=404,
+               supervisor_other=404), _inspection),
+    "GET /api/v1/inspections/{inspection_id}": Case(sees_party(200)),
+    "GET /api/v1/orders": Case(everyone(200)),
+    "GET /api/v1/orders/{order_id}": Case(sees_party(200)),
+    "GET /api/v1/orders/{order_id}/print": Case(sees_party(200)),
+    "GET /api/v1/inspection-tasks": Case(everyone(200)),
+    "POST /api/v1/inspection-photos": Case(expect(201, admin=403, handler_own=403, handler_other=403),
+                                           lambda s: {"file": (io.BytesIO(PHOTO), "photo.jpg")}, multipart=True),
+    "GET /api/v1/inspection-photos/{photo_id}": Case(expect(404, officer_own=200)),  # unused: its uploader's
+    "GET /api/v1/problem-lists/{list_id}/scope": Case(east_object(200), ids={"list_id": "campaign"}),
+    "PUT /api/v1/problem-lists/{list_id}/scope": Case(
+        east_object(200), {"template_code": "gas_safety", "tags": ["bottled_gas"]}, ids={"list_id": "campaign"}),
+    "GET /api/v1/problem-lists/{list_id}/coverage": Case(east_object(200), ids={"list_id": "campaign"}),
+    "GET /api/v1/problem-lists/{list_id}/inspection-ledger": Case(east_object(200), ids={"list_id": "campaign"}),
 }
 
 # Which scene object a path placeholder names, unless the case says otherwise.
 DEFAULT_IDS = {"unit_id": "east", "problem_id": "problem", "list_id": "full_list", "plan_id": "plan",
                "round_id": "round", "rule_id": "rule", "notification_id": "notification", "webhook_id": "webhook",
                "delivery_id": "delivery", "user_id": "officer", "token_id": "officer_token",
-               "attachment_id": "attachment", "report_id": "unit_report"}
+               "attachment_id": "attachment", "report_id": "unit_report",
+               "party_id": "party", "inspection_id": "inspection", "order_id": "order",
+               "photo_id": "inspection_photo", "code": "template"}
 
 CONVERTER = re.compile(r"<(?:[^:<>]+:)?([a-z_]+)>")
 
@@ -369,6 +444,43 @@ def _delivery(scene: Scene) -> int:
     return delivery.id
 
 
+def _gas(scene: Scene) -> str:
+    """The gas category, the default ladder and template (their code stands for the template)."""
+    org.create_category(actor=None, now=scene.world.now, code="gas_safety", name="燃气安全隐患", limits=NATURAL)
+    defaults.seed_inspections(now=scene.world.now)
+    return "gas_safety"
+
+
+def _party_row(scene: Scene) -> int:
+    """A restaurant at the east market, named by the problem assigned to the squad (so its handlers see it)."""
+    scene.id("template")
+    party = parties.create_party(actor=scene.user("east_supervisor"), now=scene.world.now,
+                                 name="东关饭店", kind="restaurant", point_id=scene.id("market"),
+                                 credit_code=valid_code("91371302MA3C0001X"), tags=["bottled_gas"],
+                                 contact_name="王老板", contact_phone="13800000001")
+    db.session.get(Problem, scene.id("problem")).party_id = party.id
+    return party.id
+
+
+def _inspection_row(scene: Scene) -> int:
+    inspection, _ = inspections.record_inspection(
+        actor=scene.user("officer"), now=scene.world.now, party_id=scene.id("party"), template_code="gas_safety",
+        results=passing(cylinder_storage="na", leak_alarm="na", hose_type="rubber"))
+    return inspection.id
+
+
+def _campaign(scene: Scene) -> int:
+    campaign_id = _list(scene, with_problem=False)
+    coverage.set_scope(actor=scene.user("east_supervisor"), now=scene.world.now, list_id=campaign_id,
+                       template_code=scene.id("template"), tags=["bottled_gas"])
+    return campaign_id
+
+
+def _inspection_photo(scene: Scene) -> int:
+    return inspection_photos.add_photo(actor=scene.user("officer"), now=scene.world.now, data=PHOTO,
+                                       storage=current_app.extensions["rectify_storage"], max_bytes=10 * 2**20)[0].id
+
+
 def _unit_report(scene: Scene) -> int:
     yesterday = scene.world.now.date() - timedelta(days=1)
     return unit_reports.make_report(scene.world.units["east"], "daily", yesterday, yesterday, now=scene.world.now).id
@@ -391,6 +503,12 @@ BUILDERS: dict[str, Callable[[Scene], int]] = {
     "delivery": _delivery,
     "officer_token": lambda s: db.session.query(ApiToken).filter_by(user_id=s.id("officer")).one().id,
     "unit_report": _unit_report,
+    "template": _gas,
+    "party": _party_row,
+    "inspection": _inspection_row,
+    "order": lambda s: db.session.query(RectificationOrder).filter_by(inspection_id=s.id("inspection")).one().id,
+    "inspection_photo": _inspection_photo,
+    "campaign": _campaign,
 }
 
 

@@ -64,10 +64,15 @@ def add_problems(*, actor: User, now: datetime, list_id: int, problem_ids: list[
     missing = [pid for pid in problem_ids if pid not in visible]
     if missing:
         raise Invalid("unknown problems", errors={"problem_ids": [str(missing)]})
+    put_on_list(list_id=problem_list.id, problem_ids=problem_ids, now=now)
+    return problem_list
+
+
+def put_on_list(*, list_id: int, problem_ids: list[int], now: datetime) -> None:
+    """Put problems on a list (those already there stay as they were); callers check who may."""
     for problem_id in dict.fromkeys(problem_ids):
         db.session.execute(upsert(problem_list_items).values(
-            list_id=problem_list.id, problem_id=problem_id, added_at=now).on_conflict_do_nothing())
-    return problem_list
+            list_id=list_id, problem_id=problem_id, added_at=now).on_conflict_do_nothing())
 
 
 def remove_problem(*, actor: User, list_id: int, problem_id: int) -> None:
@@ -86,6 +91,11 @@ def close_list(*, actor: User, now: datetime, list_id: int) -> ProblemList:
         raise Conflict(f"{still_open} problems on the list are still open")
     problem_list.state, problem_list.closed_at = "closed", now
     return problem_list
+
+
+def manage_list(*, actor: User, list_id: int) -> ProblemList:
+    """An open list that `actor` may change (its lead unit's supervisors, admins)."""
+    return _open_list(actor, list_id)
 
 
 def _open_list(actor: User, list_id: int) -> ProblemList:

@@ -18,6 +18,7 @@ from workflow import tally
 from workflow.calendar import WorkCalendar, load_calendar
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.geo import haversine_m
+from workflow.inspections import tasks as inspection_tasks
 from workflow.notifications import outbox
 from workflow.patrols.plans import Window, runs_on, windows_between
 from workflow.problems import reporting
@@ -186,9 +187,15 @@ def advance_rounds(*, now: datetime) -> dict[str, int]:
                 tally.count("round_missed", reason=reason)
                 counts["missed"] += 1
         elif round_.state == "scheduled":
-            counts["opened"] += _move(round_, now, state="open",
-                                      checklist=build_checklist(round_.plan, round_.planned_start))
+            checklist = with_inspection_tasks(build_checklist(round_.plan, round_.planned_start))
+            counts["opened"] += _move(round_, now, state="open", checklist=checklist)
     return counts
+
+
+def with_inspection_tasks(checklist: dict) -> dict:
+    """The checklist of a round that opens, plus the open re-inspections and expiry re-checks of the parties at
+    its points (the gas-safety ledger's tasks: workflow/inspections/tasks.py)."""
+    return checklist | {"inspection_task_ids": inspection_tasks.open_at_points(checklist["point_ids"])}
 
 
 def _move(round_: PatrolRound, now: datetime, **values) -> bool:

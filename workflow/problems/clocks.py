@@ -91,12 +91,13 @@ def restart_stage_until(problem: Problem, until: datetime, now: datetime) -> Non
 
 
 def start_whole(problem: Problem, now: datetime) -> None:
-    """Start the whole-case clock (on the first assignment)."""
+    """Start the whole-case clock (on the first assignment); a deadline fixed at the report (an order to
+    rectify's) stays."""
     if problem.whole_started_at is not None:
         return
     problem.whole_started_at = now
     limit = problem.category.limit(Stage.WHOLE)
-    if limit:
+    if limit and problem.due_at is None:
         problem.due_at = Clocks(problem).add(now, *limit)
 
 

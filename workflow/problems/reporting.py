@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import Category, Grid, Point, Problem, User
+from models import Category, Grid, Party, Point, Problem, User
 from models.base import db
 from models.enums import Action, Role, Stage, State
 from workflow import tally
@@ -29,8 +29,11 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
                    point_id: int | None = None, grid_id: int | None = None,
                    lat: float | None = None, lng: float | None = None, address: str | None = None,
                    resolved_on_site: bool = False, observed_at: datetime | None = None,
-                   client_id: str | None = None, round_id: int | None = None) -> tuple[Problem, bool]:
-    """Report a problem; returns it and whether it is new (a repeated `client_id` is not)."""
+                   client_id: str | None = None, round_id: int | None = None, party_id: int | None = None,
+                   due_at: datetime | None = None) -> tuple[Problem, bool]:
+    """Report a problem; returns it and whether it is new (a repeated `client_id` is not). `party_id` names
+    the party (经营主体) it is about; `due_at` fixes its whole-case deadline from the report on (an order to
+    rectify sets one) instead of the category's limit from the assignment."""
     if actor.role not in REPORTERS:
         raise Forbidden("only officers and supervisors report problems")
     if client_id is not None and (existing := _by_client_id(actor, client_id)):
@@ -38,6 +41,7 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
     category = _category(category_code)
     grid, point = _location(point_id, grid_id)
     _check_may_report_in(actor, grid)
+    _check_party(party_id, grid)
     if observed_at is not None and observed_at > now + CLOCK_SKEW:
         raise Invalid("observed_at lies in the future", errors={"observed_at": ["must not be in the future"]})
     problem = Problem(
@@ -48,7 +52,7 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
         address=address or (point.address if point else None), timezone=grid.unit.timezone,
         reporter_id=actor.id, client_id=client_id, resolved_on_site=resolved_on_site,
         observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1, round_id=round_id,
-        next_check_at=now,
+        next_check_at=now, party_id=party_id, due_at=due_at,
         stage_cycle=0, rework_count=0, escalation_level=0, supervised=False, extension_count=0,
     )
     _start(problem, actor, now)
@@ -115,6 +119,15 @@ def _location(point_id: int | None, grid_id: int | None) -> tuple[Grid, Point | 
     if grid is None:
         raise Invalid(f"unknown grid {grid_id}", errors={"grid_id": ["unknown grid"]})
     return grid, None
+
+
+def _check_party(party_id: int | None, grid: Grid) -> None:
+    """A problem about a party lies in the party's grid."""
+    if party_id is None:
+        return
+    party = db.session.get(Party, party_id)
+    if party is None or party.grid_id != grid.id:
+        raise Invalid(f"no party {party_id} in this grid", errors={"party_id": ["unknown party, or not in this grid"]})
 
 
 def _check_may_report_in(actor: User, grid: Grid) -> None:
