@@ -1,5 +1,6 @@
 """Flask CLI groups: seed, users, calendar, audit; backup and restore; and `python app.py`, the embedded first run."""
 
+import sys
 from pathlib import Path
 
 import click
@@ -88,7 +89,7 @@ def password_command(login):
     user = db.session.scalars(select(User).where(User.login == login)).first()
     if user is None:
         raise click.ClickException(f"no user with login {login!r}")
-    password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    password = sys.stdin.readline().rstrip("\r\n")
     try:
         passwords.set_password(actor=None, now=utcnow(), user_id=user.id, password=password)
     except DomainError as error:

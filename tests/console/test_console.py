@@ -7,10 +7,10 @@ import pytest
 
 from models import Problem, User
 from models.base import db
-from workflow import passwords
-from workflow.problems import reporting
 from tests.api.test_evidence import photo, upload
 from tests.console.helpers import CSRF, PASSWORD, csrf, give_password, post, sign_in
+from workflow import passwords
+from workflow.problems import reporting
 
 
 def test_pages_need_a_sign_in_and_send_the_browser_to_the_login(client, world):
