@@ -24,6 +24,8 @@ def _print_tokens(issued) -> None:
     for user, token in issued:
         unit = f" @ {user.unit.name}" if user.unit else ""
         click.echo(f"  {user.role:<10} {user.name}{unit}  (id {user.id})\n    {token}")
+        if password := getattr(user, "demo_password", None):
+            click.echo(f"    console /console/login: login {user.login}, password {password}")
 
 
 @seed_cli.command("demo")
