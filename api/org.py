@@ -14,6 +14,7 @@ from api.schemas import (
     GridPage,
     NewUserOut,
     PageArgs,
+    PasswordIn,
     PointIn,
     PointOut,
     PointPage,
@@ -27,7 +28,7 @@ from api.schemas import (
 )
 from api.write import check_replay, write
 from models import Category, Grid, Point, Unit
-from workflow import org
+from workflow import org, passwords
 
 blp = Blueprint("organisation", __name__, url_prefix="/api/v1",
                 description="The organisation (admin): units, users, grids, points, categories.")
@@ -80,6 +81,18 @@ def create_user(data):
     user, token = org.create_user(actor=current_actor(), now=request_now(), **data)
     user.token = token
     return user, 201
+
+
+@blp.route(f"/users/<{ID}:user_id>/password", methods=["PUT"])
+@write
+@blp.arguments(PasswordIn)
+@blp.response(200, UserOut)
+@blp.alt_response(404, schema=ProblemSchema)
+def set_password(data, user_id):
+    """Set a person's console password (admin): temporary, so their first sign-in must choose their own."""
+    require_role("admin")
+    check_replay()
+    return passwords.set_password(actor=current_actor(), now=request_now(), user_id=user_id, **data)
 
 
 @blp.route("/me")

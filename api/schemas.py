@@ -60,9 +60,15 @@ class UnitOut(Schema):
 
 class UserIn(In):
     name = text(100, required=True)
+    login = text(64, metadata={"description": "the console sign-in (employee number or phone), unique"})
     role = choice(Role, required=True)
     unit_id = _id(allow_none=True)
     grid_ids = fields.List(_id(), validate=validate.Length(max=100))
+
+
+class PasswordIn(In):
+    password = StrictString(required=True, validate=validate.Length(min=10, max=256),
+                            metadata={"description": "temporary: the first console sign-in must change it"})
 
 
 class UserArgs(PageArgs):
@@ -78,6 +84,8 @@ class UserOut(Schema):
     unit_id = fields.Integer(allow_none=True)
     grid_ids = fields.List(fields.Integer())
     active = fields.Boolean()
+    login = fields.String(allow_none=True)
+    has_password = fields.Function(lambda u: u.password_hash is not None)
 
 
 class NewUserOut(UserOut):

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, or_
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, utcnow
@@ -24,6 +24,10 @@ class Problem(db.Model):
         Index("ix_problems_point_id_state_closed_at", "point_id", "state", "closed_at"),
         # Recurrence (the same category at the same point within days): statistics and the escalation rule.
         Index("ix_problems_point_id_category_id_reported_at", "point_id", "category_id", "reported_at"),
+        # The console's dashboard: open problems by state and light in a scope, read from the index alone.
+        Index("ix_problems_open_desk", "state", "stage_due_at", "stage_warn_at", "grid_unit_id", "unit_id",
+              postgresql_where=text("state NOT IN ('closed', 'cancelled')"),
+              sqlite_where=text("state NOT IN ('closed', 'cancelled')")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,5 +1,6 @@
 """Seed data from config/defaults: the categories and a realistic demo district."""
 
+import secrets
 import tomllib
 from datetime import datetime
 
@@ -8,7 +9,7 @@ from sqlalchemy import select
 from config.settings import DEFAULTS
 from models import Category, EscalationRule, Unit, User
 from models.base import db
-from workflow import calendar, org
+from workflow import calendar, org, passwords
 from workflow.auth import issue_token, revoke_all
 from workflow.escalation import rules
 from workflow.evidence.storage import Storage
@@ -62,10 +63,14 @@ def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -
               for p in spec["points"]}
     seed_categories(now=now)
     seed_escalation_rules(now=now)
-    issued = [org.create_user(actor=None, now=now, name=u["name"], role=u["role"],
+    issued = [org.create_user(actor=None, now=now, name=u["name"], role=u["role"], login=u.get("login"),
                               unit_id=units[u["unit"]].id if "unit" in u else None,
                               grid_ids=[grids[key].id for key in u.get("grids", [])])
               for u in spec["users"]]
+    for user, _ in issued:  # the console's demo sign-ins: a random password, printed once with the token
+        if user.login:
+            user.demo_password = secrets.token_urlsafe(12)
+            passwords.set_password(actor=None, now=now, user_id=user.id, password=user.demo_password)
     people = {u["key"]: user.id for u, (user, _) in zip(spec["users"], issued, strict=True) if "key" in u}
     for p in spec["plans"]:
         plans.create_plan(
