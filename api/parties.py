@@ -10,7 +10,7 @@ from api.context import current_actor, if_match_version, lang, request_now
 from api.errors import ProblemSchema
 from api.fields import CommaList, StrictFloat, StrictString
 from api.schemas import In, PageArgs, _id, choice, page_of, text
-from api.write import check_replay, write
+from api.write import write
 from models.enums import PartyKind, PartyStatus, label
 from workflow.inspections import ladder, parties
 from workflow.inspections.vocabulary import label as term
@@ -210,7 +210,6 @@ class Parties(MethodView):
     @blp.alt_response(409, schema=ProblemSchema)
     def post(self, data):
         """Register a party at a point (supervisors of its area, admins); a wrong credit code is 422."""
-        check_replay()
         party = parties.create_party(actor=current_actor(), now=request_now(), **data)
         return party, 201, etag(party) | {"Location": f"/api/v1/parties/{party.id}"}
 
@@ -259,7 +258,6 @@ def events(args, party_id):
 def take_step(data, party_id):
     """Put the party on a ladder step, as the step allows your role (立案处罚 and 重点监管: supervisors;
     down: supervisors); 立案处罚 needs `case_number` and `penalty`."""
-    check_replay()
     party = ladder.take_step(actor=current_actor(), now=request_now(), party_id=party_id, **data)
     return party, 200, etag(party)
 
