@@ -9,7 +9,7 @@ from api.errors import ProblemSchema
 from api.fields import StrictBoolean, StrictFloat, StrictString
 from api.schemas import In, PageArgs, _id, choice, page_of
 from api.write import write
-from models.enums import Severity, Stage
+from models.enums import DeliveryStatus, Severity, Stage
 from workflow.escalation import firing, rules
 from workflow.notifications import delivery, inbox, webhooks
 from workflow.paging import by_column
@@ -136,7 +136,7 @@ class WebhookOut(Schema):
 
 
 class DeliveryArgs(PageArgs):
-    status = fields.String(validate=validate.OneOf(["pending", "delivered", "dead"]))
+    status = fields.String(validate=validate.OneOf([status.value for status in DeliveryStatus]))
 
 
 class DeliveryOut(Schema):

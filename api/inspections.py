@@ -20,6 +20,7 @@ from api.write import write
 from models.enums import ItemType, OrderState, Outcome, PartyKind, Severity, TaskKind
 from workflow.inspections import coverage, inspections, ledger, orders, photos, tasks, templates
 from workflow.inspections.vocabulary import label as term
+from workflow.paging import MAX_ID
 
 blp = Blueprint("inspections", __name__, url_prefix="/api/v1", template_folder="templates",
                 description="Inspections (检查): typed checklists, orders to rectify (责令限期整改通知书), "
@@ -67,7 +68,7 @@ class InspectionTemplateIn(InspectionTemplateSaveIn):
 
 
 class InspectionTemplateArgs(In):
-    version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 class InspectionTemplateOut(Schema):
@@ -139,7 +140,7 @@ class InspectionResultIn(In):
 class InspectionIn(In):
     party_id = _id(required=True)
     template_code = StrictString(required=True, validate=validate.Length(min=1, max=40))
-    template_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1), metadata={
+    template_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), metadata={
         "description": "the version the phone filled in (default: the newest)"})
     list_id = _id(allow_none=True, metadata={"description": "the campaign (a problem list of kind campaign)"})
     round_id = _id(allow_none=True)

@@ -14,6 +14,7 @@ from api.write import write
 from models.enums import PartyKind, PartyStatus, label
 from workflow.inspections import ladder, parties
 from workflow.inspections.vocabulary import label as term
+from workflow.paging import MAX_ID
 
 blp = Blueprint("parties", __name__, url_prefix="/api/v1",
                 description="Parties (经营主体): shops, restaurants, stalls and booths; their history and the "
@@ -59,7 +60,7 @@ class PartyArgs(PageArgs):
     kind = CommaList(choice(PartyKind))
     status = CommaList(choice(PartyStatus))
     tag = TAG
-    grid_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)))
+    grid_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)))
     ladder_step = CommaList(StrictString(validate=validate.Length(min=1, max=16)))
     q = StrictString(validate=validate.Length(min=1, max=100))
 

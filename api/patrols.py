@@ -11,14 +11,15 @@ from api.errors import ProblemSchema
 from api.fields import AwareDateTime, CommaList, StrictFloat, StrictString
 from api.schemas import In, PageArgs, ProblemOut, ReportIn, _id, page_of
 from api.write import write
-from workflow.paging import by_column
+from models.enums import RoundState
+from workflow.paging import MAX_ID, by_column
 from workflow.patrols import plans, rounds
 
 blp = Blueprint("patrols", __name__, url_prefix="/api/v1",
                 description="Patrols (巡查): plans on staggered hours, their rounds, check-ins and findings.")
 
 HHMM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="HH:MM, 00:00-23:59")
-ROUND_STATES = ("scheduled", "open", "in_progress", "completed", "completed_late", "missed", "cancelled")
+ROUND_STATES = tuple(state.value for state in RoundState)
 
 
 class WindowIn(In):
@@ -113,9 +114,9 @@ class RoundOut(Schema):
 
 
 class RoundArgs(PageArgs):
-    plan_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    plan_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     state = CommaList(fields.String(validate=validate.OneOf(ROUND_STATES)))
-    officer_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    officer_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     from_ = AwareDateTime(data_key="from")
     to = AwareDateTime()
 

@@ -8,19 +8,18 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from models import EscalationFiring, EscalationRule, Point, Problem, ProblemEvent, Unit
 from models.base import db, upsert
-from models.enums import Action, Severity, Stage, State
+from models.enums import FINISHED_STATES, Action, Severity, Stage, State, Trigger
 from workflow import audit, tally
 from workflow.notifications import inbox, outbox
 from workflow.problems import clocks
 from workflow.problems.events import new_event
 from workflow.scope import subtree_ids
 
-TRIGGERS = ("before_due", "at_due", "after_due", "not_dispatched", "rework", "recurrence", "extension_pending")
-STAGE_TRIGGERS = ("before_due", "at_due", "after_due", "not_dispatched")
+TRIGGERS = tuple(trigger.value for trigger in Trigger)
+STAGE_TRIGGERS = (Trigger.BEFORE_DUE, Trigger.AT_DUE, Trigger.AFTER_DUE, Trigger.NOT_DISPATCHED)
 SEVERITY_UP = {Severity.LOW.value: Severity.NORMAL.value, Severity.NORMAL.value: Severity.HIGH.value,
                Severity.HIGH.value: Severity.URGENT.value}
-CLOSED = (State.CLOSED, State.CANCELLED)
-QUIET = (*CLOSED, State.SUSPENDED)  # suspended (挂账) problems fire nothing until they resume
+QUIET = (*FINISHED_STATES, State.SUSPENDED)  # suspended (挂账) problems fire nothing until they resume
 BATCH = 500
 
 
@@ -43,9 +42,9 @@ def step_of(rule: EscalationRule, problem: Problem, scopes: dict[int, set[int]])
         return None
     if rule.trigger in STAGE_TRIGGERS:
         return _stage_step(rule, problem)
-    if rule.trigger == "rework":
+    if rule.trigger == Trigger.REWORK:
         return Step(rule, problem.updated_at, 0, None, None) if problem.rework_count >= rule.threshold else None
-    if rule.trigger == "recurrence":
+    if rule.trigger == Trigger.RECURRENCE:
         return Step(rule, problem.reported_at, 0, None, None) if len(_recurring(rule, problem)) >= rule.threshold \
             else None
     if problem.extension_requested_at is None:  # extension_pending
@@ -74,18 +73,18 @@ def _stage_step(rule: EscalationRule, problem: Problem) -> Step | None:
         return None
     if due is None or start is None:  # no limit, or the clocks are paused (挂账)
         return None
-    if rule.trigger == "not_dispatched" and (problem.state != State.REPORTED or stage != Stage.DISPATCH):
+    if rule.trigger == Trigger.NOT_DISPATCHED and (problem.state != State.REPORTED or stage != Stage.DISPATCH):
         return None
     at = _instant(rule, problem, stage, start, due)
     return Step(rule, at, cycle, stage, due)
 
 
 def _instant(rule: EscalationRule, problem: Problem, stage: str, start: datetime, due: datetime) -> datetime:
-    if rule.trigger in ("at_due", "not_dispatched"):
+    if rule.trigger in (Trigger.AT_DUE, Trigger.NOT_DISPATCHED):
         return due
     counter = clocks.Clocks(problem)
     clock = counter.clock_of(stage)
-    if rule.trigger == "after_due":
+    if rule.trigger == Trigger.AFTER_DUE:
         return counter.add(due, rule.after_minutes, clock)
     if stage == Stage.WHOLE:  # before_due on the whole case: a fraction of its span, suspensions included
         return counter.after(start, int(counter.left(start, due, clock) * rule.fraction), clock)

@@ -20,6 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from models import Attachment, Problem, User
 from models.base import db
 from models.enums import Action
+from workflow.calendar import CLOCK_SKEW
 from workflow.errors import Invalid, PayloadTooLarge, UnsupportedMedia
 from workflow.evidence.storage import Storage
 from workflow.geo import haversine_m
@@ -31,7 +32,6 @@ pillow_heif.register_heif_opener()
 KINDS = ("before", "after", "verification", "other")
 TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heif"}
 THUMB_PX = 320
-SKEW = timedelta(minutes=5)
 LONG_BEFORE_UPLOAD = timedelta(hours=24)
 Image.MAX_IMAGE_PIXELS = 60_000_000  # refuse decompression bombs
 
@@ -104,9 +104,9 @@ def _flags(problem: Problem, photo: Photo, taken_at: datetime | None, now: datet
     if taken_at is None:
         flags.append("no_exif_time")
     else:
-        flags += [name for name, on in (("taken_before_report", taken_at < problem.reported_at - SKEW),
+        flags += [name for name, on in (("taken_before_report", taken_at < problem.reported_at - CLOCK_SKEW),
                                         ("taken_long_before_upload", now - taken_at > LONG_BEFORE_UPLOAD),
-                                        ("taken_in_future", taken_at > now + SKEW)) if on]
+                                        ("taken_in_future", taken_at > now + CLOCK_SKEW)) if on]
     if photo.lat is None:
         flags.append("no_exif_gps")
     elif problem.lat is not None and haversine_m(photo.lat, photo.lng, problem.lat, problem.lng) > far_m:

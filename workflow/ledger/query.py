@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import or_, select, tuple_
 
 from models import Category, Problem, ProblemEvent, User
 from models.base import db
@@ -36,15 +36,8 @@ def ledger_filters(now: datetime, f: dict) -> list:
         overdue = Problem.overdue_clause(now)
         conds.append(overdue if f["overdue"] else ~overdue)
     if f.get("light"):
-        conds.append(or_(*(LIGHTS[light](now) for light in f["light"])))
+        conds.append(or_(*(Problem.light_clause(light, now) for light in f["light"])))
     return conds
-
-
-LIGHTS = {
-    "red": lambda now: Problem.stage_due_at <= now,
-    "yellow": lambda now: and_(Problem.stage_warn_at <= now, Problem.stage_due_at > now),
-    "green": lambda now: and_(Problem.stage_warn_at > now, Problem.stage_due_at > now),
-}
 
 
 def list_problems(*, actor: User, now: datetime, filters: dict, limit: int, cursor: str | None = None) -> Page:

@@ -8,7 +8,7 @@ from models import Notification, Problem, Unit, User
 from models.base import db
 from models.enums import Role
 from workflow.errors import NotFound
-from workflow.paging import Page, decode_cursor, fetch
+from workflow.paging import MAX_ID, Page, decode_cursor, fetch
 
 
 def _members(unit_id: int | None, role: str) -> list[int]:
@@ -35,9 +35,20 @@ def recipients(problem: Problem, targets: list[str]) -> list[int]:
         elif target == "parent_supervisors":
             unit = db.session.get(Unit, unit_id)
             found += _members(unit.parent_id if unit else None, Role.SUPERVISOR)
-        elif target.startswith("user:") and db.session.get(User, int(target[5:])) is not None:
-            found.append(int(target[5:]))
+        elif (user := target_user(target)) is not None:
+            found.append(user.id)
     return list(dict.fromkeys(found))
+
+
+USER_TARGET = "user:"
+
+
+def target_user(target: str) -> User | None:
+    """The user a `user:<id>` notify target names; None for another target, a malformed id or no such user."""
+    user_id = target.removeprefix(USER_TARGET)
+    if user_id == target or not (user_id.isascii() and user_id.isdigit()) or not 0 < int(user_id) <= MAX_ID:
+        return None
+    return db.session.get(User, int(user_id))
 
 
 def send(*, user_ids: list[int], type: str, title: str, body: str, now: datetime,

@@ -21,14 +21,15 @@ from sqlalchemy import Integer, and_, case, cast, func, literal, select
 
 from models import PatrolCheckin, PatrolPlan, PatrolRound, Problem, User
 from models.base import db, dialect_name
+from models.enums import RoundState
 from workflow.errors import Invalid
 from workflow.ledger.reports import local_day, seconds_between
 from workflow.patrols.rounds import STARTED, visible_rounds
 
 GROUPS = ("plan", "window", "officer", "day")
-PENDING = ("scheduled", "open", "in_progress")
-STATES = {"completed": ("completed",), "completed_late": ("completed_late",), "missed": ("missed",),
-          "pending": PENDING}
+PENDING = (RoundState.SCHEDULED, RoundState.OPEN, RoundState.IN_PROGRESS)
+STATES = {"completed": (RoundState.COMPLETED,), "completed_late": (RoundState.COMPLETED_LATE,),
+          "missed": (RoundState.MISSED,), "pending": PENDING}
 FIGURES = ("scheduled", *STATES)
 RATES = {"completion_rate": (("completed", "completed_late"), ("scheduled", "pending")),
          "missed_rate": (("missed",), ("scheduled", "pending")),
@@ -69,7 +70,7 @@ def _rounds(actor: User, start: datetime, end: datetime, tz: str):
         local_day(PatrolRound.planned_start, tz, start).label("day"), PatrolRound.state.label("state"),
         PatrolRound.officer_ids.label("officer_ids"), _route_length().label("points_planned"),
         checked.label("points_checked"), findings.label("findings"), hours.label("round_hours"),
-    ).where(visible_rounds(actor), PatrolRound.state != "cancelled",
+    ).where(visible_rounds(actor), PatrolRound.state != RoundState.CANCELLED,
             PatrolRound.planned_start >= start, PatrolRound.planned_start < end).subquery()
 
 

@@ -1,6 +1,6 @@
 """Reporting a problem, and correcting the report while it waits for dispatch."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +10,7 @@ from models import Category, Grid, Party, Point, Problem, User
 from models.base import db
 from models.enums import Action, Role, Stage, State
 from workflow import tally
+from workflow.calendar import CLOCK_SKEW
 from workflow.errors import Forbidden, Invalid, InvalidTransition
 from workflow.notifications import outbox
 from workflow.problems import clocks, codes
@@ -20,7 +21,6 @@ from workflow.problems.visibility import get_problem
 from workflow.scope import unit_within
 
 REPORTERS = frozenset({Role.OFFICER, Role.SUPERVISOR})
-CLOCK_SKEW = timedelta(minutes=5)
 EDITABLE = ("title", "description", "severity", "address", "lat", "lng")
 
 
