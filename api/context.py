@@ -6,10 +6,9 @@ from datetime import datetime
 
 from flask import current_app, g, request
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import ApiToken, User
-from models.base import db, utcnow
+from models.base import db, mark_written, utcnow
 from ops.requests import identify
 from workflow.auth import authenticate, last_used_due, touch_token
 from workflow.errors import Forbidden
@@ -77,7 +76,7 @@ def _stamp_last_use(token: ApiToken, now: datetime) -> None:
                  error.__class__.__name__)
         return
     _commit_keeping_loaded()
-    set_committed_value(token, "last_used_at", now)  # what the row now holds, without a new change to flush
+    mark_written(token, {"last_used_at": now})  # what the row now holds, without a new change to flush
 
 
 def _commit_keeping_loaded() -> None:

@@ -4,15 +4,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
-from models import EscalationFiring, EscalationRule, Point, Problem, ProblemEvent, Unit
-from models.base import db, upsert
+from models import EscalationFiring, EscalationRule, Point, Problem, Unit
+from models.base import db, mark_written, upsert
 from models.enums import FINISHED_STATES, Action, Severity, Stage, State, Trigger
-from workflow import audit, tally
+from workflow import tally
 from workflow.notifications import inbox, outbox
 from workflow.problems import clocks
-from workflow.problems.events import new_event
+from workflow.problems.events import Entry, EventBatch
 from workflow.scope import subtree_ids
 
 TRIGGERS = tuple(trigger.value for trigger in Trigger)
@@ -124,13 +123,11 @@ def sweep(*, now: datetime) -> list[str]:
     ripe = {problem.id: sorted((s for s in steps[problem.id] if s.at <= now),
                                key=lambda s: (s.at, s.rule.level, s.rule.id)) for problem in due}
     claimed = _record(ripe, now)
-    fired, changes, events = [], [], []
+    fired, changes, events = [], [], EventBatch()
     audience: dict[tuple, list[int]] = {}  # who hears, by unit, handler and targets: asked once per sweep
-    chain = audit.heads([(p.id, p.last_seq) for p in due
-                         if any((p.id, s.rule.id, s.rule.level, s.cycle) in claimed for s in ripe[p.id])])
     with db.session.no_autoflush:  # events, inbox items and outbox rows go in together at the end
         for problem in due:
-            fired += [_fire(problem, step, now, audience, chain, events) for step in ripe[problem.id]
+            fired += [_fire(problem, step, now, audience, events) for step in ripe[problem.id]
                       if (problem.id, step.rule.id, step.rule.level, step.cycle) in claimed]
             upcoming = [s.at for s in steps[problem.id] if s.at > now]
             changes.append({"id": problem.id, "next_check_at": min(upcoming, default=None),
@@ -138,7 +135,7 @@ def sweep(*, now: datetime) -> list[str]:
                             "severity": problem.severity, "last_seq": problem.last_seq})
     if changes:
         db.session.execute(update(Problem), changes)  # by primary key, one executemany
-    db.session.add_all(events)
+    events.insert()
     db.session.flush()
     return fired
 
@@ -165,21 +162,20 @@ def _record(ripe: dict[int, list[Step]], now: datetime) -> set[tuple]:
     return {tuple(row) for row in db.session.execute(stmt, rows)}
 
 
-def _fire(problem: Problem, step: Step, now: datetime, audience: dict, chain: dict[int, str],
-          events: list) -> str:
+def _fire(problem: Problem, step: Step, now: datetime, audience: dict, events: EventBatch) -> str:
     """The effects of a fired step: marks on the problem (written by the sweep), an event on its trail,
     notifications. The problem is locked by the sweep, so its loaded values are the row's."""
     rule, effects = step.rule, step.rule.effects or {}
-    set_committed_value(problem, "escalation_level", max(problem.escalation_level, rule.level))
-    if effects.get("supervise"):
-        set_committed_value(problem, "supervised", True)
-    if effects.get("raise_severity"):
-        set_committed_value(problem, "severity", SEVERITY_UP.get(problem.severity, problem.severity))
+    marks = {"escalation_level": max(problem.escalation_level, rule.level)}
+    marks |= {"supervised": True} if effects.get("supervise") else {}
+    marks |= {"severity": SEVERITY_UP.get(problem.severity, problem.severity)} if effects.get("raise_severity") else {}
+    mark_written(problem, marks)  # the sweep's executemany writes them
     fields = {"rule_id": rule.id, "rule_name": rule.name, "trigger": rule.trigger, "stage": step.stage,
               "level": rule.level, "deadline": step.deadline.isoformat() if step.deadline else None,
               "due_at": step.at.isoformat(), "elapsed": _elapsed(problem, step, now)}
     fields |= _mark_hot(problem, rule, now) if effects.get("hot_days") else {}
-    events.append(_event(problem, problem.last_seq + 1, fields, now, chain))
+    events.add(problem, None, now, Action.ESCALATE, Entry(problem.state, fields, stage=problem.stage,
+                                                          overdue=clocks.stage_overdue(problem, now)))
     users = _recipients(problem, rule.notify or [], audience)
     inbox.send(user_ids=users, type="escalation", title=f"{problem.code} {rule.name}",
                 body=f"{problem.title}: {rule.name} (level {rule.level})", problem_id=problem.id, now=now)
@@ -217,12 +213,3 @@ def _mark_hot(problem: Problem, rule: EscalationRule, now: datetime) -> dict:
                            .execution_options(synchronize_session=False))
     return {"related_problem_ids": [pid for pid in _recurring(rule, problem) if pid != problem.id]}
 
-
-def _event(problem: Problem, seq: int, fields: dict, now: datetime, chain: dict[int, str]) -> ProblemEvent:
-    """The escalate event, sealed onto the problem's chain (`chain`: the batch's heads, moved on here)."""
-    set_committed_value(problem, "last_seq", seq)
-    event = new_event(problem, None, now, Action.ESCALATE, problem.state, seq, fields=fields, note=None,
-                      stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
-    audit.seal_after(event, chain.get(problem.id, audit.GENESIS) if seq > 1 else audit.GENESIS)
-    chain[problem.id] = event.hash
-    return event

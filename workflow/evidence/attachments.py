@@ -13,9 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Attachment, Problem, User
 from models.base import db
@@ -24,7 +23,7 @@ from workflow.calendar import CLOCK_SKEW
 from workflow.errors import Invalid, PayloadTooLarge, UnsupportedMedia
 from workflow.evidence.storage import Storage
 from workflow.geo import haversine_m
-from workflow.problems.events import record_event
+from workflow.problems.events import Entry, Row, append_event
 from workflow.problems.visibility import get_problem
 
 pillow_heif.register_heif_opener()
@@ -147,12 +146,9 @@ def add_attachment(*, actor: User, now: datetime, problem_id: int, kind: str, da
 
 def _attach_event(problem: Problem, attachment: Attachment, actor: User, now: datetime) -> None:
     """An `attach` event on the trail, flags included; the version does not change."""
-    seq = db.session.execute(update(Problem).where(Problem.id == problem.id).values(last_seq=Problem.last_seq + 1)
-                             .returning(Problem.last_seq).execution_options(synchronize_session=False)).scalar_one()
-    set_committed_value(problem, "last_seq", seq)
-    record_event(problem, actor, now, Action.ATTACH, problem.state, seq, note=attachment.note,
-                 fields={"attachment_id": attachment.id, "kind": attachment.kind, "flags": attachment.flags},
-                 stage=problem.stage, overdue=None)
+    entry = Entry(problem.state, {"attachment_id": attachment.id, "kind": attachment.kind, "flags": attachment.flags},
+                  attachment.note, problem.stage)
+    append_event(problem, actor, now, Action.ATTACH, entry, row=Row.SEQ)
 
 
 def _by_client_id(problem: Problem, actor: User, client_id: str | None) -> Attachment | None:

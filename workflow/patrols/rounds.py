@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import cast, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
-from models.base import db, dialect_name, upsert
+from models.base import db, dialect_name, mark_written, upsert
 from models.enums import Role, RoundState, State
 from models.patrol import LIVE_ROUNDS
 from workflow import tally
@@ -207,8 +206,7 @@ def _move(round_: PatrolRound, now: datetime, **values) -> bool:
             .execution_options(synchronize_session=False))
     if db.session.execute(stmt).first() is None:
         return False
-    for key, value in values.items():  # keep the loaded object true to the row
-        set_committed_value(round_, key, value)
+    mark_written(round_, values)  # keep the loaded object true to the row
     return True
 
 

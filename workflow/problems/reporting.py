@@ -4,18 +4,17 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Category, Grid, Party, Point, Problem, User
-from models.base import db
+from models.base import db, mark_written
 from models.enums import Action, Role, Stage, State
 from workflow import tally
 from workflow.calendar import CLOCK_SKEW
 from workflow.errors import Forbidden, Invalid, InvalidTransition
 from workflow.notifications import outbox
 from workflow.problems import clocks, codes
-from workflow.problems.actions import allowed_actions, check_version, compare_and_set
-from workflow.problems.events import event_fields, record_event
+from workflow.problems.actions import allowed_actions, check_version
+from workflow.problems.events import Entry, Row, append_event, event_fields
 from workflow.problems.recurrence import relink_repeats_of, repeats
 from workflow.problems.visibility import get_problem
 from workflow.scope import unit_within
@@ -84,8 +83,7 @@ def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Proble
             raise
         return existing, False
     fields = {"resolved_on_site": True} if problem.resolved_on_site else {}
-    event = record_event(problem, actor, now, Action.REPORT, None, 1, fields=fields, note=None,
-                         stage=None, overdue=None)
+    event = append_event(problem, actor, now, Action.REPORT, Entry(None, fields), row=Row.INSERTED)
     outbox.enqueue(topic="problem.created", now=now, payload={
         "problem_id": problem.id, "event_id": event.id, "data": outbox.problem_data(problem)})
     tally.count("report", source=report_source(problem, actor))
@@ -152,9 +150,9 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
     with db.session.no_autoflush:
         _edit_fields(problem, actor, now, changes)
         problem.updated_at = now
-        seq = compare_and_set(problem)
-        record_event(problem, actor, now, Action.EDIT, problem.state, seq, fields=event_fields(changes),
-                     note=None, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
+        entry = Entry(problem.state, event_fields(changes), stage=problem.stage,
+                      overdue=clocks.stage_overdue(problem, now))
+        append_event(problem, actor, now, Action.EDIT, entry, row=Row.COMPARE_AND_SET)
     if "category_code" in changes or "point_id" in changes:
         _relink(problem)
     return problem
@@ -166,7 +164,7 @@ def _relink(problem: Problem) -> None:
     if repeated != problem.recurrence_of:
         db.session.execute(update(Problem).where(Problem.id == problem.id).values(recurrence_of=repeated)
                            .execution_options(synchronize_session=False))
-        set_committed_value(problem, "recurrence_of", repeated)
+        mark_written(problem, {"recurrence_of": repeated})
     relink_repeats_of(problem.id, gone=False)
 
 
