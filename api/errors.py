@@ -67,13 +67,22 @@ def from_http(error: HTTPException) -> Response:
     """Render werkzeug and webargs errors (422 carries webargs' messages by location)."""
     data = getattr(error, "data", None) or {}
     errors = data.get("errors") or _flatten(data.get("messages") or {})
-    detail = data.get("message") or error.description or ""
+    return problem_response(error.code or 500, detail=_http_detail(error, data), errors=errors,
+                            headers=_http_headers(error, data))
+
+
+def _http_detail(error: HTTPException, data: dict) -> str:
     if error.code == 422 and not data.get("message"):
-        detail = "The request does not match the schema; see errors."
+        return "The request does not match the schema; see errors."
+    return data.get("message") or error.description or ""
+
+
+def _http_headers(error: HTTPException, data: dict) -> dict:
+    """webargs' headers, plus Allow on a 405."""
     headers = dict(data.get("headers") or {})
-    if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+    if error.code == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)
-    return problem_response(error.code or 500, detail=detail, errors=errors, headers=headers)
+    return headers
 
 
 def _flatten(messages: dict) -> dict:

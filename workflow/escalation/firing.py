@@ -112,16 +112,9 @@ def sweep(*, now: datetime) -> list[str]:
     fired step (its event: the hash chain reads the previous link): the firings are claimed in one INSERT,
     the problems written in one executemany, inbox items and outbox rows inserted together (bench/RESULTS.md).
     """
-    rules = db.session.scalars(select(EscalationRule).where(EscalationRule.active.is_(True))
-                               .order_by(EscalationRule.id)).all()
-    scopes = _scopes(rules)
-    due = db.session.scalars(
-        select(Problem).where(Problem.next_check_at <= now).order_by(Problem.next_check_at, Problem.id)
-        .limit(BATCH).with_for_update(skip_locked=True, of=Problem)).all()
-    steps = {problem.id: [step for rule in rules if (step := step_of(rule, problem, scopes)) is not None]
-             for problem in due}
-    ripe = {problem.id: sorted((s for s in steps[problem.id] if s.at <= now),
-                               key=lambda s: (s.at, s.rule.level, s.rule.id)) for problem in due}
+    due, steps = _due_steps(now)
+    ripe = {problem_id: sorted((s for s in found if s.at <= now), key=lambda s: (s.at, s.rule.level, s.rule.id))
+            for problem_id, found in steps.items()}
     claimed = _record(ripe, now)
     fired, changes, events = [], [], EventBatch()
     audience: dict[tuple, list[int]] = {}  # who hears, by unit, handler and targets: asked once per sweep
@@ -129,15 +122,32 @@ def sweep(*, now: datetime) -> list[str]:
         for problem in due:
             fired += [_fire(problem, step, now, audience, events) for step in ripe[problem.id]
                       if (problem.id, step.rule.id, step.rule.level, step.cycle) in claimed]
-            upcoming = [s.at for s in steps[problem.id] if s.at > now]
-            changes.append({"id": problem.id, "next_check_at": min(upcoming, default=None),
-                            "escalation_level": problem.escalation_level, "supervised": problem.supervised,
-                            "severity": problem.severity, "last_seq": problem.last_seq})
+            changes.append(_marks(problem, steps[problem.id], now))
     if changes:
         db.session.execute(update(Problem), changes)  # by primary key, one executemany
     events.insert()
     db.session.flush()
     return fired
+
+
+def _due_steps(now: datetime) -> tuple[list[Problem], dict[int, list[Step]]]:
+    """A batch of problems due for a look (locked), and the steps every active rule has on each."""
+    rules = db.session.scalars(select(EscalationRule).where(EscalationRule.active.is_(True))
+                               .order_by(EscalationRule.id)).all()
+    scopes = _scopes(rules)
+    due = db.session.scalars(
+        select(Problem).where(Problem.next_check_at <= now).order_by(Problem.next_check_at, Problem.id)
+        .limit(BATCH).with_for_update(skip_locked=True, of=Problem)).all()
+    return due, {problem.id: [step for rule in rules if (step := step_of(rule, problem, scopes)) is not None]
+                 for problem in due}
+
+
+def _marks(problem: Problem, steps: list[Step], now: datetime) -> dict:
+    """What the sweep writes back to a problem: when to look next, and what its fired steps marked."""
+    upcoming = [s.at for s in steps if s.at > now]
+    return {"id": problem.id, "next_check_at": min(upcoming, default=None),
+            "escalation_level": problem.escalation_level, "supervised": problem.supervised,
+            "severity": problem.severity, "last_seq": problem.last_seq}
 
 
 def _scopes(rules) -> dict[int, set[int]]:

@@ -18,30 +18,40 @@ RULE_FIELDS = ("name", "trigger", "stage", "fraction", "after_minutes", "thresho
                "notify", "effects", "categories", "severities", "unit_id", "active")
 
 
+# The parameters each trigger needs besides its stage.
+TRIGGER_NEEDS = {Trigger.BEFORE_DUE: ("fraction",), Trigger.AFTER_DUE: ("after_minutes",),
+                 Trigger.REWORK: ("threshold",), Trigger.RECURRENCE: ("threshold", "window_days"),
+                 Trigger.EXTENSION_PENDING: ("after_minutes",)}
+
+
 def _may_manage(actor: User | None, unit_id: int | None, notify_targets=()) -> None:
     if actor is None or actor.role == Role.ADMIN:
         return
     unit = db.session.get(Unit, unit_id) if unit_id is not None else None
     if actor.role != Role.SUPERVISOR or unit is None or not unit_within(unit, actor.unit):
         raise Forbidden("supervisors manage rules of their unit's subtree (with unit_id); admins any rule")
-    for target in notify_targets or ():
-        user = target_user(target)
-        if user is not None and (user.unit is None or not unit_within(user.unit, actor.unit)):
-            raise Forbidden("supervisors notify only people of their unit's subtree")
+    if any(not _within(target_user(target), actor.unit) for target in notify_targets or ()):
+        raise Forbidden("supervisors notify only people of their unit's subtree")
+
+
+def _within(user: User | None, unit: Unit) -> bool:
+    """A notify target the supervisor of `unit` may name (not a person: always)."""
+    return user is None or (user.unit is not None and unit_within(user.unit, unit))
 
 
 def check_rule(rule: EscalationRule) -> None:
     """What a schema cannot check alone: each trigger's parameters."""
-    needs = {Trigger.BEFORE_DUE: ("fraction",), Trigger.AFTER_DUE: ("after_minutes",),
-             Trigger.REWORK: ("threshold",), Trigger.RECURRENCE: ("threshold", "window_days"),
-             Trigger.EXTENSION_PENDING: ("after_minutes",)}
-    missing = {name: [f"required for {rule.trigger}"] for name in needs.get(rule.trigger, ())
+    missing = {name: [f"required for {rule.trigger}"] for name in TRIGGER_NEEDS.get(rule.trigger, ())
                if getattr(rule, name) is None}
     if missing:
         raise Invalid(f"trigger {rule.trigger} needs more", errors=missing)
     if rule.unit_id is not None and db.session.get(Unit, rule.unit_id) is None:
         raise Invalid("unknown unit", errors={"unit_id": ["unknown unit"]})
-    bad = [t for t in rule.notify or [] if t.startswith(USER_TARGET) and target_user(t) is None]
+    _check_notify(rule.notify or [])
+
+
+def _check_notify(targets: list[str]) -> None:
+    bad = [t for t in targets if t.startswith(USER_TARGET) and target_user(t) is None]
     if bad:
         raise Invalid("unknown users to notify", errors={"notify": bad})
 

@@ -129,18 +129,21 @@ class _Facts:
         facts = cls(points, defaultdict(list), defaultdict(list), {})
         if not everywhere or not spans:
             return facts
-        at_points = Problem.point_id.in_(everywhere)
-        verifying = select(Problem.id, Problem.point_id).where(at_points, Problem.state == State.VERIFYING)
-        for problem_id, point in db.session.execute(verifying.order_by(Problem.id)):
-            facts.verifying[point].append(problem_id)
-        closed = select(Problem.id, Problem.point_id, Problem.closed_at).where(
-            at_points, Problem.state == State.CLOSED, Problem.closed_at >= min(first for first, _ in spans),
-            Problem.closed_at < max(last for _, last in spans))
-        for problem_id, point, closed_at in db.session.execute(closed.order_by(Problem.id)):
-            facts.closed[point].append((problem_id, closed_at))
+        facts._load_problems(everywhere, min(first for first, _ in spans), max(last for _, last in spans))
         hot = select(Point.id, Point.hot_until).where(Point.id.in_(everywhere), Point.hot_until.is_not(None))
         facts.hot = dict(db.session.execute(hot).tuples().all())
         return facts
+
+    def _load_problems(self, everywhere: list[int], since: datetime, until: datetime) -> None:
+        """Problems at these points waiting for verification, and those closed in [since, until)."""
+        at_points = Problem.point_id.in_(everywhere)
+        verifying = select(Problem.id, Problem.point_id).where(at_points, Problem.state == State.VERIFYING)
+        for problem_id, point in db.session.execute(verifying.order_by(Problem.id)):
+            self.verifying[point].append(problem_id)
+        closed = select(Problem.id, Problem.point_id, Problem.closed_at).where(
+            at_points, Problem.state == State.CLOSED, Problem.closed_at >= since, Problem.closed_at < until)
+        for problem_id, point, closed_at in db.session.execute(closed.order_by(Problem.id)):
+            self.closed[point].append((problem_id, closed_at))
 
 
 def _points_of(plans: list[PatrolPlan]) -> dict[int, list[int]]:

@@ -41,14 +41,11 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
     grid, point = _location(point_id, grid_id)
     _check_may_report_in(actor, grid)
     _check_party(party_id, grid)
-    if observed_at is not None and observed_at > now + CLOCK_SKEW:
-        raise Invalid("observed_at lies in the future", errors={"observed_at": ["must not be in the future"]})
+    _check_observed(observed_at, now)
     problem = Problem(
         category=category, category_id=category.id, title=title, description=description,
         severity=severity, point_id=point.id if point else None, grid_id=grid.id,
-        grid_unit_id=grid.unit_id, lat=lat if lat is not None else (point.lat if point else None),
-        lng=lng if lng is not None else (point.lng if point else None),
-        address=address or (point.address if point else None), timezone=grid.unit.timezone,
+        grid_unit_id=grid.unit_id, **_place(point, lat, lng, address), timezone=grid.unit.timezone,
         reporter_id=actor.id, client_id=client_id, resolved_on_site=resolved_on_site,
         observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1, round_id=round_id,
         next_check_at=now, party_id=party_id, due_at=due_at,
@@ -59,6 +56,19 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
     # Last: the day's counter row stays locked until the commit, so concurrent reports queue only for the rest.
     problem.code = codes.next_code(prefix=codes.code_prefix(grid.unit), tz=grid.unit.timezone, now=now)
     return _insert_report(problem, actor, now)
+
+
+def _check_observed(observed_at: datetime | None, now: datetime) -> None:
+    if observed_at is not None and observed_at > now + CLOCK_SKEW:
+        raise Invalid("observed_at lies in the future", errors={"observed_at": ["must not be in the future"]})
+
+
+def _place(point: Point | None, lat: float | None, lng: float | None, address: str | None) -> dict:
+    """Where the problem is: what the report says, else its point's."""
+    if point is None:
+        return {"lat": lat, "lng": lng, "address": address or None}
+    return {"lat": lat if lat is not None else point.lat, "lng": lng if lng is not None else point.lng,
+            "address": address or point.address}
 
 
 def _start(problem: Problem, actor: User, now: datetime) -> None:
