@@ -12,6 +12,7 @@ from models.base import db, sqlite_begin_mode, utcnow
 from workflow import audit, calendar, org, passwords, seed
 from workflow.errors import DomainError
 from workflow.inspections import defaults as inspection_defaults
+from workflow.paging import MAX_ID
 
 seed_cli = AppGroup("seed", help="Seed reference and demo data.")
 users_cli = AppGroup("users", help="Manage users.")
@@ -126,8 +127,8 @@ def seed_calendar_command(years):
 
 
 @audit_cli.command("verify")
-@click.option("--problem", "problem_id", type=click.IntRange(1, 2**31 - 1), help="Check this problem only.")
-@click.option("--party", "party_id", type=click.IntRange(1, 2**31 - 1), help="Check this party only.")
+@click.option("--problem", "problem_id", type=click.IntRange(1, MAX_ID), help="Check this problem only.")
+@click.option("--party", "party_id", type=click.IntRange(1, MAX_ID), help="Check this party only.")
 @click.pass_context
 def audit_verify_command(ctx, problem_id, party_id):
     """Walk every trail's hash chain, problems then parties; exit 1 naming the first broken link."""

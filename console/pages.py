@@ -157,18 +157,28 @@ def problem(problem_id):
 def _problem_view(problem: Problem, actor: User, now: datetime) -> dict:
     events = db.session.scalars(select(ProblemEvent).where(ProblemEvent.problem_id == problem.id)
                                 .order_by(ProblemEvent.seq).limit(500)).all()
-    photos = db.session.scalars(select(Attachment).where(Attachment.problem_id == problem.id)
-                                .order_by(Attachment.id)).all()
-    by_kind = {kind: [(a, signed_url(a, "thumbnail"), signed_url(a, "original")) for a in photos if a.kind == kind]
-               for kind in PHOTO_KINDS}
-    people = {u.id: u for u in db.session.scalars(select(User).where(
-        User.id.in_({e.actor_id for e in events if e.actor_id} | {problem.handler_id or 0})))}
     allowed = [a for a in actions.allowed_actions(problem, actor, now) if a != "attach"]
-    point = db.session.get(Point, problem.point_id) if problem.point_id else None
-    return {"p": problem, "events": events, "photos": by_kind, "people": people, "now": now,
-            "allowed": allowed, "fields": {a: _form_fields(a) for a in allowed}, "point": point,
+    return {"p": problem, "events": events, "photos": _photos(problem), "people": _handler(problem), "now": now,
+            "allowed": allowed, "fields": {a: _form_fields(a) for a in allowed}, "point": _point(problem),
             "units": _units(actor), "handlers": _handlers(actor), "light": problem.light(now),
             "unit": db.session.get(Unit, problem.unit_id) if problem.unit_id else None}
+
+
+def _photos(problem: Problem) -> dict:
+    """Each kind's photos with their thumbnail and original signed URLs, oldest first."""
+    photos = db.session.scalars(select(Attachment).where(Attachment.problem_id == problem.id)
+                                .order_by(Attachment.id)).all()
+    return {kind: [(a, signed_url(a, "thumbnail"), signed_url(a, "original")) for a in photos if a.kind == kind]
+            for kind in PHOTO_KINDS}
+
+
+def _handler(problem: Problem) -> dict:
+    handler = db.session.get(User, problem.handler_id) if problem.handler_id else None
+    return {handler.id: handler} if handler else {}
+
+
+def _point(problem: Problem) -> Point | None:
+    return db.session.get(Point, problem.point_id) if problem.point_id else None
 
 
 def _form_fields(action: str) -> list[tuple[str, bool]]:

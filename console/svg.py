@@ -32,36 +32,42 @@ def bars(rows: list[tuple[str, list[float]]], series: list[str], *, width: int =
 def points_map(points: list[dict], *, width: int = 640, height: int = 420, marker: dict | None = None) -> str:
     """Points placed by their coordinates (an equirectangular projection fitted to their box), each a circle
     sized by its problem count and titled with its name; `marker` (lat, lng) is drawn as a cross."""
-    located = [p for p in points if p.get("lat") is not None and p.get("lng") is not None]
-    if marker:
-        located = located + [marker | {"name": "", "count": 0}]
+    located = _located(points)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
            f'viewBox="0 0 {width} {height}"><rect width="{width}" height="{height}" fill="#f4f6f8"/>']
-    if not located:
-        out.append("</svg>")
-        return "".join(out)
+    if located or marker:
+        xy = _projection(located + ([marker] if marker else []), width, height)
+        top = max([p.get("count", 0) for p in located] + [1])
+        out += [_circle(p, xy, top) for p in located]
+        out += [_cross(*xy(marker["lat"], marker["lng"]))] if marker else []
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _located(points: list[dict]) -> list[dict]:
+    return [p for p in points if p.get("lat") is not None and p.get("lng") is not None]
+
+
+def _projection(located: list[dict], width: int, height: int):
+    """(lat, lng) → (x, y): the box of `located` centred and scaled to fit (at least about 200 m across)."""
     lats, lngs = [p["lat"] for p in located], [p["lng"] for p in located]
     span = max(max(lats) - min(lats), max(lngs) - min(lngs), 0.002)
     scale = min(width, height) * 0.85 / span
     cx, cy = (max(lngs) + min(lngs)) / 2, (max(lats) + min(lats)) / 2
+    return lambda lat, lng: (width / 2 + (lng - cx) * scale, height / 2 - (lat - cy) * scale)
 
-    def xy(lat, lng):
-        return width / 2 + (lng - cx) * scale, height / 2 - (lat - cy) * scale
 
-    top = max((p.get("count", 0) for p in located), default=0) or 1
-    for p in points:
-        if p.get("lat") is None or p.get("lng") is None:
-            continue
-        x, y = xy(p["lat"], p["lng"])
-        r = 4 + 14 * (p.get("count", 0) / top)
-        fill = "#c0392b" if p.get("hot") else "#2f6fb0"
-        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{fill}" fill-opacity="0.6">'
-                   f'<title>{escape(p["name"])}: {p.get("count", 0)}</title></circle>')
-        if p.get("hot"):
-            out.append(f'<text x="{x + r + 2:.1f}" y="{y + 4:.1f}" font-size="11">{escape(p["name"][:16])}</text>')
-    if marker:
-        x, y = xy(marker["lat"], marker["lng"])
-        out.append(f'<path d="M{x - 8:.1f} {y:.1f}H{x + 8:.1f}M{x:.1f} {y - 8:.1f}V{y + 8:.1f}" stroke="#c0392b" '
-                   'stroke-width="3"/>')
-    out.append("</svg>")
-    return "".join(out)
+def _cross(x: float, y: float) -> str:
+    return (f'<path d="M{x - 8:.1f} {y:.1f}H{x + 8:.1f}M{x:.1f} {y - 8:.1f}V{y + 8:.1f}" stroke="#c0392b" '
+            'stroke-width="3"/>')
+
+
+def _circle(point: dict, xy, top: int) -> str:
+    x, y = xy(point["lat"], point["lng"])
+    r = 4 + 14 * (point.get("count", 0) / top)
+    fill = "#c0392b" if point.get("hot") else "#2f6fb0"
+    circle = (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{fill}" fill-opacity="0.6">'
+              f'<title>{escape(point["name"])}: {point.get("count", 0)}</title></circle>')
+    if point.get("hot"):
+        circle += f'<text x="{x + r + 2:.1f}" y="{y + 4:.1f}" font-size="11">{escape(point["name"][:16])}</text>'
+    return circle

@@ -6,8 +6,7 @@ from sqlalchemy import func, select
 
 from models import Problem, User
 from models.base import db
-from models.enums import Action
-from workflow.ledger.query import LIGHTS
+from models.enums import Action, Light
 from workflow.problems.actions import allowed_actions
 from workflow.problems.lifecycle import OPEN_STATES, TRANSITIONS
 from workflow.scope import problem_filter
@@ -20,7 +19,7 @@ WAITING_LIMIT = 10
 def counts(*, actor: User, now: datetime) -> dict:
     """Open problems the caller can see, by state and by light, in one statement: per state a count and a
     filtered count per light, read from the partial index of open problems (ix_problems_open_desk)."""
-    lights = [func.count().filter(LIGHTS[colour](now)).label(colour) for colour in ("red", "yellow", "green")]
+    lights = [func.count().filter(Problem.light_clause(light, now)).label(light.value) for light in Light]
     stmt = (select(Problem.state, func.count().label("n"), *lights)
             .where(problem_filter(actor), Problem.state.in_(OPEN_STATES)).group_by(Problem.state))
     by_state: dict[str, int] = {}
