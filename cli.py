@@ -26,7 +26,7 @@ def _print_tokens(issued) -> None:
         unit = f" @ {user.unit.name}" if user.unit else ""
         click.echo(f"  {user.role:<10} {user.name}{unit}  (id {user.id})\n    {token}")
         if password := getattr(user, "demo_password", None):
-            click.echo(f"    console /console/login: login {user.login}, password {password}")
+            click.echo(f"  ↳ console (/console/login): login {user.login}, password {password}")
 
 
 @seed_cli.command("demo")
