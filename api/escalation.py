@@ -72,6 +72,10 @@ class RuleOut(Schema):
     severities = fields.List(fields.String(), allow_none=True)
     unit_id = fields.Integer(allow_none=True)
     active = fields.Boolean()
+    failing = fields.Boolean(attribute="failing", metadata={
+        "description": "the sweep could not run this rule and skips it until it is edited"})
+    failing_since = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
 
 
 class DryRunHit(Schema):

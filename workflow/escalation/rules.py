@@ -40,10 +40,22 @@ def check_rule(rule: EscalationRule) -> None:
         raise Invalid(f"trigger {rule.trigger} needs more", errors=missing)
     if rule.unit_id is not None and db.session.get(Unit, rule.unit_id) is None:
         raise Invalid("unknown unit", errors={"unit_id": ["unknown unit"]})
+    _check_runnable(rule)
     bad = [t for t in rule.notify or [] if t.startswith("user:") and (
         not t[5:].isdigit() or int(t[5:]) > 2**31 - 1 or db.session.get(User, int(t[5:])) is None)]
     if bad:
         raise Invalid("unknown users to notify", errors={"notify": bad})
+
+
+def _check_runnable(rule: EscalationRule) -> None:
+    """What would make the sweep skip or trip over the rule: categories nobody has, a stage it never sees."""
+    if rule.categories:
+        known = set(db.session.scalars(select(Category.code).where(Category.code.in_(rule.categories))))
+        if unknown := [code for code in rule.categories if code not in known]:
+            raise Invalid("unknown categories", errors={"categories": [f"unknown category {c}" for c in unknown]})
+    if rule.trigger == "not_dispatched" and rule.stage not in (None, "dispatch"):
+        raise Invalid("not_dispatched watches the dispatch stage",
+                      errors={"stage": ["not_dispatched fires on the dispatch stage only"]})
 
 
 def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRule:
@@ -68,6 +80,7 @@ def edit_rule(*, actor: User, now: datetime, rule_id: int, **changes) -> Escalat
                 setattr(rule, name, changes[name])
         rule.updated_at = now
         check_rule(rule)
+        rule.failing_since = rule.last_error = None  # checked again: the sweep tries it from the next run
     _recheck_open_problems(now, rule)
     return rule
 
