@@ -53,7 +53,9 @@ def purge_idempotency(now: datetime) -> str:
 
 def make_unit_reports(now: datetime) -> str:
     """Make each unit's daily report for its local yesterday (and on Mondays its weekly one), once each."""
-    return f"made {unit_reports.make_due_reports(now=now)} unit reports"
+    counts = unit_reports.make_due_reports(now=now)
+    return f"made {counts['made']} unit reports" + \
+        (f"; {counts['failed']} failed (tried again next tick)" if counts["failed"] else "")
 
 
 def anchor_audit(now: datetime) -> str:
