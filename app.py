@@ -23,9 +23,11 @@ def create_app(config=None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     _init_database(app)
+    from workflow.evidence.attachments import limit_pixels
     from workflow.evidence.storage import LocalStorage
     from workflow.ledger.reports import load_indicators
     app.extensions["rectify_storage"] = LocalStorage(app.config["ATTACHMENT_DIR"])
+    limit_pixels(app.config["PHOTO_MAX_PIXELS"])
     app.config["EVALUATION_INDICATORS"] = load_indicators(app.config["EVALUATION_FILE"])
     import api
     import ops

@@ -43,6 +43,8 @@ class Base:
     JSON_MAX_BYTES = 1024 * 1024
     ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR") or str(ROOT / "instance" / "attachments")
     ATTACHMENT_FAR_METRES = 200
+    # Photos whose header announces more pixels are refused (413) before anything is decoded.
+    PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", "50000000"))
     SIGNED_URL_SECONDS = 900
     API_TITLE = "Rectify"
     API_VERSION = "v1"
