@@ -121,12 +121,21 @@ def run_job(job_id: str, *, now: datetime, ran_at: datetime | None = None) -> st
     return summary
 
 
+FAILED = "failed: "
+
+
 def run_all(*, now: datetime, ran_at: datetime | None = None) -> dict[str, str]:
-    """Run every job once as of `now`, each under a tick id of its own."""
+    """Run every job once as of `now`, each under a tick id of its own and on its own: a job that fails is
+    logged and summarised as "failed: <error>", and the others still run (delivery, reports, the anchor)."""
     summaries = {}
     for job_id in JOBS:
         with logs.bound(tick_id=logs.new_id()):
-            summaries[job_id] = run_job(job_id, now=now, ran_at=ran_at)
+            try:
+                summaries[job_id] = run_job(job_id, now=now, ran_at=ran_at)
+            except Exception as error:  # one job's failure must not skip the jobs after it
+                log.exception("%s as of %s failed", job_id, now.isoformat(),
+                              extra={"job": job_id, "as_of": now.isoformat()})
+                summaries[job_id] = f"{FAILED}{type(error).__name__}: {error}"[:500]
     return summaries
 
 
