@@ -1,5 +1,6 @@
 """Escalation rules (supervisors for their subtree, admins for all), the inbox, and webhooks (admins)."""
 
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -246,7 +247,8 @@ class Webhooks(MethodView):
         """Add a webhook (admin). The secret is write-only: deliveries are signed with it."""
         require_role("admin")
         check_replay()
-        return webhooks.create_webhook(now=request_now(), **data), 201
+        return webhooks.create_webhook(now=request_now(), allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"],
+                                       **data), 201
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>", methods=["PATCH"])
@@ -257,7 +259,8 @@ class Webhooks(MethodView):
 def edit_webhook(data, webhook_id):
     """Change a webhook, or set active false to stop its deliveries (admin)."""
     require_role("admin")
-    return webhooks.edit_webhook(webhook_id=webhook_id, **data)
+    return webhooks.edit_webhook(webhook_id=webhook_id, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"],
+                                 **data)
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>/deliveries")

@@ -55,6 +55,9 @@ class Base:
     # Photos whose header announces more pixels are refused (413) before anything is decoded.
     PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", "50000000"))
     SIGNED_URL_SECONDS = 900
+    # Webhooks toward private, loopback or link-local addresses (a receiver on this machine or the office
+    # network): refused unless set explicitly, in every environment (tests and a local demo receiver set it).
+    WEBHOOK_ALLOW_PRIVATE = os.environ.get("WEBHOOK_ALLOW_PRIVATE", "false").lower() in ("1", "true", "yes")
     API_TITLE = "Rectify"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

@@ -39,9 +39,10 @@ def sweep_escalations(now: datetime) -> str:
 
 
 def deliver_outbox(now: datetime) -> str:
-    """Fan the outbox out to webhooks and send what is due (inbox items are written with their cause)."""
+    """Fan the outbox out to webhooks and send what is due (inbox items are written with their cause); the
+    sending commits as it goes (claims, results), with no transaction open while a receiver is waited on."""
     fanned = delivery.fan_out(now=now)
-    counts = delivery.deliver(now=now)
+    counts = delivery.deliver(now=now, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"])
     return f"fanned out {fanned} messages; delivered {counts['delivered']}, failed {counts['failed']}, " \
            f"dead {counts['dead']}"
 
