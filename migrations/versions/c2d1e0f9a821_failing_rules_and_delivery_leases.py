@@ -20,19 +20,19 @@ depends_on = None
 # leased to one scheduler until lease_until (docs/decisions/0029). Nullable columns: no table rewrite.
 
 
+COLUMNS = [("escalation_rules", sa.Column("failing_since", UTCDateTime(), nullable=True)),
+           ("escalation_rules", sa.Column("last_error", sa.Text(), nullable=True)),
+           ("webhook_deliveries", sa.Column("lease_until", UTCDateTime(), nullable=True)),
+           ("webhook_deliveries", sa.Column("lease_token", sa.String(length=32), nullable=True))]
+
+
 def upgrade():
-    with op.batch_alter_table("escalation_rules") as batch:
-        batch.add_column(sa.Column("failing_since", UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("last_error", sa.Text(), nullable=True))
-    with op.batch_alter_table("webhook_deliveries") as batch:
-        batch.add_column(sa.Column("lease_until", UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("lease_token", sa.String(length=32), nullable=True))
+    # Plain ADD COLUMN on both databases: SQLite needs no table rebuild (which other tables' foreign keys
+    # would refuse) for a nullable column.
+    for table, column in COLUMNS:
+        op.add_column(table, column)
 
 
 def downgrade():
-    with op.batch_alter_table("webhook_deliveries") as batch:
-        batch.drop_column("lease_token")
-        batch.drop_column("lease_until")
-    with op.batch_alter_table("escalation_rules") as batch:
-        batch.drop_column("last_error")
-        batch.drop_column("failing_since")
+    for table, column in reversed(COLUMNS):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column.name}")  # SQLite 3.35+ and PostgreSQL
