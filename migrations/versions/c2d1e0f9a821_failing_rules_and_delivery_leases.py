@@ -1,7 +1,7 @@
 """failing escalation rules and delivery leases
 
 Revision ID: c2d1e0f9a821
-Revises: 7c3e9a1f5b20
+Revises: b7d2e4f6a810
 Create Date: 2026-12-03 12:40:00.000000
 
 """
@@ -12,7 +12,7 @@ from models.base import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = 'c2d1e0f9a821'
-down_revision = '7c3e9a1f5b20'
+down_revision = 'b7d2e4f6a810'
 branch_labels = None
 depends_on = None
 

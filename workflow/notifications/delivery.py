@@ -23,6 +23,7 @@ from sqlalchemy import or_, select, update
 
 from models import OutboxMessage, Webhook, WebhookDelivery
 from models.base import db, upsert
+from models.enums import DeliveryStatus
 from workflow import tally
 from workflow.notifications import targets
 
@@ -66,8 +67,8 @@ def fan_out(*, now: datetime) -> int:
         body = _body(message) if wanted else None
         for hook in wanted:
             db.session.execute(upsert(WebhookDelivery).values(
-                webhook_id=hook.id, event_id=message.id, event_type=message.topic, body=body, status="pending",
-                attempts=0, next_attempt_at=now, created_at=now).on_conflict_do_nothing(
+                webhook_id=hook.id, event_id=message.id, event_type=message.topic, body=body,
+                status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now).on_conflict_do_nothing(
                 index_elements=["webhook_id", "event_id"]))
         message.delivered_at = now
     return len(messages)
@@ -147,7 +148,8 @@ def deliver(*, now: datetime, send: Sender | None = None, allow_private: bool = 
 def _claim(now: datetime) -> list[Claimed]:
     """Lease up to CLAIM due deliveries of active webhooks to this process, in one committed transaction."""
     due = (select(WebhookDelivery.id).join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-           .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now, Webhook.active,
+           .where(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now,
+                  Webhook.active,
                   or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until <= now))
            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(CLAIM)
            .with_for_update(skip_locked=True, of=WebhookDelivery))
@@ -208,16 +210,16 @@ def _attempt(item: Claimed, now: datetime, send: Sender) -> str:
 def _outcome(error: str | None, attempts: int, now: datetime) -> tuple[str, dict]:
     """The attempt's outcome and the columns it sets: delivered, failed (retried after a backoff) or dead."""
     if error is None:
-        return "delivered", {"status": "delivered", "delivered_at": now, "last_error": None}
+        return "delivered", {"status": DeliveryStatus.DELIVERED, "delivered_at": now, "last_error": None}
     if attempts >= MAX_ATTEMPTS:
         # A dead delivery is never due again: its next_attempt_at records when it died (/healthz counts a day's).
-        return "dead", {"status": "dead", "next_attempt_at": now, "last_error": error[:500]}
+        return "dead", {"status": DeliveryStatus.DEAD, "next_attempt_at": now, "last_error": error[:500]}
     return "failed", {"next_attempt_at": now + backoff(attempts), "last_error": error[:500]}
 
 
 def redrive(*, delivery_id: int, now: datetime) -> WebhookDelivery | None:
     """Give a dead delivery a fresh set of attempts, starting now."""
     delivery = db.session.get(WebhookDelivery, delivery_id)
-    if delivery is not None and delivery.status == "dead":
-        delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+    if delivery is not None and delivery.status == DeliveryStatus.DEAD:
+        delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING, 0, now
     return delivery
