@@ -42,9 +42,10 @@ migrate: install
 smoke-prod: install
 	$(PY) deploy/smoke_prod.py
 
-# Production-style: gunicorn for the API, a separate scheduler process (see README).
+# Production-style: gunicorn for the API, a separate scheduler process (see README). Production config: it
+# refuses to start without a real SECRET_KEY.
 serve: install
-	$(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py
+	RECTIFY_ENV=$${RECTIFY_ENV:-production} $(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py
 
 scheduler: install
 	$(VENV)/bin/flask --app app scheduler run

@@ -96,15 +96,35 @@ MULTIPART_ENDPOINTS = {"evidence.upload", "inspections.upload_photo"}
 
 
 def require_json_body():
-    """415 for a body that is not JSON (uploads excepted); 413 for JSON over JSON_MAX_BYTES."""
-    has_body = request.method in BODY_METHODS and request.path.startswith("/api/") and request.content_length
-    if not has_body or request.endpoint in MULTIPART_ENDPOINTS:
+    """415 for a body that is not JSON (uploads excepted); 413 for JSON over JSON_MAX_BYTES and for any body
+    over MAX_CONTENT_LENGTH — whether it announces its length or comes chunked (then read up to the limit)."""
+    if request.method not in BODY_METHODS or not request.path.startswith("/api/") or not _has_body():
         return None
-    if not request.is_json:
+    upload = request.endpoint in MULTIPART_ENDPOINTS
+    if not upload and not request.is_json:
         return problem_response(415, detail="Send the body as application/json.")
-    if request.content_length > current_app.config["JSON_MAX_BYTES"]:
-        return problem_response(413, detail="JSON bodies are limited to 1 MiB.")
-    return None
+    limit = current_app.config["MAX_CONTENT_LENGTH" if upload else "JSON_MAX_BYTES"]
+    if not _over(limit):
+        return None
+    return problem_response(413, detail="Uploads are limited to ATTACHMENT_MAX_BYTES." if upload
+                            else "JSON bodies are limited to 1 MiB.")
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or _chunked()
+
+
+def _chunked() -> bool:
+    return request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _over(limit: int) -> bool:
+    """Whether the body exceeds `limit`. Chunked: nothing says how long it is, so read it now, one byte past
+    the limit at most; the form or JSON parser later reads what was kept (werkzeug parses a cached body)."""
+    if request.content_length is not None:
+        return request.content_length > limit
+    request.max_content_length = limit + 1
+    return len(request.get_data(cache=True, parse_form_data=False)) > limit
 
 
 def init_app(app) -> None:

@@ -1,5 +1,6 @@
 """Escalation rules (supervisors for their subtree, admins for all), the inbox, and webhooks (admins)."""
 
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -72,6 +73,10 @@ class RuleOut(Schema):
     severities = fields.List(fields.String(), allow_none=True)
     unit_id = fields.Integer(allow_none=True)
     active = fields.Boolean()
+    failing = fields.Boolean(attribute="failing", metadata={
+        "description": "the sweep could not run this rule and skips it until it is edited"})
+    failing_since = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
 
 
 class DryRunHit(Schema):
@@ -241,7 +246,8 @@ class Webhooks(MethodView):
     def post(self, data):
         """Add a webhook (admin). The secret is write-only: deliveries are signed with it."""
         require_role("admin")
-        return webhooks.create_webhook(now=request_now(), **data), 201
+        return webhooks.create_webhook(now=request_now(), allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"],
+                                       **data), 201
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>", methods=["PATCH"])
@@ -252,7 +258,8 @@ class Webhooks(MethodView):
 def edit_webhook(data, webhook_id):
     """Change a webhook, or set active false to stop its deliveries (admin)."""
     require_role("admin")
-    return webhooks.edit_webhook(webhook_id=webhook_id, **data)
+    return webhooks.edit_webhook(webhook_id=webhook_id, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"],
+                                 **data)
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>/deliveries")

@@ -48,6 +48,17 @@ def signed_url(attachment, variant: str) -> str:
                    sig=_signature(attachment.id, variant, exp))
 
 
+# A signed link lives SIGNED_URL_SECONDS; one claiming longer was not made here (hosts' clocks may differ a little).
+CLOCK_SKEW_SECONDS = 60
+
+
+def exp_alive(exp: int) -> bool:
+    """Whether a signed link's expiry lies between now and now + SIGNED_URL_SECONDS (plus a little skew): a
+    forged far-future `exp` is refused even when the signature checks out."""
+    now = request_now().timestamp()
+    return now <= exp <= now + current_app.config["SIGNED_URL_SECONDS"] + CLOCK_SKEW_SECONDS
+
+
 class AttachmentOut(Schema):
     id = fields.Integer()
     problem_id = fields.Integer()
@@ -110,8 +121,7 @@ def content(args, attachment_id):
     """The bytes, for a URL from `url`/`thumbnail_url`: no Authorization header needed until it expires."""
     expected = _signature(attachment_id, args["variant"], args["exp"])
     attachment = attachments.get_attachment(attachment_id)
-    if (not hmac.compare_digest(expected, args["sig"]) or args["exp"] < request_now().timestamp()
-            or attachment is None):
+    if not hmac.compare_digest(expected, args["sig"]) or not exp_alive(args["exp"]) or attachment is None:
         return problem_response(403, detail="This link is forged or has expired; list the attachments again.")
     thumb = args["variant"] == "thumbnail"
     data = current_app.extensions["rectify_storage"].get(f"{attachment.sha256}-thumb" if thumb else attachment.sha256)

@@ -1,6 +1,7 @@
 """Strict marshmallow fields: JSON types are not coerced, naive datetimes are refused."""
 
 import math
+import re
 from datetime import UTC, datetime
 
 from marshmallow import ValidationError, fields
@@ -28,14 +29,19 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+# C0 control characters but tab, LF and CR: no text needs them, and XML (XLSX exports, reports) cannot hold them.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 class StrictString(fields.String):
-    """A string that carries text: surrounding blanks stripped, NUL refused, and only characters UTF-8 can
-    store (JSON may escape half a surrogate pair, "\\ud800", which no database accepts)."""
+    """A string that carries text: surrounding blanks stripped, C0 control characters (but tab, LF, CR)
+    refused, and only characters UTF-8 can store (JSON may escape half a surrogate pair, "\\ud800", which no
+    database accepts)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("NUL characters are not allowed.")
+        if (found := CONTROL.search(text)) is not None:
+            raise ValidationError(f"Control characters are not allowed (U+{ord(found.group()):04X}).")
         if not text.isascii():
             try:
                 text.encode("utf-8")

@@ -14,6 +14,7 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, lang, request_now, require_role
 from api.errors import ProblemSchema, problem_response
+from api.evidence import exp_alive
 from api.fields import AwareDateTime, CommaList, StrictBoolean, StrictFloat, StrictString
 from api.schemas import In, PageArgs, _id, choice, page_of, text
 from api.write import write
@@ -407,7 +408,7 @@ def photo_content(args, photo_id):
     """The bytes, for a URL from `url`/`thumbnail_url`: no Authorization header needed until it expires."""
     expected = _signature(photo_id, args["variant"], args["exp"])
     photo = photos.photo_by_id(photo_id)
-    if not hmac.compare_digest(expected, args["sig"]) or args["exp"] < request_now().timestamp() or photo is None:
+    if not hmac.compare_digest(expected, args["sig"]) or not exp_alive(args["exp"]) or photo is None:
         return problem_response(403, detail="This link is forged or has expired; read the photo again.")
     thumb = args["variant"] == "thumbnail"
     data = current_app.extensions["rectify_storage"].get(f"{photo.sha256}-thumb" if thumb else photo.sha256)

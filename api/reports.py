@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now, require_role
 from api.errors import ProblemSchema
-from api.fields import EARLIEST, LATEST
+from api.fields import EARLIEST, LATEST, StrictString
 from api.schemas import In, PageArgs, page_of
 from workflow.ledger import reports, unit_reports
 from workflow.paging import MAX_ID, by_column
@@ -54,7 +54,7 @@ class DrillArgs(PeriodArgs):
                            metadata={"description": "a counted figure, or left_<stage> for the problems behind "
                                                     "stage_times"})
     group_by = fields.String(validate=validate.OneOf(reports.GROUPS))
-    key = fields.String(validate=validate.Length(min=1, max=40))
+    key = StrictString(validate=validate.Length(min=1, max=40))
 
 
 def _int_key(key: str) -> int:
@@ -157,7 +157,7 @@ class PatrolArgs(PeriodArgs):
 class PatrolDrillArgs(PatrolArgs):
     figure = fields.String(required=True, validate=validate.OneOf(coverage.FIGURES))
     group_by = fields.String(validate=validate.OneOf(coverage.GROUPS))
-    key = fields.String(validate=validate.Length(min=1, max=40))
+    key = StrictString(validate=validate.Length(min=1, max=40))
 
 
 class PatrolFigures(Schema):

@@ -39,9 +39,10 @@ def sweep_escalations(now: datetime) -> str:
 
 
 def deliver_outbox(now: datetime) -> str:
-    """Fan the outbox out to webhooks and send what is due (inbox items are written with their cause)."""
+    """Fan the outbox out to webhooks and send what is due (inbox items are written with their cause); the
+    sending commits as it goes (claims, results), with no transaction open while a receiver is waited on."""
     fanned = delivery.fan_out(now=now)
-    counts = delivery.deliver(now=now)
+    counts = delivery.deliver(now=now, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"])
     return f"fanned out {fanned} messages; delivered {counts['delivered']}, failed {counts['failed']}, " \
            f"dead {counts['dead']}"
 
@@ -53,7 +54,9 @@ def purge_idempotency(now: datetime) -> str:
 
 def make_unit_reports(now: datetime) -> str:
     """Make each unit's daily report for its local yesterday (and on Mondays its weekly one), once each."""
-    return f"made {unit_reports.make_due_reports(now=now)} unit reports"
+    counts = unit_reports.make_due_reports(now=now)
+    return f"made {counts['made']} unit reports" + \
+        (f"; {counts['failed']} failed (tried again next tick)" if counts["failed"] else "")
 
 
 def anchor_audit(now: datetime) -> str:
@@ -119,12 +122,21 @@ def run_job(job_id: str, *, now: datetime, ran_at: datetime | None = None) -> st
     return summary
 
 
+FAILED = "failed: "
+
+
 def run_all(*, now: datetime, ran_at: datetime | None = None) -> dict[str, str]:
-    """Run every job once as of `now`, each under a tick id of its own."""
+    """Run every job once as of `now`, each under a tick id of its own and on its own: a job that fails is
+    logged and summarised as "failed: <error>", and the others still run (delivery, reports, the anchor)."""
     summaries = {}
     for job_id in JOBS:
         with logs.bound(tick_id=logs.new_id()):
-            summaries[job_id] = run_job(job_id, now=now, ran_at=ran_at)
+            try:
+                summaries[job_id] = run_job(job_id, now=now, ran_at=ran_at)
+            except Exception as error:  # one job's failure must not skip the jobs after it
+                log.exception("%s as of %s failed", job_id, now.isoformat(),
+                              extra={"job": job_id, "as_of": now.isoformat()})
+                summaries[job_id] = f"{FAILED}{type(error).__name__}: {error}"[:500]
     return summaries
 
 

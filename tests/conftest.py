@@ -76,7 +76,8 @@ def scratch(tmp_path):
 
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
-    config = type("TestConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": database_url,
+    # WEBHOOK_ALLOW_PRIVATE: the suite's receivers listen on 127.0.0.1 (tests of the refusal turn it off).
+    config = type("TestConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": database_url, "WEBHOOK_ALLOW_PRIVATE": True,
                                              "ATTACHMENT_DIR": str(tmp_path_factory.mktemp("attachments"))})
     app = create_app(config)
     with app.app_context():

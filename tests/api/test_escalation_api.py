@@ -14,7 +14,8 @@ from workflow.escalation import firing
 from workflow.notifications import delivery
 
 RULE_KEYS = {"id", "name", "trigger", "stage", "fraction", "after_minutes", "threshold", "window_days", "level",
-             "notify", "effects", "categories", "severities", "unit_id", "active"}
+             "notify", "effects", "categories", "severities", "unit_id", "active", "failing", "failing_since",
+             "last_error"}
 NOTIFICATION_KEYS = {"id", "type", "title", "body", "problem_id", "round_id", "created_at", "read_at"}
 WEBHOOK_KEYS = {"id", "url", "events", "active"}
 DELIVERY_KEYS = {"id", "webhook_id", "event_id", "event_type", "status", "attempts", "next_attempt_at", "last_error",
@@ -638,3 +639,21 @@ def test_a_supervisor_tries_rules_of_their_own_subtree_only(client, world):
     sibling = client.post("/api/v1/escalation-rules/dry-run", json=draft | {"unit_id": world.units["west"].id},
                           headers=world.auth("east_supervisor"))
     assert_problem_json(sibling, 403)
+
+
+def test_a_supervisors_hot_point_rule_is_accepted_and_every_later_sweep_still_runs(client, world):
+    """Issue 21, item 1: this exact rule made every sweep raise TypeError and nothing escalated anywhere."""
+    body = {"name": "到期标热点", "trigger": "at_due", "level": 1, "unit_id": world.units["district"].id,
+            "effects": {"hot_days": 3}}
+    response = client.post("/api/v1/escalation-rules", json=body, headers=world.auth("supervisor"))
+    assert response.status_code == 201, response.json
+    assert response.json["failing"] is False and response.json["last_error"] is None
+    other = make_rule(client, world, name="到期催办")
+    world.report()
+
+    fired = sweep(NOW + timedelta(minutes=61))
+
+    assert len(fired) == 2
+    assert {rule["failing"] for rule in client.get("/api/v1/escalation-rules",
+                                                   headers=world.auth("admin")).json["items"]} == {False}
+    assert other["id"] in {f.rule_id for f in db.session.scalars(select(EscalationFiring))}

@@ -139,3 +139,28 @@ def test_a_problem_on_two_lists_counts_in_each_list_and_once_in_the_totals(clien
     assert rows[star.id]["stage_times"]["dispatch"]["natural_p90_s"] == 600
     assert body["totals"]["stage_times"]["dispatch"] == {"count": 2, "natural_avg_s": 900, "natural_p90_s": 1200,
                                                          "working_avg_s": 900, "working_p90_s": 1200}
+
+
+def test_statistics_by_list_show_only_the_lists_the_caller_may_see(client, world):
+    """Issue 21, item 12: supervisor B got 404 on a list of unit A, yet group_by=list showed B its name and
+    count (B sees the problem, which lies in B's grid) and its drill-down."""
+    from models.base import db
+    from workflow.ledger import lists
+    west_problem = world.report(by="west_officer", point="night", at=NOW)
+    secret = lists.create_list(actor=world.users["supervisor"], now=NOW, lead_unit_id=world.units["east"].id,
+                               kind="other", name="机密清单-UnitA内部督查")
+    lists.add_problems(actor=world.users["supervisor"], now=NOW, list_id=secret.id, problem_ids=[west_problem.id])
+    db.session.commit()
+    b = world.auth("west_supervisor")
+    assert client.get(f"/api/v1/problem-lists/{secret.id}", headers=b).status_code == 404
+
+    body = client.get("/api/v1/reports/summary", query_string=DAY | {"group_by": "list"}, headers=b).json
+    assert body["rows"] == []
+    assert "机密清单" not in str(body)
+    assert body["totals"]["reported"] == 1  # the problem itself is B's to count
+    drilled = client.get("/api/v1/reports/drill", query_string=DAY | {"figure": "reported", "group_by": "list",
+                                                                       "key": str(secret.id)}, headers=b).json
+    assert drilled["problem_ids"] == []
+    # The list's own side still sees it.
+    rows = {row["key"]: row for row in summary(client, world, group_by="list")["rows"]}
+    assert (rows[secret.id]["label"], rows[secret.id]["reported"]) == ("机密清单-UnitA内部督查", 1)

@@ -6,7 +6,7 @@ from sqlalchemy import func, or_, select, text, update
 
 from models import Category, EscalationRule, Problem, Unit, User
 from models.base import db
-from models.enums import FINISHED_STATES, Role, Trigger
+from models.enums import FINISHED_STATES, Role, Stage, Trigger
 from workflow.errors import Forbidden, Invalid, NotFound
 from workflow.escalation.firing import step_of
 from workflow.notifications.inbox import USER_TARGET, target_user
@@ -47,6 +47,7 @@ def check_rule(rule: EscalationRule) -> None:
         raise Invalid(f"trigger {rule.trigger} needs more", errors=missing)
     if rule.unit_id is not None and db.session.get(Unit, rule.unit_id) is None:
         raise Invalid("unknown unit", errors={"unit_id": ["unknown unit"]})
+    _check_runnable(rule)
     _check_notify(rule.notify or [])
 
 
@@ -54,6 +55,17 @@ def _check_notify(targets: list[str]) -> None:
     bad = [t for t in targets if t.startswith(USER_TARGET) and target_user(t) is None]
     if bad:
         raise Invalid("unknown users to notify", errors={"notify": bad})
+
+
+def _check_runnable(rule: EscalationRule) -> None:
+    """What would make the sweep skip or trip over the rule: categories nobody has, a stage it never sees."""
+    if rule.categories:
+        known = set(db.session.scalars(select(Category.code).where(Category.code.in_(rule.categories))))
+        if unknown := [code for code in rule.categories if code not in known]:
+            raise Invalid("unknown categories", errors={"categories": [f"unknown category {c}" for c in unknown]})
+    if rule.trigger == Trigger.NOT_DISPATCHED and rule.stage not in (None, Stage.DISPATCH):
+        raise Invalid("not_dispatched watches the dispatch stage",
+                      errors={"stage": ["not_dispatched fires on the dispatch stage only"]})
 
 
 def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRule:
@@ -78,6 +90,7 @@ def edit_rule(*, actor: User, now: datetime, rule_id: int, **changes) -> Escalat
                 setattr(rule, name, changes[name])
         rule.updated_at = now
         check_rule(rule)
+        rule.failing_since = rule.last_error = None  # checked again: the sweep tries it from the next run
     _recheck_open_problems(now, rule)
     return rule
 

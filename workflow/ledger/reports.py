@@ -26,13 +26,14 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, literal, literal_column, or_, select, tuple_
+from sqlalchemy import and_, case, exists, false, func, literal, literal_column, or_, select, tuple_
 
 from models import Category, Grid, Problem, ProblemEvent, Unit, User
 from models.base import UTCDateTime, db, dialect_name
-from models.enums import State
+from models.enums import Role, State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Invalid
+from workflow.ledger.lists import visible_lists
 from workflow.problems.recurrence import RECURRENCE_WINDOW
 from workflow.scope import problem_filter
 
@@ -111,14 +112,16 @@ def _local_week(column, tz: str, at: datetime):
     return func.date(column, f"{_offset_hours(tz, at):+.2f} hours", "weekday 0", "-6 days")
 
 
-def _key(group_by: str, tz: str, start: datetime):
-    """(key expression, extra joins) for a grouping."""
+def _key(group_by: str, tz: str, start: datetime, actor: User):
+    """(key expression, extra joins) for a grouping; by list, only the lists `actor` may see (a list's name and
+    its problems' count are not for those who get 404 on it)."""
     if group_by == "unit":
         return func.coalesce(Problem.unit_id, Problem.grid_unit_id), []
     if group_by in ("grid", "category", "officer"):
         return {"grid": Problem.grid_id, "category": Problem.category_id, "officer": Problem.reporter_id}[group_by], []
     if group_by == "list":
-        return problem_list_items.c.list_id, [problem_list_items]
+        return problem_list_items.c.list_id, [(problem_list_items, problem_list_items.c.list_id.in_(
+            _visible_list_ids(actor)))]
     if group_by == "week":
         return _local_week(Problem.reported_at, tz, start), []
     day = local_day(Problem.reported_at, tz, start)
@@ -132,9 +135,15 @@ def _period_filter(actor: User, start: datetime, end: datetime):
     return and_(problem_filter(actor), Problem.reported_at >= start, Problem.reported_at < end)
 
 
+def _visible_list_ids(actor: User):
+    if actor.role not in (Role.ADMIN, Role.SUPERVISOR):  # officers and handlers see no list at all
+        return select(ProblemList.id).where(false())
+    return select(ProblemList.id).where(visible_lists(actor))
+
+
 def _joined(stmt, joins):
-    for table in joins:
-        stmt = stmt.join(table, table.c.problem_id == Problem.id)
+    for table, only in joins:
+        stmt = stmt.join(table, and_(table.c.problem_id == Problem.id, only))
     return stmt
 
 
@@ -149,7 +158,7 @@ def summary(*, actor: User, now: datetime, start: datetime, end: datetime, group
     figures = [func.sum(case((cond, 1), else_=0)).label(name) for name, cond in conditions(now).items()]
     overdue_s = _overdue_seconds(now)
     figures += [func.avg(overdue_s).label("overdue_avg_s"), func.max(overdue_s).label("overdue_max_s")]
-    key, joins = _key(group_by, tz, start)
+    key, joins = _key(group_by, tz, start, actor)
     where = _period_filter(actor, start, end)
     stmt = _joined(select(key.label("key"), *figures), joins).where(where).group_by(literal_column("key"))
     rows = [dict(row._mapping) for row in db.session.execute(stmt)]
@@ -272,7 +281,7 @@ def drill(*, actor: User, now: datetime, start: datetime, end: datetime, figure:
     if group_by is not None:
         if group_by not in GROUPS:
             raise Invalid("unknown grouping", errors={"group_by": list(GROUPS)})
-        expr, joins = _key(group_by, tz, start)
+        expr, joins = _key(group_by, tz, start, actor)
         stmt = _joined(stmt, joins).where(expr == key)
     return list(db.session.scalars(stmt.order_by(Problem.id).limit(limit)))
 

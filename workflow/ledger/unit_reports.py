@@ -15,6 +15,7 @@ yesterday's daily report and, on Mondays, last week's weekly report.
 """
 
 import io
+import logging
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,9 +29,11 @@ from models.base import db
 from models.enums import Role, RoundState, State, label
 from models.report import UnitReport
 from workflow.errors import Forbidden, NotFound
+from workflow.ledger.exports import safe_text
 from workflow.ledger.reports import RECURRENCE_DAYS
 from workflow.scope import subtree_ids
 
+log = logging.getLogger(__name__)
 KINDS = ("daily", "weekly")
 TOP_POINTS = 5
 OVERDUE_ROWS = 500
@@ -115,7 +118,7 @@ def render_xlsx(unit: Unit, report: dict, overdue: list[Problem]) -> bytes:
     kind = "日报" if report["kind"] == "daily" else "周报"
     period = report["period_start"].isoformat() if report["period_start"] == report["period_end"] \
         else f"{report['period_start'].isoformat()} 至 {report['period_end'].isoformat()}"
-    summary.append([f"{unit.name} 整改台账{kind}", period])
+    summary.append([safe_text(f"{unit.name} 整改台账{kind}"), period])
     summary["A1"].font = Font(bold=True)
     for name, title in LABELS.items():
         value = report["figures"][name]
@@ -124,14 +127,14 @@ def render_xlsx(unit: Unit, report: dict, overdue: list[Problem]) -> bytes:
     points = book.create_sheet("高发点位")
     points.append(["点位", f"近 {RECURRENCE_DAYS} 天问题数"])
     for point in report["figures"]["top_points"]:
-        points.append([point["name"], point["problems"]])
+        points.append([safe_text(point["name"]), point["problems"]])
     points.column_dimensions["A"].width = 30
     late = book.create_sheet("超期问题")
     late.append(["编号", "标题", "状态", "环节期限", "整改期限"])
     tz = ZoneInfo(unit.timezone)
     for problem in overdue:
-        late.append([problem.code, problem.title, label(problem.state), _local(problem.stage_due_at, tz),
-                     _local(problem.due_at, tz)])
+        late.append([safe_text(problem.code), safe_text(problem.title), label(problem.state),
+                     _local(problem.stage_due_at, tz), _local(problem.due_at, tz)])
     for sheet in (points, late):
         sheet.freeze_panes = "A2"
     for column, width in zip("ABCDE", (20, 30, 10, 17, 17), strict=True):
@@ -161,19 +164,39 @@ def make_report(unit: Unit, kind: str, first: date, last: date, *, now: datetime
     return row
 
 
-def make_due_reports(*, now: datetime) -> int:
-    """Make every unit's daily report for its local yesterday and, on Mondays, its weekly report; once each."""
+def make_due_reports(*, now: datetime) -> dict[str, int]:
+    """Make every unit's daily report for its local yesterday and, on Mondays, its weekly report; once each.
+
+    Each report is made on its own: one that fails is logged, left unmade and tried again at the next tick,
+    and the other units still get theirs."""
     due = []
     for unit in db.session.scalars(select(Unit).order_by(Unit.id)):
         today = now.astimezone(ZoneInfo(unit.timezone)).date()
         due += [(unit, kind, *period_of(kind, today)) for kind in KINDS if kind == "daily" or today.weekday() == 0]
+    counts = {"made": 0, "failed": 0}
     if not due:
-        return 0
+        return counts
     made_already = set(db.session.execute(select(UnitReport.unit_id, UnitReport.kind, UnitReport.period_start)
                                           .where(UnitReport.period_start >= min(first for _, _, first, _ in due)))
                        .tuples())
-    return sum(make_report(unit, kind, first, last, now=now) is not None for unit, kind, first, last in due
-               if (unit.id, kind, first) not in made_already)
+    for unit, kind, first, last in due:
+        if (unit.id, kind, first) not in made_already:
+            outcome = _make_isolated(unit, kind, first, last, now)
+            counts[outcome] = counts.get(outcome, 0) + 1
+    counts.pop("exists", None)
+    return counts
+
+
+def _make_isolated(unit: Unit, kind: str, first: date, last: date, now: datetime) -> str:
+    """made, exists or failed: one report in a savepoint of its own."""
+    unit_id = unit.id
+    try:
+        with db.session.begin_nested():
+            return "made" if make_report(unit, kind, first, last, now=now) is not None else "exists"
+    except Exception:  # one unit's report must not stop the others'
+        log.exception("the %s report of unit %d for %s failed; the next tick tries again", kind, unit_id,
+                      first.isoformat(), extra={"unit_id": unit_id, "kind": kind})
+        return "failed"
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -7,22 +7,38 @@ from sqlalchemy import select
 from models import Webhook, WebhookDelivery
 from models.base import db
 from models.enums import DeliveryStatus
-from workflow.errors import Conflict, NotFound
-from workflow.notifications import delivery
+from workflow.errors import Conflict, Invalid, NotFound
+from workflow.notifications import delivery, targets
 
 
-def create_webhook(*, now: datetime, url: str, secret: str, events: list[str], active: bool = True) -> Webhook:
+def check_url(url: str, *, allow_private: bool) -> None:
+    """422 for a URL toward a private, loopback or link-local address (unless WEBHOOK_ALLOW_PRIVATE)."""
+    if allow_private:
+        return
+    try:
+        targets.check_registration(url)
+    except targets.NotPublic:
+        raise Invalid("webhooks deliver to public addresses only", errors={"url": [
+            "not a public address (private, loopback, link-local and local names are refused)"]}) from None
+
+
+def create_webhook(*, now: datetime, url: str, secret: str, events: list[str], active: bool = True,
+                   allow_private: bool = False) -> Webhook:
+    """Register a receiver (checked now, and again at every send)."""
+    check_url(url, allow_private=allow_private)
     hook = Webhook(url=url, secret=secret, events=list(dict.fromkeys(events)), active=active, created_at=now)
     db.session.add(hook)
     db.session.flush()
     return hook
 
 
-def edit_webhook(*, webhook_id: int, **changes) -> Webhook:
+def edit_webhook(*, webhook_id: int, allow_private: bool = False, **changes) -> Webhook:
     """Change a webhook's URL, secret, events or active flag (deliveries already made keep their body)."""
     hook = db.session.get(Webhook, webhook_id)
     if hook is None:
         raise NotFound(f"webhook {webhook_id} not found")
+    if "url" in changes:
+        check_url(changes["url"], allow_private=allow_private)
     for name in ("url", "secret", "events", "active"):
         if name in changes:
             setattr(hook, name, list(dict.fromkeys(changes[name])) if name == "events" else changes[name])
