@@ -18,9 +18,13 @@ STORED = '{"answer": "the first one"}'
 
 
 def write_routes(app) -> list[tuple[str, str]]:
-    """(method, path) of every write route of the URL map, with 1 (or "x") for each path parameter."""
+    """(method, path) of every write route of the API in the URL map, with 1 (or "x") for each path parameter.
+    (The console's forms are not API writes: a session and a CSRF token guard them, and a page's version
+    refuses a form posted twice — tests/console/.)"""
     routes = []
     for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
         values = {name: 1 if isinstance(converter, IntegerConverter) else "x"
                   for name, converter in rule._converters.items()}
         path = rule.build(values, append_unknown=False)[1]
