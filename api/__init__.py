@@ -11,6 +11,7 @@ from api import (
     health,
     inspections,
     lists,
+    openapi,
     org,
     parties,
     patrols,
@@ -31,6 +32,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 class RectifyApi(Api):
     ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None  # every refusal is listed by status (api/openapi.py)
 
     def _register_error_handlers(self):
         errors.register(self._app)
@@ -46,7 +48,9 @@ def _description() -> str:
 
 
 api = RectifyApi(spec_kwargs={
-    "info": {"description": _description()},
+    "info": {"description": _description(),
+             "license": {"name": "Proprietary: the city owns the code and the data"}},
+    "servers": [{"url": "/", "description": "This server (the document is served by the API it describes)"}],
     "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     "security": [{"bearer": []}]})
 
@@ -119,3 +123,4 @@ def init_app(app) -> None:
                       calendar.blp, tokens.blp, parties.blp, inspections.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
+    openapi.finish(api.spec)
