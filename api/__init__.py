@@ -21,7 +21,7 @@ from api import (
 )
 from api.context import AuthFailure, authenticate_caller
 from api.errors import ProblemSchema, problem_response
-from api.fields import CommaList
+from api.fields import CommaList, computed_property
 from api.throttle import FailureThrottle
 from models.base import sqlite_begin_mode
 from workflow.errors import ERROR_TYPES
@@ -119,6 +119,8 @@ def init_app(app) -> None:
     app.before_request(require_json_body)
     api.init_app(app)
     api.register_field(CommaList, "string", None)
+    if computed_property not in api.ma_plugin.converter.attribute_functions:
+        api.ma_plugin.converter.add_attribute_function(computed_property)
     for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, reports.blp,
                       calendar.blp, tokens.blp, parties.blp, inspections.blp):
         api.register_blueprint(blueprint)

@@ -128,6 +128,13 @@ PRECONDITION = {412, 428}
 
 PROBLEM_JSON = "application/problem+json"
 
+# Headers every success of an operation carries (a replay too: api/write.py keeps them with the response).
+SENT = {
+    "reportProblem": ("ETag", "Location"), "getProblem": ("ETag",), "editProblem": ("ETag",),
+    "actOnProblem": ("ETag",), "registerParty": ("ETag", "Location"), "getParty": ("ETag",),
+    "editParty": ("ETag",), "setPartyLadderStep": ("ETag",), "recordInspection": ("Location",),
+}
+
 
 def refuses(*statuses: int):
     """Document statuses an operation answers that the rules above do not imply (e.g. 409 on a read)."""
@@ -294,6 +301,10 @@ def finish(spec) -> None:
             if method in ("get", "post", "put", "patch", "delete"):
                 _finish_operation(components.schemas, path, method, operation)
     _require_outputs(spec)
+    for schema in spec.components.schemas.values():
+        _tidy(schema)
+    if not _refs_in(list(spec._paths.values())) & {"PaginationMetadata"}:
+        spec.components.schemas.pop("PaginationMetadata", None)  # flask-smorest's, for pagination we do not use
 
 
 def _finish_operation(schemas: dict, path: str, method: str, operation: dict) -> None:
@@ -357,13 +368,14 @@ def _merge_form(schemas: dict, operation: dict, form: list) -> None:
 
 
 def _success_headers(method: str, operation: dict) -> None:
+    sent = SENT.get(operation["operationId"], ())
     for status, response in operation["responses"].items():
         if "$ref" in response or int(status) >= 400:
             continue
         headers = response.setdefault("headers", {})
-        for name in list(headers):
-            if name.lower() == "etag":
-                headers["ETag"] = _ref("headers", "ETag")
+        headers.pop("ETag", None)
+        for name in sent:
+            headers[name] = _ref("headers", name)
         if method in WRITE_METHODS:
             headers["Idempotent-Replayed"] = _ref("headers", "IdempotentReplayed")
         if not headers:
@@ -384,6 +396,22 @@ def _require_outputs(spec) -> None:
         required = [key for key, value in properties.items() if not value.pop("x-optional", False)]
         if required:
             schema["required"] = required
+
+
+def _tidy(node) -> None:
+    """apispec writes a nullable nested object as `{nullable, anyOf: [{type: object, nullable}, {$ref}]}`; in
+    OpenAPI 3.0 `nullable` means nothing without a `type` beside it, and the first branch already admits null.
+    A `$ref` ignores its siblings (readOnly, description): wrap it in allOf so they count."""
+    if isinstance(node, dict):
+        if "nullable" in node and "type" not in node and "anyOf" in node:
+            del node["nullable"]
+        if "$ref" in node and len(node) > 1:
+            node["allOf"] = [{"$ref": node.pop("$ref")}]
+        for value in node.values():
+            _tidy(value)
+    elif isinstance(node, list):
+        for value in node:
+            _tidy(value)
 
 
 def _operations(spec):

@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now, require_role
 from api.errors import ProblemSchema
-from api.fields import EARLIEST, LATEST
+from api.fields import EARLIEST, LATEST, Computed
 from api.schemas import In, PageArgs, page_of
 from workflow.ledger import reports, unit_reports
 from workflow.paging import by_column
@@ -84,8 +84,13 @@ class StageTime(Schema):
     working_p90_s = fields.Integer()
 
 
+GROUP_KEY = {"description": "the group's key: a unit, grid or point id, a category code or a day; null for "
+                            "the total",
+             "anyOf": [{"type": "integer", "nullable": True}, {"type": "string", "nullable": True}]}
+
+
 class Figures(Schema):
-    key = fields.Raw(allow_none=True)
+    key = fields.Raw(allow_none=True, metadata=GROUP_KEY)
     label = fields.String()
     reported = fields.Integer()
     dispatched = fields.Integer()
@@ -161,7 +166,7 @@ class PatrolDrillArgs(PatrolArgs):
 
 
 class PatrolFigures(Schema):
-    key = fields.Raw(allow_none=True)
+    key = fields.Raw(allow_none=True, metadata=GROUP_KEY)
     label = fields.String()
     scheduled = fields.Integer()
     completed = fields.Integer()
@@ -293,7 +298,7 @@ class UnitReportOut(Schema):
     timezone = fields.String()
     figures = fields.Nested(UnitReportFigures)
     created_at = fields.DateTime()
-    xlsx_url = fields.Function(lambda report: f"/api/v1/reports/units/{report.id}/xlsx")
+    xlsx_url = Computed(lambda report: f"/api/v1/reports/units/{report.id}/xlsx", returns=fields.String())
 
 
 UnitReportPage = page_of(UnitReportOut, "UnitReportPage")

@@ -75,7 +75,7 @@ class Contract:
 
 def _assert_problem(request, response) -> None:
     body = response.get_json(silent=True) or {}
-    if response.mimetype != "application/problem+json" or not PROBLEM_KEYS <= set(body):
+    if response.mimetype != "application/problem+json" or not set(body) >= PROBLEM_KEYS:
         raise ContractViolation(f"{request.method} {request.path} -> {response.status_code} is not problem+json")
 
 
