@@ -5,6 +5,7 @@ from flask_smorest import Api
 
 from api import (
     calendar,
+    docs,
     errors,
     escalation,
     evidence,
@@ -125,4 +126,5 @@ def init_app(app) -> None:
                       calendar.blp, tokens.blp, parties.blp, inspections.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
+    app.register_blueprint(docs.blp)
     openapi.finish(api.spec)

@@ -14,7 +14,7 @@ from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotF
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 # Routes that are deliberately not API operations: the document itself, its viewer, Prometheus' scrape.
-NOT_OPERATIONS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "api-docs.swagger_ui_asset",
+NOT_OPERATIONS = {"api-docs.openapi_json", "docs.page", "docs.asset",
                   "health.scrape", "static"}
 PROBLEM_KEYS = {"type", "title", "status", "detail", "errors"}
 
