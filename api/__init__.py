@@ -43,7 +43,8 @@ def _description() -> str:
     http = [("unauthenticated", 401), ("too-many-requests", 429), ("payload-too-large", 413),
             ("unsupported-media-type", 415), ("bad-request", 400), ("unavailable", 503)]
     rows = [f"- `/errors/{e.slug}` ({e.status}): {e.title}" for e in ERROR_TYPES]
-    rows += [f"- `/errors/{slug}` ({status})" for slug, status in http]
+    known = {e.slug for e in ERROR_TYPES}
+    rows += [f"- `/errors/{slug}` ({status})" for slug, status in http if slug not in known]
     return ("Every error is application/problem+json `{type, title, status, detail, errors}`; "
             "clients switch on `type`:\n\n" + "\n".join(rows))
 

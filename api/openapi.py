@@ -160,6 +160,13 @@ def _error_slugs() -> list[str]:
     return sorted({f"/errors/{e.slug}" for e in ERROR_TYPES} | {f"/errors/{slug}" for slug in http})
 
 
+# Not recursive on purpose: client generators refuse a self-referencing schema.
+FIELD_MESSAGES = {"description": "The messages about one field: a list, or for a nested field an object by member "
+                                 "(or list index) holding the same shape.",
+                  "oneOf": [{"type": "array", "items": {"type": "string"}},
+                            {"type": "object", "additionalProperties": True}]}
+
+
 def _problem_schema() -> dict:
     return {
         "type": "object",
@@ -173,7 +180,7 @@ def _problem_schema() -> dict:
             "status": {"type": "integer", "minimum": 400, "maximum": 599},
             "detail": {"type": "string"},
             "errors": {"type": "object", "description": "field -> messages; {} when there are none",
-                       "additionalProperties": {"$ref": "#/components/schemas/FieldMessages"}},
+                       "additionalProperties": FIELD_MESSAGES},
             "request_id": {"type": "string", "description": "the request's id, as in its X-Request-Id header "
                                                             "and the server's log lines"},
         },
@@ -193,11 +200,6 @@ ALL_STATES = sorted({s.value for s in State} | set(ROUND_STATES))
 def _schemas() -> dict:
     return {
         "Problem": _problem_schema(),
-        "FieldMessages": {
-            "description": "The messages about one field: a list, or for a nested field an object by member "
-                           "(or list index) holding the same shape.",
-            "oneOf": [{"type": "array", "items": {"type": "string"}},
-                      {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/FieldMessages"}}]},
         "ValidationProblem": _extension("422: `errors` names each refused field (or `_schema` for the body "
                                         "as a whole).", ["errors"], {}),
         "ConflictProblem": _extension(
