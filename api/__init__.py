@@ -114,11 +114,19 @@ def require_json_body():
     return None
 
 
+def announce_deprecation(response):
+    """Deprecation and Sunset on every answer of a deprecated operation (api/openapi.py::DEPRECATIONS)."""
+    if request.url_rule is not None:
+        response.headers.update(openapi.deprecation_headers(request.method, request.url_rule.rule))
+    return response
+
+
 def init_app(app) -> None:
     app.extensions["rectify_auth_throttle"] = FailureThrottle()
     app.before_request(authenticate_request)
     app.before_request(refuse_stray_query)
     app.before_request(require_json_body)
+    app.after_request(announce_deprecation)
     api.init_app(app)
     api.register_field(CommaList, "string", None)
     if computed_property not in api.ma_plugin.converter.attribute_functions:

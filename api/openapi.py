@@ -6,7 +6,11 @@ endpoint is documented precisely without repeating them. `refuses()` adds what a
 """
 
 import functools
+import re
 from copy import deepcopy
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
 
 from models.enums import Action, State
 from workflow.errors import ERROR_TYPES
@@ -152,6 +156,30 @@ def refuses(*statuses: int):
     return decorator
 
 
+# --- deprecations: what still works but will go (docs/openapi.md#versions-and-deprecation) -----------------
+
+@dataclass(frozen=True)
+class Deprecation:
+    since: datetime  # aware
+    sunset: datetime  # aware; at least 180 days after `since`
+    note: str  # what replaces it, as in CHANGELOG.md
+
+    def headers(self) -> dict[str, str]:
+        return {"Deprecation": f"@{int(self.since.timestamp())}", "Sunset": format_datetime(self.sunset, usegmt=True)}
+
+
+# operationId -> its deprecation. Every response of a listed operation carries Deprecation and Sunset, and the
+# document marks the operation deprecated and declares both headers. Nothing is deprecated today.
+DEPRECATIONS: dict[str, Deprecation] = {}
+
+
+def deprecation_headers(method: str, rule: str) -> dict[str, str]:
+    """The Deprecation and Sunset headers for a request to `rule` (a Flask rule), or none."""
+    path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule)
+    deprecation = DEPRECATIONS.get(OPERATION_IDS.get((method.lower(), path), ""))
+    return deprecation.headers() if deprecation else {}
+
+
 # --- components ------------------------------------------------------------------------------------
 
 def _error_slugs() -> list[str]:
@@ -263,9 +291,10 @@ HEADERS = {
     "WWWAuthenticate": {"description": 'The challenge: `Bearer realm="rectify"` (with `error="invalid_token"` '
                                        "when a token was sent).", "required": True, "schema": {"type": "string"}},
     "Deprecation": {"description": "RFC 9745: the operation, or a field it serves, is deprecated since this "
-                                   "date (`@<unix seconds>`); see CHANGELOG.md.", "schema": {"type": "string"}},
+                                   "date (`@<unix seconds>`); see CHANGELOG.md.", "required": True,
+                    "schema": {"type": "string", "pattern": "^@[0-9]+$"}},
     "Sunset": {"description": "RFC 8594: the HTTP date after which the deprecated thing is gone.",
-               "schema": {"type": "string"}},
+               "required": True, "schema": {"type": "string"}},
 }
 
 PARAMETERS = {
@@ -319,6 +348,17 @@ def _finish_operation(schemas: dict, path: str, method: str, operation: dict) ->
         responses[str(status)] = _ref("responses", ERROR_RESPONSES[status][0])
     operation["parameters"] = _parameters(schemas, path, method, operation, statuses)
     _success_headers(method, operation)
+    if (deprecation := DEPRECATIONS.get(operation["operationId"])) is not None:
+        _deprecate(operation, deprecation)
+
+
+def _deprecate(operation: dict, deprecation: Deprecation) -> None:
+    operation["deprecated"] = True
+    operation["description"] = (operation.get("description", "") + f"\n\nDeprecated: {deprecation.note}").strip()
+    for status, response in operation["responses"].items():
+        if "$ref" not in response and int(status) < 400:
+            response.setdefault("headers", {}).update(
+                {name: _ref("headers", name) for name in ("Deprecation", "Sunset")})
 
 
 def _derived_id(method: str, path: str) -> str:

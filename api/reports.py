@@ -84,14 +84,15 @@ class StageTime(Schema):
     working_p90_s = fields.Integer()
 
 
-GROUP_KEY = {"description": "the group's key: a unit, grid or point id, a category code or a day; null for "
-                            "the total",
+# A row's key and label; the totals have neither (x-optional: api/openapi.py leaves them out of `required`).
+GROUP_KEY = {"description": "the group's key: a unit, grid or point id, a category code or a day; absent "
+                            "from the totals", "x-optional": True,
              "anyOf": [{"type": "integer", "nullable": True}, {"type": "string", "nullable": True}]}
 
 
 class Figures(Schema):
     key = fields.Raw(allow_none=True, metadata=GROUP_KEY)
-    label = fields.String()
+    label = fields.String(metadata={"x-optional": True, "description": "the group's name; absent from the totals"})
     reported = fields.Integer()
     dispatched = fields.Integer()
     closed = fields.Integer()
@@ -167,7 +168,7 @@ class PatrolDrillArgs(PatrolArgs):
 
 class PatrolFigures(Schema):
     key = fields.Raw(allow_none=True, metadata=GROUP_KEY)
-    label = fields.String()
+    label = fields.String(metadata={"x-optional": True, "description": "the group's name; absent from the totals"})
     scheduled = fields.Integer()
     completed = fields.Integer()
     completed_late = fields.Integer()

@@ -149,3 +149,24 @@ def test_redocly_lint_finds_no_error(document, tmp_path):
     result = subprocess.run([REDOCLY, "lint", str(served), "--config", str(ROOT / "redocly.yaml"),
                              "--format", "summary"], capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_deprecated_operation_says_so_in_the_document_and_in_every_answer(monkeypatch, tmp_path):
+    from datetime import UTC, datetime
+
+    from api import openapi
+    from app import create_app
+    from config.settings import Testing
+
+    since, sunset = datetime(2027, 1, 1, tzinfo=UTC), datetime(2027, 7, 1, tzinfo=UTC)
+    monkeypatch.setitem(openapi.DEPRECATIONS, "getLiveness", openapi.Deprecation(since, sunset, "use /healthz"))
+    config = type("DeprecatingConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'd.db'}",
+                                                    "ATTACHMENT_DIR": str(tmp_path / "attachments")})
+    client = create_app(config).test_client()
+    operation = client.get("/openapi.json").get_json()["paths"]["/livez"]["get"]
+    assert operation["deprecated"] is True and "use /healthz" in operation["description"]
+    assert set(operation["responses"]["200"]["headers"]) == {"Deprecation", "Sunset"}
+    response = client.get("/livez")
+    assert response.headers["Deprecation"] == f"@{int(since.timestamp())}"
+    assert response.headers["Sunset"] == "Thu, 01 Jul 2027 00:00:00 GMT"
+    assert "Deprecation" not in client.get("/healthz").headers
