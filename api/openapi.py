@@ -119,11 +119,12 @@ OPERATION_IDS = {
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 # Rules: who may answer what. Every /api operation may refuse the query string (422) and every operation
-# may find the database down (503); authenticated ones refuse callers (401, 429 after repeated failures)
-# and roles (403); an id in the path may name nothing the caller can see (404); a JSON body may not parse
-# (400), be too large (413) or not be JSON (415); a write with an Idempotency-Key may meet its twin in
-# flight (409); an operation that takes If-Match answers 428 without it and 412 when it is stale.
-ALWAYS = {503}
+# may find the database down (503) or meet a bug (500, logged, never with details); authenticated ones
+# refuse callers (401, 429 after repeated failures) and roles (403); an id in the path may name nothing the
+# caller can see (404); a JSON body may not parse (400), be too large (413) or not be JSON (415); a write
+# with an Idempotency-Key may meet its twin in flight (409); an operation that takes If-Match answers 428
+# without it and 412 when it is stale.
+ALWAYS = {500, 503}
 API = {422}
 AUTHENTICATED = {401, 403, 429}
 BODY = {400, 413, 415}
@@ -258,6 +259,7 @@ ERROR_RESPONSES = {
     428: ("IfMatchRequired", "Send If-Match with the ETag you last saw.", "Problem"),
     429: ("TooManyRequests", "Too many failed authentications from this address; wait Retry-After seconds.",
           "Problem"),
+    500: ("Internal", "A bug: logged with the request id, answered without details.", "Problem"),
     503: ("Unavailable", "The database is not answering; retry after Retry-After seconds.", "Problem"),
 }
 ERROR_HEADERS = {401: {"WWW-Authenticate": "WWWAuthenticate"}, 429: {"Retry-After": "RetryAfter"},
@@ -342,10 +344,11 @@ def _finish_operation(schemas: dict, path: str, method: str, operation: dict) ->
     operation["operationId"] = OPERATION_IDS.get((method, path)) or _derived_id(method, path)
     statuses = _statuses(path, method, operation)
     responses = operation["responses"]
-    for status in [s for s in responses if s == "default" or int(s) >= 400]:
+    # flask-smorest's error responses say application/json; ours are problem+json (the probes keep their own)
+    for status in [s for s in responses if s == "default" or (int(s) >= 400 and path.startswith("/api/"))]:
         del responses[status]
     for status in sorted(statuses):
-        responses[str(status)] = _ref("responses", ERROR_RESPONSES[status][0])
+        responses.setdefault(str(status), _ref("responses", ERROR_RESPONSES[status][0]))
     operation["parameters"] = _parameters(schemas, path, method, operation, statuses)
     _success_headers(method, operation)
     if (deprecation := DEPRECATIONS.get(operation["operationId"])) is not None:
