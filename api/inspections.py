@@ -15,6 +15,7 @@ from api.blueprint import ID, Blueprint
 from api.context import current_actor, lang, request_now, require_role
 from api.errors import ProblemSchema, problem_response
 from api.fields import AwareDateTime, CommaList, Computed, StrictBoolean, StrictFloat, StrictString
+from api.openapi import refuses
 from api.schemas import In, PageArgs, _id, choice, page_of, text
 from api.write import check_replay, write
 from models.enums import ItemType, OrderState, Outcome, PartyKind, Severity, TaskKind
@@ -220,6 +221,7 @@ class Inspections(MethodView):
     @blp.response(201, InspectionOut)
     @blp.alt_response(200, schema=InspectionOut, description="A repeated client_id: the first inspection")
     @blp.alt_response(409, schema=ProblemSchema)
+    @refuses(404)  # a party the caller cannot see, or no such template
     def post(self, data):
         """Record an inspection (officers in their grids, supervisors in their area): results are checked
         against the template version (errors name the item: `items[3].value`), failed items raise problems
