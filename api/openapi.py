@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 
-from models.enums import Action, State
-from workflow.errors import ERROR_TYPES
+from models.enums import Action, RoundState, State
+from workflow.errors import ERROR_KINDS
 
 # --- stable operation ids: clients generate method names from them; renaming a handler must not rename these
 
@@ -184,9 +184,7 @@ def deprecation_headers(method: str, rule: str) -> dict[str, str]:
 # --- components ------------------------------------------------------------------------------------
 
 def _error_slugs() -> list[str]:
-    http = ["bad-request", "unauthenticated", "method-not-allowed", "payload-too-large", "unsupported-media-type",
-            "too-many-requests", "internal", "unavailable"]
-    return sorted({f"/errors/{e.slug}" for e in ERROR_TYPES} | {f"/errors/{slug}" for slug in http})
+    return sorted({f"/errors/{kind.slug}" for kind in ERROR_KINDS})
 
 
 # Not recursive on purpose: client generators refuse a self-referencing schema.
@@ -222,8 +220,7 @@ def _extension(description: str, required: list[str], properties: dict) -> dict:
     return {"description": description, "allOf": [{"$ref": "#/components/schemas/Problem"}, member]}
 
 
-ROUND_STATES = ("scheduled", "open", "in_progress", "completed", "completed_late", "missed", "cancelled")
-ALL_STATES = sorted({s.value for s in State} | set(ROUND_STATES))
+ALL_STATES = sorted({s.value for s in State} | {s.value for s in RoundState})
 
 
 def _schemas() -> dict:
