@@ -43,6 +43,7 @@ OPERATION_IDS = {
     ("get", "/api/v1/units/{unit_id}"): "getUnit",
     ("get", "/api/v1/users"): "listUsers",
     ("post", "/api/v1/users"): "createUser",
+    ("put", "/api/v1/users/{user_id}/password"): "setUserPassword",
     ("get", "/api/v1/me"): "getMe",
     ("get", "/api/v1/grids"): "listGrids",
     ("post", "/api/v1/grids"): "createGrid",

@@ -86,7 +86,7 @@ class UserOut(Schema):
     grid_ids = fields.List(fields.Integer())
     active = fields.Boolean()
     login = fields.String(allow_none=True)
-    has_password = fields.Function(lambda u: u.password_hash is not None)
+    has_password = Computed(lambda u: u.password_hash is not None, returns=fields.Boolean())
 
 
 class NewUserOut(UserOut):
