@@ -317,7 +317,19 @@ PARAMETERS = {
 def finish(spec) -> None:
     """Complete every operation of `spec` (an apispec APISpec) in place; called once all routes are in."""
     _health_paths(spec)
-    components = spec.components
+    _components(spec.components)
+    for path, operations in spec._paths.items():
+        for method, operation in operations.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                _finish_operation(spec.components.schemas, path, method, operation)
+    _require_outputs(spec)
+    for schema in spec.components.schemas.values():
+        _tidy(schema)
+    if not _refs_in(list(spec._paths.values())) & {"PaginationMetadata"}:
+        spec.components.schemas.pop("PaginationMetadata", None)  # flask-smorest's, for pagination we do not use
+
+
+def _components(components) -> None:
     for name, schema in _schemas().items():
         components.schemas[name] = schema
     for name, header in HEADERS.items():
@@ -327,15 +339,6 @@ def finish(spec) -> None:
     components.responses.clear()
     for name, response in _responses().items():
         components.response(name, response)
-    for path, operations in spec._paths.items():
-        for method, operation in operations.items():
-            if method in ("get", "post", "put", "patch", "delete"):
-                _finish_operation(components.schemas, path, method, operation)
-    _require_outputs(spec)
-    for schema in spec.components.schemas.values():
-        _tidy(schema)
-    if not _refs_in(list(spec._paths.values())) & {"PaginationMetadata"}:
-        spec.components.schemas.pop("PaginationMetadata", None)  # flask-smorest's, for pagination we do not use
 
 
 def _finish_operation(schemas: dict, path: str, method: str, operation: dict) -> None:
@@ -371,21 +374,17 @@ def _derived_id(method: str, path: str) -> str:
 
 def _statuses(path: str, method: str, operation: dict) -> set[int]:
     declared = {int(s) for s in operation["responses"] if s != "default" and int(s) >= 400}
-    statuses = declared | set(operation.pop("x-refuses", [])) | ALWAYS
-    parameters = operation.get("parameters", [])
-    if path.startswith("/api/"):
-        statuses |= API
-        if operation.get("security") != []:
-            statuses |= AUTHENTICATED
-    if "{" in path:
-        statuses.add(404)
-    if "requestBody" in operation:
-        statuses |= BODY
-    if method in WRITE_METHODS and path.startswith("/api/"):
-        statuses |= WRITE
-    if any(p.get("name") == "If-Match" for p in parameters):
+    statuses = declared | set(operation.pop("x-refuses", [])) | ALWAYS | _by_rule(path, method, operation)
+    if any(p.get("name") == "If-Match" for p in operation.get("parameters", [])):
         statuses |= PRECONDITION
     return statuses
+
+
+def _by_rule(path: str, method: str, operation: dict) -> set[int]:
+    on_api = path.startswith("/api/")
+    rules = [(on_api, API), (on_api and operation.get("security") != [], AUTHENTICATED), ("{" in path, {404}),
+             ("requestBody" in operation, BODY), (on_api and method in WRITE_METHODS, WRITE)]
+    return set().union(*(statuses for applies, statuses in rules if applies))
 
 
 def _parameters(schemas: dict, path: str, method: str, operation: dict, statuses: set[int]) -> list:
