@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint migrate serve scheduler bench smoke-prod
+.PHONY: install run test lint lint-openapi migrate serve scheduler bench smoke-prod
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +33,13 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m bench.code_shape --check
+
+# redocly lint of the served /openapi.json with redocly.yaml (redocly from npm, into .redocly/; needs node):
+# tests/api/test_openapi.py::test_redocly_lint_finds_no_error runs it.
+REDOCLY_VERSION := 2.77.0
+lint-openapi: install
+	test -x .redocly/node_modules/.bin/redocly || npm install --prefix .redocly --no-audit --no-fund @redocly/cli@$(REDOCLY_VERSION)
+	REDOCLY=.redocly/node_modules/.bin/redocly $(VENV)/bin/pytest -q tests/api/test_openapi.py -k redocly
 
 migrate: install
 	$(VENV)/bin/flask --app app db upgrade

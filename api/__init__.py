@@ -5,12 +5,14 @@ from flask_smorest import Api
 
 from api import (
     calendar,
+    docs,
     errors,
     escalation,
     evidence,
     health,
     inspections,
     lists,
+    openapi,
     org,
     parties,
     patrols,
@@ -20,7 +22,7 @@ from api import (
 )
 from api.context import AuthFailure, authenticate_caller
 from api.errors import ProblemSchema, problem_response
-from api.fields import CommaList
+from api.fields import CommaList, computed_property
 from api.throttle import FailureThrottle
 from models.base import sqlite_begin_mode
 from workflow.errors import ERROR_TYPES
@@ -31,6 +33,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 class RectifyApi(Api):
     ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None  # every refusal is listed by status (api/openapi.py)
 
     def _register_error_handlers(self):
         errors.register(self._app)
@@ -40,13 +43,16 @@ def _description() -> str:
     http = [("unauthenticated", 401), ("too-many-requests", 429), ("payload-too-large", 413),
             ("unsupported-media-type", 415), ("bad-request", 400), ("unavailable", 503)]
     rows = [f"- `/errors/{e.slug}` ({e.status}): {e.kind.en}" for e in ERROR_TYPES]
-    rows += [f"- `/errors/{slug}` ({status})" for slug, status in http]
+    known = {e.slug for e in ERROR_TYPES}
+    rows += [f"- `/errors/{slug}` ({status})" for slug, status in http if slug not in known]
     return ("Every error is application/problem+json `{type, title, status, detail, errors}`; "
             "clients switch on `type`:\n\n" + "\n".join(rows))
 
 
 api = RectifyApi(spec_kwargs={
-    "info": {"description": _description()},
+    "info": {"description": _description(),
+             "license": {"name": "Proprietary: the city owns the code and the data"}},
+    "servers": [{"url": "/", "description": "This server (the document is served by the API it describes)"}],
     "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     "security": [{"bearer": []}]})
 
@@ -127,14 +133,26 @@ def _over(limit: int) -> bool:
     return len(request.get_data(cache=True, parse_form_data=False)) > limit
 
 
+def announce_deprecation(response):
+    """Deprecation and Sunset on every answer of a deprecated operation (api/openapi.py::DEPRECATIONS)."""
+    if request.url_rule is not None:
+        response.headers.update(openapi.deprecation_headers(request.method, request.url_rule.rule))
+    return response
+
+
 def init_app(app) -> None:
     app.extensions["rectify_auth_throttle"] = FailureThrottle()
     app.before_request(authenticate_request)
     app.before_request(refuse_stray_query)
     app.before_request(require_json_body)
+    app.after_request(announce_deprecation)
     api.init_app(app)
     api.register_field(CommaList, "string", None)
+    if computed_property not in api.ma_plugin.converter.attribute_functions:
+        api.ma_plugin.converter.add_attribute_function(computed_property)
     for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, reports.blp,
                       calendar.blp, tokens.blp, parties.blp, inspections.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
+    app.register_blueprint(docs.blp)
+    openapi.finish(api.spec)

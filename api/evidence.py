@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now
 from api.errors import ProblemSchema, problem_response
-from api.fields import StrictString
+from api.fields import Computed, StrictString
 from api.problems import visible_problem
 from api.schemas import In
 from api.write import write
@@ -62,7 +62,7 @@ def exp_alive(exp: int) -> bool:
 class AttachmentOut(Schema):
     id = fields.Integer()
     problem_id = fields.Integer()
-    kind = fields.String()
+    kind = fields.String(validate=validate.OneOf(attachments.KINDS))
     content_type = fields.String()
     size = fields.Integer()
     sha256 = fields.String()
@@ -73,8 +73,8 @@ class AttachmentOut(Schema):
     lng = fields.Float(allow_none=True)
     flags = fields.List(fields.String())
     note = fields.String(allow_none=True)
-    url = fields.Function(lambda a: signed_url(a, "original"))
-    thumbnail_url = fields.Function(lambda a: signed_url(a, "thumbnail"))
+    url = Computed(lambda a: signed_url(a, "original"), returns=fields.String())
+    thumbnail_url = Computed(lambda a: signed_url(a, "thumbnail"), returns=fields.String())
     uploaded_by = fields.Integer(attribute="uploaded_by_id")
     created_at = fields.DateTime()
 

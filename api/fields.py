@@ -81,3 +81,26 @@ class CommaList(fields.Field):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else ",".join(str(v) for v in value)
+
+
+class Computed(fields.Function):
+    """A value computed from the object when dumping, documented as the field `returns` (its type, enum,
+    nullability), so the published schema types it instead of leaving it `any`."""
+
+    def __init__(self, serialize=None, *, returns: fields.Field, **kwargs):
+        super().__init__(serialize, allow_none=returns.allow_none, **kwargs)
+        self.returns = returns
+
+
+class ComputedMethod(fields.Method):
+    """Like `Computed`, from a method of the schema."""
+
+    def __init__(self, serialize: str, *, returns: fields.Field, **kwargs):
+        super().__init__(serialize, allow_none=returns.allow_none, **kwargs)
+        self.returns = returns
+
+
+def computed_property(converter, field, **kwargs) -> dict:
+    """apispec: a Computed field is documented as what it returns (registered in api/__init__.py)."""
+    returns = getattr(field, "returns", None)
+    return {} if returns is None else converter.field2property(returns)

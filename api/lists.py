@@ -6,9 +6,10 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now
 from api.errors import ProblemSchema
-from api.fields import StrictString
-from api.schemas import In, PageArgs, _id, page_of
+from api.fields import Computed, StrictString
+from api.schemas import In, PageArgs, _id, choice, page_of
 from api.write import write
+from models.enums import State
 from workflow.ledger import lists
 from workflow.paging import by_column
 
@@ -33,6 +34,15 @@ class ProblemIdsIn(In):
     problem_ids = fields.List(_id(), required=True, validate=validate.Length(min=1, max=1000))
 
 
+class ProgressOut(Schema):
+    total = fields.Integer()
+    by_state = fields.Dict(keys=choice(State), values=fields.Integer(), metadata={"description": "state -> count"})
+    open = fields.Integer()
+    overdue = fields.Integer()
+    on_time_rate = fields.Float(allow_none=True, metadata={"description": "closed by the due time / closed with a "
+                                                                          "due time; null before any"})
+
+
 class ListOut(Schema):
     id = fields.Integer()
     kind = fields.String()
@@ -44,7 +54,7 @@ class ListOut(Schema):
     target_on = fields.Date(allow_none=True)
     description = fields.String(allow_none=True)
     state = fields.String()
-    progress = fields.Function(lambda item: lists.progress(item, request_now()))
+    progress = Computed(lambda item: lists.progress(item, request_now()), returns=fields.Nested(ProgressOut))
 
 
 ListPage = page_of(ListOut, "ListPage")

@@ -42,6 +42,10 @@ class Days(fields.Field):
         raise ValidationError("every_day, workdays, rest_days or a list of mon..sun")
 
 
+DAYS = {"oneOf": [{"type": "string", "enum": list(plans.DAY_RULES)},
+                  {"type": "array", "items": {"type": "string", "enum": list(plans.WEEKDAYS)}}]}
+
+
 class PlanFields(In):
     name = StrictString(validate=validate.Length(min=1, max=100))
     mode = fields.String(validate=validate.OneOf(["fixed_post", "dynamic"]))
@@ -49,9 +53,7 @@ class PlanFields(In):
     point_ids = fields.List(_id(), allow_none=True, validate=validate.Length(min=1, max=500))
     officer_ids = fields.List(_id(), validate=validate.Length(min=1, max=100))
     windows = fields.List(fields.Nested(WindowIn), validate=validate.Length(min=1, max=12))
-    days = Days(metadata={"oneOf": [{"type": "string", "enum": list(plans.DAY_RULES)},
-                                    {"type": "array", "items": {"type": "string",
-                                                                "enum": list(plans.WEEKDAYS)}}]})
+    days = Days(metadata=DAYS)
     timezone = StrictString(validate=validate.Length(min=1, max=64))
     active_from = fields.Date(validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 1, 1)))
     active_until = fields.Date(allow_none=True, validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 1, 1)))
@@ -67,7 +69,7 @@ class PlanIn(PlanFields):
     mode = fields.String(required=True, validate=validate.OneOf(["fixed_post", "dynamic"]))
     officer_ids = fields.List(_id(), required=True, validate=validate.Length(min=1, max=100))
     windows = fields.List(fields.Nested(WindowIn), required=True, validate=validate.Length(min=1, max=12))
-    days = Days(load_default="every_day")
+    days = Days(load_default="every_day", metadata=DAYS)
 
 
 class PlanEditIn(PlanFields):
@@ -86,7 +88,7 @@ class PlanOut(Schema):
     point_ids = fields.List(fields.Integer(), allow_none=True)
     officer_ids = fields.List(fields.Integer())
     windows = fields.List(fields.Dict())
-    days = fields.Raw()
+    days = fields.Raw(metadata=DAYS)
     timezone = fields.String()
     active_from = fields.Date()
     active_until = fields.Date(allow_none=True)

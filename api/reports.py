@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now, require_role
 from api.errors import ProblemSchema
-from api.fields import EARLIEST, LATEST, StrictString
+from api.fields import EARLIEST, LATEST, Computed, StrictString
 from api.schemas import In, PageArgs, page_of
 from workflow.ledger import reports, unit_reports
 from workflow.paging import MAX_ID, by_column
@@ -84,9 +84,15 @@ class StageTime(Schema):
     working_p90_s = fields.Integer()
 
 
+# A row's key and label; the totals have neither (x-optional: api/openapi.py leaves them out of `required`).
+GROUP_KEY = {"description": "the group's key: a unit, grid or point id, a category code or a day; absent "
+                            "from the totals", "x-optional": True,
+             "anyOf": [{"type": "integer", "nullable": True}, {"type": "string", "nullable": True}]}
+
+
 class Figures(Schema):
-    key = fields.Raw(allow_none=True)
-    label = fields.String()
+    key = fields.Raw(allow_none=True, metadata=GROUP_KEY)
+    label = fields.String(metadata={"x-optional": True, "description": "the group's name; absent from the totals"})
     reported = fields.Integer()
     dispatched = fields.Integer()
     closed = fields.Integer()
@@ -161,8 +167,8 @@ class PatrolDrillArgs(PatrolArgs):
 
 
 class PatrolFigures(Schema):
-    key = fields.Raw(allow_none=True)
-    label = fields.String()
+    key = fields.Raw(allow_none=True, metadata=GROUP_KEY)
+    label = fields.String(metadata={"x-optional": True, "description": "the group's name; absent from the totals"})
     scheduled = fields.Integer()
     completed = fields.Integer()
     completed_late = fields.Integer()
@@ -293,7 +299,7 @@ class UnitReportOut(Schema):
     timezone = fields.String()
     figures = fields.Nested(UnitReportFigures)
     created_at = fields.DateTime()
-    xlsx_url = fields.Function(lambda report: f"/api/v1/reports/units/{report.id}/xlsx")
+    xlsx_url = Computed(lambda report: f"/api/v1/reports/units/{report.id}/xlsx", returns=fields.String())
 
 
 UnitReportPage = page_of(UnitReportOut, "UnitReportPage")

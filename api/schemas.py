@@ -4,8 +4,8 @@ from flask import g
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.context import current_actor, lang, request_now
-from api.fields import AwareDateTime, CommaList, StrictBoolean, StrictFloat, StrictString
-from models.enums import Light, Role, Severity, Stage, State, UnitKind, label
+from api.fields import AwareDateTime, CommaList, Computed, ComputedMethod, StrictBoolean, StrictFloat, StrictString
+from models.enums import Action, Light, Role, Severity, Stage, State, UnitKind, label
 from workflow.paging import MAX_ID
 from workflow.problems.actions import allowed_actions
 from workflow.problems.lifecycle import ACTIONS
@@ -81,12 +81,12 @@ class UserOut(Schema):
     id = fields.Integer()
     name = fields.String()
     role = fields.String()
-    role_label = fields.Function(lambda u: label(u.role, lang()))
+    role_label = Computed(lambda u: label(u.role, lang()), returns=fields.String())
     unit_id = fields.Integer(allow_none=True)
     grid_ids = fields.List(fields.Integer())
     active = fields.Boolean()
     login = fields.String(allow_none=True)
-    has_password = fields.Function(lambda u: u.password_hash is not None)
+    has_password = Computed(lambda u: u.password_hash is not None, returns=fields.Boolean())
 
 
 class NewUserOut(UserOut):
@@ -141,7 +141,7 @@ class CategoryIn(In):
 class CategoryOut(Schema):
     id = fields.Integer()
     code = fields.String()
-    name = fields.Method("_name")
+    name = ComputedMethod("_name", returns=fields.String())
     name_zh = fields.String(attribute="name")
     name_en = fields.String(allow_none=True)
     parent_code = fields.String(allow_none=True)
@@ -231,14 +231,14 @@ EXTENSION_OUT = ExtensionOut()
 class ProblemOut(Schema):
     id = fields.Integer()
     code = fields.String()
-    state = fields.String()
-    state_label = fields.Function(lambda p: label(p.state, lang()))
-    category_code = fields.Function(lambda p: p.category.code)
+    state = choice(State)
+    state_label = Computed(lambda p: label(p.state, lang()), returns=fields.String())
+    category_code = Computed(lambda p: p.category.code, returns=fields.String())
     # Plain functions, not a Schema() per problem: building schemas per item was ~15 % of a ledger page.
-    category_name = fields.Function(lambda p: category_label(p.category))
+    category_name = Computed(lambda p: category_label(p.category), returns=fields.String())
     title = fields.String()
     description = fields.String(allow_none=True)
-    severity = fields.String()
+    severity = choice(Severity)
     point_id = fields.Integer(allow_none=True)
     grid_id = fields.Integer()
     lat = fields.Float(allow_none=True)
@@ -253,12 +253,12 @@ class ProblemOut(Schema):
     reported_at = fields.DateTime()
     updated_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
-    stage = fields.String(allow_none=True)
+    stage = choice(Stage, allow_none=True)
     due_at = fields.DateTime(allow_none=True)
     stage_due_at = fields.DateTime(allow_none=True)
-    light = fields.Function(lambda p: p.light(request_now()), allow_none=True)
-    overdue = fields.Function(lambda p: p.is_overdue(request_now()))
-    paused = fields.Function(lambda p: p.paused_at is not None)
+    light = Computed(lambda p: p.light(request_now()), returns=choice(Light, allow_none=True))
+    overdue = Computed(lambda p: p.is_overdue(request_now()), returns=fields.Boolean())
+    paused = Computed(lambda p: p.paused_at is not None, returns=fields.Boolean())
     rework_count = fields.Integer()
     escalation_level = fields.Integer()
     supervised = fields.Boolean()
@@ -267,11 +267,12 @@ class ProblemOut(Schema):
         "description": "the problem this one repeats: same category, same point, within the 30 days before"})
     round_id = fields.Integer(allow_none=True, metadata={"description": "the patrol round that found it"})
     party_id = fields.Integer(allow_none=True, metadata={"description": "the party (经营主体) it is about"})
-    extension = fields.Function(lambda p: EXTENSION_OUT.dump(p) if p.extension_until else None,
-                                allow_none=True)
+    extension = Computed(lambda p: EXTENSION_OUT.dump(p) if p.extension_until else None,
+                         returns=fields.Nested(ExtensionOut, allow_none=True))
     version = fields.Integer()
-    allowed_actions = fields.Method("_allowed", metadata={"type": "array", "items": {"type": "string"}})
-    action_labels = fields.Method("_labels")
+    allowed_actions = ComputedMethod("_allowed", returns=fields.List(choice(Action)))
+    action_labels = ComputedMethod("_labels", returns=fields.Dict(keys=choice(Action), values=fields.String()),
+                                   metadata={"description": "allowed action -> its label"})
 
     def _allowed(self, problem) -> list[str]:
         cache = g.setdefault("allowed_actions", {})
@@ -305,16 +306,22 @@ class ExportArgs(LedgerArgs):
     format = fields.String(required=True, validate=validate.OneOf(["csv", "xlsx", "geojson"]))
 
 
+class ActorOut(Schema):
+    id = fields.Integer(allow_none=True)
+    name = fields.String()
+    role = choice(Role)
+
+
 class EventOut(Schema):
     id = fields.Integer()
     seq = fields.Integer()
-    action = fields.String()
-    action_label = fields.Function(lambda e: label(e.action, lang()))
-    actor = fields.Function(
+    action = choice(Action)
+    action_label = Computed(lambda e: label(e.action, lang()), returns=fields.String())
+    actor = Computed(
         lambda e: {"id": e.actor_id, "name": e.actor_name, "role": e.actor_role} if e.actor_role else None,
-        allow_none=True)
-    from_state = fields.String(allow_none=True)
-    to_state = fields.String()
+        returns=fields.Nested(ActorOut, allow_none=True), metadata={"description": "null: the scheduler"})
+    from_state = choice(State, allow_none=True)
+    to_state = choice(State)
     note = fields.String(allow_none=True)
     fields_ = fields.Dict(data_key="fields", attribute="fields")
     stage = fields.String(allow_none=True)

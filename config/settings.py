@@ -71,8 +71,7 @@ class Base:
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
-    OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    # /docs is api/docs.py: Swagger UI from the pinned flask-swagger-ui wheel, not flask-smorest's CDN page
     JSON_SORT_KEYS = False
     RUN_HOST = os.environ.get("HOST", "127.0.0.1")
     RUN_PORT = int(os.environ.get("PORT", "5000"))
