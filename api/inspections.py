@@ -371,6 +371,7 @@ class InspectionPhotoOut(Schema):
     height = fields.Integer(allow_none=True)
     taken_at = fields.DateTime(allow_none=True)
     inspection_id = fields.Integer(allow_none=True)
+    activity_id = fields.Integer(allow_none=True, metadata={"description": "the campaign activity that named it"})
     url = fields.Function(lambda p: _signed_url(p, "original"))
     thumbnail_url = fields.Function(lambda p: _signed_url(p, "thumbnail"))
     created_at = fields.DateTime()

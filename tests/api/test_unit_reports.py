@@ -56,7 +56,8 @@ def test_the_daily_report_counts_yesterday_by_hand(world, wednesday):
     assert east.figures == {
         "new": 3, "closed": 1, "cancelled": 1, "overdue": 1, "overdue_max_hours": 13.0, "escalated": 1,
         "rounds_scheduled": 2, "rounds_missed": 2,
-        "top_points": [{"point_id": world.points["market"].id, "name": "东关早市", "problems": 2}]}
+        "top_points": [{"point_id": world.points["market"].id, "name": "东关早市", "problems": 2}],
+        "activities": {"activities": 0, "participants": 0, "volunteers": 0, "reached": 0, "materials": 0}}
     (west,) = reports(world.units["west"])
     assert (west.figures["new"], west.figures["overdue"], west.figures["rounds_scheduled"],
             west.figures["top_points"]) == (1, 1, 0, [])
