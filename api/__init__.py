@@ -4,6 +4,7 @@ from flask import current_app, g, request
 from flask_smorest import Api
 
 from api import (
+    activities,
     calendar,
     errors,
     escalation,
@@ -116,6 +117,6 @@ def init_app(app) -> None:
     api.init_app(app)
     api.register_field(CommaList, "string", None)
     for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, reports.blp,
-                      calendar.blp, tokens.blp, parties.blp, inspections.blp):
+                      calendar.blp, tokens.blp, parties.blp, inspections.blp, activities.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
