@@ -13,6 +13,7 @@ from workflow.auth import issue_token, revoke_all
 from workflow.escalation import rules
 from workflow.evidence.storage import Storage
 from workflow.inspections import demo as gas_demo
+from workflow.ledger import campaign_demo
 from workflow.patrols import plans
 
 
@@ -47,7 +48,7 @@ def is_empty() -> bool:
 
 def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -> list[tuple[User, str]]:
     """Build the demo district on an empty database; returns each demo user with their token. With a photo
-    `storage`, the gas-safety campaign too."""
+    `storage`, the gas-safety campaign too; always the 五星支部 drive and the 全城清洁 campaign."""
     spec = _load("demo.toml")
     calendar.seed_calendar(db.session, years=calendar.default_years(), now=now)
     units = {}
@@ -75,6 +76,7 @@ def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -
             active_from=p["active_from"],
             point_ids=[points[name].id for name in p["points"]] if "points" in p else None)
     gas_demo.seed_gas_campaign(now=now, storage=storage)
+    campaign_demo.seed_campaigns(now=now, storage=storage)
     return issued
 
 
