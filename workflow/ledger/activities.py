@@ -18,7 +18,7 @@ from models import CampaignActivity, InspectionPhoto, Point, ProblemList, Unit, 
 from models.base import db
 from models.enums import Role
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
-from workflow.ledger.lists import children_of, visible_lists
+from workflow.ledger.lists import children_of, lock_list, visible_lists
 from workflow.scope import subtree_ids, unit_within
 
 KINDS = ("volunteer_day", "publicity", "cleaning", "training", "other")
@@ -94,6 +94,7 @@ def _organiser(actor: User, problem_list: ProblemList, unit_id: int) -> Unit:
         raise Invalid("unknown unit", errors={"unit_id": ["unknown unit"]})
     if actor.role != Role.ADMIN and not unit_within(unit, actor.unit):
         raise Forbidden("record activities your own unit's subtree organised")
+    lock_list(problem_list.id, shared=True)
     if problem_list.state != "open":
         raise Conflict("the list is closed: it takes no more activities")
     if not _related(unit, _taking_part(problem_list)):

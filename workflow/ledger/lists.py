@@ -58,7 +58,9 @@ def create_list(*, actor: User, now: datetime, lead_unit_id: int, parent_id: int
 
 def _check_parent(actor: User, parent_id: int) -> None:
     """A child goes under an open list the caller keeps, which is not itself a child (one level deep)."""
-    parent = db.session.scalars(select(ProblemList).where(ProblemList.id == parent_id, visible_lists(actor))).first()
+    # Locked (PostgreSQL) so a drive being closed cannot gain a star in the same instant.
+    parent = db.session.scalars(select(ProblemList).where(ProblemList.id == parent_id, visible_lists(actor))
+                                .with_for_update(read=True)).first()
     if parent is None:
         raise Invalid("unknown parent list", errors={"parent_id": ["unknown list"]})
     if parent.parent_id is not None:
@@ -118,6 +120,9 @@ def remove_problem(*, actor: User, list_id: int, problem_id: int) -> None:
 def close_list(*, actor: User, now: datetime, list_id: int) -> ProblemList:
     """Close a list once every problem on it is closed or cancelled (409 otherwise)."""
     problem_list = _open_list(actor, list_id)
+    lock_list(problem_list.id)
+    if problem_list.state != "open":
+        raise Conflict("the list is closed")
     still_open = progress(problem_list, now)["open"]
     if still_open:
         raise Conflict(f"{still_open} problems on the list are still open")
@@ -125,6 +130,13 @@ def close_list(*, actor: User, now: datetime, list_id: int) -> ProblemList:
         raise Conflict("close the list's child lists first")
     problem_list.state, problem_list.closed_at = "closed", now
     return problem_list
+
+
+def lock_list(list_id: int, *, shared: bool = False) -> None:
+    """Lock the list's row until the commit (PostgreSQL; SQLite serializes writers): closing takes it exclusively,
+    writers that need the list open (a new star, an activity) share it."""
+    db.session.execute(select(ProblemList.id).where(ProblemList.id == list_id).with_for_update(read=shared))
+    db.session.refresh(db.session.get(ProblemList, list_id), attribute_names=["state"])
 
 
 def manage_list(*, actor: User, list_id: int) -> ProblemList:
