@@ -56,5 +56,6 @@ def upgrade():
 def downgrade():
     op.drop_index(op.f('ix_problem_lists_parent_id'), table_name='problem_lists')
     with _sqlite_foreign_keys_off(), op.batch_alter_table('problem_lists') as batch_op:
-        batch_op.drop_constraint(op.f(FK_NAME), type_='foreignkey')
+        if op.get_bind().dialect.name == 'postgresql':  # SQLite's rebuild drops it with the column
+            batch_op.drop_constraint(op.f(FK_NAME), type_='foreignkey')
         batch_op.drop_column('parent_id')

@@ -83,7 +83,8 @@ def upgrade():
 def downgrade():
     op.drop_index(op.f('ix_inspection_photos_activity_id'), table_name='inspection_photos')
     with _sqlite_foreign_keys_off(), op.batch_alter_table('inspection_photos') as batch_op:
-        batch_op.drop_constraint(op.f(FK_NAME), type_='foreignkey')
+        if op.get_bind().dialect.name == 'postgresql':  # SQLite's rebuild drops it with the column
+            batch_op.drop_constraint(op.f(FK_NAME), type_='foreignkey')
         batch_op.drop_column('activity_id')
     op.drop_index('ix_campaign_activities_unit_id_starts_at', table_name='campaign_activities')
     op.drop_index('ix_campaign_activities_list_id_starts_at', table_name='campaign_activities')
