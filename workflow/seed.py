@@ -48,7 +48,7 @@ def is_empty() -> bool:
 
 def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -> list[tuple[User, str]]:
     """Build the demo district on an empty database; returns each demo user with their token. With a photo
-    `storage`, the gas-safety campaign too; always the 五星支部 drive and the 全城清洁 campaign."""
+    `storage`, the gas-safety campaign, the 五星支部 drive and the 全城清洁 campaign too."""
     spec = _load("demo.toml")
     calendar.seed_calendar(db.session, years=calendar.default_years(), now=now)
     units = {}
@@ -76,7 +76,8 @@ def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -
             active_from=p["active_from"],
             point_ids=[points[name].id for name in p["points"]] if "points" in p else None)
     gas_demo.seed_gas_campaign(now=now, storage=storage)
-    campaign_demo.seed_campaigns(now=now, storage=storage)
+    if storage is not None:  # benchmarks seed the district without them: they write problems with their own ids
+        campaign_demo.seed_campaigns(now=now, storage=storage)
     return issued
 
 

@@ -22,7 +22,7 @@ from workflow.problems import actions, reporting
 DISPATCH = {"sanitation": "区环卫所", "road_occupation": "东关执法中队", "shopfront_extension": "东关执法中队"}
 
 
-def seed_campaigns(*, now: datetime, storage: Storage | None = None) -> dict[str, int]:
+def seed_campaigns(*, now: datetime, storage: Storage) -> dict[str, int]:
     """Seed the drive and the cleaning campaign; returns their list ids."""
     spec = tomllib.loads((DEFAULTS / "campaign_demo.toml").read_text(encoding="utf-8"))
     return {"drive": _seed_drive(spec["drive"], now), "cleaning": _seed_cleaning(spec["cleaning"], now, storage)}
@@ -72,14 +72,14 @@ def _shortfall(spec: dict, supervisor: User, officer: User, now: datetime) -> in
     return problem.id
 
 
-def _seed_cleaning(spec: dict, now: datetime, storage: Storage | None) -> int:
+def _seed_cleaning(spec: dict, now: datetime, storage: Storage) -> int:
     campaign = _open(spec, _user(spec["supervisor"]), now)
     for day in spec["activities"]:
         unit, recorder = _unit(day["unit"]), _user(day["recorder"])
         tz = ZoneInfo(unit.timezone)
         date = _today(now, unit) - timedelta(days=day["days_ago"])
         starts, ends = (datetime.combine(date, time.fromisoformat(day[name]), tzinfo=tz) for name in ("start", "end"))
-        photo_ids = [_photo(recorder, starts, storage)] if day.get("photo") and storage is not None else []
+        photo_ids = [_photo(recorder, starts, storage)] if day.get("photo") else []
         point = db.session.scalars(select(Point.id).where(Point.name == day["point"])).one() if "point" in day else None
         activities.record_activity(
             actor=recorder, now=ends, list_id=campaign.id, kind=day["kind"], starts_at=starts, ends_at=ends,
