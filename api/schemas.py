@@ -176,10 +176,7 @@ class ReportIn(In):
     @validates_schema
     def _one_location(self, data, **kwargs):
         if data.get("unit_id") is not None:
-            placed = [name for name in ("point_id", "grid_id", "lat", "lng", "address", "party_id")
-                      if data.get(name) is not None]
-            if placed:
-                raise ValidationError({name: ["a report naming unit_id has no place"] for name in placed})
+            _no_place(data)
             return
         if data.get("point_id") is not None:
             if any(data.get(name) is not None for name in ("lat", "lng", "grid_id")):
@@ -189,6 +186,14 @@ class ReportIn(In):
                    if data.get(name) is None}
         if missing:
             raise ValidationError(missing)
+
+
+def _no_place(data: dict) -> None:
+    """A report naming `unit_id` (a shortfall of a non-spatial category) has no place."""
+    places = ("point_id", "grid_id", "lat", "lng", "address", "party_id")
+    placed = [name for name in places if data.get(name) is not None]
+    if placed:
+        raise ValidationError({name: ["a report naming unit_id has no place"] for name in placed})
 
 
 class EditIn(In):

@@ -40,19 +40,8 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
     if client_id is not None and (existing := _by_client_id(actor, client_id)):
         return existing, False
     category = _category(category_code)
-    if not category.spatial:
-        placed = {"point_id": point_id, "grid_id": grid_id, "lat": lat, "lng": lng, "address": address,
-                  "party_id": party_id}
-        area, grid, point = _owner(category, unit_id, placed), None, None
-        _check_may_report_for(actor, area)
-    else:
-        if unit_id is not None:
-            raise Invalid(f"category {category.code!r} needs a place", errors={
-                "unit_id": ["only for a non-spatial category; give point_id, or lat, lng, address and grid_id"]})
-        grid, point = _location(point_id, grid_id)
-        area = grid.unit
-        _check_may_report_in(actor, grid)
-        _check_party(party_id, grid)
+    area, grid, point = _placement(actor, category, unit_id=unit_id, point_id=point_id, grid_id=grid_id,
+                                   place={"lat": lat, "lng": lng, "address": address, "party_id": party_id})
     if observed_at is not None and observed_at > now + CLOCK_SKEW:
         raise Invalid("observed_at lies in the future", errors={"observed_at": ["must not be in the future"]})
     problem = Problem(
@@ -130,6 +119,22 @@ def _location(point_id: int | None, grid_id: int | None) -> tuple[Grid, Point | 
     if grid is None:
         raise Invalid(f"unknown grid {grid_id}", errors={"grid_id": ["unknown grid"]})
     return grid, None
+
+
+def _placement(actor: User, category: Category, *, unit_id: int | None, point_id: int | None,
+               grid_id: int | None, place: dict) -> tuple[Unit, Grid | None, Point | None]:
+    """(area unit, grid, point) of a report: a place for a spatial category, the named unit for another."""
+    if not category.spatial:
+        area = _owner(category, unit_id, place | {"point_id": point_id, "grid_id": grid_id})
+        _check_may_report_for(actor, area)
+        return area, None, None
+    if unit_id is not None:
+        raise Invalid(f"category {category.code!r} needs a place", errors={
+            "unit_id": ["only for a non-spatial category; give point_id, or lat, lng, address and grid_id"]})
+    grid, point = _location(point_id, grid_id)
+    _check_may_report_in(actor, grid)
+    _check_party(place["party_id"], grid)
+    return grid.unit, grid, point
 
 
 def _owner(category: Category, unit_id: int | None, placed: dict) -> Unit:
