@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import CampaignActivity, InspectionPhoto, Point, ProblemList, Unit, User
 from models.base import db
-from models.enums import Role
+from models.enums import ListState, Role
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.ledger.lists import children_of, lock_list, visible_lists
 from workflow.scope import subtree_ids, unit_within
@@ -95,7 +95,7 @@ def _organiser(actor: User, problem_list: ProblemList, unit_id: int) -> Unit:
     if actor.role != Role.ADMIN and not unit_within(unit, actor.unit):
         raise Forbidden("record activities your own unit's subtree organised")
     lock_list(problem_list.id, shared=True)
-    if problem_list.state != "open":
+    if problem_list.state != ListState.OPEN:
         raise Conflict("the list is closed: it takes no more activities")
     if not _related(unit, _taking_part(problem_list)):
         raise Invalid("the unit does not take part", errors={"unit_id": ["not a lead or cooperating unit of the list"]})

@@ -13,7 +13,7 @@ from sqlalchemy import case, delete, func, select
 
 from models import Problem, Unit, User
 from models.base import db, upsert
-from models.enums import Role, State
+from models.enums import ListState, Role, State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.problems.lifecycle import OPEN_STATES
@@ -49,7 +49,7 @@ def create_list(*, actor: User, now: datetime, lead_unit_id: int, parent_id: int
         raise Invalid("unknown cooperating units", errors={"unit_ids": [str(unknown)]})
     if fields.get("starts_on") and fields.get("ends_on") and fields["ends_on"] < fields["starts_on"]:
         raise Invalid("ends_on is before starts_on", errors={"ends_on": ["before starts_on"]})
-    problem_list = ProblemList(lead_unit_id=lead_unit_id, parent_id=parent_id, state="open", created_at=now,
+    problem_list = ProblemList(lead_unit_id=lead_unit_id, parent_id=parent_id, state=ListState.OPEN, created_at=now,
                                unit_ids=list(dict.fromkeys(fields.pop("unit_ids", []))), **fields)
     db.session.add(problem_list)
     db.session.flush()
@@ -65,7 +65,7 @@ def _check_parent(actor: User, parent_id: int) -> None:
         raise Invalid("unknown parent list", errors={"parent_id": ["unknown list"]})
     if parent.parent_id is not None:
         raise Invalid("a child list cannot hold lists", errors={"parent_id": ["is itself a child list"]})
-    if parent.state != "open":
+    if parent.state != ListState.OPEN:
         raise Conflict("the parent list is closed")
     _may_manage(actor, parent.lead_unit_id)
 
@@ -126,9 +126,9 @@ def close_list(*, actor: User, now: datetime, list_id: int) -> ProblemList:
     still_open = progress(problem_list, now)["open"]
     if still_open:
         raise Conflict(f"{still_open} problems on the list are still open")
-    if any(child.state == "open" for child in children_of(problem_list.id)):
+    if any(child.state == ListState.OPEN for child in children_of(problem_list.id)):
         raise Conflict("close the list's child lists first")
-    problem_list.state, problem_list.closed_at = "closed", now
+    problem_list.state, problem_list.closed_at = ListState.CLOSED, now
     return problem_list
 
 
@@ -147,7 +147,7 @@ def manage_list(*, actor: User, list_id: int) -> ProblemList:
 def _open_list(actor: User, list_id: int) -> ProblemList:
     problem_list = get_list(actor=actor, list_id=list_id)
     _may_manage(actor, problem_list.lead_unit_id)
-    if problem_list.state != "open":
+    if problem_list.state != ListState.OPEN:
         raise Conflict("the list is closed")
     return problem_list
 
