@@ -1,4 +1,5 @@
-"""The layers hold: import-linter's contracts in pyproject.toml (console -> api, ops, schedules -> workflow -> models)."""
+"""The layers hold: import-linter's contracts in pyproject.toml (console -> api, ops, schedules -> workflow ->
+models)."""
 
 import os
 import subprocess

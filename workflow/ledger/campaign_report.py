@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from models import Category, Point, Problem, ProblemList, Unit, User, problem_list_items
 from models.base import db
-from models.enums import label
+from models.enums import ListState, label
 from workflow.ledger import activities, lists
 from workflow.ledger.exports import safe_text
 
@@ -34,7 +34,7 @@ ACTIVITIES = [("清单", 20), ("类型", 10), ("开始时间", 17), ("结束时�
 OVERDUE = [("清单", 20), ("编号", 18), ("标题", 30), ("状态", 8), ("环节期限", 17), ("整改期限", 17),
            ("超期（小时）", 11), ("责任单位", 16), ("处置人", 10), ("督办", 6)]
 KINDS = {"campaign": "专项", "star": "星级", "round_findings": "巡查发现", "other": "其他"}
-STATES = {"open": "进行中", "closed": "已结束"}
+STATES = {ListState.OPEN: "进行中", ListState.CLOSED: "已结束"}
 
 
 def workbook(*, actor: User, list_id: int, now: datetime) -> tuple[str, bytes]:

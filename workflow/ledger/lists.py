@@ -121,7 +121,7 @@ def close_list(*, actor: User, now: datetime, list_id: int) -> ProblemList:
     """Close a list once every problem on it is closed or cancelled (409 otherwise)."""
     problem_list = _open_list(actor, list_id)
     lock_list(problem_list.id)
-    if problem_list.state != "open":
+    if problem_list.state != ListState.OPEN:
         raise Conflict("the list is closed")
     still_open = progress(problem_list, now)["open"]
     if still_open:
