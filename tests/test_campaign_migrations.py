@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 
 from models import db
 
-BEFORE = "7c3e9a1f5b20"  # the gas-safety ledger, the head before the campaign revisions
+BEFORE = "b7d2e4f6a810"  # console logins, the head before the campaign revisions
 
 ROWS = """
 INSERT INTO units (id, name, kind, path, timezone, created_at)

@@ -1,7 +1,7 @@
 """problem lists gain a parent: a drive (e.g. 五星支部创建) holds one child list per star
 
 Revision ID: a9d0c1e2f301
-Revises: 7c3e9a1f5b20
+Revises: b7d2e4f6a810
 Create Date: 2026-12-03 12:45:00.000000
 
 SQLite adds the column in place (ALTER TABLE ADD COLUMN with its REFERENCES clause), so problem_lists is not
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a9d0c1e2f301'
-down_revision = '7c3e9a1f5b20'
+down_revision = 'b7d2e4f6a810'
 branch_labels = None
 depends_on = None
 
