@@ -4,6 +4,7 @@ from flask import current_app, g, request
 from flask_smorest import Api
 
 from api import (
+    activities,
     calendar,
     docs,
     errors,
@@ -151,7 +152,7 @@ def init_app(app) -> None:
     if computed_property not in api.ma_plugin.converter.attribute_functions:
         api.ma_plugin.converter.add_attribute_function(computed_property)
     for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, reports.blp,
-                      calendar.blp, tokens.blp, parties.blp, inspections.blp):
+                      calendar.blp, tokens.blp, parties.blp, inspections.blp, activities.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     app.register_blueprint(docs.blp)

@@ -374,6 +374,7 @@ class InspectionPhotoOut(Schema):
     height = fields.Integer(allow_none=True)
     taken_at = fields.DateTime(allow_none=True)
     inspection_id = fields.Integer(allow_none=True)
+    activity_id = fields.Integer(allow_none=True, metadata={"description": "the campaign activity that named it"})
     url = Computed(lambda p: _signed_url(p, "original"), returns=fields.String())
     thumbnail_url = Computed(lambda p: _signed_url(p, "thumbnail"), returns=fields.String())
     created_at = fields.DateTime()

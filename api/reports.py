@@ -278,6 +278,14 @@ class TopPoint(Schema):
     problems = fields.Integer()
 
 
+class ActivityFigures(Schema):
+    activities = fields.Integer(required=True)
+    participants = fields.Integer(required=True)
+    volunteers = fields.Integer(required=True)
+    reached = fields.Integer(required=True)
+    materials = fields.Integer(required=True)
+
+
 class UnitReportFigures(Schema):
     new = fields.Integer()
     closed = fields.Integer()
@@ -288,6 +296,8 @@ class UnitReportFigures(Schema):
     rounds_scheduled = fields.Integer()
     rounds_missed = fields.Integer()
     top_points = fields.List(fields.Nested(TopPoint))
+    activities = fields.Nested(ActivityFigures, metadata={
+        "description": "campaign activity days the unit's subtree organised in the period (absent before 0092)"})
 
 
 class UnitReportOut(Schema):

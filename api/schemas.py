@@ -136,6 +136,8 @@ class CategoryIn(In):
     requires_verification_photo = StrictBoolean(load_default=False)
     pause_on_extension = StrictBoolean(load_default=False)
     limits = fields.Dict(keys=choice(Stage), values=fields.Nested(LimitIn), load_default=dict)
+    spatial = StrictBoolean(load_default=True, metadata={
+        "description": "false: a shortfall without a place (支部建设, 制度建设); its reports name unit_id"})
 
 
 class CategoryOut(Schema):
@@ -150,6 +152,7 @@ class CategoryOut(Schema):
     requires_verification_photo = fields.Boolean()
     pause_on_extension = fields.Boolean()
     limits = fields.Dict(keys=fields.String(), values=fields.Dict())
+    spatial = fields.Boolean()
 
     def _name(self, category) -> str:
         return category_label(category)
@@ -176,17 +179,30 @@ class ReportIn(In):
     observed_at = AwareDateTime(allow_none=True)
     client_id = StrictString(allow_none=True, validate=validate.Length(min=1, max=100))
     party_id = _id(allow_none=True, metadata={"description": "the party (经营主体) it is about, in the same grid"})
+    unit_id = _id(allow_none=True, metadata={
+        "description": "instead of a place, for a category with spatial: false: the unit the shortfall belongs to"})
 
     @validates_schema
     def _one_location(self, data, **kwargs):
+        if data.get("unit_id") is not None:
+            _no_place(data)
+            return
         if data.get("point_id") is not None:
             if any(data.get(name) is not None for name in ("lat", "lng", "grid_id")):
                 raise ValidationError("give point_id, or lat, lng, address and grid_id, not both", "point_id")
             return
-        missing = {name: ["required without point_id"] for name in ("lat", "lng", "address", "grid_id")
+        missing = {name: ["required without point_id (or unit_id)"] for name in ("lat", "lng", "address", "grid_id")
                    if data.get(name) is None}
         if missing:
             raise ValidationError(missing)
+
+
+def _no_place(data: dict) -> None:
+    """A report naming `unit_id` (a shortfall of a non-spatial category) has no place."""
+    places = ("point_id", "grid_id", "lat", "lng", "address", "party_id")
+    placed = [name for name in places if data.get(name) is not None]
+    if placed:
+        raise ValidationError({name: ["a report naming unit_id has no place"] for name in placed})
 
 
 class EditIn(In):
@@ -240,7 +256,11 @@ class ProblemOut(Schema):
     description = fields.String(allow_none=True)
     severity = choice(Severity)
     point_id = fields.Integer(allow_none=True)
-    grid_id = fields.Integer()
+    grid_id = fields.Integer(allow_none=True, metadata={"description": "null for a problem without a place"})
+    area_unit_id = fields.Integer(attribute="grid_unit_id", metadata={
+        "description": "the unit whose area it lies in: its grid's unit, or the unit a non-spatial report named"})
+    spatial = fields.Function(lambda p: p.grid_id is not None, metadata={
+        "description": "false: a shortfall of a unit (non-spatial category), absent from maps and GeoJSON"})
     lat = fields.Float(allow_none=True)
     lng = fields.Float(allow_none=True)
     address = fields.String(allow_none=True)

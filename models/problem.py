@@ -39,7 +39,9 @@ class Problem(db.Model):
     severity: Mapped[str] = mapped_column(String(10), default="normal")
 
     point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"), index=True)
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
+    # A problem of a non-spatial category (decision 0091) has no grid, point or coordinates: its `grid_unit_id`
+    # (the area unit, which scope, statistics and unit reports follow) is the unit named at the report.
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
     grid_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     lat: Mapped[float | None]
     lng: Mapped[float | None]

@@ -101,8 +101,9 @@ def create_point(*, actor: User | None, now: datetime, name: str, grid_id: int, 
 def create_category(*, actor: User | None, now: datetime, code: str, name: str, limits: dict,
                     name_en: str | None = None, parent_code: str | None = None,
                     default_unit_id: int | None = None, requires_after_photo: bool = False,
-                    requires_verification_photo: bool = False, pause_on_extension: bool = False) -> Category:
-    """Add a category with its time limits per stage."""
+                    requires_verification_photo: bool = False, pause_on_extension: bool = False,
+                    spatial: bool = True) -> Category:
+    """Add a category with its time limits per stage; `spatial=False`: its problems name a unit, not a place."""
     _require_admin(actor)
     if db.session.scalars(select(Category.id).where(Category.code == code)).first() is not None:
         raise Invalid(f"category {code!r} exists", errors={"code": ["already taken"]})
@@ -114,7 +115,7 @@ def create_category(*, actor: User | None, now: datetime, code: str, name: str, 
     category = Category(
         code=code, name=name, name_en=name_en, parent_code=parent_code, default_unit_id=default_unit_id,
         requires_after_photo=requires_after_photo, requires_verification_photo=requires_verification_photo,
-        pause_on_extension=pause_on_extension, active=True,
+        pause_on_extension=pause_on_extension, active=True, spatial=spatial,
         limits={Stage(stage).value: dict(limit) for stage, limit in limits.items()},
     )
     db.session.add(category)

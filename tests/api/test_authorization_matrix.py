@@ -164,6 +164,17 @@ def _checkin(scene: Scene) -> dict:
     return {"point_id": scene.id("market"), "lat": 35.0621, "lng": 118.3561, "result": "ok"}
 
 
+def _activity(scene: Scene) -> dict:
+    return {"kind": "volunteer_day", "starts_at": (scene.world.now - timedelta(hours=1)).isoformat(),
+            "unit_id": scene.id("east"), "participants": 12, "place": "东关早市"}
+
+
+def takes_part(status: int) -> dict[str, int]:
+    """A list's activities: those who see the list, and officers of a unit taking part; handlers 403."""
+    return expect(403, admin=status, supervisor_own=status, supervisor_parent=status, supervisor_other=404,
+                  officer_own=status, officer_other=404)
+
+
 def _upload(scene: Scene) -> dict:
     return {"kind": "other", "file": (io.BytesIO(PHOTO), "photo.jpg")}
 
@@ -322,6 +333,11 @@ MATRIX: dict[str, Case] = {
         east_object(200), {"template_code": "gas_safety", "tags": ["bottled_gas"]}, ids={"list_id": "campaign"}),
     "GET /api/v1/problem-lists/{list_id}/coverage": Case(east_object(200), ids={"list_id": "campaign"}),
     "GET /api/v1/problem-lists/{list_id}/inspection-ledger": Case(east_object(200), ids={"list_id": "campaign"}),
+    # --- campaign activities and the campaign report
+    "GET /api/v1/problem-lists/{list_id}/activities": Case(takes_part(200)),
+    "POST /api/v1/problem-lists/{list_id}/activities": Case(takes_part(201), _activity),
+    "GET /api/v1/problem-lists/{list_id}/activity-totals": Case(takes_part(200)),
+    "GET /api/v1/problem-lists/{list_id}/report": Case(east_object(200)),
 }
 
 # Which scene object a path placeholder names, unless the case says otherwise.

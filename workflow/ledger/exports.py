@@ -29,10 +29,10 @@ from workflow.scope import problem_filter
 
 BATCH = 1000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# (header, width in characters)
+# (header, width in characters). 所属单位: the grid's unit, or the unit a shortfall without a place belongs to.
 COLUMNS = [("编号", 18), ("状态", 8), ("类别", 14), ("标题", 30), ("严重程度", 8), ("地址", 30), ("网格", 16),
            ("责任单位", 16), ("上报时间", 17), ("整改期限", 17), ("结案时间", 17), ("时区", 14), ("是否超期", 8),
-           ("返工次数", 8), ("督办", 6), ("纬度", 10), ("经度", 10)]
+           ("返工次数", 8), ("督办", 6), ("纬度", 10), ("经度", 10), ("所属单位", 16)]
 
 
 def safe_text(value) -> str:
@@ -59,12 +59,13 @@ def _local(value: datetime | None, tz: str) -> str:
 
 ROW_COLUMNS = (Problem.code, Problem.state, Problem.category_id, Problem.title, Problem.severity, Problem.address,
                Problem.grid_id, Problem.unit_id, Problem.reported_at, Problem.due_at, Problem.closed_at,
-               Problem.timezone, Problem.rework_count, Problem.supervised, Problem.lat, Problem.lng)
+               Problem.timezone, Problem.rework_count, Problem.supervised, Problem.lat, Problem.lng,
+               Problem.grid_unit_id)
 
 
 def rows(*, actor: User, now: datetime, filters: dict) -> Iterator[list]:
     """One list of cell values per problem, in ledger order, times in the problem's own timezone."""
-    grids, units, categories = _names(Grid), _names(Unit), _names(Category)
+    grids, units, categories = _names(Grid) | {None: ""}, _names(Unit), _names(Category)
     stmt = (select(*ROW_COLUMNS, Problem.overdue_clause(now).label("overdue"))
             .where(problem_filter(actor), *ledger_filters(now, filters))
             .order_by(Problem.reported_at.desc(), Problem.id.desc()).execution_options(yield_per=BATCH))
@@ -74,7 +75,8 @@ def rows(*, actor: User, now: datetime, filters: dict) -> Iterator[list]:
                _local(p.reported_at, p.timezone),
                _local(p.due_at, p.timezone), _local(p.closed_at, p.timezone), p.timezone,
                "是" if p.overdue else "否", p.rework_count, "是" if p.supervised else "否",
-               p.lat if p.lat is not None else "", p.lng if p.lng is not None else ""]
+               p.lat if p.lat is not None else "", p.lng if p.lng is not None else "",
+               safe_text(units[p.grid_unit_id])]
 
 
 def csv_chunks(*, actor: User, now: datetime, filters: dict) -> Iterator[str]:
@@ -126,9 +128,9 @@ SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workshe
 LETTERS = [get_column_letter(index) for index in range(1, len(COLUMNS) + 1)]
 
 
-# Which cells hold text people typed (safe_text in `rows`, escaped here), which are numbers (rework count,
-# latitude, longitude: a whole cell each, or nothing when empty); the others are labels, times and zone names.
-TYPED_TEXT = {0, 2, 3, 5, 6, 7}
+# Which cells hold text people typed (escaped), which are numbers (rework count, latitude, longitude: a whole
+# cell each, or nothing when empty); the others are labels, times and zone names this module wrote.
+TYPED_TEXT = {0, 2, 3, 5, 6, 7, 17}
 NUMBERS = {13, 15, 16}
 
 

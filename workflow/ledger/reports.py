@@ -169,7 +169,7 @@ def summary(*, actor: User, now: datetime, start: datetime, end: datetime, group
     times, totals_times = stage_times(where, key, joins) if with_stage_times else ({}, {})
     labels = _labels(group_by, [row["key"] for row in rows])
     return {"basis": "reported_in_period", "from": start, "to": end, "group_by": group_by,
-            "rows": [_with_rates(row) | {"label": labels.get(row["key"], str(row["key"])),
+            "rows": [_with_rates(row) | {"label": labels.get(row["key"], _unlabelled(group_by, row["key"])),
                                          "stage_times": times.get(row["key"], {})}
                      for row in sorted(rows, key=lambda r: str(r["key"]))],
             "totals": _with_rates(totals) | {"stage_times": totals_times}}
@@ -252,6 +252,14 @@ def _left_stage(stage: str):
 
 def _whole(value):
     return None if value is None else int(round(float(value)))
+
+
+def _unlabelled(group_by: str, key) -> str:
+    """A key without a name: the grid of shortfalls without a place (decision 0091), or the key itself."""
+    return NO_GRID if group_by == "grid" and key is None else str(key)
+
+
+NO_GRID = "无地点"
 
 
 def _labels(group_by: str, keys: list) -> dict:

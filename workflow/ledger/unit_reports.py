@@ -9,7 +9,9 @@ subtree (their grid's unit or their responsible unit lies in it):
 - escalated: escalation steps fired in the period on those problems;
 - rounds_missed / rounds_scheduled: patrol rounds of plans of U's subtree whose window started in the period;
 - top_points: the places with the most problems reported in the RECURRENCE_DAYS days up to the period's end
-  (at least two), most first, at most five.
+  (at least two), most first, at most five;
+- activities: campaign activity days organised by U's subtree that started in the period, with their summed
+  participants, volunteers, households or people reached and materials handed out (decision 0092).
 A report is made once per (unit, kind, period): the first scheduler tick after the unit's local midnight makes
 yesterday's daily report and, on Mondays, last week's weekly report.
 """
@@ -29,6 +31,7 @@ from models.base import db
 from models.enums import Role, RoundState, State, label
 from models.report import UnitReport
 from workflow.errors import Forbidden, NotFound
+from workflow.ledger import activities
 from workflow.ledger.exports import safe_text
 from workflow.ledger.reports import RECURRENCE_DAYS
 from workflow.scope import subtree_ids
@@ -40,6 +43,8 @@ OVERDUE_ROWS = 500
 LABELS = {"new": "新增问题", "closed": "办结问题", "cancelled": "撤销问题", "overdue": "超期未办结",
           "overdue_max_hours": "最长超期（小时）", "escalated": "督办升级", "rounds_scheduled": "计划巡查轮次",
           "rounds_missed": "漏巡轮次"}
+ACTIVITY_LABELS = {"activities": "活动次数", "participants": "活动参与人次", "volunteers": "志愿者人次",
+                   "reached": "覆盖户/人", "materials": "发放资料（份）"}
 
 
 def period_of(kind: str, today: date) -> tuple[date, date]:
@@ -91,6 +96,7 @@ def figures(unit: Unit, start: datetime, end: datetime) -> dict:
         "rounds_scheduled": count(rounds),
         "rounds_missed": count(rounds.where(PatrolRound.state == RoundState.MISSED)),
         "top_points": _top_points(mine, end),
+        "activities": activities.unit_figures(unit, start, end),
     }
 
 
@@ -123,6 +129,8 @@ def render_xlsx(unit: Unit, report: dict, overdue: list[Problem]) -> bytes:
     for name, title in LABELS.items():
         value = report["figures"][name]
         summary.append([title, "" if value is None else value])
+    for name, title in ACTIVITY_LABELS.items():  # reports made before activities were counted have none
+        summary.append([title, report["figures"].get("activities", {}).get(name, 0)])
     summary.column_dimensions["A"].width, summary.column_dimensions["B"].width = 20, 26
     points = book.create_sheet("高发点位")
     points.append(["点位", f"近 {RECURRENCE_DAYS} 天问题数"])

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from models import Category, Grid, Party, Point, Problem, User
+from models import Category, Grid, Party, Point, Problem, Unit, User
 from models.base import db, mark_written
 from models.enums import Action, Role, Stage, State
 from workflow import tally
@@ -29,23 +29,23 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
                    lat: float | None = None, lng: float | None = None, address: str | None = None,
                    resolved_on_site: bool = False, observed_at: datetime | None = None,
                    client_id: str | None = None, round_id: int | None = None, party_id: int | None = None,
-                   due_at: datetime | None = None) -> tuple[Problem, bool]:
+                   due_at: datetime | None = None, unit_id: int | None = None) -> tuple[Problem, bool]:
     """Report a problem; returns it and whether it is new (a repeated `client_id` is not). `party_id` names
     the party (经营主体) it is about; `due_at` fixes its whole-case deadline from the report on (an order to
-    rectify sets one) instead of the category's limit from the assignment."""
+    rectify sets one) instead of the category's limit from the assignment. A problem of a non-spatial category
+    names the unit it belongs to (`unit_id`) instead of a place."""
     if actor.role not in REPORTERS:
         raise Forbidden("only officers and supervisors report problems")
     if client_id is not None and (existing := _by_client_id(actor, client_id)):
         return existing, False
     category = _category(category_code)
-    grid, point = _location(point_id, grid_id)
-    _check_may_report_in(actor, grid)
-    _check_party(party_id, grid)
+    area, grid, point = _placement(actor, category, unit_id=unit_id, point_id=point_id, grid_id=grid_id,
+                                   place={"lat": lat, "lng": lng, "address": address, "party_id": party_id})
     _check_observed(observed_at, now)
     problem = Problem(
         category=category, category_id=category.id, title=title, description=description,
-        severity=severity, point_id=point.id if point else None, grid_id=grid.id,
-        grid_unit_id=grid.unit_id, **_place(point, lat, lng, address), timezone=grid.unit.timezone,
+        severity=severity, point_id=point.id if point else None, grid_id=grid.id if grid else None,
+        grid_unit_id=area.id, **_place(point, lat, lng, address), timezone=area.timezone,
         reporter_id=actor.id, client_id=client_id, resolved_on_site=resolved_on_site,
         observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1, round_id=round_id,
         next_check_at=now, party_id=party_id, due_at=due_at,
@@ -54,7 +54,7 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
     _start(problem, actor, now)
     problem.recurrence_of = repeats(problem)
     # Last: the day's counter row stays locked until the commit, so concurrent reports queue only for the rest.
-    problem.code = codes.next_code(prefix=codes.code_prefix(grid.unit), tz=grid.unit.timezone, now=now)
+    problem.code = codes.next_code(prefix=codes.code_prefix(area), tz=area.timezone, now=now)
     return _insert_report(problem, actor, now)
 
 
@@ -129,6 +129,40 @@ def _location(point_id: int | None, grid_id: int | None) -> tuple[Grid, Point | 
     return grid, None
 
 
+def _placement(actor: User, category: Category, *, unit_id: int | None, point_id: int | None,
+               grid_id: int | None, place: dict) -> tuple[Unit, Grid | None, Point | None]:
+    """(area unit, grid, point) of a report: a place for a spatial category, the named unit for another."""
+    if not category.spatial:
+        area = _owner(category, unit_id, place | {"point_id": point_id, "grid_id": grid_id})
+        _check_may_report_for(actor, area)
+        return area, None, None
+    if unit_id is not None:
+        raise Invalid(f"category {category.code!r} needs a place", errors={
+            "unit_id": ["only for a non-spatial category; give point_id, or lat, lng, address and grid_id"]})
+    grid, point = _location(point_id, grid_id)
+    _check_may_report_in(actor, grid)
+    _check_party(place["party_id"], grid)
+    return grid.unit, grid, point
+
+
+def _owner(category: Category, unit_id: int | None, placed: dict) -> Unit:
+    """The unit a shortfall of a non-spatial category belongs to; it has no place."""
+    if given := [name for name, value in placed.items() if value is not None]:
+        raise Invalid(f"category {category.code!r} has no place",
+                      errors={name: ["a non-spatial category names unit_id instead"] for name in given})
+    unit = db.session.get(Unit, unit_id) if unit_id is not None else None
+    if unit is None:
+        raise Invalid("unknown unit", errors={"unit_id": ["required for a non-spatial category" if unit_id is None
+                                                          else "unknown unit"]})
+    return unit
+
+
+def _check_may_report_for(actor: User, unit: Unit) -> None:
+    """A shortfall of a unit is reported by an officer or a supervisor of that unit or of a unit above it."""
+    if not unit_within(unit, actor.unit):
+        raise Forbidden("report shortfalls only of units in your own unit's subtree")
+
+
 def _check_party(party_id: int | None, grid: Grid) -> None:
     """A problem about a party lies in the party's grid."""
     if party_id is None:
@@ -178,7 +212,22 @@ def _relink(problem: Problem) -> None:
     relink_repeats_of(problem.id, gone=False)
 
 
+PLACE_FIELDS = ("point_id", "lat", "lng", "address")
+
+
+def _check_edit_keeps_kind(problem: Problem, changes: dict) -> None:
+    """A shortfall without a place stays one, and a problem at a place keeps a place (decision 0091)."""
+    spatial = problem.grid_id is not None
+    if not spatial and (placed := [name for name in PLACE_FIELDS if name in changes]):
+        raise Invalid("a problem of a non-spatial category has no place",
+                      errors={name: ["not for a problem without a place"] for name in placed})
+    if "category_code" in changes and _category(changes["category_code"]).spatial != spatial:
+        raise Invalid("the new category differs in having a place", errors={
+            "category_code": ["a spatial and a non-spatial category cannot replace each other"]})
+
+
 def _edit_fields(problem: Problem, actor: User, now: datetime, changes: dict) -> None:
+    _check_edit_keeps_kind(problem, changes)
     for name in EDITABLE:
         if name in changes:
             setattr(problem, name, changes[name])
