@@ -8,7 +8,7 @@ from marshmallow.exceptions import ValidationError
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now
 from api.errors import ProblemSchema
-from api.fields import AwareDateTime, StrictString
+from api.fields import AwareDateTime, Computed, StrictString
 from api.inspections import InspectionPhotoOut
 from api.schemas import In, PageArgs, _id, page_of
 from api.write import write
@@ -55,7 +55,7 @@ class ActivityOut(Schema):
     id = fields.Integer(required=True)
     list_id = fields.Integer(required=True)
     kind = fields.String(required=True)
-    kind_label = fields.Function(lambda a: activities.KIND_LABELS[a.kind], required=True)
+    kind_label = Computed(lambda a: activities.KIND_LABELS[a.kind], returns=fields.String(), required=True)
     starts_at = fields.DateTime(required=True)
     ends_at = fields.DateTime(required=True, allow_none=True)
     point_id = fields.Integer(required=True, allow_none=True)

@@ -259,7 +259,7 @@ class ProblemOut(Schema):
     grid_id = fields.Integer(allow_none=True, metadata={"description": "null for a problem without a place"})
     area_unit_id = fields.Integer(attribute="grid_unit_id", metadata={
         "description": "the unit whose area it lies in: its grid's unit, or the unit a non-spatial report named"})
-    spatial = fields.Function(lambda p: p.grid_id is not None, metadata={
+    spatial = Computed(lambda p: p.grid_id is not None, returns=fields.Boolean(), metadata={
         "description": "false: a shortfall of a unit (non-spatial category), absent from maps and GeoJSON"})
     lat = fields.Float(allow_none=True)
     lng = fields.Float(allow_none=True)
