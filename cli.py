@@ -93,14 +93,16 @@ def seed_calendar_command(years):
 @audit_cli.command("verify")
 @click.option("--problem", "problem_id", type=click.IntRange(1, 2**31 - 1), help="Check this problem only.")
 @click.option("--party", "party_id", type=click.IntRange(1, 2**31 - 1), help="Check this party only.")
+@click.option("--admin", "admin_only", is_flag=True, help="Check the admin trail only.")
 @click.pass_context
-def audit_verify_command(ctx, problem_id, party_id):
-    """Walk every trail's hash chain, problems then parties; exit 1 naming the first broken link."""
-    if problem_id is not None and party_id is not None:
-        raise click.BadParameter("give --problem or --party, not both", param_hint="--party")
+def audit_verify_command(ctx, problem_id, party_id, admin_only):
+    """Walk every trail's hash chain, problems, parties, then the admin trail; exit 1 naming the first broken
+    link."""
+    if sum((problem_id is not None, party_id is not None, admin_only)) > 1:
+        raise click.BadParameter("give one of --problem, --party, --admin", param_hint="--party")
     mode = sqlite_begin_mode.set("DEFERRED")  # only reads: do not hold SQLite's write lock meanwhile
     try:
-        verdict = audit.verify_chains(problem_id=problem_id, party_id=party_id)
+        verdict = audit.verify_chains(problem_id=problem_id, party_id=party_id, admin_only=admin_only)
     finally:
         db.session.rollback()
         sqlite_begin_mode.reset(mode)
@@ -111,15 +113,19 @@ def audit_verify_command(ctx, problem_id, party_id):
     if not verdict.intact:
         click.echo(str(verdict.broken))
         ctx.exit(1)
-    click.echo(_intact(verdict, party_only=party_id is not None))
+    click.echo(_intact(verdict, party_only=party_id is not None, admin_only=admin_only))
 
 
-def _intact(verdict: audit.Verdict, *, party_only: bool) -> str:
+def _intact(verdict: audit.Verdict, *, party_only: bool, admin_only: bool = False) -> str:
     problems = f"{verdict.problems} problems, {verdict.events} events"
     parties = f"{verdict.parties} parties, {verdict.party_events} party events"
+    admin = f"{verdict.admin_events} admin events"
     if party_only:
         return f"intact: {parties}"
-    return f"intact: {problems}" + (f"; {parties}" if verdict.parties else "")
+    if admin_only:
+        return f"intact: {admin}"
+    return (f"intact: {problems}" + (f"; {parties}" if verdict.parties else "")
+            + (f"; {admin}" if verdict.admin_events else ""))
 
 
 @audit_cli.command("digest")

@@ -1,5 +1,6 @@
 """Every model, re-exported so `from models import Problem` works and Alembic sees all tables."""
 
+from models.admin import AdminEvent, AdminTrail
 from models.base import Base, UTCDateTime, db, utcnow
 from models.calendar import CalendarDay, WorkPeriod
 from models.category import Category
@@ -33,4 +34,6 @@ __all__ = [
     "CampaignScope", "Inspection", "InspectionFinding", "InspectionPhoto", "InspectionTask", "InspectionTemplate",
     "ItemExpiry", "LadderStep", "OrderCounter", "Party", "PartyEvent", "PartyTag", "RectificationOrder",
     "Reinspection",
+    # the admin trail
+    "AdminEvent", "AdminTrail",
 ]

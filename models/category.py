@@ -22,6 +22,7 @@ class Category(db.Model):
     # {"dispatch": {"minutes": 120, "clock": "working"}, "accept": ..., "whole": ...}
     limits: Mapped[dict] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
 
     def limit(self, stage: str) -> tuple[int, str] | None:
         """The (minutes, clock) limit of a stage, or None when the stage has no limit."""
