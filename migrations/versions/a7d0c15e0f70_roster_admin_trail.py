@@ -78,6 +78,7 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_admin_events')),
         sa.UniqueConstraint('trail_id', 'seq', name=op.f('uq_admin_events_trail_id_seq')),
     )
+    op.execute("INSERT INTO admin_trail (id, last_seq) VALUES (1, 0)")
     op.create_index('ix_admin_events_resource_resource_id_seq', 'admin_events', ['resource', 'resource_id', 'seq'])
     if op.get_bind().dialect.name == 'postgresql':
         op.execute(APPEND_ONLY_FUNCTION)

@@ -123,7 +123,7 @@ def edit_plan(*, actor: User, now: datetime, plan_id: int, **changes) -> PatrolP
         _apply(plan, {name: value for name, value in changes.items() if name in EDITABLE})
     plan.version += 1
     plan.updated_at = now
-    _cancel_unstarted(plan, now)
+    cancel_unstarted(plan, now)
     if plan.watermark is not None:  # make the cancelled windows again, from the new plan
         plan.watermark = min(plan.watermark, now)
     return plan
@@ -136,13 +136,14 @@ def set_paused(*, actor: User, now: datetime, plan_id: int, paused: bool) -> Pat
     if plan.paused != paused:
         plan.paused, plan.updated_at = paused, now
         if paused:
-            _cancel_unstarted(plan, now)
+            cancel_unstarted(plan, now)
         elif plan.watermark is not None:  # no backfill of the paused time
             plan.watermark = max(plan.watermark, now)
     return plan
 
 
-def _cancel_unstarted(plan: PatrolPlan, now: datetime) -> None:
+def cancel_unstarted(plan: PatrolPlan, now: datetime) -> None:
+    """Cancel the plan's rounds that have not started (a new plan, team or pause makes them again or not)."""
     db.session.flush()
     db.session.execute(
         update(PatrolRound)

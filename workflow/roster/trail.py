@@ -71,6 +71,13 @@ def record(*, actor: User | None, now: datetime, resource: str, resource_id: int
     return event
 
 
+def record_creation(resource: str, row, names: tuple[str, ...], *, actor: User | None, now: datetime,
+                    reason: str | None = None, secret: tuple[str, ...] = ()) -> AdminEvent:
+    """Put a new row on the trail, each of `names` as its after."""
+    return record(actor=actor, now=now, resource=resource, resource_id=row.id, action="create",
+                  changes=diff({}, snapshot(row, names), secret=secret), reason=reason)
+
+
 def list_events(*, limit: int, cursor: str | None = None, resource: str | None = None,
                 resource_id: int | None = None, actor_id: int | None = None) -> Page:
     """A page of the trail, oldest first, filtered by resource, its id and the actor."""
