@@ -41,12 +41,55 @@ def page_of(item_schema, name: str):
 
 # --- organisation ----------------------------------------------------------------------------
 
+UNIT_CODE = StrictString(validate=validate.Regexp(r"^[A-Za-z]{1,8}$"), metadata={
+    "description": "the district's prefix of problem codes (LY), letters"})
+KEY = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$", error="1-32 letters, digits, _ . -")
+PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,30}$", error="a phone number: digits, spaces, -, an optional +")
+ETAG = {"ETag": {"schema": {"type": "string"}, "description": "the row's version, for If-Match"}}
+
+
+def natural_key(description: str, **kwargs) -> StrictString:
+    return StrictString(allow_none=True, validate=KEY, metadata={"description": description}, **kwargs)
+
+
+def reason_field() -> StrictString:
+    return StrictString(allow_none=True, load_only=True, validate=validate.Length(min=1, max=500),
+                        metadata={"description": "why (optional): kept on the admin trail"})
+
+
+class RowEditIn(In):
+    """At least one field besides `reason`: a PATCH that names nothing to change is refused."""
+
+    reason = reason_field()
+    active = StrictBoolean(metadata={"description": "false retires it (kept for history), true reactivates it"})
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not set(data) - {"reason"}:
+            raise ValidationError("give at least one field to change", "_schema")
+
+
+class ActiveArgs(PageArgs):
+    active = fields.String(load_default="true", validate=validate.OneOf(["true", "false", "all"]), metadata={
+        "description": "true (the default: what pickers offer), false (the retired ones) or all"})
+
+
 class UnitIn(In):
     name = text(100, required=True)
     kind = choice(UnitKind, required=True)
     parent_id = _id(allow_none=True)
     timezone = text(64)
-    code = StrictString(validate=validate.Regexp(r"^[A-Za-z]{1,8}$"))
+    code = UNIT_CODE
+    unit_code = natural_key("the unit's code in the city's register (单位编码); unique")
+
+
+class UnitEditIn(RowEditIn):
+    name = text(100)
+    kind = choice(UnitKind)
+    parent_id = _id(allow_none=True, metadata={"description": "move the unit (and its subtree) under another"})
+    timezone = text(64)
+    code = StrictString(allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{1,8}$"))
+    unit_code = natural_key("the unit's code in the city's register (单位编码); unique")
 
 
 class UnitOut(Schema):
@@ -54,8 +97,11 @@ class UnitOut(Schema):
     name = fields.String()
     kind = fields.String()
     code = fields.String(allow_none=True)
+    unit_code = fields.String(allow_none=True)
     parent_id = fields.Integer(allow_none=True)
     timezone = fields.String()
+    active = fields.Boolean()
+    version = fields.Integer()
 
 
 class UserIn(In):
@@ -63,9 +109,21 @@ class UserIn(In):
     role = choice(Role, required=True)
     unit_id = _id(allow_none=True)
     grid_ids = fields.List(_id(), validate=validate.Length(max=100))
+    phone = StrictString(allow_none=True, validate=PHONE, metadata={"description": "unique; a natural key"})
+    employee_no = natural_key("工号, unique; a natural key")
 
 
-class UserArgs(PageArgs):
+class UserEditIn(RowEditIn):
+    name = text(100)
+    role = choice(Role)
+    unit_id = _id(allow_none=True)
+    grid_ids = fields.List(_id(), validate=validate.Length(max=100), metadata={
+        "description": "an officer's grids: replaces them; visibility and new rounds follow at once"})
+    phone = StrictString(allow_none=True, validate=PHONE)
+    employee_no = natural_key("工号, unique")
+
+
+class UserArgs(ActiveArgs):
     role = choice(Role)
     unit_id = _id()
 
@@ -80,19 +138,53 @@ class UserOut(Schema):
     active = fields.Boolean()
 
 
-class NewUserOut(UserOut):
+class PersonOut(UserOut):
+    """A person as those who manage them see them."""
+
+    phone = fields.String(allow_none=True)
+    employee_no = fields.String(allow_none=True)
+    version = fields.Integer()
+    retired_at = fields.DateTime(allow_none=True)
+
+
+class MovedOut(Schema):
+    tokens_revoked = fields.Integer(metadata={"description": "tokens revoked at once (retirement)"})
+    problems_released = fields.List(fields.Integer(), metadata={
+        "description": "open problems handed back to their unit's queue (handler unset, a release event)"})
+    plans_changed = fields.List(fields.Integer(), metadata={
+        "description": "patrol plans they were taken off; unstarted rounds are made again without them"})
+    plans_paused = fields.List(fields.Integer(), metadata={"description": "plans left with nobody, paused"})
+
+
+class PersonEditOut(PersonOut):
+    moved = fields.Nested(MovedOut, metadata={"description": "what moved with the change ({} when nothing)"})
+    token = fields.String(allow_none=True, metadata={
+        "description": "a fresh token when the person was reactivated (shown once; null on replays), else null"})
+
+
+class NewUserOut(PersonOut):
     token = fields.String(allow_none=True, metadata={"description": "shown once; null on replays"})
 
 
 class GridIn(In):
     name = text(100, required=True)
     unit_id = _id(required=True)
+    code = natural_key("the grid's code (网格编码); unique")
+
+
+class GridEditIn(RowEditIn):
+    name = text(100)
+    unit_id = _id()
+    code = natural_key("the grid's code (网格编码); unique")
 
 
 class GridOut(Schema):
     id = fields.Integer()
     name = fields.String()
     unit_id = fields.Integer()
+    code = fields.String(allow_none=True)
+    active = fields.Boolean()
+    version = fields.Integer()
 
 
 class PointIn(In):
@@ -101,6 +193,16 @@ class PointIn(In):
     lat = StrictFloat(required=True, validate=validate.Range(min=-90, max=90))
     lng = StrictFloat(required=True, validate=validate.Range(min=-180, max=180))
     address = text(300, allow_none=True)
+    code = natural_key("the point's code (点位编码); unique")
+
+
+class PointEditIn(RowEditIn):
+    name = text(200)
+    grid_id = _id()
+    lat = StrictFloat(validate=validate.Range(min=-90, max=90))
+    lng = StrictFloat(validate=validate.Range(min=-180, max=180))
+    address = text(300, allow_none=True)
+    code = natural_key("the point's code (点位编码); unique")
 
 
 class PointOut(Schema):
@@ -110,6 +212,9 @@ class PointOut(Schema):
     lat = fields.Float()
     lng = fields.Float()
     address = fields.String(allow_none=True)
+    code = fields.String(allow_none=True)
+    active = fields.Boolean()
+    version = fields.Integer()
 
 
 class LimitIn(In):
@@ -129,6 +234,19 @@ class CategoryIn(In):
     limits = fields.Dict(keys=choice(Stage), values=fields.Nested(LimitIn), load_default=dict)
 
 
+class CategoryEditIn(RowEditIn):
+    """The code is the category's identity (problems, rules and templates name it): it does not change."""
+
+    name = text(100)
+    name_en = text(100, allow_none=True)
+    parent_code = StrictString(allow_none=True, validate=validate.Length(max=40))
+    default_unit_id = _id(allow_none=True)
+    requires_after_photo = StrictBoolean()
+    requires_verification_photo = StrictBoolean()
+    pause_on_extension = StrictBoolean()
+    limits = fields.Dict(keys=choice(Stage), values=fields.Nested(LimitIn))
+
+
 class CategoryOut(Schema):
     id = fields.Integer()
     code = fields.String()
@@ -141,6 +259,8 @@ class CategoryOut(Schema):
     requires_verification_photo = fields.Boolean()
     pause_on_extension = fields.Boolean()
     limits = fields.Dict(keys=fields.String(), values=fields.Dict())
+    active = fields.Boolean()
+    version = fields.Integer()
 
     def _name(self, category) -> str:
         return category_label(category)
@@ -149,6 +269,30 @@ class CategoryOut(Schema):
 def category_label(category) -> str:
     """The category's name in the caller's language."""
     return category.name_en if lang() == "en" and category.name_en else category.name
+
+
+class AdminEventArgs(PageArgs):
+    resource = fields.String(validate=validate.OneOf(
+        ["unit", "user", "grid", "point", "category", "patrol_plan", "escalation_rule", "webhook"]))
+    id = _id(metadata={"description": "the resource's id (with resource)"})
+    actor_id = _id()
+
+
+class AdminEventOut(Schema):
+    id = fields.Integer()
+    seq = fields.Integer()
+    resource = fields.String()
+    resource_id = fields.Integer()
+    action = fields.String(metadata={"description": "create | edit | retire | reactivate | import"})
+    actor = fields.Function(
+        lambda e: {"id": e.actor_id, "name": e.actor_name, "role": e.actor_role} if e.actor_role else None,
+        allow_none=True, metadata={"description": "who; null: the system or the command line"})
+    changes = fields.Dict(attribute="fields", metadata={"description": "field -> {before, after}; personal numbers and secrets "
+                                                   "read \"changed\""})
+    reason = fields.String(allow_none=True)
+    at = fields.DateTime()
+    prev_hash = fields.String()
+    hash = fields.String()
 
 
 # --- problems --------------------------------------------------------------------------------
@@ -319,7 +463,8 @@ class EventOut(Schema):
 ProblemPage = page_of(ProblemOut, "ProblemPage")
 EventPage = page_of(EventOut, "EventPage")
 UnitPage = page_of(UnitOut, "UnitPage")
-UserPage = page_of(UserOut, "UserPage")
+UserPage = page_of(PersonOut, "UserPage")
+AdminEventPage = page_of(AdminEventOut, "AdminEventPage")
 GridPage = page_of(GridOut, "GridPage")
 PointPage = page_of(PointOut, "PointPage")
 CategoryPage = page_of(CategoryOut, "CategoryPage")

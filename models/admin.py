@@ -33,8 +33,9 @@ class AdminEvent(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_name: Mapped[str | None] = mapped_column(String(100))
     actor_role: Mapped[str | None] = mapped_column(String(20))
-    # {field: {"before": ..., "after": ...}}; secrets and personal numbers are written "changed"
-    changes: Mapped[dict] = mapped_column(JSON, default=dict)
+    # What changed: {field: {"before": ..., "after": ...}}; personal numbers are written "changed". Named
+    # `fields` like the other trails' column, which the sealing code fills in when empty.
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     prev_hash: Mapped[str] = mapped_column(String(64))

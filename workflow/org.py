@@ -1,8 +1,6 @@
 """The organisation an admin sets up: units, users, grids, points and categories."""
 
 from datetime import datetime
-from functools import cache
-from zoneinfo import available_timezones
 
 from sqlalchemy import select
 
@@ -10,6 +8,7 @@ from models import Category, Grid, Point, Unit, User
 from models.base import db
 from models.enums import Role, Stage
 from workflow.auth import issue_token
+from workflow.calendar import check_timezone
 from workflow.errors import Forbidden, Invalid, NotFound
 from workflow.paging import Page, by_column
 from workflow.roster import trail
@@ -39,21 +38,6 @@ def _trail(resource: str, row, names: tuple[str, ...], actor: User | None, now: 
     """Creations by a person go on the admin trail (the seeds and the tests' fixtures, actor None, do not)."""
     if actor is not None:
         trail.record_creation(resource, row, names, actor=actor, now=now, **kwargs)
-
-
-def check_timezone(name: str) -> str:
-    """An IANA zone name (not "localtime" or a path), else Invalid."""
-    if name not in _zones():
-        raise Invalid(f"unknown timezone {name!r}", errors={"timezone": ["not an IANA timezone"]})
-    return name
-
-
-@cache
-def _zones() -> frozenset[str]:
-    """IANA names, less what some systems add that depends on the host ("localtime", posix/, right/)."""
-    host_specific = ("localtime", "posixrules", "Factory")
-    return frozenset(name for name in available_timezones()
-                     if name not in host_specific and not name.startswith(("posix/", "right/")))
 
 
 def create_unit(*, actor: User | None, now: datetime, name: str, kind: str, parent_id: int | None = None,

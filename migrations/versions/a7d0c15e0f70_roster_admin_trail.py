@@ -68,7 +68,7 @@ def upgrade():
         sa.Column('actor_id', sa.Integer(), nullable=True),
         sa.Column('actor_name', sa.String(length=100), nullable=True),
         sa.Column('actor_role', sa.String(length=20), nullable=True),
-        sa.Column('changes', sa.JSON(), nullable=False),
+        sa.Column('fields', sa.JSON(), nullable=False),
         sa.Column('reason', sa.Text(), nullable=True),
         sa.Column('at', models.base.UTCDateTime(), nullable=False),
         sa.Column('prev_hash', sa.String(length=64), nullable=False),

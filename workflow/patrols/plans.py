@@ -10,9 +10,8 @@ from sqlalchemy import select, update
 from models import Grid, PatrolPlan, PatrolRound, Point, Unit, User
 from models.base import db
 from models.enums import Role
-from workflow.calendar import WorkCalendar
+from workflow.calendar import WorkCalendar, check_timezone
 from workflow.errors import Forbidden, Invalid, NotFound
-from workflow.org import check_timezone
 from workflow.scope import subtree_ids, unit_within
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

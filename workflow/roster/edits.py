@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from models import Category, Grid, Point, Problem, Unit, User
 from models.base import db
 from models.enums import Role, Stage
+from workflow.calendar import check_timezone
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionRequired, Stale
 from workflow.problems.lifecycle import OPEN_STATES
 from workflow.roster import trail
@@ -143,7 +144,6 @@ def edit_unit(*, actor: User | None, now: datetime, unit_id: int, expected_versi
 
 def _apply_unit(unit: Unit, changes: dict, now: datetime) -> None:
     if "timezone" in changes:
-        from workflow.org import check_timezone  # org creates rows and puts them on this module's trail
         changes["timezone"] = check_timezone(changes["timezone"])
     if "unit_code" in changes and changes["unit_code"] is not None:
         check_unique(Unit, Unit.unit_code, changes["unit_code"], unit.id, "unit_code")

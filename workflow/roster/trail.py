@@ -64,7 +64,7 @@ def record(*, actor: User | None, now: datetime, resource: str, resource_id: int
     event = AdminEvent(
         trail_id=TRAIL_ID, seq=_next_seq(), resource=resource, resource_id=resource_id, action=action,
         actor_id=actor.id if actor else None, actor_name=actor.name if actor else None,
-        actor_role=str(actor.role) if actor else None, changes=changes, reason=reason, at=now)
+        actor_role=str(actor.role) if actor else None, fields=changes, reason=reason, at=now)
     audit.seal_event(event, audit.ADMIN)
     db.session.add(event)
     db.session.flush([event])
