@@ -4,7 +4,7 @@ from flask import g
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.context import current_actor, lang, request_now
-from api.fields import AwareDateTime, CommaList, StrictBoolean, StrictFloat, StrictString
+from api.fields import AwareDateTime, CommaList, OneLine, StrictBoolean, StrictFloat, StrictString
 from models.enums import Role, Severity, Stage, State, UnitKind, label
 from workflow.problems.actions import allowed_actions
 from workflow.problems.lifecycle import ACTIONS
@@ -12,6 +12,11 @@ from workflow.problems.lifecycle import ACTIONS
 
 def text(max_len: int, **kwargs) -> StrictString:
     return StrictString(validate=validate.Length(min=1, max=max_len), **kwargs)
+
+
+def line(max_len: int, **kwargs) -> OneLine:
+    """One line of text: names, codes, addresses (no control characters)."""
+    return OneLine(validate=validate.Length(min=1, max=max_len), **kwargs)
 
 
 def choice(enum, **kwargs) -> fields.String:
@@ -48,8 +53,8 @@ PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,30}$", error="a phone number: digit
 ETAG = {"ETag": {"schema": {"type": "string"}, "description": "the row's version, for If-Match"}}
 
 
-def natural_key(description: str, **kwargs) -> StrictString:
-    return StrictString(allow_none=True, validate=KEY, metadata={"description": description}, **kwargs)
+def natural_key(description: str, **kwargs) -> OneLine:
+    return OneLine(allow_none=True, validate=KEY, metadata={"description": description}, **kwargs)
 
 
 def reason_field() -> StrictString:
@@ -75,19 +80,19 @@ class ActiveArgs(PageArgs):
 
 
 class UnitIn(In):
-    name = text(100, required=True)
+    name = line(100, required=True)
     kind = choice(UnitKind, required=True)
     parent_id = _id(allow_none=True)
-    timezone = text(64)
+    timezone = line(64)
     code = UNIT_CODE
     unit_code = natural_key("the unit's code in the city's register (单位编码); unique")
 
 
 class UnitEditIn(RowEditIn):
-    name = text(100)
+    name = line(100)
     kind = choice(UnitKind)
     parent_id = _id(allow_none=True, metadata={"description": "move the unit (and its subtree) under another"})
-    timezone = text(64)
+    timezone = line(64)
     code = StrictString(allow_none=True, validate=validate.Regexp(r"^[A-Za-z]{1,8}$"))
     unit_code = natural_key("the unit's code in the city's register (单位编码); unique")
 
@@ -105,21 +110,21 @@ class UnitOut(Schema):
 
 
 class UserIn(In):
-    name = text(100, required=True)
+    name = line(100, required=True)
     role = choice(Role, required=True)
     unit_id = _id(allow_none=True)
     grid_ids = fields.List(_id(), validate=validate.Length(max=100))
-    phone = StrictString(allow_none=True, validate=PHONE, metadata={"description": "unique; a natural key"})
+    phone = OneLine(allow_none=True, validate=PHONE, metadata={"description": "unique; a natural key"})
     employee_no = natural_key("工号, unique; a natural key")
 
 
 class UserEditIn(RowEditIn):
-    name = text(100)
+    name = line(100)
     role = choice(Role)
     unit_id = _id(allow_none=True)
     grid_ids = fields.List(_id(), validate=validate.Length(max=100), metadata={
         "description": "an officer's grids: replaces them; visibility and new rounds follow at once"})
-    phone = StrictString(allow_none=True, validate=PHONE)
+    phone = OneLine(allow_none=True, validate=PHONE)
     employee_no = natural_key("工号, unique")
 
 
@@ -167,13 +172,13 @@ class NewUserOut(PersonOut):
 
 
 class GridIn(In):
-    name = text(100, required=True)
+    name = line(100, required=True)
     unit_id = _id(required=True)
     code = natural_key("the grid's code (网格编码); unique")
 
 
 class GridEditIn(RowEditIn):
-    name = text(100)
+    name = line(100)
     unit_id = _id()
     code = natural_key("the grid's code (网格编码); unique")
 
@@ -188,20 +193,20 @@ class GridOut(Schema):
 
 
 class PointIn(In):
-    name = text(200, required=True)
+    name = line(200, required=True)
     grid_id = _id(required=True)
     lat = StrictFloat(required=True, validate=validate.Range(min=-90, max=90))
     lng = StrictFloat(required=True, validate=validate.Range(min=-180, max=180))
-    address = text(300, allow_none=True)
+    address = line(300, allow_none=True)
     code = natural_key("the point's code (点位编码); unique")
 
 
 class PointEditIn(RowEditIn):
-    name = text(200)
+    name = line(200)
     grid_id = _id()
     lat = StrictFloat(validate=validate.Range(min=-90, max=90))
     lng = StrictFloat(validate=validate.Range(min=-180, max=180))
-    address = text(300, allow_none=True)
+    address = line(300, allow_none=True)
     code = natural_key("the point's code (点位编码); unique")
 
 
@@ -224,8 +229,8 @@ class LimitIn(In):
 
 class CategoryIn(In):
     code = StrictString(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,39}$"))
-    name = text(100, required=True)
-    name_en = text(100, allow_none=True)
+    name = line(100, required=True)
+    name_en = line(100, allow_none=True)
     parent_code = StrictString(allow_none=True, validate=validate.Length(max=40))
     default_unit_id = _id(allow_none=True)
     requires_after_photo = StrictBoolean(load_default=False)
@@ -237,8 +242,8 @@ class CategoryIn(In):
 class CategoryEditIn(RowEditIn):
     """The code is the category's identity (problems, rules and templates name it): it does not change."""
 
-    name = text(100)
-    name_en = text(100, allow_none=True)
+    name = line(100)
+    name_en = line(100, allow_none=True)
     parent_code = StrictString(allow_none=True, validate=validate.Length(max=40))
     default_unit_id = _id(allow_none=True)
     requires_after_photo = StrictBoolean()
@@ -274,8 +279,9 @@ def category_label(category) -> str:
 class AdminEventArgs(PageArgs):
     resource = fields.String(validate=validate.OneOf(
         ["unit", "user", "grid", "point", "category", "patrol_plan", "escalation_rule", "webhook"]))
-    id = _id(metadata={"description": "the resource's id (with resource)"})
-    actor_id = _id()
+    id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),
+                        metadata={"description": "the resource's id (with resource)"})
+    actor_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
 
 
 class AdminEventOut(Schema):
@@ -287,8 +293,8 @@ class AdminEventOut(Schema):
     actor = fields.Function(
         lambda e: {"id": e.actor_id, "name": e.actor_name, "role": e.actor_role} if e.actor_role else None,
         allow_none=True, metadata={"description": "who; null: the system or the command line"})
-    changes = fields.Dict(attribute="fields", metadata={"description": "field -> {before, after}; personal numbers and secrets "
-                                                   "read \"changed\""})
+    changes = fields.Dict(attribute="fields", metadata={
+        "description": "field -> {before, after}; personal numbers read \"changed\""})
     reason = fields.String(allow_none=True)
     at = fields.DateTime()
     prev_hash = fields.String()

@@ -119,9 +119,8 @@ def _apply(actor: User, user: User, changes: dict) -> None:
         if name in changes:
             setattr(user, name, changes[name])
     user.role, user.unit_id, user.unit = role, unit.id if unit else None, unit
-    if "grid_ids" in changes or role != Role.OFFICER:
-        user.grids = grids_for(actor, role, changes.get("grid_ids") if role == Role.OFFICER else [],
-                               field="grid_ids")
+    if "grid_ids" in changes or role != Role.OFFICER:  # a new role other than officer leaves the grids
+        user.grids = grids_for(actor, role, changes.get("grid_ids", []), field="grid_ids")
     if "active" in changes:
         user.active = changes["active"]
 
