@@ -202,8 +202,20 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/categories": Case(everyone(200)),
     "POST /api/v1/categories": Case(admin_only(201), {"code": "matrix", "name": "矩阵", "limits": NATURAL}),
     "GET /api/v1/users": Case(supervisors(200)),
-    "POST /api/v1/users": Case(admin_only(201), lambda s: {"name": "新队员", "role": "handler",
-                                                          "unit_id": s.id("squad")}),
+    # People: admins everyone; supervisors the officers and handlers of their subtree (docs/decisions/0071)
+    "POST /api/v1/users": Case(east_creation(201), lambda s: {"name": "新队员", "role": "handler",
+                                                             "unit_id": s.id("squad")}),
+    "GET /api/v1/users/{user_id}": Case(east_object(200)),
+    "PATCH /api/v1/users/{user_id}": Case(east_object(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    # --- the roster: reference rows edited (If-Match) and retired by admins; the admin trail
+    "PATCH /api/v1/units/{unit_id}": Case(admin_only(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/grids/{grid_id}": Case(everyone(200)),
+    "PATCH /api/v1/grids/{grid_id}": Case(admin_only(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/points/{point_id}": Case(everyone(200)),
+    "PATCH /api/v1/points/{point_id}": Case(admin_only(200), {"active": False}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/categories/{category_id}": Case(everyone(200)),
+    "PATCH /api/v1/categories/{category_id}": Case(admin_only(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/admin-events": Case(admin_only(200)),
     "GET /api/v1/me": Case(everyone(200)),
     "GET /api/v1/calendar": Case(everyone(200), query={"year": 2026}),
     "POST /api/v1/calendar/days": Case(admin_only(200), {"days": [{"day": FUTURE_DAY, "workday": True}]}),
@@ -318,7 +330,8 @@ DEFAULT_IDS = {"unit_id": "east", "problem_id": "problem", "list_id": "full_list
                "delivery_id": "delivery", "user_id": "officer", "token_id": "officer_token",
                "attachment_id": "attachment", "report_id": "unit_report",
                "party_id": "party", "inspection_id": "inspection", "order_id": "order",
-               "photo_id": "inspection_photo", "code": "template"}
+               "photo_id": "inspection_photo", "code": "template", "grid_id": "east_grid", "point_id": "market",
+               "category_id": "hawker"}
 
 CONVERTER = re.compile(r"<(?:[^:<>]+:)?([a-z_]+)>")
 
@@ -515,6 +528,7 @@ BUILDERS: dict[str, Callable[[Scene], int]] = {
 def build_scene(world: World) -> Scene:
     """The world's fixed places and people; the rest of the scene is made on demand (see BUILDERS)."""
     return Scene(world, {"east": world.units["east"].id, "squad": world.units["squad"].id,
+                         "hawker": world.categories["hawker"].id,
                          "east_grid": world.grids["east"].id, "market": world.points["market"].id,
                          "officer": world.users["officer"].id})
 
