@@ -33,6 +33,8 @@ from api.schemas import (
     UserEditIn,
     UserIn,
     UserPage,
+    edit_doc,
+    etag,
 )
 from api.write import check_replay, write
 from models import Category, Grid, Point, Unit
@@ -44,20 +46,6 @@ blp = Blueprint("organisation", __name__, url_prefix="/api/v1",
                             "`active: false` retires (nothing referred to is ever deleted); every change is on "
                             "the admin trail (/admin-events).")
 
-IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
-            "description": 'The ETag of the row as you last saw it, e.g. "3" (428 without, 412 when stale)'}
-EDIT_ERRORS = (403, 404, 409, 412, 422, 428)
-
-
-def etag(row) -> dict:
-    return {"ETag": f'"{row.version}"'}
-
-
-def edit_doc(view):
-    """The If-Match parameter and every refusal an edit can answer, in the OpenAPI document."""
-    for status in EDIT_ERRORS:
-        view = blp.alt_response(status, schema=ProblemSchema)(view)
-    return blp.doc(parameters=[IF_MATCH])(view)
 
 
 def _edited(row):
@@ -98,7 +86,7 @@ def get_unit(unit_id):
 @write
 @blp.arguments(UnitEditIn)
 @blp.response(200, UnitOut, headers=ETAG)
-@edit_doc
+@edit_doc(blp)
 def edit_unit(data, unit_id):
     """Edit, move, retire (`active: false`: 409 while people, grids, sub-units or open problems remain) or
     reactivate a unit (admin)."""
@@ -146,7 +134,7 @@ def get_user(user_id):
 @write
 @blp.arguments(UserEditIn)
 @blp.response(200, PersonEditOut, headers=ETAG)
-@edit_doc
+@edit_doc(blp)
 def edit_user(data, user_id):
     """Edit a person; `active: false` retires them: every token revoked at once, open problems back on their
     unit's queue, taken off patrol teams. `moved` says what moved; `token` is fresh on reactivation."""
@@ -197,7 +185,7 @@ def get_grid(grid_id):
 @write
 @blp.arguments(GridEditIn)
 @blp.response(200, GridOut, headers=ETAG)
-@edit_doc
+@edit_doc(blp)
 def edit_grid(data, grid_id):
     """Edit, hand to another unit, retire (409 while active points remain) or reactivate a grid (admin)."""
     return _edited(edits.edit_grid(actor=current_actor(), now=request_now(), grid_id=grid_id,
@@ -236,7 +224,7 @@ def get_point(point_id):
 @write
 @blp.arguments(PointEditIn)
 @blp.response(200, PointOut, headers=ETAG)
-@edit_doc
+@edit_doc(blp)
 def edit_point(data, point_id):
     """Edit, move, retire or reactivate a point (admin); problems reported there keep where they were."""
     return _edited(edits.edit_point(actor=current_actor(), now=request_now(), point_id=point_id,
@@ -277,7 +265,7 @@ def get_category(category_id):
 @write
 @blp.arguments(CategoryEditIn)
 @blp.response(200, CategoryOut, headers=ETAG)
-@edit_doc
+@edit_doc(blp)
 def edit_category(data, category_id):
     """Rename, change limits or photo rules, retire or reactivate a category (admin). A problem's trail keeps
     the name of the day; the ledger shows the current name."""

@@ -51,6 +51,25 @@ UNIT_CODE = StrictString(validate=validate.Regexp(r"^[A-Za-z]{1,8}$"), metadata=
 KEY = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$", error="1-32 letters, digits, _ . -")
 PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,30}$", error="a phone number: digits, spaces, -, an optional +")
 ETAG = {"ETag": {"schema": {"type": "string"}, "description": "the row's version, for If-Match"}}
+IF_MATCH_ROW = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                "description": 'The ETag of the row as you last saw it, e.g. "3" (428 without, 412 when stale)'}
+EDIT_ERRORS = (403, 404, 409, 412, 422, 428)
+
+
+def etag(row) -> dict:
+    """The ETag header of a versioned row."""
+    return {"ETag": f'"{row.version}"'}
+
+
+def edit_doc(blp):
+    """A decorator that documents an edit's If-Match parameter and every refusal it can answer."""
+    from api.errors import ProblemSchema  # api.errors imports api.context, as this module does
+
+    def decorate(view):
+        for status in EDIT_ERRORS:
+            view = blp.alt_response(status, schema=ProblemSchema)(view)
+        return blp.doc(parameters=[IF_MATCH_ROW])(view)
+    return decorate
 
 
 def natural_key(description: str, **kwargs) -> OneLine:

@@ -365,3 +365,39 @@ def test_a_tampered_admin_event_breaks_the_chain(client, world, runner):
     result = runner.invoke(args=["audit", "verify", "--admin"])
     assert result.exit_code == 1
     assert result.output.strip() == "BROKEN: admin trail event seq 1: edited (its content does not match its hash)"
+
+
+# --- patrol plans, escalation rules, webhooks --------------------------------------------------------
+
+def test_a_plan_rule_and_webhook_are_edited_under_if_match_and_trailed(client, world):
+    plan = plans.create_plan(actor=None, now=world.now, unit_id=world.units["east"].id, name="早市",
+                             mode="fixed_post", days="every_day", officer_ids=[world.users["officer"].id],
+                             point_ids=[world.points["market"].id],
+                             windows=[{"label": "早", "start": "06:30", "end": "08:30"}])
+    db.session.commit()
+    rule = client.post("/api/v1/escalation-rules", json={"name": "提醒", "trigger": "at_due"},
+                       headers=world.auth("admin")).json
+    hook = client.post("/api/v1/webhooks", json={"url": "https://hooks.example.com/a", "secret": "0" * 16,
+                                                 "events": ["problem.created"]}, headers=world.auth("admin")).json
+    for path, body, by in ((f"patrol-plans/{plan.id}", {"active": False, "reason": "撤点"}, "east_supervisor"),
+                           (f"escalation-rules/{rule['id']}", {"level": 2}, "admin"),
+                           (f"webhooks/{hook['id']}", {"secret": "1" * 16}, "admin")):
+        assert_problem_json(patch(client, world, path, body, version=None, by=by), 428, "if-match-required")
+        assert_problem_json(patch(client, world, path, body, version=5, by=by), 412, "stale-version")
+        done = patch(client, world, path, body, by=by)
+        assert done.status_code == 200 and done.headers["ETag"] == '"2"', done.json
+    assert trail_of("patrol_plan", plan.id)[0].action == "retire"
+    assert trail_of("patrol_plan", plan.id)[0].reason == "撤点"
+    assert trail_of("escalation_rule", rule["id"])[0].fields == {"level": {"before": 1, "after": 2}}
+    assert trail_of("webhook", hook["id"])[0].fields == {"secret": {"before": "changed", "after": "changed"}}
+
+
+def test_a_retired_plan_makes_no_rounds(client, world):
+    from workflow.patrols import rounds
+    plan = plans.create_plan(actor=None, now=world.now, unit_id=world.units["east"].id, name="早市",
+                             mode="fixed_post", days="every_day", officer_ids=[world.users["officer"].id],
+                             point_ids=[world.points["market"].id],
+                             windows=[{"label": "早", "start": "06:30", "end": "08:30"}])
+    db.session.commit()
+    assert patch(client, world, f"patrol-plans/{plan.id}", {"active": False}, by="east_supervisor").status_code == 200
+    assert rounds.materialize_rounds(now=world.now) == 0

@@ -4,10 +4,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from models import Webhook, WebhookDelivery
+from models import User, Webhook, WebhookDelivery
 from models.base import db
 from workflow.errors import Conflict, NotFound
 from workflow.notifications import delivery
+from workflow.roster.edits import Kind, check_version, commit_edit
+
+WEBHOOK = Kind("webhook", Webhook, ("url", "secret", "events", "active"))
 
 
 def create_webhook(*, now: datetime, url: str, secret: str, events: list[str], active: bool = True) -> Webhook:
@@ -17,14 +20,19 @@ def create_webhook(*, now: datetime, url: str, secret: str, events: list[str], a
     return hook
 
 
-def edit_webhook(*, webhook_id: int, **changes) -> Webhook:
-    """Change a webhook's URL, secret, events or active flag (deliveries already made keep their body)."""
+def edit_webhook(*, actor: User | None, now: datetime, webhook_id: int, expected_version: int | None,
+                 reason: str | None = None, **changes) -> Webhook:
+    """Change a webhook's URL, secret, events or active flag under If-Match (deliveries already made keep
+    their body); the admin trail says the secret changed, never to what."""
     hook = db.session.get(Webhook, webhook_id)
     if hook is None:
         raise NotFound(f"webhook {webhook_id} not found")
-    for name in ("url", "secret", "events", "active"):
+    check_version(hook, expected_version, "webhook")
+    before = {name: getattr(hook, name) for name in WEBHOOK.fields}
+    for name in WEBHOOK.fields:
         if name in changes:
             setattr(hook, name, list(dict.fromkeys(changes[name])) if name == "events" else changes[name])
+    commit_edit(WEBHOOK, hook, actor=actor, now=now, before=before, reason=reason, secret=("secret",))
     return hook
 
 

@@ -34,7 +34,8 @@ STARTED = ("in_progress", "completed", "completed_late")
 def materialize_rounds(*, now: datetime, horizon: timedelta = HORIZON) -> int:
     """Make a round for every window up to now + horizon, once; windows passed in downtime are missed."""
     calendar = load_calendar(db.session)
-    plans = db.session.scalars(select(PatrolPlan).where(PatrolPlan.paused.is_(False)).order_by(PatrolPlan.id)
+    running = (PatrolPlan.paused.is_(False), PatrolPlan.active.is_(True))
+    plans = db.session.scalars(select(PatrolPlan).where(*running).order_by(PatrolPlan.id)
                                .with_for_update(skip_locked=True)).all()  # a plan being edited waits a tick
     until = now + horizon
     windows = {}
