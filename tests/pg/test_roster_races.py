@@ -95,3 +95,18 @@ def test_a_retired_handler_racing_their_own_requests_is_refused_from_the_commit_
     after = app.test_client().get("/api/v1/me", headers=world.auth("handler"))
     assert after.status_code == 401
     assert app.test_client().get(f"/api/v1/problems/{problem.id}", headers=world.auth("handler")).status_code == 401
+
+
+@pytest.mark.parametrize("statement", ["UPDATE admin_events SET reason = 'rewritten'", "DELETE FROM admin_events",
+                                       "TRUNCATE admin_events"])
+def test_the_admin_trail_is_append_only(app, world, client, statement):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    headers = world.auth("admin", **{"If-Match": '"1"'})
+    assert client.patch(f"/api/v1/grids/{world.grids['east'].id}", json={"name": "一网格"},
+                        headers=headers).status_code == 200
+    with pytest.raises(DBAPIError) as refused, db.engine.begin() as conn:
+        conn.execute(text(statement))
+    assert refused.value.orig.sqlstate == "42501"
+    assert "admin_events is append-only" in str(refused.value.orig)
+    assert audit.verify_chains(admin_only=True).admin_events == 1
