@@ -11,11 +11,13 @@ from models.base import db, sqlite_begin_mode, utcnow
 from workflow import audit, calendar, org, seed
 from workflow.errors import DomainError
 from workflow.inspections import defaults as inspection_defaults
+from workflow.roster import imports
 
 seed_cli = AppGroup("seed", help="Seed reference and demo data.")
 users_cli = AppGroup("users", help="Manage users.")
 calendar_cli = AppGroup("calendar", help="The working calendar.")
 audit_cli = AppGroup("audit", help="Tamper evidence of the problem trails.")
+import_cli = AppGroup("import", help="Bulk imports.")
 
 
 def _print_tokens(issued) -> None:
@@ -88,6 +90,35 @@ def seed_calendar_command(years):
     written = calendar.seed_calendar(db.session, years=list(years) or calendar.default_years(), now=utcnow())
     db.session.commit()
     click.echo(f"wrote {written} calendar rows; estimated years: {calendar.estimated_years(db.session)}")
+
+
+@import_cli.command("template")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def import_template_command(path):
+    """Write the empty import template (XLSX) to PATH."""
+    path.write_bytes(imports.template())
+    click.echo(f"wrote the template to {path}")
+
+
+@import_cli.command("org")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_org_command(path):
+    """Import units, grids, points and people from an XLSX or CSV: all or nothing; a rerun changes nothing.
+    Prints what it did and each new person's token (once); exits 1 naming every bad row."""
+    try:
+        report = imports.import_roster(actor=None, now=utcnow(), data=path.read_bytes(), filename=path.name)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        click.echo(f"refused: {error.detail}", err=True)
+        for where, messages in error.errors.items():
+            click.echo(f"  {where}: {'; '.join(messages)}", err=True)
+        raise SystemExit(1) from None
+    for what in ("created", "updated", "unchanged"):
+        click.echo(f"{what}: " + ", ".join(f"{n} {sheet}" for sheet, n in getattr(report, what).items()))
+    for issued in report.tokens:
+        click.echo(f"  {issued['name']} (id {issued['user_id']}, {issued['phone'] or issued['employee_no']})"
+                   f"\n    {issued['token']}")
 
 
 @audit_cli.command("verify")

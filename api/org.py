@@ -1,6 +1,7 @@
 """The organisation: units, users, grids, points and categories; edited under If-Match, retired, trailed."""
 
-from flask import g
+from flask import Response, g
+from flask_smorest.fields import Upload
 
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, if_match_version, request_now, require_role
@@ -18,6 +19,8 @@ from api.schemas import (
     GridIn,
     GridOut,
     GridPage,
+    ImportOut,
+    In,
     NewUserOut,
     PersonEditOut,
     PersonOut,
@@ -39,7 +42,7 @@ from api.schemas import (
 from api.write import check_replay, write
 from models import Category, Grid, Point, Unit
 from workflow import org
-from workflow.roster import edits, people, trail
+from workflow.roster import edits, imports, people, trail
 
 blp = Blueprint("organisation", __name__, url_prefix="/api/v1",
                 description="The organisation: units, users, grids, points, categories. Edits need If-Match; "
@@ -283,3 +286,43 @@ def admin_events(args):
     """The admin trail, oldest first: who changed which reference row or person, when, what (admin)."""
     require_role("admin")
     return trail.list_events(resource_id=args.pop("id", None), **args)
+
+
+# --- the first day's roster from a spreadsheet -------------------------------------------------------
+
+class ImportFile(In):
+    file = Upload(required=True, metadata={"description": "XLSX (the template's four sheets) or CSV (a 类别 "
+                                                          "column naming each row's kind), at most 5 MiB"})
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@blp.route("/imports", methods=["POST"], endpoint="import_roster")
+@write
+@blp.arguments(ImportFile, location="files")
+@blp.response(200, ImportOut)
+@blp.alt_response(403, schema=ProblemSchema)
+@blp.alt_response(413, schema=ProblemSchema)
+@blp.alt_response(415, schema=ProblemSchema)
+@blp.alt_response(422, schema=ProblemSchema, description="Refused whole: `errors` names each bad row "
+                                                          "(`points[5].lat`) and field; nothing was written")
+def import_roster(files):
+    """Import units, grids, points and people (admin): all or nothing, matched by natural keys, so a rerun
+    changes nothing. New people's tokens are in the answer, once."""
+    require_role("admin")
+    g.idempotency_scrub = ("tokens",)
+    check_replay()
+    upload = files["file"]
+    return imports.import_roster(actor=current_actor(), now=request_now(), data=upload.read(imports.MAX_BYTES + 1),
+                                 filename=upload.filename or "")
+
+
+@blp.route("/imports/template", methods=["GET"])
+@blp.response(200, content_type=XLSX, description="The XLSX to fill in: a sheet per kind, and notes")
+@blp.alt_response(403, schema=ProblemSchema)
+def import_template():
+    """The import template (admin)."""
+    require_role("admin")
+    return Response(imports.template(), mimetype=XLSX,
+                    headers={"Content-Disposition": "attachment; filename=roster-template.xlsx"})

@@ -295,6 +295,29 @@ def category_label(category) -> str:
     return category.name_en if lang() == "en" and category.name_en else category.name
 
 
+class ImportCounts(Schema):
+    units = fields.Integer()
+    grids = fields.Integer()
+    points = fields.Integer()
+    people = fields.Integer()
+
+
+class ImportedToken(Schema):
+    user_id = fields.Integer()
+    name = fields.String()
+    phone = fields.String(allow_none=True)
+    employee_no = fields.String(allow_none=True)
+    token = fields.String()
+
+
+class ImportOut(Schema):
+    created = fields.Nested(ImportCounts)
+    updated = fields.Nested(ImportCounts)
+    unchanged = fields.Nested(ImportCounts)
+    tokens = fields.List(fields.Nested(ImportedToken), allow_none=True, metadata={
+        "description": "a token for each person created, shown once (hand them out); null on replays"})
+
+
 class AdminEventArgs(PageArgs):
     resource = fields.String(validate=validate.OneOf(
         ["unit", "user", "grid", "point", "category", "patrol_plan", "escalation_rule", "webhook"]))

@@ -178,7 +178,8 @@ def test_assigning_to_a_retired_unit_or_handler_is_422(client, world):
     assert patch(client, world, f"users/{handler.id}", {"active": False}).status_code == 200
     assert patch(client, world, f"units/{sanitation.id}", {"active": False}).status_code == 200
     problem = world.report()
-    to_unit = client.post(f"/api/v1/problems/{problem.id}/actions", headers=world.auth("supervisor", **{"If-Match": '"1"'}),
+    to_unit = client.post(f"/api/v1/problems/{problem.id}/actions",
+                          headers=world.auth("supervisor", **{"If-Match": '"1"'}),
                           json={"action": "assign", "unit_id": sanitation.id})
     assert_problem_json(to_unit, 422, "validation")
     assert to_unit.json["errors"] == {"unit_id": ["retired unit"]}

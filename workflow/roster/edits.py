@@ -149,7 +149,7 @@ def _apply_unit(unit: Unit, changes: dict, now: datetime) -> None:
         check_unique(Unit, Unit.unit_code, changes["unit_code"], unit.id, "unit_code")
     _set(unit, changes, ("name", "kind", "code", "unit_code", "timezone"))
     if "parent_id" in changes and changes["parent_id"] != unit.parent_id:
-        _move_unit(unit, changes["parent_id"])
+        move_unit(unit, changes["parent_id"])
     if changes.get("active") is False and unit.active:
         _check_unit_may_retire(unit)
     if "active" in changes:
@@ -158,7 +158,7 @@ def _apply_unit(unit: Unit, changes: dict, now: datetime) -> None:
         raise Invalid("the parent unit is retired", errors={"active": ["reactivate the parent unit first"]})
 
 
-def _move_unit(unit: Unit, parent_id: int | None) -> None:
+def move_unit(unit: Unit, parent_id: int | None) -> None:
     """Hang the unit (and its subtree) under another parent: every path below it is rewritten."""
     if parent_id is None:
         raise Invalid("a unit cannot become a root", errors={"parent_id": ["a unit moves under another unit"]})
