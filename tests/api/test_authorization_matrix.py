@@ -40,6 +40,7 @@ from tests.api.helpers import assert_problem_json
 from tests.api.test_evidence import photo
 from tests.factories import NATURAL, World
 from tests.gas import passing, valid_code
+from tests.workflow.roster.test_imports import filled
 from workflow import org
 from workflow.escalation import rules
 from workflow.evidence import attachments
@@ -185,6 +186,7 @@ def _inspection(scene: Scene) -> dict:
 
 
 PHOTO = photo()  # a JPEG with EXIF time and GPS at the market, made once
+ROSTER = filled(units=[("MX1", "矩阵单位", "district", None, None)])  # a roster import of one unit
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
 FUTURE_DAY = "2099-01-05"  # the calendar is kept across tests: the admin's correction is removed afterwards
 
@@ -216,6 +218,9 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/categories/{category_id}": Case(everyone(200)),
     "PATCH /api/v1/categories/{category_id}": Case(admin_only(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
     "GET /api/v1/admin-events": Case(admin_only(200)),
+    "POST /api/v1/imports": Case(admin_only(200), lambda s: {"file": (io.BytesIO(ROSTER), "roster.xlsx")},
+                                 multipart=True),
+    "GET /api/v1/imports/template": Case(admin_only(200)),
     "GET /api/v1/me": Case(everyone(200)),
     "GET /api/v1/calendar": Case(everyone(200), query={"year": 2026}),
     "POST /api/v1/calendar/days": Case(admin_only(200), {"days": [{"day": FUTURE_DAY, "workday": True}]}),

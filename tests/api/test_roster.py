@@ -1,7 +1,10 @@
 """Running the roster through the API: edits under If-Match, retiring and reactivating, refusals of retired
 things, people and what moves with them, who manages whom, and the admin trail."""
 
+import io
+
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from models import AdminEvent, PatrolPlan, Problem, ProblemEvent
@@ -402,3 +405,55 @@ def test_a_retired_plan_makes_no_rounds(client, world):
     db.session.commit()
     assert patch(client, world, f"patrol-plans/{plan.id}", {"active": False}, by="east_supervisor").status_code == 200
     assert rounds.materialize_rounds(now=world.now) == 0
+
+
+# --- the import ----------------------------------------------------------------------------------------
+
+def upload(client, world, data, *, by="admin", name="roster.xlsx", **headers):
+    return client.post("/api/v1/imports", data={"file": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data", headers=world.auth(by, **headers))
+
+
+def test_the_template_downloads_and_an_import_of_it_answers_what_it_did(client, world):
+    from tests.workflow.roster.test_imports import district
+    template = client.get("/api/v1/imports/template", headers=world.auth("admin"))
+    assert template.status_code == 200 and template.mimetype.endswith("spreadsheetml.sheet")
+    assert load_workbook(io.BytesIO(template.data)).sheetnames == ["单位", "网格", "点位", "人员", "说明"]
+    done = upload(client, world, district(points=20, people=6), **{"Idempotency-Key": "first-day"})
+    assert done.status_code == 200, done.json
+    assert done.json["created"] == {"units": 4, "grids": 2, "points": 20, "people": 6}
+    token = done.json["tokens"][0]["token"]
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    replay = upload(client, world, district(points=20, people=6), **{"Idempotency-Key": "first-day"})
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.json["tokens"] is None
+    rerun = upload(client, world, district(points=20, people=6))
+    assert rerun.json["unchanged"] == {"units": 4, "grids": 2, "points": 20, "people": 6}
+
+
+def test_an_import_with_bad_rows_is_422_naming_them_and_only_admins_import(client, world):
+    from tests.workflow.roster.test_imports import filled
+    bad = filled(points=[("P1", "点位", "G-NONE", 35, 118, None), ("P2", "点位", "G-NONE", 95, 118, None)])
+    refused = upload(client, world, bad)
+    assert_problem_json(refused, 422, "validation")
+    assert set(refused.json["errors"]) == {"points[2].grid_code", "points[3].grid_code", "points[3].lat"}
+    assert_problem_json(upload(client, world, bad, by="supervisor"), 403, "forbidden")
+    assert_problem_json(client.get("/api/v1/imports/template", headers=world.auth("officer")), 403)
+    assert_problem_json(upload(client, world, b"\xd0\xcf\x11\xe0", name="old.xls"), 415)
+    missing = client.post("/api/v1/imports", data={}, content_type="multipart/form-data", headers=world.auth("admin"))
+    assert_problem_json(missing, 422, "validation")
+
+
+def test_flask_import_org_imports_and_names_bad_rows(world, runner, tmp_path):
+    from tests.workflow.roster.test_imports import district, filled
+    good, bad = tmp_path / "roster.xlsx", tmp_path / "bad.xlsx"
+    good.write_bytes(district(points=3, people=2))
+    bad.write_bytes(filled(grids=[("G1", "网格", "NOPE")]))
+    result = runner.invoke(args=["import", "org", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "created: 4 units, 2 grids, 3 points, 2 people" in result.output
+    refused = runner.invoke(args=["import", "org", str(bad)])
+    assert refused.exit_code == 1
+    assert "grids[2].unit_code: unknown unit NOPE" in refused.output
+    template = tmp_path / "template.xlsx"
+    assert runner.invoke(args=["import", "template", str(template)]).exit_code == 0
+    assert load_workbook(template).sheetnames[0] == "单位"

@@ -155,7 +155,12 @@ def _csv_rows(data: bytes) -> dict[str, list[Row]]:
         cells = [value for index, value in enumerate(line) if index != kind_at]
         by_sheet.setdefault(sheet, []).append((number, cells))
     names = [name for index, name in enumerate(lines[0]) if index != kind_at]
-    rows = {sheet: _rows(sheet, [names] + [cells for _, cells in numbered], [n for n, _ in numbered])
+    known = {name for _, columns in SHEETS.values() for column in columns for name in (column.key, column.header)}
+    strange = [name for name in names if name and name not in known and name.lower() not in known]
+    if strange:
+        raise Invalid(f"unknown columns {strange}", errors={"file[1]": [f"unknown column {name}" for name in strange]})
+    # One header for every kind: each kind reads the columns it knows and leaves the others' alone.
+    rows = {sheet: _rows(sheet, [names] + [cells for _, cells in numbered], [n for n, _ in numbered], shared=True)
             for sheet, numbered in by_sheet.items() if sheet is not None}
     unknown = [number for number, _ in by_sheet.get(None, [])]
     if unknown:
@@ -164,14 +169,14 @@ def _csv_rows(data: bytes) -> dict[str, list[Row]]:
     return rows
 
 
-def _rows(sheet: str, lines: list[list], numbers: list[int] | None = None) -> list[Row]:
+def _rows(sheet: str, lines: list[list], numbers: list[int] | None = None, *, shared: bool = False) -> list[Row]:
     """Rows of one sheet as {column key: text}, blank lines skipped; the header names the columns."""
     if not lines:
         return []
     columns = SHEETS[sheet][1]
     by_name = {name: column.key for column in columns for name in (column.key, column.header)}
     keys = [by_name.get((name or "").strip().lower(), by_name.get((name or "").strip())) for name in lines[0]]
-    unknown = [name for name, key in zip(lines[0], keys, strict=True) if name and key is None]
+    unknown = [] if shared else [name for name, key in zip(lines[0], keys, strict=True) if name and key is None]
     missing = [column.header for column in columns if column.required and column.key not in keys]
     if unknown or missing:
         raise Invalid(f"{sheet}: unknown columns {unknown}, missing columns {missing}",
