@@ -131,12 +131,12 @@ def heads(keys: list[tuple[int, int]]) -> dict[int, str]:
     return dict(db.session.execute(stmt).tuples().all())
 
 
-def seal_after(event: ProblemEvent, prev_hash: str) -> None:
+def seal_after(event, prev_hash: str, chain: Chain = PROBLEMS) -> None:
     """Seal a new event whose predecessor's hash the caller knows (GENESIS for seq 1)."""
     if event.fields is None:
         event.fields = {}
     event.prev_hash = prev_hash
-    event.hash = chain_hash(prev_hash, _content(event, HASHED_COLUMNS))
+    event.hash = chain_hash(prev_hash, _content(event, chain.columns), chain.columns)
 
 
 # --- verifying -------------------------------------------------------------------------------

@@ -355,12 +355,15 @@ def import_roster(*, actor: User | None, now: datetime, data: bytes, filename: s
     if report.errors:
         bad = sorted({key.split(".")[0] for key in report.errors})
         raise Invalid(f"{len(bad)} rows refused, nothing imported: {', '.join(bad[:20])}", errors=report.errors)
-    writer = _Writer(plan, actor, now, f"import {filename}".strip())
+    writer = _Writer(plan, actor, now)
     for row in _parents_first(rows.get("units", []), plan):
         writer.unit(row)
-    for sheet in ("grids", "points", "people"):
-        for row in rows.get(sheet, []):
-            getattr(writer, sheet[:-1] if sheet != "people" else "person")(row)
+    writer.grids(rows.get("grids", []))
+    writer.points(rows.get("points", []))
+    for row in rows.get("people", []):
+        writer.person(row)
+    # Last: the trail's counter row is locked from here to the commit (docs/decisions/0070).
+    trail.record_many(actor=actor, now=now, entries=writer.entries, reason=f"import {filename}".strip())
     return report
 
 
@@ -381,25 +384,27 @@ def _parents_first(rows: list[Row], plan: Plan) -> list[Row]:
 
 
 class _Writer:
-    def __init__(self, plan: Plan, actor: User | None, now: datetime, reason: str):
-        self.plan, self.actor, self.now, self.reason = plan, actor, now, reason
+    """Creates and corrects the rows of a checked file; gathers their trail entries for one batch."""
 
-    def _save(self, sheet: str, kind, row_obj, before: dict | None, secret: tuple = ()) -> None:
-        """Count and trail a created or corrected row (an unchanged one is only counted)."""
-        report = self.plan.report
-        if before is None:
-            trail.record_creation(kind.resource, row_obj, kind.fields, actor=self.actor, now=self.now,
-                                  reason=self.reason, secret=secret)
-            report.created[sheet] += 1
-            return
-        changes = trail.diff(before, trail.snapshot(row_obj, kind.fields), secret=secret)
+    def __init__(self, plan: Plan, actor: User | None, now: datetime):
+        self.plan, self.actor, self.now = plan, actor, now
+        self.entries: list[trail.Entry] = []
+
+    def _created(self, sheet: str, kind, rows: list, secret: tuple = ()) -> None:
+        for row in rows:
+            changes = trail.diff({}, trail.snapshot(row, kind.fields), secret=secret)
+            self.entries.append(trail.Entry(kind.resource, row.id, "create", changes))
+        self.plan.report.created[sheet] += len(rows)
+
+    def _corrected(self, sheet: str, kind, row, before: dict, secret: tuple = ()) -> None:
+        """Save a known row if the file changed it (compare-and-set, as an edit), else count it unchanged."""
+        changes = trail.diff(before, trail.snapshot(row, kind.fields), secret=secret)
         if not changes:
-            report.unchanged[sheet] += 1
+            self.plan.report.unchanged[sheet] += 1
             return
-        save_versioned(row_obj, kind.resource)
-        trail.record(actor=self.actor, now=self.now, resource=kind.resource, resource_id=row_obj.id,
-                     action="import", changes=changes, reason=self.reason)
-        report.updated[sheet] += 1
+        save_versioned(row, kind.resource)
+        self.entries.append(trail.Entry(kind.resource, row.id, "import", changes))
+        self.plan.report.updated[sheet] += 1
 
     def unit(self, row: Row) -> None:
         values, units = row.values, self.plan.units
@@ -410,41 +415,52 @@ class _Writer:
                                    unit_code=values["unit_code"], parent_id=parent.id if parent else None,
                                    timezone=values.get("timezone"))
             units[unit.unit_code] = unit
-            return self._save("units", UNIT, unit, None)
+            return self._created("units", UNIT, [unit])
         before = trail.snapshot(unit, UNIT.fields)
         unit.name, unit.kind = values["name"], values["kind"]
         unit.timezone = values.get("timezone") or unit.timezone
         if parent is not None and parent.id != unit.parent_id and not parent.path.startswith(unit.path):
             move_unit(unit, parent.id)
-        return self._save("units", UNIT, unit, before)
+        return self._corrected("units", UNIT, unit, before)
 
-    def grid(self, row: Row) -> None:
-        values = row.values
-        unit = self.plan.units[values["unit_code"]]
-        grid = self.plan.grids.get(values["code"])
-        if grid is None:
-            grid = org.create_grid(actor=None, now=self.now, name=values["name"], unit_id=unit.id, code=values["code"])
-            self.plan.grids[grid.code] = grid
-            return self._save("grids", GRID, grid, None)
-        before = trail.snapshot(grid, GRID.fields)
-        grid.name, grid.unit_id = values["name"], unit.id
-        return self._save("grids", GRID, grid, before)
+    def grids(self, rows: list[Row]) -> None:
+        new = []
+        for row in rows:
+            values = row.values
+            unit = self.plan.units[values["unit_code"]]
+            grid = self.plan.grids.get(values["code"])
+            if grid is None:
+                grid = Grid(name=values["name"], unit_id=unit.id, code=values["code"], created_at=self.now,
+                            active=True, version=1)
+                new.append(grid)
+                self.plan.grids[grid.code] = grid
+                continue
+            before = trail.snapshot(grid, GRID.fields)
+            grid.name, grid.unit_id = values["name"], unit.id
+            self._corrected("grids", GRID, grid, before)
+        db.session.add_all(new)
+        db.session.flush(new)  # one multi-row INSERT
+        self._created("grids", GRID, new)
 
-    def point(self, row: Row) -> None:
-        values = row.values
-        grid = self.plan.grids[values["grid_code"]]
-        fields = {"name": values["name"], "lat": float(values["lat"]), "lng": float(values["lng"]),
-                  "address": values.get("address")}
-        point = self.plan.points.get(values["code"])
-        if point is None:
-            point = org.create_point(actor=None, now=self.now, grid_id=grid.id, code=values["code"], **fields)
-            self.plan.points[point.code] = point
-            return self._save("points", POINT, point, None)
-        before = trail.snapshot(point, POINT.fields)
-        for name, value in fields.items():
-            setattr(point, name, value)
-        point.grid_id = grid.id
-        return self._save("points", POINT, point, before)
+    def points(self, rows: list[Row]) -> None:
+        new = []
+        for row in rows:
+            values = row.values
+            fields = {"name": values["name"], "lat": float(values["lat"]), "lng": float(values["lng"]),
+                      "address": values.get("address"), "grid_id": self.plan.grids[values["grid_code"]].id}
+            point = self.plan.points.get(values["code"])
+            if point is None:
+                point = Point(code=values["code"], created_at=self.now, active=True, version=1, **fields)
+                new.append(point)
+                self.plan.points[point.code] = point
+                continue
+            before = trail.snapshot(point, POINT.fields)
+            for name, value in fields.items():
+                setattr(point, name, value)
+            self._corrected("points", POINT, point, before)
+        db.session.add_all(new)
+        db.session.flush(new)
+        self._created("points", POINT, new)
 
     def person(self, row: Row) -> None:
         values = row.values
@@ -458,7 +474,7 @@ class _Writer:
                                           phone=values.get("phone"), employee_no=values.get("employee_no"))
             self.plan.report.tokens.append({"user_id": user.id, "name": user.name, "phone": user.phone,
                                             "employee_no": user.employee_no, "token": token})
-            return self._save("people", PERSON, user, None, PERSONAL)
+            return self._created("people", PERSON, [user], PERSONAL)
         user = matches[0]
         before = trail.snapshot(user, PERSON.fields)
         user.name = values["name"]
@@ -468,8 +484,8 @@ class _Writer:
             user.grids = grids_for(None, role, grid_ids, field="grid_codes")
             dropped = set(before["grid_ids"]) - set(grid_ids)
             if dropped:
-                leave_teams(self.actor, user, self.now, PatrolPlan.grid_id.in_(dropped), self.reason)
-        return self._save("people", PERSON, user, before, PERSONAL)
+                leave_teams(self.actor, user, self.now, PatrolPlan.grid_id.in_(dropped), "import")
+        return self._corrected("people", PERSON, user, before, PERSONAL)
 
 
 # --- the template ---------------------------------------------------------------------------------------

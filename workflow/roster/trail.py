@@ -5,6 +5,7 @@ roster look like at 09:00" by replaying a single sequence. Appending takes the c
 its transaction (after the changed rows' own locks), so two admins never deadlock on it.
 """
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select, update
@@ -42,9 +43,9 @@ def snapshot(row, names) -> dict:
     return {name: getattr(row, name) for name in names}
 
 
-def _next_seq() -> int:
-    """Bump the trail's counter (creating its row the first time) and return the new seq."""
-    bump = (update(AdminTrail).where(AdminTrail.id == TRAIL_ID).values(last_seq=AdminTrail.last_seq + 1)
+def _next_seq(count: int = 1) -> int:
+    """Bump the trail's counter by `count` (creating its row the first time) and return the new last seq."""
+    bump = (update(AdminTrail).where(AdminTrail.id == TRAIL_ID).values(last_seq=AdminTrail.last_seq + count)
             .returning(AdminTrail.last_seq).execution_options(synchronize_session=False))
     seq = db.session.execute(bump).scalar()
     if seq is not None:
@@ -69,6 +70,37 @@ def record(*, actor: User | None, now: datetime, resource: str, resource_id: int
     db.session.add(event)
     db.session.flush([event])
     return event
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One change to put on the trail in a batch (see record_many)."""
+
+    resource: str
+    resource_id: int
+    action: str
+    changes: dict
+
+
+def record_many(*, actor: User | None, now: datetime, entries: list[Entry], reason: str | None = None) -> None:
+    """Append many events at once (an import): one bump of the counter, one read of the head, one INSERT."""
+    if not entries:
+        return
+    last = _next_seq(len(entries))
+    first = last - len(entries) + 1
+    prev = audit.GENESIS if first == 1 else db.session.scalar(
+        select(AdminEvent.hash).where(AdminEvent.trail_id == TRAIL_ID, AdminEvent.seq == first - 1)) or audit.GENESIS
+    events = []
+    for offset, entry in enumerate(entries):
+        event = AdminEvent(
+            trail_id=TRAIL_ID, seq=first + offset, resource=entry.resource, resource_id=entry.resource_id,
+            action=entry.action, actor_id=actor.id if actor else None, actor_name=actor.name if actor else None,
+            actor_role=str(actor.role) if actor else None, fields=entry.changes, reason=reason, at=now)
+        audit.seal_after(event, prev, audit.ADMIN)
+        prev = event.hash
+        events.append(event)
+    db.session.add_all(events)
+    db.session.flush(events)
 
 
 def record_creation(resource: str, row, names: tuple[str, ...], *, actor: User | None, now: datetime,
