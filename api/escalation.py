@@ -250,7 +250,7 @@ class Webhooks(MethodView):
         """Add a webhook (admin). The secret is write-only: deliveries are signed with it."""
         require_role("admin")
         check_replay()
-        return webhooks.create_webhook(now=request_now(), **data), 201
+        return webhooks.create_webhook(actor=current_actor(), now=request_now(), **data), 201
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>", methods=["PATCH"])

@@ -457,3 +457,68 @@ def test_flask_import_org_imports_and_names_bad_rows(world, runner, tmp_path):
     template = tmp_path / "template.xlsx"
     assert runner.invoke(args=["import", "template", str(template)]).exit_code == 0
     assert load_workbook(template).sheetnames[0] == "单位"
+
+
+# --- every resource: retire and reactivate -------------------------------------------------------------
+
+def _fresh(client, world, resource):
+    """A row of `resource` that nothing live hangs on, made through the API; (path, list path or None)."""
+    admin = world.auth("admin")
+    made = {
+        "unit": lambda: client.post("/api/v1/units", json={"name": "新社区", "kind": "community",
+                                                           "parent_id": world.units["east"].id}, headers=admin),
+        "grid": lambda: client.post("/api/v1/grids", json={"name": "新网格", "unit_id": world.units["east"].id},
+                                    headers=admin),
+        "point": lambda: client.post("/api/v1/points", json={"name": "新点位", "grid_id": world.grids["east"].id,
+                                                             "lat": 35.0, "lng": 118.0}, headers=admin),
+        "category": lambda: client.post("/api/v1/categories", json={"code": "graffiti", "name": "乱涂乱画"},
+                                        headers=admin),
+        "user": lambda: client.post("/api/v1/users", json={"name": "新队员", "role": "handler",
+                                                           "unit_id": world.units["squad"].id}, headers=admin),
+        "patrol-plan": lambda: client.post("/api/v1/patrol-plans", headers=admin, json={
+            "unit_id": world.units["east"].id, "name": "巡查", "mode": "fixed_post",
+            "officer_ids": [world.users["officer"].id], "point_ids": [world.points["market"].id],
+            "windows": [{"label": "早", "start": "06:30", "end": "08:30"}]}),
+        "escalation-rule": lambda: client.post("/api/v1/escalation-rules", json={"name": "提醒", "trigger": "at_due"},
+                                               headers=admin),
+        "webhook": lambda: client.post("/api/v1/webhooks", headers=admin, json={
+            "url": "https://hooks.example.com/a", "secret": "0" * 16, "events": ["problem.created"]}),
+    }[resource]()
+    assert made.status_code == 201, made.json
+    plural = {"category": "categories"}.get(resource, resource + "s")
+    listed = plural if resource in ("unit", "grid", "point", "category", "user") else None
+    return f"{plural}/{made.json['id']}", listed, made.json["id"]
+
+
+TRAIL_NAMES = {"patrol-plan": "patrol_plan", "escalation-rule": "escalation_rule"}
+
+
+@pytest.mark.parametrize("resource", ["unit", "grid", "point", "category", "user", "patrol-plan",
+                                      "escalation-rule", "webhook"])
+def test_every_resource_retires_leaves_the_picker_and_comes_back(client, world, resource):
+    path, listed, row_id = _fresh(client, world, resource)
+    retired = patch(client, world, path, {"active": False, "reason": "调整"})
+    assert retired.status_code == 200 and retired.json["active"] is False, retired.json
+    if listed:
+        ids = [row["id"] for row in client.get(f"/api/v1/{listed}", query_string={"limit": 200},
+                                               headers=world.auth("admin")).json["items"]]
+        assert row_id not in ids
+        everything = client.get(f"/api/v1/{listed}", query_string={"limit": 200, "active": "all"},
+                                headers=world.auth("admin")).json["items"]
+        assert row_id in [row["id"] for row in everything]
+    back = patch(client, world, path, {"active": True}, version=2)
+    assert back.status_code == 200 and back.json["active"] is True and back.headers["ETag"] == '"3"'
+    actions = [event.action for event in trail_of(TRAIL_NAMES.get(resource, resource), row_id)]
+    assert actions == ["create", "retire", "reactivate"]
+
+
+def test_a_retired_category_and_point_stay_in_the_statistics_and_exports_of_their_period(client, world):
+    world.report()
+    assert patch(client, world, f"categories/{world.categories['hawker'].id}", {"active": False}).status_code == 200
+    assert patch(client, world, f"points/{world.points['market'].id}", {"active": False}).status_code == 200
+    figures = client.get("/api/v1/reports/summary", query_string={"from": "2026-11-01", "to": "2026-11-30",
+                                                                  "group_by": "category"},
+                         headers=world.auth("supervisor")).json
+    assert [(row["label"], row["reported"]) for row in figures["rows"]] == [("流动摊贩", 1)]
+    export = client.get("/api/v1/problems/export", query_string={"format": "csv"}, headers=world.auth("supervisor"))
+    assert export.status_code == 200 and "流动摊贩" in export.get_data(as_text=True)

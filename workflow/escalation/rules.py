@@ -9,6 +9,7 @@ from models.base import db
 from models.enums import Role
 from workflow.errors import Forbidden, Invalid, NotFound
 from workflow.escalation.firing import CLOSED, step_of
+from workflow.roster import trail
 from workflow.roster.edits import Kind, check_version, commit_edit
 from workflow.scope import problem_filter, subtree_ids, unit_within
 
@@ -57,6 +58,8 @@ def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRul
     check_rule(rule)
     db.session.add(rule)
     db.session.flush()
+    if actor is not None:  # a person's creation goes on the admin trail (seeds and fixtures do not)
+        trail.record_creation(RULE.resource, rule, RULE.fields, actor=actor, now=now)
     _recheck_open_problems(now, rule)
     return rule
 

@@ -8,15 +8,21 @@ from models import User, Webhook, WebhookDelivery
 from models.base import db
 from workflow.errors import Conflict, NotFound
 from workflow.notifications import delivery
+from workflow.roster import trail
 from workflow.roster.edits import Kind, check_version, commit_edit
 
 WEBHOOK = Kind("webhook", Webhook, ("url", "secret", "events", "active"))
 
 
-def create_webhook(*, now: datetime, url: str, secret: str, events: list[str], active: bool = True) -> Webhook:
-    hook = Webhook(url=url, secret=secret, events=list(dict.fromkeys(events)), active=active, created_at=now)
+def create_webhook(*, now: datetime, url: str, secret: str, events: list[str], active: bool = True,
+                   actor: User | None = None) -> Webhook:
+    """Register a webhook; an admin's registration goes on the admin trail (the secret written "changed")."""
+    hook = Webhook(url=url, secret=secret, events=list(dict.fromkeys(events)), active=active, created_at=now,
+                   version=1)
     db.session.add(hook)
     db.session.flush()
+    if actor is not None:
+        trail.record_creation(WEBHOOK.resource, hook, WEBHOOK.fields, actor=actor, now=now, secret=("secret",))
     return hook
 
 

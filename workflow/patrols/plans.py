@@ -12,6 +12,7 @@ from models.base import db
 from models.enums import Role
 from workflow.calendar import WorkCalendar, check_timezone
 from workflow.errors import Forbidden, Invalid, NotFound
+from workflow.roster import trail
 from workflow.roster.edits import Kind, check_version, commit_edit
 from workflow.scope import subtree_ids, unit_within
 
@@ -113,6 +114,8 @@ def create_plan(*, actor: User | None, now: datetime, unit_id: int, **fields) ->
     _apply(plan, fields)
     db.session.add(plan)
     db.session.flush()
+    if actor is not None:  # a person's creation goes on the admin trail (seeds and fixtures do not)
+        trail.record_creation(PLAN.resource, plan, PLAN.fields, actor=actor, now=now)
     return plan
 
 
