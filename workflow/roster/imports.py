@@ -127,6 +127,11 @@ def _xlsx_rows(data: bytes) -> dict[str, list[Row]]:
                 lines = book[found[sheet]].iter_rows(values_only=True, max_row=MAX_ROWS + 2)
                 rows[sheet] = _rows(sheet, [[_cell(value) for value in line] for line in lines])
         return rows
+    except DomainError:
+        raise
+    except Exception as error:  # a sheet that is not what its zip entry claims
+        raise Invalid(f"not a readable XLSX workbook ({error.__class__.__name__})",
+                      errors={"file": ["not a readable XLSX workbook"]}) from None
     finally:
         book.close()
 
@@ -140,7 +145,10 @@ def _csv_rows(data: bytes) -> dict[str, list[Row]]:
             continue
     else:
         raise Invalid("the CSV is neither UTF-8 nor GB18030 text", errors={"file": ["not text"]})
-    lines = [[_cell(value) for value in line] for line in csv.reader(io.StringIO(text))]
+    try:
+        lines = [[_cell(value) for value in line] for line in csv.reader(io.StringIO(text))]
+    except csv.Error as error:  # a NUL byte, a field beyond the csv module's limit
+        raise Invalid(f"not a readable CSV ({error})", errors={"file": ["not a readable CSV"]}) from None
     if not lines or not any(lines[0]):
         raise Invalid("the CSV has no header", errors={"file": ["no header row"]})
     header = [(name or "").lower() for name in lines[0]]

@@ -106,7 +106,8 @@ def test_a_file_with_three_bad_rows_is_refused_whole_naming_the_three_rows(world
     ({"grids": [("G 1", "网格", None)]}, "grids[2].code", "1-32 letters, digits, _ . -"),
     ({"points": [("P1", "点\n位", "G1", 35, 118, None)]}, "points[2].name", "control characters are not allowed"),
     ({"points": [("P1", "点位", None, 35, 181, None)]}, "points[2].lng", "a number between -180 and 180"),
-    ({"people": [("张三", "巡查员", None, "13800000000", None, None)]}, "people[2].unit_code", "required for this role"),
+    ({"people": [("张三", "巡查员", None, "13800000000", None, None)]}, "people[2].unit_code",
+     "required for this role"),
     ({"people": [("张三", "处置人员", None, None, None, None)]}, "people[2].phone",
      "give a phone number or an employee number (工号)"),
     ({"people": [("张三", "admin", None, "call me", None, None)]}, "people[2].phone", None),
@@ -166,6 +167,13 @@ def test_a_file_that_is_not_a_roster_is_refused_clearly(world):
     with pytest.raises(Invalid) as broken:
         imports.import_roster(actor=None, now=NOW, data=b"PK\x03\x04 not really a zip", filename="roster.xlsx")
     assert broken.value.errors == {"file": ["not a readable XLSX workbook"]}
+    with pytest.raises(Invalid) as nul:
+        nul_in_a_name = "类别,单位编码,单位名称,类型\n单位,U1,a\x00b,district\n".encode()
+        imports.import_roster(actor=None, now=NOW, data=nul_in_a_name, filename="r.csv")
+    assert nul.value.errors == {"units[2].name": ["control characters are not allowed"]}
+    with pytest.raises(Invalid) as huge:
+        imports.import_roster(actor=None, now=NOW, data=b"kind,name\nunits," + b"x" * 200_000 + b"\n")
+    assert huge.value.errors == {"file": ["not a readable CSV"]}
     with pytest.raises(Invalid) as empty:
         imports.import_roster(actor=None, now=NOW, data=b"")
     assert empty.value.errors == {"file": ["empty"]}
