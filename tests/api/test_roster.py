@@ -392,8 +392,8 @@ def test_a_plan_rule_and_webhook_are_edited_under_if_match_and_trailed(client, w
         assert done.status_code == 200 and done.headers["ETag"] == '"2"', done.json
     assert trail_of("patrol_plan", plan.id)[0].action == "retire"
     assert trail_of("patrol_plan", plan.id)[0].reason == "撤点"
-    assert trail_of("escalation_rule", rule["id"])[0].fields == {"level": {"before": 1, "after": 2}}
-    assert trail_of("webhook", hook["id"])[0].fields == {"secret": {"before": "changed", "after": "changed"}}
+    assert trail_of("escalation_rule", rule["id"])[-1].fields == {"level": {"before": 1, "after": 2}}
+    assert trail_of("webhook", hook["id"])[-1].fields == {"secret": {"before": "changed", "after": "changed"}}
 
 
 def test_a_retired_plan_makes_no_rounds(client, world):
