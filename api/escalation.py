@@ -8,8 +8,8 @@ from api.context import current_actor, if_match_version, request_now, require_ro
 from api.errors import ProblemSchema
 from api.fields import StrictBoolean, StrictFloat, StrictString
 from api.schemas import ETAG, In, PageArgs, _id, choice, edit_doc, etag, page_of, reason_field
-from api.write import check_replay, write
-from models.enums import Severity, Stage
+from api.write import write
+from models.enums import DeliveryStatus, Severity, Stage
 from workflow.escalation import firing, rules
 from workflow.notifications import delivery, inbox, webhooks
 from workflow.paging import by_column
@@ -141,7 +141,7 @@ class WebhookOut(Schema):
 
 
 class DeliveryArgs(PageArgs):
-    status = fields.String(validate=validate.OneOf(["pending", "delivered", "dead"]))
+    status = fields.String(validate=validate.OneOf([status.value for status in DeliveryStatus]))
 
 
 class DeliveryOut(Schema):
@@ -175,7 +175,6 @@ class Rules(MethodView):
     @blp.response(201, RuleOut)
     def post(self, data):
         """Add a rule (a supervisor: with a unit_id in their subtree)."""
-        check_replay()
         return rules.create_rule(actor=current_actor(), now=request_now(), **data), 201
 
 
@@ -200,6 +199,7 @@ class RuleById(MethodView):
 
 
 @blp.route("/escalation-rules/dry-run", methods=["POST"])
+@write  # writes nothing, but a POST honours Idempotency-Key like every other
 @blp.arguments(RuleIn)
 @blp.response(200, DryRunOut)
 def dry_run(data):
@@ -249,7 +249,6 @@ class Webhooks(MethodView):
     def post(self, data):
         """Add a webhook (admin). The secret is write-only: deliveries are signed with it."""
         require_role("admin")
-        check_replay()
         return webhooks.create_webhook(actor=current_actor(), now=request_now(), **data), 201
 
 

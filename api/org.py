@@ -1,6 +1,6 @@
 """The organisation: units, users, grids, points and categories; edited under If-Match, retired, trailed."""
 
-from flask import Response, g
+from flask import Response
 from flask_smorest.fields import Upload
 
 from api.blueprint import ID, Blueprint
@@ -22,6 +22,7 @@ from api.schemas import (
     ImportOut,
     In,
     NewUserOut,
+    PasswordIn,
     PersonEditOut,
     PersonOut,
     PointEditIn,
@@ -35,13 +36,14 @@ from api.schemas import (
     UserArgs,
     UserEditIn,
     UserIn,
+    UserOut,
     UserPage,
     edit_doc,
     etag,
 )
-from api.write import check_replay, write
+from api.write import write
 from models import Category, Grid, Point, Unit
-from workflow import org
+from workflow import org, passwords
 from workflow.roster import edits, imports, people, trail
 
 blp = Blueprint("organisation", __name__, url_prefix="/api/v1",
@@ -72,7 +74,6 @@ def list_units(args):
 def create_unit(data):
     """Add a unit (admin)."""
     require_role("admin")
-    check_replay()
     unit = org.create_unit(actor=current_actor(), now=request_now(), **data)
     return unit, 201, etag(unit)
 
@@ -109,7 +110,7 @@ def list_users(args):
 
 
 @blp.route("/users", methods=["POST"])
-@write
+@write(scrub=("token",))
 @blp.arguments(UserIn)
 @blp.response(201, NewUserOut, headers=ETAG)
 @blp.alt_response(403, schema=ProblemSchema)
@@ -117,8 +118,6 @@ def list_users(args):
 def create_user(data):
     """Add a person (admins anyone; supervisors officers and handlers of their subtree and supervisors of the
     units below their own); the response carries their token, once."""
-    g.idempotency_scrub = ("token",)
-    check_replay()
     user, token = org.create_user(actor=current_actor(), now=request_now(), **data)
     user.token = token
     return user, 201, etag(user)
@@ -134,17 +133,26 @@ def get_user(user_id):
 
 
 @blp.route(f"/users/<{ID}:user_id>", methods=["PATCH"])
-@write
+@write(scrub=("token",))
 @blp.arguments(UserEditIn)
 @blp.response(200, PersonEditOut, headers=ETAG)
 @edit_doc(blp)
 def edit_user(data, user_id):
     """Edit a person; `active: false` retires them: every token revoked at once, open problems back on their
     unit's queue, taken off patrol teams. `moved` says what moved; `token` is fresh on reactivation."""
-    g.idempotency_scrub = ("token",)
-    check_replay()
     return _edited(people.edit_user(actor=current_actor(), now=request_now(), user_id=user_id,
                                     expected_version=if_match_version(), **data))
+
+
+@blp.route(f"/users/<{ID}:user_id>/password", methods=["PUT"])
+@write
+@blp.arguments(PasswordIn)
+@blp.response(200, UserOut)
+@blp.alt_response(404, schema=ProblemSchema)
+def set_password(data, user_id):
+    """Set a person's console password (admin): temporary, so their first sign-in must choose their own."""
+    require_role("admin")
+    return passwords.set_password(actor=current_actor(), now=request_now(), user_id=user_id, **data)
 
 
 @blp.route("/me")
@@ -171,7 +179,6 @@ def list_grids(args):
 def create_grid(data):
     """Add a grid (admin)."""
     require_role("admin")
-    check_replay()
     grid = org.create_grid(actor=current_actor(), now=request_now(), **data)
     return grid, 201, etag(grid)
 
@@ -210,7 +217,6 @@ def list_points(args):
 def create_point(data):
     """Add a point (admin)."""
     require_role("admin")
-    check_replay()
     point = org.create_point(actor=current_actor(), now=request_now(), **data)
     return point, 201, etag(point)
 
@@ -251,7 +257,6 @@ def list_categories(args):
 def create_category(data):
     """Add a category (admin)."""
     require_role("admin")
-    check_replay()
     category = org.create_category(actor=current_actor(), now=request_now(), **data)
     return category, 201, etag(category)
 
@@ -299,7 +304,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @blp.route("/imports", methods=["POST"], endpoint="import_roster")
-@write
+@write(scrub=("tokens",))
 @blp.arguments(ImportFile, location="files")
 @blp.response(200, ImportOut)
 @blp.alt_response(403, schema=ProblemSchema)
@@ -311,8 +316,6 @@ def import_roster(files):
     """Import units, grids, points and people (admin): all or nothing, matched by natural keys, so a rerun
     changes nothing. New people's tokens are in the answer, once."""
     require_role("admin")
-    g.idempotency_scrub = ("tokens",)
-    check_replay()
     upload = files["file"]
     return imports.import_roster(actor=current_actor(), now=request_now(), data=upload.read(imports.MAX_BYTES + 1),
                                  filename=upload.filename or "")

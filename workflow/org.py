@@ -7,6 +7,7 @@ from sqlalchemy import select
 from models import Category, Grid, Point, Unit, User
 from models.base import db
 from models.enums import Role, Stage
+from workflow import passwords
 from workflow.auth import issue_token
 from workflow.calendar import check_timezone
 from workflow.errors import Forbidden, Invalid, NotFound
@@ -65,9 +66,9 @@ def _taken(model, column, value, field: str) -> None:
 
 def create_user(*, actor: User | None, now: datetime, name: str, role: str, unit_id: int | None = None,
                 grid_ids: list[int] | None = None, phone: str | None = None,
-                employee_no: str | None = None) -> tuple[User, str]:
-    """Add a user (admins anyone; supervisors the people of their subtree, docs/decisions/0071); returns the
-    user and their token, which is never shown again."""
+                employee_no: str | None = None, login: str | None = None) -> tuple[User, str]:
+    """Add a user (admins anyone; supervisors the people of their subtree, docs/decisions/0071), with a console
+    login when given; returns the user and their token, which is never shown again."""
     if actor is not None and actor.role not in (Role.ADMIN, Role.SUPERVISOR):
         raise Forbidden("only admins and supervisors add people")
     if unit_id is None and role != Role.ADMIN:
@@ -78,6 +79,7 @@ def create_user(*, actor: User | None, now: datetime, name: str, role: str, unit
     check_keys_free(phone=phone, employee_no=employee_no, own_id=None)
     user = User(name=name, role=role, unit=unit, unit_id=unit_id, grids=grids, created_at=now, active=True,
                 phone=phone, employee_no=employee_no, version=1)
+    passwords.set_login(user, login)
     db.session.add(user)
     db.session.flush()
     _, token = issue_token(user=user, now=now, label="initial", actor=actor)

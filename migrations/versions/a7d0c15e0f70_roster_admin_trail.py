@@ -1,7 +1,7 @@
 """the roster: versions and retirement of reference rows, natural keys for imports, the admin trail
 
 Revision ID: a7d0c15e0f70
-Revises: 7c3e9a1f5b20
+Revises: b7d2e4f6a810
 Create Date: 2026-12-03 12:55:00
 
 Units, users, grids, points, categories, escalation rules and webhooks get a `version` (If-Match on their
@@ -17,7 +17,7 @@ import models.base
 
 
 revision = 'a7d0c15e0f70'
-down_revision = '7c3e9a1f5b20'
+down_revision = 'b7d2e4f6a810'
 branch_labels = None
 depends_on = None
 

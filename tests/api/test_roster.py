@@ -419,12 +419,13 @@ def test_the_template_downloads_and_an_import_of_it_answers_what_it_did(client, 
     template = client.get("/api/v1/imports/template", headers=world.auth("admin"))
     assert template.status_code == 200 and template.mimetype.endswith("spreadsheetml.sheet")
     assert load_workbook(io.BytesIO(template.data)).sheetnames == ["单位", "网格", "点位", "人员", "说明"]
-    done = upload(client, world, district(points=20, people=6), **{"Idempotency-Key": "first-day"})
+    roster = district(points=20, people=6)  # built once: a workbook's bytes carry the moment it was saved
+    done = upload(client, world, roster, **{"Idempotency-Key": "first-day"})
     assert done.status_code == 200, done.json
     assert done.json["created"] == {"units": 4, "grids": 2, "points": 20, "people": 6}
     token = done.json["tokens"][0]["token"]
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    replay = upload(client, world, district(points=20, people=6), **{"Idempotency-Key": "first-day"})
+    replay = upload(client, world, roster, **{"Idempotency-Key": "first-day"})
     assert replay.headers["Idempotent-Replayed"] == "true" and replay.json["tokens"] is None
     rerun = upload(client, world, district(points=20, people=6))
     assert rerun.json["unchanged"] == {"units": 4, "grids": 2, "points": 20, "people": 6}

@@ -22,8 +22,7 @@ from workflow.errors import Forbidden, Invalid, NotFound
 from workflow.patrols import plans as patrol_plans
 from workflow.patrols.rounds import having_member
 from workflow.problems import clocks
-from workflow.problems.actions import compare_and_set
-from workflow.problems.events import record_event
+from workflow.problems.events import Entry, Row, append_event
 from workflow.problems.lifecycle import OPEN_STATES
 from workflow.roster import trail
 from workflow.roster.edits import Kind, check_unique, check_version, commit_edit
@@ -181,10 +180,10 @@ def release_problems(user: User, now: datetime) -> list[int]:
     released = []
     for problem in db.session.scalars(stmt):
         problem.handler_id = None
-        seq = compare_and_set(problem)
-        record_event(problem, None, now, Action.RELEASE, problem.state, seq,
-                     fields={"released_handler_id": user.id, "unit_id": problem.unit_id, "handler_id": None},
-                     note=RELEASE_NOTE, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
+        fields = {"released_handler_id": user.id, "unit_id": problem.unit_id, "handler_id": None}
+        entry = Entry(problem.state, fields, note=RELEASE_NOTE, stage=problem.stage,
+                      overdue=clocks.stage_overdue(problem, now))
+        append_event(problem, None, now, Action.RELEASE, entry, row=Row.COMPARE_AND_SET)
         released.append(problem.id)
     return released
 
