@@ -92,9 +92,10 @@ def _init_database(app: Flask) -> None:
 
 
 def _init_cli(app: Flask) -> None:
-    from cli import audit_cli, backup_command, calendar_cli, restore_command, seed_cli, users_cli
+    from cli import audit_cli, backup_command, calendar_cli, import_cli, restore_command, seed_cli, users_cli
     from schedules.cli import scheduler_cli
-    for group in (seed_cli, users_cli, calendar_cli, scheduler_cli, audit_cli, backup_command, restore_command):
+    for group in (seed_cli, users_cli, calendar_cli, scheduler_cli, audit_cli, import_cli, backup_command,
+                  restore_command):
         app.cli.add_command(group)
 
 

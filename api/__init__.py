@@ -99,7 +99,7 @@ def _takes_query() -> bool:
     return any(parameter.get("in") == "query" for parameter in parameters)
 
 
-MULTIPART_ENDPOINTS = {"evidence.upload", "inspections.upload_photo"}
+MULTIPART_ENDPOINTS = {"evidence.upload", "inspections.upload_photo", "organisation.import_roster"}
 
 
 def require_json_body():

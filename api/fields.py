@@ -50,6 +50,16 @@ class StrictString(fields.String):
         return text.strip()
 
 
+class OneLine(StrictString):
+    """A name, a code, an address: one line of text, no control characters at all (C0 and DEL)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if any(ord(char) < 32 or ord(char) == 127 for char in text):
+            raise ValidationError("Control characters are not allowed.")
+        return text
+
+
 class AwareDateTime(fields.AwareDateTime):
     """ISO 8601 with an explicit offset; naive values are refused."""
 

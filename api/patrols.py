@@ -6,10 +6,10 @@ from flask.views import MethodView
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.blueprint import ID, Blueprint
-from api.context import current_actor, request_now
+from api.context import current_actor, if_match_version, request_now
 from api.errors import ProblemSchema
-from api.fields import AwareDateTime, CommaList, StrictFloat, StrictString
-from api.schemas import In, PageArgs, ProblemOut, ReportIn, _id, page_of
+from api.fields import AwareDateTime, CommaList, StrictBoolean, StrictFloat, StrictString
+from api.schemas import ETAG, In, PageArgs, ProblemOut, ReportIn, _id, edit_doc, etag, page_of, reason_field
 from api.write import write
 from models.enums import RoundState
 from workflow.paging import MAX_ID, by_column
@@ -73,9 +73,12 @@ class PlanIn(PlanFields):
 
 
 class PlanEditIn(PlanFields):
+    active = StrictBoolean(metadata={"description": "false retires the plan: no more rounds, its rounds stay"})
+    reason = reason_field()
+
     @validates_schema
     def _something(self, data, **kwargs):
-        if not data:
+        if not set(data) - {"reason"}:
             raise ValidationError("give at least one field to change", "_schema")
 
 
@@ -97,6 +100,7 @@ class PlanOut(Schema):
     follow_up_days = fields.Integer()
     checkin_radius_m = fields.Integer()
     paused = fields.Boolean()
+    active = fields.Boolean(metadata={"description": "false: retired"})
     version = fields.Integer()
 
 
@@ -194,11 +198,14 @@ class PlanById(MethodView):
 
     @write
     @blp.arguments(PlanEditIn)
-    @blp.response(200, PlanOut)
-    @blp.alt_response(404, schema=ProblemSchema)
+    @blp.response(200, PlanOut, headers=ETAG)
+    @edit_doc(blp)
     def patch(self, data, plan_id):
-        """Edit a plan: rounds not yet started are cancelled and made again; history stays."""
-        return plans.edit_plan(actor=current_actor(), now=request_now(), plan_id=plan_id, **data)
+        """Edit (If-Match) or retire a plan: rounds not yet started are cancelled and made again; history
+        stays; the change goes on the admin trail."""
+        plan = plans.edit_plan(actor=current_actor(), now=request_now(), plan_id=plan_id,
+                               expected_version=if_match_version(), **data)
+        return plan, 200, etag(plan)
 
 
 @blp.route(f"/patrol-plans/<{ID}:plan_id>/pause", methods=["POST"])

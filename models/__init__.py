@@ -1,6 +1,7 @@
 """Every model, re-exported so `from models import Problem` works and Alembic sees all tables."""
 
 from models.activity import CampaignActivity
+from models.admin import AdminEvent, AdminTrail
 from models.base import Base, UTCDateTime, db, utcnow
 from models.calendar import CalendarDay, WorkPeriod
 from models.category import Category
@@ -36,4 +37,6 @@ __all__ = [
     "Reinspection",
     # campaigns: activity days
     "CampaignActivity",
+    # the admin trail
+    "AdminEvent", "AdminTrail",
 ]

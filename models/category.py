@@ -24,6 +24,7 @@ class Category(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # A non-spatial category (支部建设, 制度建设): its problems belong to a unit, not to a grid and a point.
     spatial: Mapped[bool] = mapped_column(default=True, server_default=true())
+    version: Mapped[int] = mapped_column(default=1)
 
     def limit(self, stage: str) -> tuple[int, str] | None:
         """The (minutes, clock) limit of a stage, or None when the stage has no limit."""

@@ -46,6 +46,7 @@ class Action(StrEnum):
     EDIT = "edit"
     ESCALATE = "escalate"
     ATTACH = "attach"
+    RELEASE = "release"  # by the system: the handler left, the problem is back on the unit's queue
 
 
 class Severity(StrEnum):
@@ -153,6 +154,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "edit": ("修改", "Edit"),
     "escalate": ("督办升级", "Escalate"),
     "attach": ("上传附件", "Attach"),
+    "release": ("退回单位待派", "Back to the unit's queue"),
     # roles
     "officer": ("巡查员", "Officer"),
     "handler": ("处置人员", "Handler"),

@@ -28,6 +28,7 @@ class EscalationRule(db.Model):
     severities: Mapped[list | None] = mapped_column(JSON)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set by the sweep when the rule could not run (it is skipped until edited); the error, for its keepers.
@@ -79,6 +80,7 @@ class Webhook(db.Model):
     secret: Mapped[str] = mapped_column(String(200))
     events: Mapped[list] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

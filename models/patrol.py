@@ -33,6 +33,7 @@ class PatrolPlan(db.Model):
     follow_up_days: Mapped[int] = mapped_column(default=7)
     checkin_radius_m: Mapped[int] = mapped_column(default=200)
     paused: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)  # false: retired (no rounds; kept for history)
     # Secret per plan: dynamic rounds shuffle with it, reproducible but not guessable by officers.
     seed: Mapped[str] = mapped_column(String(32))
     # Every window starting before this instant has been turned into a round (or recorded missed).

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import holidays
 from holidays.countries.china import ChinaStaticHolidays
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from models.calendar import CalendarDay, DaySource, WorkPeriod
 from models.enums import Clock, Role
-from workflow.errors import Forbidden
+from workflow.errors import Forbidden, Invalid
 
 DEFAULTS_FILE = Path(__file__).resolve().parents[1] / "config" / "defaults" / "calendar.toml"
 # A deadline further away than ten years means the calendar has (almost) no working time: bad data.
@@ -301,3 +301,20 @@ def year_view(session: Session, *, year: int) -> dict:
     periods = load_calendar(session).periods
     return {"year": year, "days": days,
             "periods": [{"starts": s.strftime("%H:%M"), "ends": e.strftime("%H:%M")} for s, e in periods]}
+
+
+# --- time zones ------------------------------------------------------------------------------
+
+def check_timezone(name: str) -> str:
+    """An IANA zone name (not "localtime" or a path), else Invalid."""
+    if name not in _zones():
+        raise Invalid(f"unknown timezone {name!r}", errors={"timezone": ["not an IANA timezone"]})
+    return name
+
+
+@cache
+def _zones() -> frozenset[str]:
+    """IANA names, less what some systems add that depends on the host ("localtime", posix/, right/)."""
+    host_specific = ("localtime", "posixrules", "Factory")
+    return frozenset(name for name in available_timezones()
+                     if name not in host_specific and not name.startswith(("posix/", "right/")))

@@ -40,6 +40,7 @@ from tests.api.helpers import assert_problem_json
 from tests.api.test_evidence import photo
 from tests.factories import NATURAL, World
 from tests.gas import passing, valid_code
+from tests.workflow.roster.test_imports import filled
 from workflow import org
 from workflow.escalation import rules
 from workflow.evidence import attachments
@@ -207,6 +208,7 @@ def _inspection(scene: Scene) -> dict:
 
 
 PHOTO = photo()  # a JPEG with EXIF time and GPS at the market, made once
+ROSTER = filled(units=[("MX1", "矩阵单位", "district", None, None)])  # a roster import of one unit
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
 FUTURE_DAY = "2099-01-05"  # the calendar is kept across tests: the admin's correction is removed afterwards
 
@@ -224,8 +226,23 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/categories": Case(everyone(200)),
     "POST /api/v1/categories": Case(admin_only(201), {"code": "matrix", "name": "矩阵", "limits": NATURAL}),
     "GET /api/v1/users": Case(supervisors(200)),
-    "POST /api/v1/users": Case(admin_only(201), lambda s: {"name": "新队员", "role": "handler",
-                                                          "unit_id": s.id("squad")}),
+    # People: admins everyone; supervisors the officers and handlers of their subtree (docs/decisions/0071)
+    "POST /api/v1/users": Case(east_creation(201), lambda s: {"name": "新队员", "role": "handler",
+                                                             "unit_id": s.id("squad")}),
+    "GET /api/v1/users/{user_id}": Case(east_object(200)),
+    "PATCH /api/v1/users/{user_id}": Case(east_object(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    # --- the roster: reference rows edited (If-Match) and retired by admins; the admin trail
+    "PATCH /api/v1/units/{unit_id}": Case(admin_only(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/grids/{grid_id}": Case(everyone(200)),
+    "PATCH /api/v1/grids/{grid_id}": Case(admin_only(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/points/{point_id}": Case(everyone(200)),
+    "PATCH /api/v1/points/{point_id}": Case(admin_only(200), {"active": False}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/categories/{category_id}": Case(everyone(200)),
+    "PATCH /api/v1/categories/{category_id}": Case(admin_only(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/admin-events": Case(admin_only(200)),
+    "POST /api/v1/imports": Case(admin_only(200), lambda s: {"file": (io.BytesIO(ROSTER), "roster.xlsx")},
+                                 multipart=True),
+    "GET /api/v1/imports/template": Case(admin_only(200)),
     "GET /api/v1/me": Case(everyone(200)),
     "GET /api/v1/calendar": Case(everyone(200), query={"year": 2026}),
     "POST /api/v1/calendar/days": Case(admin_only(200), {"days": [{"day": FUTURE_DAY, "workday": True}]}),
@@ -263,7 +280,7 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/patrol-plans": Case(supervisors(200)),
     "POST /api/v1/patrol-plans": Case(east_creation(201), _plan),
     "GET /api/v1/patrol-plans/{plan_id}": Case(east_object(200)),
-    "PATCH /api/v1/patrol-plans/{plan_id}": Case(east_object(200), {"name": "改名"}),
+    "PATCH /api/v1/patrol-plans/{plan_id}": Case(east_object(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
     "POST /api/v1/patrol-plans/{plan_id}/pause": Case(east_object(200)),
     "POST /api/v1/patrol-plans/{plan_id}/resume": Case(east_object(200)),
     "GET /api/v1/patrol-rounds": Case(everyone(200)),
@@ -279,7 +296,8 @@ MATRIX: dict[str, Case] = {
     "POST /api/v1/escalation-rules": Case(east_creation(201), lambda s: {"name": "矩阵规则", "trigger": "at_due",
                                                                          "unit_id": s.id("east")}),
     "GET /api/v1/escalation-rules/{rule_id}": Case(east_object(200)),
-    "PATCH /api/v1/escalation-rules/{rule_id}": Case(east_object(200), {"name": "改名"}),
+    "PATCH /api/v1/escalation-rules/{rule_id}": Case(east_object(200), {"name": "改名"},
+                                                      headers={"If-Match": '"1"'}),
     "POST /api/v1/escalation-rules/dry-run": Case(supervisors(200), {"name": "草稿", "trigger": "at_due"}),
     "GET /api/v1/me/notifications": Case(everyone(200)),
     "POST /api/v1/me/notifications/{notification_id}/read": Case(expect(404, officer_own=200)),
@@ -287,7 +305,7 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/webhooks": Case(admin_only(200)),
     "POST /api/v1/webhooks": Case(admin_only(201), {"url": "https://hooks.example.com/rectify",
                                                     "secret": "0123456789abcdef", "events": ["problem.created"]}),
-    "PATCH /api/v1/webhooks/{webhook_id}": Case(admin_only(200), {"active": False}),
+    "PATCH /api/v1/webhooks/{webhook_id}": Case(admin_only(200), {"active": False}, headers={"If-Match": '"1"'}),
     "GET /api/v1/webhooks/{webhook_id}/deliveries": Case(admin_only(200)),
     "POST /api/v1/webhook-deliveries/{delivery_id}/redrive": Case(admin_only(200)),
     # --- statistics: supervisors (their subtree) and admins
@@ -346,7 +364,8 @@ DEFAULT_IDS = {"unit_id": "east", "problem_id": "problem", "list_id": "full_list
                "delivery_id": "delivery", "user_id": "officer", "token_id": "officer_token",
                "attachment_id": "attachment", "report_id": "unit_report",
                "party_id": "party", "inspection_id": "inspection", "order_id": "order",
-               "photo_id": "inspection_photo", "code": "template"}
+               "photo_id": "inspection_photo", "code": "template", "grid_id": "east_grid", "point_id": "market",
+               "category_id": "hawker"}
 
 CONVERTER = re.compile(r"<(?:[^:<>]+:)?([a-z_]+)>")
 
@@ -556,6 +575,7 @@ BUILDERS: dict[str, Callable[[Scene], int]] = {
 def build_scene(world: World) -> Scene:
     """The world's fixed places and people; the rest of the scene is made on demand (see BUILDERS)."""
     return Scene(world, {"east": world.units["east"].id, "squad": world.units["squad"].id,
+                         "hawker": world.categories["hawker"].id,
                          "east_grid": world.grids["east"].id, "market": world.points["market"].id,
                          "officer": world.users["officer"].id})
 

@@ -123,7 +123,7 @@ def test_plans_are_listed_only_within_the_callers_unit_subtree(client, world):
 
 def test_patch_edits_a_plan_and_an_empty_patch_is_422(client, world):
     plan_id = post_plan(client, world).json["id"]
-    url, headers = f"/api/v1/patrol-plans/{plan_id}", world.auth("east_supervisor")
+    url, headers = f"/api/v1/patrol-plans/{plan_id}", world.auth("east_supervisor", **{"If-Match": '"1"'})
     response = client.patch(url, json={"name": "东关夜市巡查", "windows": MEALS[2:]}, headers=headers)
     assert response.status_code == 200, response.json
     assert (response.json["name"], [w["label"] for w in response.json["windows"]]) == ("东关夜市巡查", ["晚"])

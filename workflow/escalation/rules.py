@@ -10,12 +10,15 @@ from models.enums import FINISHED_STATES, Role, Stage, Trigger
 from workflow.errors import Forbidden, Invalid, NotFound
 from workflow.escalation.firing import step_of
 from workflow.notifications.inbox import USER_TARGET, target_user
+from workflow.roster import trail
+from workflow.roster.edits import Kind, check_version, commit_edit
 from workflow.scope import problem_filter, subtree_ids, unit_within
 
 # --- rules (admin for all; supervisors for their subtree) ------------------------------------
 
 RULE_FIELDS = ("name", "trigger", "stage", "fraction", "after_minutes", "threshold", "window_days", "level",
                "notify", "effects", "categories", "severities", "unit_id", "active")
+RULE = Kind("escalation_rule", EscalationRule, RULE_FIELDS)
 
 
 # The parameters each trigger needs besides its stage.
@@ -77,20 +80,27 @@ def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRul
     check_rule(rule)
     db.session.add(rule)
     db.session.flush()
+    if actor is not None:  # a person's creation goes on the admin trail (seeds and fixtures do not)
+        trail.record_creation(RULE.resource, rule, RULE.fields, actor=actor, now=now)
     _recheck_open_problems(now, rule)
     return rule
 
 
-def edit_rule(*, actor: User, now: datetime, rule_id: int, **changes) -> EscalationRule:
+def edit_rule(*, actor: User, now: datetime, rule_id: int, expected_version: int | None,
+              reason: str | None = None, **changes) -> EscalationRule:
+    """Change or retire (`active: false`) a rule under If-Match; the change goes on the admin trail."""
     rule = get_rule(actor=actor, rule_id=rule_id)
     _may_manage(actor, changes.get("unit_id", rule.unit_id), changes.get("notify"))
+    check_version(rule, expected_version, "escalation rule")
+    before = {name: getattr(rule, name) for name in RULE.fields}
     with db.session.no_autoflush:  # check the new values before anything reaches the database
         for name in RULE_FIELDS:
             if name in changes:
                 setattr(rule, name, changes[name])
-        rule.updated_at = now
         check_rule(rule)
         rule.failing_since = rule.last_error = None  # checked again: the sweep tries it from the next run
+        if commit_edit(RULE, rule, actor=actor, now=now, before=before, reason=reason):
+            rule.updated_at = now
     _recheck_open_problems(now, rule)
     return rule
 

@@ -34,7 +34,8 @@ STARTED = (RoundState.IN_PROGRESS, RoundState.COMPLETED, RoundState.COMPLETED_LA
 def materialize_rounds(*, now: datetime, horizon: timedelta = HORIZON) -> int:
     """Make a round for every window up to now + horizon, once; windows passed in downtime are missed."""
     calendar = load_calendar(db.session)
-    plans = db.session.scalars(select(PatrolPlan).where(PatrolPlan.paused.is_(False)).order_by(PatrolPlan.id)
+    running = (PatrolPlan.paused.is_(False), PatrolPlan.active.is_(True))
+    plans = db.session.scalars(select(PatrolPlan).where(*running).order_by(PatrolPlan.id)
                                .with_for_update(skip_locked=True)).all()  # a plan being edited waits a tick
     until = now + horizon
     windows = {}
@@ -227,16 +228,16 @@ def visible_rounds(actor: User):
     if actor.role == Role.SUPERVISOR:
         return PatrolRound.plan_id.in_(select(PatrolPlan.id).where(PatrolPlan.unit_id.in_(subtree_ids(actor.unit))))
     if actor.role == Role.OFFICER:  # their rounds, and those of plans whose team they are in
-        return or_(PatrolRound.id.in_(_having_member(PatrolRound, actor.id)),
-                   PatrolRound.plan_id.in_(_having_member(PatrolPlan, actor.id)))
+        return or_(PatrolRound.id.in_(having_member(PatrolRound, actor.id)),
+                   PatrolRound.plan_id.in_(having_member(PatrolPlan, actor.id)))
     return PatrolRound.id.is_(None)
 
 
 def _rounds_of(officer_id: int):
-    return _having_member(PatrolRound, officer_id)
+    return having_member(PatrolRound, officer_id)
 
 
-def _having_member(model, officer_id: int):
+def having_member(model, officer_id: int):
     """Ids of the rows (rounds or plans) whose JSON list officer_ids holds the officer. PostgreSQL answers
     rounds from a GIN index on `officer_ids::jsonb` (migration f1a2b3c4d5e6), not by scanning every round."""
     if dialect_name() == "postgresql":

@@ -92,7 +92,9 @@ def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Proble
         if existing is None:
             raise
         return existing, False
-    fields = {"resolved_on_site": True} if problem.resolved_on_site else {}
+    # The category's name of the day stays on the trail; the ledger shows its current name (decision 0072).
+    fields = {"category_code": problem.category.code, "category_name": problem.category.name}
+    fields |= {"resolved_on_site": True} if problem.resolved_on_site else {}
     event = append_event(problem, actor, now, Action.REPORT, Entry(None, fields), row=Row.INSERTED)
     outbox.enqueue(topic="problem.created", now=now, payload={
         "problem_id": problem.id, "event_id": event.id, "data": outbox.problem_data(problem)})
@@ -112,8 +114,10 @@ def _by_client_id(actor: User, client_id: str) -> Problem | None:
 
 def _category(code: str) -> Category:
     category = db.session.scalars(select(Category).where(Category.code == code)).first()
-    if category is None or not category.active:
+    if category is None:
         raise Invalid(f"unknown category {code!r}", errors={"category_code": ["unknown category"]})
+    if not category.active:
+        raise Invalid(f"category {code!r} is retired", errors={"category_code": ["retired category"]})
     return category
 
 
@@ -122,10 +126,14 @@ def _location(point_id: int | None, grid_id: int | None) -> tuple[Grid, Point | 
         point = db.session.get(Point, point_id)
         if point is None:
             raise Invalid(f"unknown point {point_id}", errors={"point_id": ["unknown point"]})
+        if not point.active or not point.grid.active:
+            raise Invalid(f"point {point_id} is retired", errors={"point_id": ["retired point"]})
         return point.grid, point
     grid = db.session.get(Grid, grid_id) if grid_id is not None else None
     if grid is None:
         raise Invalid(f"unknown grid {grid_id}", errors={"grid_id": ["unknown grid"]})
+    if not grid.active:
+        raise Invalid(f"grid {grid_id} is retired", errors={"grid_id": ["retired grid"]})
     return grid, None
 
 
@@ -194,8 +202,9 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
     with db.session.no_autoflush:
         _edit_fields(problem, actor, now, changes)
         problem.updated_at = now
-        entry = Entry(problem.state, event_fields(changes), stage=problem.stage,
-                      overdue=clocks.stage_overdue(problem, now))
+        fields = event_fields(changes) | (
+            {"category_name": problem.category.name} if "category_code" in changes else {})
+        entry = Entry(problem.state, fields, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
         append_event(problem, actor, now, Action.EDIT, entry, row=Row.COMPARE_AND_SET)
     if "category_code" in changes or "point_id" in changes:
         _relink(problem)

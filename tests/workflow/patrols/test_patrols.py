@@ -489,6 +489,7 @@ def test_editing_the_windows_cancels_future_rounds_and_the_next_tick_makes_the_n
     before = {r.id: r.state for r in rounds_of(plan)}
     assert sorted(before.values()) == ["in_progress", "open"] + ["scheduled"] * 6
     edit_plan(actor=world.users["east_supervisor"], now=NOW + timedelta(minutes=5), plan_id=plan.id,
+              expected_version=plan.version,
               windows=[{"label": "夜", "start": "19:00", "end": "23:00"}])
     db.session.commit()
     after = {r.id: r.state for r in rounds_of(plan)}
