@@ -18,6 +18,18 @@ from workflow.errors import ERROR_KINDS
 # --- stable operation ids: clients generate method names from them; renaming a handler must not rename these
 
 OPERATION_IDS = {
+    ("patch", "/api/v1/units/{unit_id}"): "editUnit",
+    ("get", "/api/v1/users/{user_id}"): "getUser",
+    ("patch", "/api/v1/users/{user_id}"): "editUser",
+    ("get", "/api/v1/grids/{grid_id}"): "getGrid",
+    ("patch", "/api/v1/grids/{grid_id}"): "editGrid",
+    ("get", "/api/v1/points/{point_id}"): "getPoint",
+    ("patch", "/api/v1/points/{point_id}"): "editPoint",
+    ("get", "/api/v1/categories/{category_id}"): "getCategory",
+    ("patch", "/api/v1/categories/{category_id}"): "editCategory",
+    ("get", "/api/v1/admin-events"): "listAdminEvents",
+    ("post", "/api/v1/imports"): "importRoster",
+    ("get", "/api/v1/imports/template"): "getImportTemplate",
     ("get", "/api/v1/problems"): "listProblems",
     ("post", "/api/v1/problems"): "reportProblem",
     ("get", "/api/v1/problems/export"): "exportProblems",

@@ -347,15 +347,22 @@ class AdminEventArgs(PageArgs):
     actor_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
 
 
+class ActorOut(Schema):
+    id = fields.Integer(allow_none=True)
+    name = fields.String()
+    role = choice(Role)
+
+
 class AdminEventOut(Schema):
     id = fields.Integer()
     seq = fields.Integer()
     resource = fields.String()
     resource_id = fields.Integer()
     action = fields.String(metadata={"description": "create | edit | retire | reactivate | import"})
-    actor = fields.Function(
+    actor = Computed(
         lambda e: {"id": e.actor_id, "name": e.actor_name, "role": e.actor_role} if e.actor_role else None,
-        allow_none=True, metadata={"description": "who; null: the system or the command line"})
+        returns=fields.Nested(ActorOut, allow_none=True),
+        metadata={"description": "who; null: the system or the command line"})
     changes = fields.Dict(attribute="fields", metadata={
         "description": "field -> {before, after}; personal numbers read \"changed\""})
     reason = fields.String(allow_none=True)
@@ -525,12 +532,6 @@ class ExportArgs(LedgerArgs):
         exclude = ("limit", "cursor")
 
     format = fields.String(required=True, validate=validate.OneOf(["csv", "xlsx", "geojson"]))
-
-
-class ActorOut(Schema):
-    id = fields.Integer(allow_none=True)
-    name = fields.String()
-    role = choice(Role)
 
 
 class EventOut(Schema):

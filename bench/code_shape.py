@@ -2,7 +2,8 @@
 
 `python -m bench.code_shape` prints the figures; `--check` also fails (exit 1) when a function is over the
 limits of issue 12 — complexity over MAX_COMPLEXITY, length over MAX_LINES, median over MAX_MEDIAN, p90 over
-MAX_P90 — unless it is listed in KNOWN (seven today, from the roster: to be split). `make lint` and `make test` run the check.
+MAX_P90 — unless it is listed in KNOWN (seven today, from the roster: to be split). `make lint` and `make test`
+run the check.
 """
 
 import ast

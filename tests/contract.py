@@ -89,9 +89,13 @@ def _explain(request, response, error) -> str:
 
 
 class ContractClient(FlaskClient):
-    """A test client whose every response must match the served document."""
+    """A test client whose every response must match the served document. (`checked = False` on one client
+    is for a test that stores synthetic answers to prove a mechanism, never for a real answer.)"""
+
+    checked = True
 
     def open(self, *args, **kwargs):
         response = super().open(*args, **kwargs)
-        Contract.of(self.application).check(response)
+        if self.checked:
+            Contract.of(self.application).check(response)
         return response
