@@ -1,7 +1,7 @@
 """Every model, re-exported so `from models import Problem` works and Alembic sees all tables."""
 
 from models.base import Base, UTCDateTime, db, utcnow
-from models.calendar import CalendarDay, WorkPeriod
+from models.calendar import CalendarDay, CalendarVersion, WorkPeriod
 from models.category import Category
 from models.escalation import EscalationFiring, EscalationRule, Notification, Webhook, WebhookDelivery
 from models.inspection import (
@@ -24,7 +24,8 @@ from models.report import UnitReport
 from models.support import IdempotencyRecord, JobRun, OutboxMessage, SchedulerLease
 
 __all__ = [
-    "ApiToken", "Attachment", "Base", "CalendarDay", "Category", "CodeCounter", "Grid", "IdempotencyRecord",
+    "ApiToken", "Attachment", "Base", "CalendarDay", "CalendarVersion", "Category", "CodeCounter", "Grid",
+    "IdempotencyRecord",
     "JobRun", "OutboxMessage", "PatrolCheckin", "PatrolPlan", "PatrolRound", "Point", "Problem",
     "ProblemEvent", "SchedulerLease", "Unit", "EscalationFiring", "EscalationRule", "Notification", "Webhook",
     "WebhookDelivery", "ProblemList", "problem_list_items", "UnitReport",
