@@ -123,9 +123,11 @@ class CategoryIn(In):
     name_en = text(100, allow_none=True)
     parent_code = StrictString(allow_none=True, validate=validate.Length(max=40))
     default_unit_id = _id(allow_none=True)
-    requires_after_photo = StrictBoolean(load_default=False)
-    requires_verification_photo = StrictBoolean(load_default=False)
-    pause_on_extension = StrictBoolean(load_default=False)
+    # Left out: the parent's setting (off for a category without parent); the answer shows what applies.
+    requires_after_photo = StrictBoolean()
+    requires_verification_photo = StrictBoolean()
+    pause_on_extension = StrictBoolean()
+    # Stages left out take the parent's limit.
     limits = fields.Dict(keys=choice(Stage), values=fields.Nested(LimitIn), load_default=dict)
 
 
