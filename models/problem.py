@@ -108,7 +108,10 @@ class Problem(db.Model):
         return self.state not in (State.CLOSED, State.CANCELLED)
 
     def light(self, now: datetime) -> str | None:
-        """Traffic light of the running stage clock: green, yellow (≥ 80 %), red (past due)."""
+        """Traffic light of the running stage clock: green, yellow (≥ 80 %), red (past due); red too while
+        the clocks are paused on a problem that was already overdue (frozen), null while paused otherwise."""
+        if self.paused_at is not None:
+            return "red" if self._overdue_when_paused() else None
         if self.stage_due_at is None:
             return None
         if now >= self.stage_due_at:
@@ -120,15 +123,29 @@ class Problem(db.Model):
     @staticmethod
     def overdue_clause(now: datetime):
         """`is_overdue` in SQL. IS NOT NULL spelled out so that its negation is never NULL."""
-        return and_(Problem.state.not_in((State.CLOSED, State.CANCELLED)),
-                    or_(and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now),
-                        and_(Problem.due_at.is_not(None), Problem.due_at <= now)))
+        running = or_(and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now),
+                      and_(Problem.due_at.is_not(None), Problem.due_at <= now))
+        frozen = and_(Problem.paused_at.is_not(None),
+                      or_(and_(Problem.stage_left_s.is_not(None), Problem.stage_left_s < 0),
+                          and_(Problem.whole_left_s.is_not(None), Problem.whole_left_s < 0)))
+        finished_late = and_(Problem.state == State.CLOSED, Problem.due_at.is_not(None),
+                             Problem.closed_at.is_not(None), Problem.closed_at >= Problem.due_at)
+        return or_(and_(Problem.state.not_in((State.CLOSED, State.CANCELLED)), or_(running, frozen)), finished_late)
 
     def is_overdue(self, now: datetime) -> bool:
-        """True while an open problem has reached its stage or whole-case deadline (as the red light)."""
+        """The one definition of overdue (decision 0033): an open problem past its stage or whole-case deadline
+        now, or past one when its clocks were paused (frozen while suspended); a closed problem closed at or
+        after its whole-case deadline. A cancelled problem is never overdue."""
+        if self.state == State.CLOSED:
+            return self.due_at is not None and self.closed_at is not None and self.closed_at >= self.due_at
         if not self.is_open():
             return False
+        if self.paused_at is not None:
+            return self._overdue_when_paused()
         return any(due is not None and now >= due for due in (self.stage_due_at, self.due_at))
+
+    def _overdue_when_paused(self) -> bool:
+        return any(left is not None and left < 0 for left in (self.stage_left_s, self.whole_left_s))
 
 
 class ProblemEvent(db.Model):

@@ -120,7 +120,7 @@ def progress(problem_list: ProblemList, now: datetime) -> dict:
     overdue = db.session.scalar(select(func.count()).where(Problem.id.in_(members), Problem.overdue_clause(now)))
     closed_on_time = db.session.scalar(select(func.count()).where(
         Problem.id.in_(members), Problem.state == State.CLOSED, Problem.due_at.is_not(None),
-        Problem.closed_at <= Problem.due_at))
+        Problem.closed_at < Problem.due_at))  # closed at the deadline is overdue (Problem.is_overdue)
     closed_timed = db.session.scalar(select(func.count()).where(
         Problem.id.in_(members), Problem.state == State.CLOSED, Problem.due_at.is_not(None)))
     return {"total": sum(by_state.values()), "by_state": by_state,

@@ -4,12 +4,16 @@ Definitions (the one place they live; the API docs repeat them):
 - basis: problems reported in [from, to) that the caller can see, with their state now;
 - reported: all of them; dispatched: ever assigned (the whole-case clock started); closed, cancelled: by
   state now; closure_rate = closed / (reported - cancelled);
-- on_time: closed by the whole-case deadline (closed_at <= due_at; cases with no deadline count as on time);
+- on_time: closed before the whole-case deadline (closed_at < due_at, the complement of overdue among closed
+  cases; cases with no deadline count as on time);
   on_time_rate = on_time / closed;
 - reworked: rework_count > 0; submitted: ever submitted for verification; rework_rate = reworked / submitted;
 - extended: granted an extension at least once; extension_rate = extended / dispatched;
-- overdue: open and past its stage or whole-case deadline now; overdue_rate = overdue / (reported - cancelled);
-  overdue_avg_s, overdue_max_s: how long past the earliest passed deadline they are now (natural seconds);
+- overdue: the one definition of `Problem.is_overdue` — open and past its stage or whole-case deadline now, or
+  suspended after it was (frozen), or closed at or after its whole-case deadline; overdue_rate = overdue /
+  (reported - cancelled); overdue_avg_s, overdue_max_s: how far past the earliest passed deadline they are
+  (natural seconds): now for running clocks, when the clocks were paused for a suspended problem, at the close
+  for a closed one;
 - recurred: not cancelled, at a place (point) where another problem of the same category, not cancelled, was
   reported in the RECURRENCE_DAYS (30) days before it (kept as the problem's `recurrence_of`: linked at the
   report, relinked when that one is cancelled or moved); recurrence_rate = recurred / (reported - cancelled);
@@ -52,7 +56,7 @@ def conditions(now: datetime) -> dict:
         "closed": Problem.state == State.CLOSED,
         "cancelled": Problem.state == State.CANCELLED,
         "on_time": and_(Problem.state == State.CLOSED,
-                        or_(Problem.due_at.is_(None), Problem.closed_at <= Problem.due_at)),
+                        or_(Problem.due_at.is_(None), Problem.closed_at < Problem.due_at)),
         "submitted": or_(Problem.submitted_by_id.is_not(None), Problem.rework_count > 0),
         "reworked": Problem.rework_count > 0,
         "extended": Problem.extension_count > 0,
@@ -84,11 +88,18 @@ def _recurred():
 
 
 def _overdue_seconds(now: datetime):
-    """For an overdue problem, seconds since the earliest of its deadlines that has passed; null otherwise."""
+    """For an overdue problem, how far past the earliest of its passed deadlines: now for running clocks, frozen
+    at the pause for a paused one, at the close for a closed one; null when not overdue."""
     stage_first = and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now,
                        or_(Problem.due_at.is_(None), Problem.due_at > now, Problem.stage_due_at <= Problem.due_at))
     passed = case((stage_first, Problem.stage_due_at), else_=Problem.due_at)
-    return case((Problem.overdue_clause(now), seconds_between(literal(now, UTCDateTime()), passed)))
+    stage_past = case((Problem.stage_left_s < 0, -Problem.stage_left_s), else_=0)
+    whole_past = case((Problem.whole_left_s < 0, -Problem.whole_left_s), else_=0)
+    frozen = case((stage_past > whole_past, stage_past), else_=whole_past)
+    return case((~Problem.overdue_clause(now), None),
+                (Problem.state == State.CLOSED, seconds_between(Problem.closed_at, Problem.due_at)),
+                (Problem.paused_at.is_not(None), frozen),
+                else_=seconds_between(literal(now, UTCDateTime()), passed))
 
 
 def _offset_hours(tz: str, at: datetime) -> float:

@@ -52,6 +52,18 @@ def no_pending_extension(step: Step) -> None:
         raise ExtensionConflict("an extension request is waiting for an answer")
 
 
+def may_suspend(step: Step) -> None:
+    """No extension request waits; a problem already overdue is suspended only by a supervisor of a unit above
+    the office whose area it is (its grid's unit), so an office cannot clear its own red lights."""
+    no_pending_extension(step)
+    problem, actor = step.problem, step.actor
+    if not problem.is_overdue(step.now):
+        return
+    office = db.session.get(Unit, problem.grid_unit_id)
+    if actor.unit is None or not (unit_within(office, actor.unit) and office.id != actor.unit_id):
+        raise Forbidden("this problem is overdue: suspending it needs a supervisor of a parent unit")
+
+
 def may_answer_extension(step: Step) -> None:
     """A request waits, and a second or later one is answered by a supervisor of a parent unit."""
     if step.problem.extension_until is None:

@@ -75,7 +75,7 @@ TRANSITIONS: dict[Action, Rule] = {
     Action.CANCEL: rule({S.REPORTED, S.ASSIGNED}, S.CANCELLED, {R.SUPERVISOR}, {"reason"}, {"duplicate_of"},
                         effect=e.cancel),
     Action.SUSPEND: rule({S.RECTIFYING}, S.SUSPENDED, {R.SUPERVISOR}, {"note"},
-                         guard=g.no_pending_extension, effect=e.suspend),
+                         guard=g.may_suspend, effect=e.suspend),
     Action.RESUME: rule({S.SUSPENDED}, S.RECTIFYING, {R.SUPERVISOR}, (), {"note"}, effect=e.resume),
     Action.REQUEST_EXTENSION: rule({S.RECTIFYING}, None, {R.HANDLER}, {"until", "note"},
                                    guard=g.no_pending_extension, effect=e.request_extension),
