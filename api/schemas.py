@@ -257,7 +257,11 @@ class ProblemOut(Schema):
     supervised = fields.Boolean()
     duplicate_of = fields.Integer(allow_none=True)
     recurrence_of = fields.Integer(allow_none=True, metadata={
-        "description": "the problem this one repeats: same category, same point, within the 30 days before"})
+        "description": "反弹: the problem this one repeats, same category and point, fixed (verified or closed) "
+                       "before this report, reported within the 30 days before"})
+    possible_duplicate_of = fields.Integer(allow_none=True, metadata={
+        "description": "an earlier problem of the same category at the same point still open when this was "
+                       "reported: a supervisor may cancel this one with duplicate_of"})
     round_id = fields.Integer(allow_none=True, metadata={"description": "the patrol round that found it"})
     party_id = fields.Integer(allow_none=True, metadata={"description": "the party (经营主体) it is about"})
     extension = fields.Function(lambda p: EXTENSION_OUT.dump(p) if p.extension_until else None,

@@ -50,10 +50,13 @@ class Problem(db.Model):
     client_id: Mapped[str | None] = mapped_column(String(100))
     resolved_on_site: Mapped[bool] = mapped_column(default=False)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
-    # The problem this one repeats (反复): the latest earlier one of the same category at the same point, not
-    # cancelled, reported in the 30 days before it. Linked at the report, relinked when that one is cancelled
-    # or its report is moved; statistics count recurrences from it.
+    # The problem this one repeats (反弹): the latest earlier one of the same category at the same point, not
+    # cancelled, reported in the 30 days before it and verified or closed by then. Linked at the report,
+    # relinked when that one is cancelled or its report is moved; statistics count recurrences from it.
     recurrence_of: Mapped[int | None] = mapped_column(ForeignKey("problems.id"), index=True)
+    # The problem this report may duplicate: the latest earlier one of its category at its point that was still
+    # open when it was reported (workflow/problems/recurrence.py); a supervisor cancels it with duplicate_of.
+    possible_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("problems.id"), index=True)
     round_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_rounds.id"), index=True)  # a finding
     # The party (经营主体) the problem is about, when it has one: an inspection's failed item always does.
     party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"), index=True)

@@ -15,8 +15,9 @@ Definitions (the one place they live; the API docs repeat them):
   (natural seconds): now for running clocks, when the clocks were paused for a suspended problem, at the close
   for a closed one;
 - recurred: not cancelled, at a place (point) where another problem of the same category, not cancelled, was
-  reported in the RECURRENCE_DAYS (30) days before it (kept as the problem's `recurrence_of`: linked at the
-  report, relinked when that one is cancelled or moved); recurrence_rate = recurred / (reported - cancelled);
+  reported in the RECURRENCE_DAYS (30) days before it and fixed (verified or closed) by its report (kept as the
+  problem's `recurrence_of`: linked at the report, relinked when that one is cancelled or moved; a report of
+  something still open is a possible duplicate instead); recurrence_rate = recurred / (reported - cancelled);
 - self_resolved: resolved on the spot (自处理); self_resolved_share = self_resolved / reported;
 - stage_times: per stage (dispatch 派遣, accept 接单, rectify 整改, verify 核查) that the basis's problems left,
   count, average and p90 (nearest rank: the smallest value that at least 90 % of the stages took no longer
