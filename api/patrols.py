@@ -154,7 +154,7 @@ class CheckinOut(Schema):
 class FindingIn(ReportIn):
     class Meta:
         unknown = RAISE
-        exclude = ("grid_id", "lat", "lng", "address", "resolved_on_site")
+        exclude = ("grid_id", "lat", "lng", "address")
 
     point_id = _id(required=True)
 

@@ -69,7 +69,7 @@ TRANSITIONS: dict[Action, Rule] = {
     Action.REJECT: rule({S.VERIFYING}, S.RECTIFYING, {R.OFFICER}, {"reason"},
                         effect=e.rework, restarts_stage=True),
     Action.CLOSE: rule({S.VERIFIED}, S.CLOSED, {R.SUPERVISOR}, (), {"note"},
-                       guard=g.not_the_verifier, effect=e.close),
+                       guard=g.may_close, effect=e.close),
     Action.SEND_BACK: rule({S.VERIFIED}, S.RECTIFYING, {R.SUPERVISOR}, {"reason"},
                            guard=g.has_responsible_unit, effect=e.rework, restarts_stage=True),
     Action.CANCEL: rule({S.REPORTED, S.ASSIGNED}, S.CANCELLED, {R.SUPERVISOR}, {"reason"}, {"duplicate_of"},
