@@ -253,6 +253,7 @@ def get_round(round_id):
 @blp.arguments(AtIn)
 @blp.response(200, RoundOut)
 @blp.alt_response(409, schema=ProblemSchema)
+@blp.alt_response(412, schema=ProblemSchema, description="Someone moved the round meanwhile: read it and retry")
 def start_round(data, round_id):
     """Start walking the round (its officers)."""
     return rounds.start_round(actor=current_actor(), now=request_now(), round_id=round_id, **data)
@@ -263,6 +264,7 @@ def start_round(data, round_id):
 @blp.arguments(AtIn)
 @blp.response(200, RoundOut)
 @blp.alt_response(409, schema=ProblemSchema)
+@blp.alt_response(412, schema=ProblemSchema, description="Someone moved the round meanwhile: read it and retry")
 def complete_round(data, round_id):
     """Finish the round: completed, or completed_late after the window's end plus grace."""
     return rounds.complete_round(actor=current_actor(), now=request_now(), round_id=round_id, **data)

@@ -16,7 +16,7 @@ from models.base import db, dialect_name, upsert
 from models.enums import Role, State
 from workflow import tally
 from workflow.calendar import WorkCalendar, load_calendar
-from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.errors import Conflict, Forbidden, Invalid, NotFound, Stale
 from workflow.geo import haversine_m
 from workflow.inspections import tasks as inspection_tasks
 from workflow.notifications import outbox
@@ -211,6 +211,16 @@ def _move(round_: PatrolRound, now: datetime, **values) -> bool:
     return True
 
 
+def _move_or_stale(round_: PatrolRound, now: datetime, **values) -> None:
+    """An officer's change, compare-and-set like the scheduler's: if someone moved the round since we read it,
+    412 as for a problem (decision 0035); the retry then answers from the state the round is in."""
+    read = round_.state
+    if not _move(round_, now, **values):
+        db.session.expire(round_)
+        raise Stale(f"the round changed while this was applied (it was {read})",
+                    extra={"state": db.session.get(PatrolRound, round_.id).state})
+
+
 def _announce_missed(round_id: int, now: datetime) -> None:
     round_ = db.session.get(PatrolRound, round_id)
     outbox.enqueue(topic="round.missed", now=now, payload={"round_id": round_id, "data": outbox.round_data(round_)})
@@ -282,7 +292,14 @@ def start_round(*, actor: User, now: datetime, round_id: int, at: datetime | Non
     if round_.state not in ("open", "missed") or not _in_window(round_, at):
         raise Conflict(f"a {round_.state} round cannot be started at {at.isoformat()}",
                        extra={"state": round_.state})
-    round_.state, round_.started_at, round_.missed_reason, round_.updated_at = "in_progress", at, None, now
+    if not _move(round_, now, state="in_progress", started_at=at, missed_reason=None):
+        # The scheduler may have marked it missed meanwhile: a walk inside the window revives a missed round,
+        # so that change is taken over once; anyone else's change (started, cancelled) is 412.
+        db.session.refresh(round_)
+        if round_.state != "missed":
+            raise Stale(f"the round changed while this was applied (it is {round_.state} now)",
+                        extra={"state": round_.state})
+        _move_or_stale(round_, now, state="in_progress", started_at=at, missed_reason=None)
     return round_
 
 
@@ -362,7 +379,7 @@ def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | 
     if round_.started_at is not None and at < round_.started_at:
         raise Invalid("a round cannot end before it started", errors={"at": ["before the round started"]})
     late = at > round_.planned_end + timedelta(minutes=round_.grace_minutes)
-    round_.state, round_.completed_at, round_.updated_at = ("completed_late" if late else "completed"), at, now
+    _move_or_stale(round_, now, state="completed_late" if late else "completed", completed_at=at)
     tally.count("round_completed", state=round_.state)
     if unvisited_points(round_):
         tally.count("round_incomplete")
