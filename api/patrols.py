@@ -18,7 +18,8 @@ blp = Blueprint("patrols", __name__, url_prefix="/api/v1",
                 description="Patrols (巡查): plans on staggered hours, their rounds, check-ins and findings.")
 
 HHMM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="HH:MM, 00:00-23:59")
-ROUND_STATES = ("scheduled", "open", "in_progress", "completed", "completed_late", "missed", "cancelled")
+ROUND_STATES = ("scheduled", "open", "in_progress", "completed", "completed_late", "incomplete", "missed",
+                "cancelled")
 
 
 class WindowIn(In):

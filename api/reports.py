@@ -166,6 +166,7 @@ class PatrolFigures(Schema):
     scheduled = fields.Integer()
     completed = fields.Integer()
     completed_late = fields.Integer()
+    incomplete = fields.Integer()
     missed = fields.Integer()
     pending = fields.Integer()
     points_planned = fields.Integer()

@@ -27,9 +27,10 @@ def materialize_rounds(now: datetime) -> str:
 
 
 def advance_rounds(now: datetime) -> str:
-    """Open rounds whose window began; miss those nobody checked in to by the end plus grace."""
+    """Open rounds whose window began; miss those nobody checked in to by the end plus grace; close as
+    incomplete those started and never completed by then."""
     counts = rounds.advance_rounds(now=now)
-    return f"opened {counts['opened']}, missed {counts['missed']} rounds"
+    return f"opened {counts['opened']}, missed {counts['missed']}, closed {counts['incomplete']} incomplete rounds"
 
 
 def sweep_escalations(now: datetime) -> str:

@@ -3,7 +3,8 @@
 Definitions (the API docs repeat them):
 - basis: rounds, not cancelled, whose window starts in [from, to), of plans the caller can see;
 - scheduled: all of them; completed: walked and completed in time; completed_late: completed after the
-  window's end plus grace; missed: nobody checked in (not_opened: slept through by the scheduler;
+  window's end plus grace; incomplete: started and never completed by the window's end plus grace;
+  missed: nobody checked in (not_opened: slept through by the scheduler;
   no_checkin: opened, nobody came); pending: not yet decided (scheduled, open or in progress);
 - completion_rate = (completed + completed_late) / (scheduled - pending); missed_rate = missed / (scheduled -
   pending);
@@ -27,8 +28,8 @@ from workflow.patrols.rounds import STARTED, visible_rounds
 
 GROUPS = ("plan", "window", "officer", "day")
 PENDING = ("scheduled", "open", "in_progress")
-STATES = {"completed": ("completed",), "completed_late": ("completed_late",), "missed": ("missed",),
-          "pending": PENDING}
+STATES = {"completed": ("completed",), "completed_late": ("completed_late",), "incomplete": ("incomplete",),
+          "missed": ("missed",), "pending": PENDING}
 FIGURES = ("scheduled", *STATES)
 RATES = {"completion_rate": (("completed", "completed_late"), ("scheduled", "pending")),
          "missed_rate": (("missed",), ("scheduled", "pending")),

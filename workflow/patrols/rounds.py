@@ -26,7 +26,7 @@ from workflow.scope import subtree_ids
 
 HORIZON = timedelta(hours=48)
 LONGEST_WINDOW = timedelta(hours=24)
-STARTED = ("in_progress", "completed", "completed_late")
+STARTED = ("in_progress", "completed", "completed_late", "incomplete")
 
 
 # --- the scheduler's side --------------------------------------------------------------------
@@ -176,11 +176,18 @@ def advance_rounds(*, now: datetime) -> dict[str, int]:
     Each change is a compare-and-set on the state, so an officer's check-in racing this tick, or a second
     scheduler, never has a round missed twice or a walked round marked missed."""
     due = db.session.scalars(select(PatrolRound).where(
-        PatrolRound.state.in_(("scheduled", "open")), PatrolRound.planned_start <= now)
+        PatrolRound.state.in_(("scheduled", "open", "in_progress")), PatrolRound.planned_start <= now)
         .order_by(PatrolRound.planned_start, PatrolRound.id)).all()
-    counts = {"opened": 0, "missed": 0}
+    counts = {"opened": 0, "missed": 0, "incomplete": 0}
     for round_ in due:
-        if round_.planned_end + timedelta(minutes=round_.grace_minutes) <= now:
+        ended = round_.planned_end + timedelta(minutes=round_.grace_minutes) <= now
+        if round_.state == "in_progress":
+            # Started and never completed: closed as incomplete once its window and grace are over, with the
+            # check-ins it has (coverage counts them); the officer may still complete it later.
+            if ended and _move(round_, now, state="incomplete"):
+                tally.count("round_closed_incomplete")
+                counts["incomplete"] += 1
+        elif ended:
             reason = "not_opened" if round_.state == "scheduled" else "no_checkin"
             if _move(round_, now, state="missed", missed_reason=reason):
                 _announce_missed(round_.id, now)
@@ -368,12 +375,13 @@ def report_finding(*, actor: User, now: datetime, round_id: int, point_id: int, 
 
 
 def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | None = None) -> PatrolRound:
-    """Finish walking: completed, or completed_late after the window's end plus grace."""
+    """Finish walking: completed, or completed_late after the window's end plus grace (also a round the
+    scheduler closed as incomplete, when the phone comes back online)."""
     round_ = get_round(actor=actor, round_id=round_id)
     _walker(actor, round_)
     if round_.state in ("completed", "completed_late"):
         return round_
-    if round_.state != "in_progress":
+    if round_.state not in ("in_progress", "incomplete"):
         raise Conflict(f"a {round_.state} round cannot be completed; start it first", extra={"state": round_.state})
     at = at or now
     if round_.started_at is not None and at < round_.started_at:
