@@ -221,6 +221,7 @@ class Indicator(Schema):
     name = fields.String()
     weight = fields.Float()
     better = fields.String()
+    min_volume = fields.Integer(metadata={"description": "below this many cases a unit is not ranked"})
 
 
 class UnitScore(Schema):
@@ -229,6 +230,8 @@ class UnitScore(Schema):
     reported = fields.Integer()
     score = fields.Float(allow_none=True)
     rank = fields.Integer(allow_none=True)
+    insufficient_data = fields.Boolean(metadata={
+        "description": "below an indicator's min_volume (or no value at all): shown, not ranked"})
     values = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
 
 

@@ -291,6 +291,16 @@ def drill(*, actor: User, now: datetime, start: datetime, end: datetime, figure:
 
 # --- the unit evaluation (综合评价) -----------------------------------------------------------
 
+# Patrol indicators (workflow/patrols/coverage.py) by the unit that owns the plans: name -> (figures, volume).
+PATROL_INDICATORS = {"patrol_completion_rate": ("completion_rate", ("scheduled", "pending")),
+                     "checkpoint_coverage": ("checkpoint_coverage", ("points_planned",))}
+
+
+def _volume(row: dict, denominator: tuple) -> int:
+    """How many cases a rate's denominator counts (its volume)."""
+    return (row.get(denominator[0]) or 0) - sum(row.get(name) or 0 for name in denominator[1:])
+
+
 def load_indicators(path: str) -> list[dict]:
     """The evaluation's weighted indicators from a TOML file (config/defaults/evaluation.toml), checked."""
     spec = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -299,35 +309,66 @@ def load_indicators(path: str) -> list[dict]:
         raise ValueError(f"{path}: give at least one [[indicators]]")
     for indicator in indicators:
         name, weight, better = indicator.get("name"), indicator.get("weight"), indicator.get("better")
-        if name not in RATES:
-            raise ValueError(f"{path}: unknown indicator {name!r}; choose from {', '.join(RATES)}")
+        if name not in RATES and name not in PATROL_INDICATORS:
+            raise ValueError(f"{path}: unknown indicator {name!r}; choose from "
+                             f"{', '.join([*RATES, *PATROL_INDICATORS])}")
+        minimum = indicator.get("min_volume", 0)
+        if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 0:
+            raise ValueError(f"{path}: min_volume of {name} must be a whole number, 0 or more")
         if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
             raise ValueError(f"{path}: the weight of {name} must be a positive number")
         if better not in ("higher", "lower"):
             raise ValueError(f"{path}: `better` of {name} is higher or lower")
     if len({indicator["name"] for indicator in indicators}) != len(indicators):
         raise ValueError(f"{path}: an indicator is listed twice")
-    return [{"name": i["name"], "weight": i["weight"], "better": i["better"]} for i in indicators]
+    return [{"name": i["name"], "weight": i["weight"], "better": i["better"], "min_volume": i.get("min_volume", 0)}
+            for i in indicators]
 
 
 def evaluate(*, actor: User, now: datetime, start: datetime, end: datetime, tz: str, indicators: list[dict]) -> dict:
-    """Score and rank the units responsible for the problems reported in [start, end).
+    """Score and rank the units responsible for the problems reported in [start, end) and the units owning
+    patrol plans whose rounds started then.
 
     A unit's score is 100 × Σ weight × goodness / Σ weight over the indicators it has a value for (goodness:
-    the rate, or 1 − the rate when lower is better); units with no value for any indicator are unranked.
-    Equal scores share a rank (1, 2, 2, 4)."""
+    the rate, or 1 − the rate when lower is better). A unit below an indicator's `min_volume` (the cases the
+    rate's denominator counts) is shown with its values and score but `rank: null, insufficient_data: true`,
+    as is a unit with no value at all. Equal scores share a rank (1, 2, 2, 4)."""
+    from workflow.patrols import coverage  # coverage builds on this module's SQL helpers
+
     figures = summary(actor=actor, now=now, start=start, end=end, group_by="unit", tz=tz, with_stage_times=False)
-    rows = []
-    for row in figures["rows"]:
-        values = {indicator["name"]: row[indicator["name"]] for indicator in indicators}
-        scored = [(i["weight"], value if i["better"] == "higher" else 1 - value)
-                  for i in indicators if (value := values[i["name"]]) is not None]
-        weight = sum(w for w, _ in scored)
-        rows.append({"unit_id": row["key"], "label": row["label"], "reported": row["reported"],
-                     "score": round(100 * sum(w * goodness for w, goodness in scored) / weight, 2) if weight else None,
-                     "values": values})
-    rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["label"]))
-    for index, row in enumerate(rows):
-        same = index and rows[index - 1]["score"] == row["score"]
-        row["rank"] = None if row["score"] is None else rows[index - 1]["rank"] if same else index + 1
+    problems = {row["key"]: row for row in figures["rows"]}
+    patrols = coverage.by_unit(actor=actor, start=start, end=end, tz=tz)
+    missing = [key for key in patrols if key not in problems]
+    labels = _labels("unit", missing)
+    rows = [_score(unit_id, problems.get(unit_id), patrols.get(unit_id, {}), labels, indicators)
+            for unit_id in [*problems, *missing]]
+    rows.sort(key=lambda r: (r["rank_free"], r["score"] is None, -(r["score"] or 0), r["label"]))
+    ranked = [row for row in rows if not row["rank_free"]]
+    for index, row in enumerate(ranked):
+        same = index and ranked[index - 1]["score"] == row["score"]
+        row["rank"] = ranked[index - 1]["rank"] if same else index + 1
+    for row in rows:
+        row.setdefault("rank", None)
+        row["insufficient_data"] = row.pop("rank_free")
     return {"from": start, "to": end, "indicators": indicators, "rows": rows}
+
+
+def _score(unit_id: int, problems: dict | None, patrols: dict, labels: dict, indicators: list[dict]) -> dict:
+    """One unit's values, volumes and score; `rank_free` when it cannot be ranked."""
+    values, short = {}, False
+    for i in indicators:
+        if i["name"] in PATROL_INDICATORS:
+            figure, denominator = PATROL_INDICATORS[i["name"]]
+            row = patrols
+        else:
+            figure, denominator = i["name"], RATES[i["name"]][1]
+            row = problems or {}
+        values[i["name"]] = row.get(figure)
+        short = short or _volume(row, denominator) < i.get("min_volume", 0)
+    scored = [(i["weight"], value if i["better"] == "higher" else 1 - value)
+              for i in indicators if (value := values[i["name"]]) is not None]
+    weight = sum(w for w, _ in scored)
+    score = round(100 * sum(w * goodness for w, goodness in scored) / weight, 2) if weight else None
+    label = problems["label"] if problems else labels.get(unit_id, str(unit_id))
+    return {"unit_id": unit_id, "label": label, "reported": problems["reported"] if problems else 0,
+            "score": score, "values": values, "rank_free": short or score is None}

@@ -109,6 +109,20 @@ def coverage(*, actor: User, start: datetime, end: datetime, group_by: str, tz: 
             "rows": [row | {"label": labels.get(row["key"], str(row["key"]))} for row in rows], "totals": totals}
 
 
+def by_unit(*, actor: User, start: datetime, end: datetime, tz: str) -> dict[int, dict]:
+    """Each plan-owning unit's patrol figures and rates (its plans' rounds added up), for the evaluation."""
+    rows = coverage(actor=actor, start=start, end=end, group_by="plan", tz=tz)["rows"]
+    owners = dict(db.session.execute(select(PatrolPlan.id, PatrolPlan.unit_id)
+                                     .where(PatrolPlan.id.in_([row["key"] for row in rows]))).tuples().all())
+    units: dict[int, dict] = {}
+    for row in rows:
+        unit = units.setdefault(owners[row["key"]], dict.fromkeys(
+            ("scheduled", *STATES, "points_planned", "points_checked", "findings", "round_hours"), 0))
+        for name in unit:
+            unit[name] += row[name] or 0
+    return {unit_id: _with_rates(figures) for unit_id, figures in units.items()}
+
+
 def _labels(group_by: str, keys: list) -> dict:
     model = {"plan": PatrolPlan, "officer": User}.get(group_by)
     if model is None:
