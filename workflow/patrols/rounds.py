@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
+from models import ChecklistOutcome, PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
 from models.base import db, dialect_name, upsert
 from models.enums import Role, State
 from workflow import tally
@@ -194,7 +194,8 @@ def advance_rounds(*, now: datetime) -> dict[str, int]:
                 tally.count("round_missed", reason=reason)
                 counts["missed"] += 1
         elif round_.state == "scheduled":
-            checklist = with_inspection_tasks(build_checklist(round_.plan, round_.planned_start))
+            checklist = with_carried_over(round_, with_inspection_tasks(
+                build_checklist(round_.plan, round_.planned_start)))
             counts["opened"] += _move(round_, now, state="open", checklist=checklist)
     return counts
 
@@ -372,6 +373,71 @@ def report_finding(*, actor: User, now: datetime, round_id: int, point_id: int, 
     if point_id not in _checkable_points(round_):
         raise Invalid("the point is not on this round's checklist", errors={"point_id": ["not on the checklist"]})
     return reporting.report_problem(actor=actor, now=now, point_id=point_id, round_id=round_.id, **report)
+
+
+OUTCOMES = ("still_there", "fixed", "not_seen")
+
+
+def record_outcome(*, actor: User, now: datetime, round_id: int, problem_id: int, outcome: str,
+                   note: str | None = None) -> tuple[ChecklistOutcome, bool]:
+    """Record what the round found of a problem its checklist lists for verification or a follow-up look:
+    still there (a finding linked to the round is reported for it), fixed, or not seen. Once per problem and
+    round: a repeat answers with the first record."""
+    round_ = get_round(actor=actor, round_id=round_id)
+    _walker(actor, round_)
+    kind = _listed_as(round_, problem_id)
+    if outcome not in OUTCOMES:
+        raise Invalid(f"unknown outcome {outcome!r}", errors={"outcome": [" | ".join(OUTCOMES)]})
+    if round_.state in ("scheduled", "cancelled"):
+        raise Conflict(f"a {round_.state} round records nothing yet", extra={"state": round_.state})
+    existing = db.session.scalars(select(ChecklistOutcome).where(ChecklistOutcome.round_id == round_.id,
+                                                                 ChecklistOutcome.problem_id == problem_id)).first()
+    if existing is not None:
+        return existing, False
+    record = ChecklistOutcome(round_id=round_.id, problem_id=problem_id, kind=kind, outcome=outcome, note=note,
+                              recorded_by_id=actor.id, recorded_at=now)
+    if outcome == "still_there":
+        listed = db.session.get(Problem, problem_id)
+        finding, _ = reporting.report_problem(actor=actor, now=now, point_id=listed.point_id, round_id=round_.id,
+                                              category_code=listed.category.code, title=listed.title[:200],
+                                              description=note)
+        record.finding_id = finding.id
+    db.session.add(record)
+    db.session.flush()
+    return record, True
+
+
+def _listed_as(round_: PatrolRound, problem_id: int) -> str:
+    """verify or follow_up: how the round's checklist lists the problem (422 when it does not)."""
+    for kind, key in (("verify", "verify_problem_ids"), ("follow_up", "follow_up_problem_ids")):
+        if problem_id in round_.checklist.get(key, []):
+            return kind
+    raise Invalid("the problem is not on this round's checklist", errors={"problem_id": ["not on the checklist"]})
+
+
+def outcomes_of(round_id: int) -> list[ChecklistOutcome]:
+    """What a round recorded of its listed problems, in order."""
+    return list(db.session.scalars(select(ChecklistOutcome).where(ChecklistOutcome.round_id == round_id)
+                                   .order_by(ChecklistOutcome.id)))
+
+
+def with_carried_over(round_: PatrolRound, checklist: dict) -> dict:
+    """回头看 is not lost: the verification and follow-up items of the plan's earlier missed or incomplete rounds
+    that nobody has recorded yet join the checklist of the round that opens (decision 0037)."""
+    earlier = db.session.scalars(select(PatrolRound.checklist).where(
+        PatrolRound.plan_id == round_.plan_id, PatrolRound.planned_start < round_.planned_start,
+        PatrolRound.state.in_(("missed", "incomplete")))).all()
+    wanted = {key: {pid for listed in earlier for pid in listed.get(key, [])}
+              for key in ("verify_problem_ids", "follow_up_problem_ids")}
+    everything = set().union(*wanted.values())
+    if not everything:
+        return checklist
+    recorded = set(db.session.scalars(select(ChecklistOutcome.problem_id)
+                                      .where(ChecklistOutcome.problem_id.in_(everything))))
+    gone = set(db.session.scalars(select(Problem.id).where(Problem.id.in_(everything),
+                                                           Problem.state == State.CANCELLED)))
+    return checklist | {key: sorted(set(checklist.get(key, [])) | (ids - recorded - gone))
+                        for key, ids in wanted.items()}
 
 
 def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | None = None) -> PatrolRound:
