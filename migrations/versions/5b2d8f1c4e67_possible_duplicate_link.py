@@ -31,21 +31,30 @@ STILL_OPEN = "('reported', 'assigned', 'rectifying', 'verifying', 'suspended')"
 
 def upgrade():
     bind = op.get_bind()
-    if bind.dialect.name == 'postgresql':
-        op.add_column('problems', sa.Column('possible_duplicate_of', sa.Integer(), nullable=True))
-        op.create_foreign_key(op.f('fk_problems_possible_duplicate_of_problems'), 'problems', 'problems',
-                              ['possible_duplicate_of'], ['id'])
-    else:  # SQLite adds a column with its reference in place; no rebuild of problems needed
-        op.execute('ALTER TABLE problems ADD COLUMN possible_duplicate_of INTEGER '
-                   'CONSTRAINT fk_problems_possible_duplicate_of_problems REFERENCES problems (id)')
-    op.create_index(op.f('ix_problems_possible_duplicate_of'), 'problems', ['possible_duplicate_of'], unique=False)
     sqlite = bind.dialect.name == 'sqlite'
     window = "e.reported_at >= " + ("datetime(problems.reported_at, '-30 days')" if sqlite
                                     else "problems.reported_at - interval '30 days'")
     recurrence = LATEST.format(condition=f"{window} AND {STATE_THEN} IN {FIXED}")
     duplicate = LATEST.format(condition=f"{STATE_THEN} IN {STILL_OPEN}")
-    op.execute(f"UPDATE problems SET recurrence_of = {recurrence}, possible_duplicate_of = {duplicate} "
-               "WHERE point_id IS NOT NULL")
+    backfill = (f"UPDATE problems SET recurrence_of = {recurrence}, possible_duplicate_of = {duplicate} "
+                "WHERE point_id IS NOT NULL")
+    if sqlite:  # SQLite adds a column with its reference in place; no rebuild of problems needed
+        op.execute('ALTER TABLE problems ADD COLUMN possible_duplicate_of INTEGER '
+                   'CONSTRAINT fk_problems_possible_duplicate_of_problems REFERENCES problems (id)')
+        op.create_index(op.f('ix_problems_possible_duplicate_of'), 'problems', ['possible_duplicate_of'])
+        op.execute(backfill)
+        return
+    # PostgreSQL, online (docs/decisions/0052): a nullable column and a NOT VALID key touch no row; the key is
+    # validated under SHARE UPDATE EXCLUSIVE; the index and the backfill run outside the migration's
+    # transaction, so no lock that blocks writers is held while rows are read or written.
+    op.add_column('problems', sa.Column('possible_duplicate_of', sa.Integer(), nullable=True))
+    op.execute('ALTER TABLE problems ADD CONSTRAINT fk_problems_possible_duplicate_of_problems '
+               'FOREIGN KEY (possible_duplicate_of) REFERENCES problems (id) NOT VALID')
+    with op.get_context().autocommit_block():
+        op.execute('ALTER TABLE problems VALIDATE CONSTRAINT fk_problems_possible_duplicate_of_problems')
+        op.create_index('ix_problems_possible_duplicate_of', 'problems', ['possible_duplicate_of'],
+                        postgresql_concurrently=True, if_not_exists=True)
+        op.execute(backfill)
 
 
 def downgrade():
