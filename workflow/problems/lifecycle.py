@@ -112,7 +112,7 @@ STAGE_OF_STATE: dict[State, Stage | None] = {
 
 def current_names(action: str, fields: dict) -> tuple[dict, list[str]]:
     """`fields` under the names `action` takes now, and the deprecated names that were used."""
-    renames = DEPRECATED_NAMES.get(Action(action), {}) if action in Action._value2member_map_ else {}
+    renames = next((names for known, names in DEPRECATED_NAMES.items() if known.value == action), {})
     used = [old for old in renames if old in fields and renames[old] not in fields]
     return {renames[name] if name in used else name: value for name, value in fields.items()}, used
 
