@@ -19,7 +19,7 @@ from api.schemas import (
     ProblemPage,
     ReportIn,
 )
-from api.write import check_replay, write
+from api.write import write
 from workflow.ledger import exports, query
 from workflow.problems import actions, lifecycle, reporting, visibility
 
@@ -92,7 +92,6 @@ class Problems(MethodView):
     def post(self, data):
         """Report a problem (officers in their grids, supervisors in their area)."""
         require_role("officer", "supervisor")
-        check_replay()
         problem, created = reporting.report_problem(actor=current_actor(), now=request_now(), **data)
         return problem, 201 if created else 200, etag(problem) | {"Location": f"/api/v1/problems/{problem.id}"}
 
@@ -160,7 +159,6 @@ def act(data, problem_id):
     actor, action = current_actor(), data.pop("action")
     data, deprecated = lifecycle.current_names(action, data)
     actions.check_action(actor=actor, action=action, fields=data)
-    check_replay()
     problem = actions.apply_action(actor=actor, now=request_now(), problem_id=problem_id, action=action,
                                     expected_version=if_match_version(), **data)
     return problem, 200, etag(problem) | deprecation(deprecated)

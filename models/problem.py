@@ -2,12 +2,12 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, or_
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, utcnow
 from models.category import Category
-from models.enums import State
+from models.enums import FINISHED_STATES, Light, State
 
 
 class Problem(db.Model):
@@ -24,6 +24,10 @@ class Problem(db.Model):
         Index("ix_problems_point_id_state_closed_at", "point_id", "state", "closed_at"),
         # Recurrence (the same category at the same point within days): statistics and the escalation rule.
         Index("ix_problems_point_id_category_id_reported_at", "point_id", "category_id", "reported_at"),
+        # The console's dashboard: open problems by state and light in a scope, read from the index alone.
+        Index("ix_problems_open_desk", "state", "stage_due_at", "stage_warn_at", "grid_unit_id", "unit_id",
+              postgresql_where=text("state NOT IN ('closed', 'cancelled')"),
+              sqlite_where=text("state NOT IN ('closed', 'cancelled')")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -108,20 +112,29 @@ class Problem(db.Model):
     category: Mapped[Category] = relationship(lazy="joined", innerjoin=True)
 
     def is_open(self) -> bool:
-        return self.state not in (State.CLOSED, State.CANCELLED)
+        return self.state not in FINISHED_STATES
 
-    def light(self, now: datetime) -> str | None:
+    def light(self, now: datetime) -> Light | None:
         """Traffic light of the running stage clock: green, yellow (≥ 80 %), red (past due); red too while
         the clocks are paused on a problem that was already overdue (frozen), null while paused otherwise."""
         if self.paused_at is not None:
-            return "red" if self._overdue_when_paused() else None
+            return Light.RED if self._overdue_when_paused() else None
         if self.stage_due_at is None:
             return None
         if now >= self.stage_due_at:
-            return "red"
+            return Light.RED
         if self.stage_warn_at is not None and now >= self.stage_warn_at:
-            return "yellow"
-        return "green"
+            return Light.YELLOW
+        return Light.GREEN
+
+    @staticmethod
+    def light_clause(light: Light, now: datetime):
+        """`light(now) == light` in SQL (the ledger's ?light= filter)."""
+        if light == Light.RED:
+            return Problem.stage_due_at <= now
+        if light == Light.YELLOW:
+            return and_(Problem.stage_warn_at <= now, Problem.stage_due_at > now)
+        return and_(Problem.stage_warn_at > now, Problem.stage_due_at > now)
 
     @staticmethod
     def overdue_clause(now: datetime):
@@ -133,7 +146,7 @@ class Problem(db.Model):
                           and_(Problem.whole_left_s.is_not(None), Problem.whole_left_s < 0)))
         finished_late = and_(Problem.state == State.CLOSED, Problem.due_at.is_not(None),
                              Problem.closed_at.is_not(None), Problem.closed_at >= Problem.due_at)
-        return or_(and_(Problem.state.not_in((State.CLOSED, State.CANCELLED)), or_(running, frozen)), finished_late)
+        return or_(and_(Problem.state.not_in(FINISHED_STATES), or_(running, frozen)), finished_late)
 
     def is_overdue(self, now: datetime) -> bool:
         """The one definition of overdue (decision 0033): an open problem past its stage or whole-case deadline

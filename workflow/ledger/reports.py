@@ -308,21 +308,28 @@ def load_indicators(path: str) -> list[dict]:
     if not isinstance(indicators, list) or not indicators:
         raise ValueError(f"{path}: give at least one [[indicators]]")
     for indicator in indicators:
-        name, weight, better = indicator.get("name"), indicator.get("weight"), indicator.get("better")
-        if name not in RATES and name not in PATROL_INDICATORS:
-            raise ValueError(f"{path}: unknown indicator {name!r}; choose from "
-                             f"{', '.join([*RATES, *PATROL_INDICATORS])}")
-        minimum = indicator.get("min_volume", 0)
-        if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 0:
-            raise ValueError(f"{path}: min_volume of {name} must be a whole number, 0 or more")
-        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
-            raise ValueError(f"{path}: the weight of {name} must be a positive number")
-        if better not in ("higher", "lower"):
-            raise ValueError(f"{path}: `better` of {name} is higher or lower")
+        _check_indicator(path, indicator)
     if len({indicator["name"] for indicator in indicators}) != len(indicators):
         raise ValueError(f"{path}: an indicator is listed twice")
     return [{"name": i["name"], "weight": i["weight"], "better": i["better"], "min_volume": i.get("min_volume", 0)}
             for i in indicators]
+
+
+def _check_indicator(path: str, indicator: dict) -> None:
+    name, weight, better = indicator.get("name"), indicator.get("weight"), indicator.get("better")
+    if name not in RATES and name not in PATROL_INDICATORS:
+        raise ValueError(f"{path}: unknown indicator {name!r}; choose from "
+                         f"{', '.join([*RATES, *PATROL_INDICATORS])}")
+    if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
+        raise ValueError(f"{path}: the weight of {name} must be a positive number")
+    if better not in ("higher", "lower"):
+        raise ValueError(f"{path}: `better` of {name} is higher or lower")
+    _check_min_volume(path, name, indicator.get("min_volume", 0))
+
+
+def _check_min_volume(path: str, name: str, minimum) -> None:
+    if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 0:
+        raise ValueError(f"{path}: min_volume of {name} must be a whole number, 0 or more")
 
 
 def evaluate(*, actor: User, now: datetime, start: datetime, end: datetime, tz: str, indicators: list[dict]) -> dict:
@@ -343,13 +350,7 @@ def evaluate(*, actor: User, now: datetime, start: datetime, end: datetime, tz: 
     rows = [_score(unit_id, problems.get(unit_id), patrols.get(unit_id, {}), labels, indicators)
             for unit_id in [*problems, *missing]]
     rows.sort(key=lambda r: (r["rank_free"], r["score"] is None, -(r["score"] or 0), r["label"]))
-    ranked = [row for row in rows if not row["rank_free"]]
-    for index, row in enumerate(ranked):
-        same = index and ranked[index - 1]["score"] == row["score"]
-        row["rank"] = ranked[index - 1]["rank"] if same else index + 1
-    for row in rows:
-        row.setdefault("rank", None)
-        row["insufficient_data"] = row.pop("rank_free")
+    _rank(rows)
     return {"from": start, "to": end, "indicators": indicators, "rows": rows}
 
 
@@ -357,12 +358,7 @@ def _score(unit_id: int, problems: dict | None, patrols: dict, labels: dict, ind
     """One unit's values, volumes and score; `rank_free` when it cannot be ranked."""
     values, short = {}, False
     for i in indicators:
-        if i["name"] in PATROL_INDICATORS:
-            figure, denominator = PATROL_INDICATORS[i["name"]]
-            row = patrols
-        else:
-            figure, denominator = i["name"], RATES[i["name"]][1]
-            row = problems or {}
+        figure, denominator, row = _source(i["name"], problems or {}, patrols)
         values[i["name"]] = row.get(figure)
         short = short or _volume(row, denominator) < i.get("min_volume", 0)
     scored = [(i["weight"], value if i["better"] == "higher" else 1 - value)
@@ -372,3 +368,22 @@ def _score(unit_id: int, problems: dict | None, patrols: dict, labels: dict, ind
     label = problems["label"] if problems else labels.get(unit_id, str(unit_id))
     return {"unit_id": unit_id, "label": label, "reported": problems["reported"] if problems else 0,
             "score": score, "values": values, "rank_free": short or score is None}
+
+
+def _source(name: str, problems: dict, patrols: dict) -> tuple[str, tuple, dict]:
+    """Where an indicator's value lives: (figure, its rate's denominator, the unit's row of figures)."""
+    if name in PATROL_INDICATORS:
+        return *PATROL_INDICATORS[name], patrols
+    return name, RATES[name][1], problems
+
+
+def _rank(rows: list[dict]) -> None:
+    """Ranks down the sorted rows: equal scores share one (1, 2, 2, 4); a unit below a minimum volume or
+    without a score has none and is marked `insufficient_data`."""
+    ranked = [row for row in rows if not row["rank_free"]]
+    for index, row in enumerate(ranked):
+        same = index and ranked[index - 1]["score"] == row["score"]
+        row["rank"] = ranked[index - 1]["rank"] if same else index + 1
+    for row in rows:
+        row.setdefault("rank", None)
+        row["insufficient_data"] = row.pop("rank_free")
