@@ -1,7 +1,7 @@
 """the calendar's version counter (bumped by triggers) and the statutory calendar seeded on upgrade
 
 Revision ID: 3a7c0e5d9b13
-Revises: 7c3e9a1f5b20
+Revises: b7d2e4f6a810
 Create Date: 2026-12-03 12:50:00
 
 calendar_version holds one row whose version every INSERT, UPDATE or DELETE on calendar_days or work_periods
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 
 revision = '3a7c0e5d9b13'
-down_revision = '7c3e9a1f5b20'
+down_revision = 'b7d2e4f6a810'
 branch_labels = None
 depends_on = None
 
