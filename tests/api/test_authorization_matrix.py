@@ -65,6 +65,16 @@ PUBLIC = {"GET /healthz", "GET /livez", "GET /docs", "GET /openapi.json"}
 SIGNED = {"GET /api/v1/attachments/{attachment_id}/content", "GET /api/v1/inspection-photos/{photo_id}/content"}
 # For the monitoring system, not for users: METRICS_TOKEN or a loopback caller (tests/ops/test_metrics.py).
 OPERATOR = {"GET /metrics"}
+# The console's pages take a signed-in session, not a token; what each persona gets there is tested in
+# tests/console/ (a sibling's problem page 404, dispatch and patrols 403 for handlers and officers).
+CONSOLE_OPEN = {"GET /console/login", "POST /console/login", "GET /console/static/{filename}",
+                "POST /console/language/{code}"}
+CONSOLE = CONSOLE_OPEN | {
+    "GET /console/", "GET /console/dashboard", "GET /console/dispatch", "GET /console/map", "GET /console/password",
+    "GET /console/patrols", "GET /console/problems", "GET /console/problems/export",
+    "GET /console/problems/{problem_id}", "GET /console/problems/{problem_id}/map.svg", "GET /console/statistics",
+    "GET /console/statistics/reports/{report_id}.xlsx", "POST /console/logout", "POST /console/password",
+    "POST /console/problems/{problem_id}/actions"}
 
 
 def expect(default: int, **by_persona: int) -> dict[str, int]:
@@ -212,6 +222,7 @@ MATRIX: dict[str, Case] = {
     "DELETE /api/v1/me/tokens/{token_id}": Case(expect(404, officer_own=204)),
     "GET /api/v1/users/{user_id}/tokens": Case(expect(403, admin=200, officer_own=200)),
     "POST /api/v1/users/{user_id}/tokens": Case(admin_only(201), {"label": "phone"}),
+    "PUT /api/v1/users/{user_id}/password": Case(admin_only(200), {"password": "a temporary one"}),
     "DELETE /api/v1/users/{user_id}/tokens/{token_id}": Case(expect(403, admin=204, officer_own=204)),
     # --- problems
     "GET /api/v1/problems": Case(everyone(200)),
@@ -345,9 +356,22 @@ def openapi_routes(client) -> set[str]:
 
 def test_every_route_has_an_entry_in_the_matrix(app):
     routes = app_routes(app)
-    assert sorted(routes - set(MATRIX) - PUBLIC - SIGNED - OPERATOR) == [], \
+    assert sorted(routes - set(MATRIX) - PUBLIC - SIGNED - OPERATOR - CONSOLE) == [], \
         "add these routes to the authorization matrix"
-    assert sorted((set(MATRIX) | PUBLIC | SIGNED | OPERATOR) - routes) == [], "these matrix entries name no route"
+    assert sorted((set(MATRIX) | PUBLIC | SIGNED | OPERATOR | CONSOLE) - routes) == [], \
+        "these matrix entries name no route"
+
+
+@pytest.mark.parametrize("key", sorted(CONSOLE - CONSOLE_OPEN))
+def test_every_console_page_needs_a_session(client, world, key):
+    """Without a session a page sends the browser to the login, and a form is refused (no CSRF token of a
+    session): nothing is shown or written. A bearer token is no console session."""
+    method, path = _fill(key)
+    response = client.open(path, method=method, headers=world.auth("admin"))
+    if method == "GET":
+        assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")
+    else:
+        assert response.status_code == 400
 
 
 def test_openapi_lists_exactly_the_api_routes_and_each_needs_a_token_but_the_signed_one(app, client):
