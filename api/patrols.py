@@ -119,6 +119,32 @@ class RoundOut(Schema):
     missed_reason = fields.String(allow_none=True)
 
 
+class OutcomeIn(In):
+    problem_id = _id(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(rounds.OUTCOMES))
+    note = StrictString(allow_none=True, validate=validate.Length(max=2000))
+
+
+class OutcomeOut(Schema):
+    id = fields.Integer()
+    round_id = fields.Integer()
+    problem_id = fields.Integer()
+    kind = fields.String(metadata={"description": "verify (复查) or follow_up (回头看)"})
+    outcome = fields.String(metadata={"description": "still_there | fixed | not_seen"})
+    finding_id = fields.Integer(allow_none=True, metadata={"description": "the finding reported when still there"})
+    note = fields.String(allow_none=True)
+    recorded_by_id = fields.Integer()
+    recorded_at = fields.DateTime()
+
+
+OUTCOME_OUT = OutcomeOut()
+
+
+class RoundDetailOut(RoundOut):
+    checklist_outcomes = fields.Function(lambda r: OUTCOME_OUT.dump(rounds.outcomes_of(r.id), many=True),
+                                         metadata={"description": "what the round recorded of its listed problems"})
+
+
 class RoundArgs(PageArgs):
     plan_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     state = CommaList(fields.String(validate=validate.OneOf(ROUND_STATES)))
@@ -250,7 +276,7 @@ def my_rounds(args):
 
 
 @blp.route(f"/patrol-rounds/<{ID}:round_id>")
-@blp.response(200, RoundOut)
+@blp.response(200, RoundDetailOut)
 @blp.alt_response(404, schema=ProblemSchema)
 def get_round(round_id):
     """One round with its checklist."""
@@ -262,6 +288,7 @@ def get_round(round_id):
 @blp.arguments(AtIn)
 @blp.response(200, RoundOut)
 @blp.alt_response(409, schema=ProblemSchema)
+@blp.alt_response(412, schema=ProblemSchema, description="Someone moved the round meanwhile: read it and retry")
 def start_round(data, round_id):
     """Start walking the round (its officers)."""
     return rounds.start_round(actor=current_actor(), now=request_now(), round_id=round_id, **data)
@@ -272,6 +299,7 @@ def start_round(data, round_id):
 @blp.arguments(AtIn)
 @blp.response(200, RoundOut)
 @blp.alt_response(409, schema=ProblemSchema)
+@blp.alt_response(412, schema=ProblemSchema, description="Someone moved the round meanwhile: read it and retry")
 def complete_round(data, round_id):
     """Finish the round: completed, or completed_late after the window's end plus grace."""
     return rounds.complete_round(actor=current_actor(), now=request_now(), round_id=round_id, **data)
@@ -305,3 +333,17 @@ def report_finding(data, round_id):
     problem, created = rounds.report_finding(actor=current_actor(), now=request_now(), round_id=round_id,
                                                     **data)
     return problem, 201 if created else 200, {"ETag": f'"{problem.version}"'}
+
+
+@blp.route(f"/patrol-rounds/<{ID}:round_id>/outcomes", methods=["POST"])
+@write
+@blp.arguments(OutcomeIn)
+@blp.response(201, OutcomeOut)
+@blp.alt_response(200, schema=OutcomeOut, description="Already recorded for this round: the first record")
+@blp.alt_response(404, schema=ProblemSchema)
+@blp.alt_response(409, schema=ProblemSchema)
+def record_outcome(data, round_id):
+    """Record what the round found of a problem its checklist lists (复查 / 回头看): still_there (a finding is
+    reported for it, linked to the round), fixed or not_seen."""
+    record, created = rounds.record_outcome(actor=current_actor(), now=request_now(), round_id=round_id, **data)
+    return record, 201 if created else 200

@@ -172,12 +172,16 @@ class PatrolFigures(Schema):
     scheduled = fields.Integer()
     completed = fields.Integer()
     completed_late = fields.Integer()
+    incomplete = fields.Integer()
     missed = fields.Integer()
     pending = fields.Integer()
     points_planned = fields.Integer()
     points_checked = fields.Integer()
     findings = fields.Integer()
     round_hours = fields.Float()
+    items_still_there = fields.Integer()
+    items_fixed = fields.Integer()
+    items_not_seen = fields.Integer()
     completion_rate = fields.Float(allow_none=True)
     missed_rate = fields.Float(allow_none=True)
     checkpoint_coverage = fields.Float(allow_none=True)
@@ -226,6 +230,7 @@ class Indicator(Schema):
     name = fields.String()
     weight = fields.Float()
     better = fields.String()
+    min_volume = fields.Integer(metadata={"description": "below this many cases a unit is not ranked"})
 
 
 class UnitScore(Schema):
@@ -234,6 +239,8 @@ class UnitScore(Schema):
     reported = fields.Integer()
     score = fields.Float(allow_none=True)
     rank = fields.Integer(allow_none=True)
+    insufficient_data = fields.Boolean(metadata={
+        "description": "below an indicator's min_volume (or no value at all): shown, not ranked"})
     values = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
 
 

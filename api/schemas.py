@@ -270,9 +270,11 @@ class CategoryIn(In):
     name_en = line(100, allow_none=True)
     parent_code = StrictString(allow_none=True, validate=validate.Length(max=40))
     default_unit_id = _id(allow_none=True)
-    requires_after_photo = StrictBoolean(load_default=False)
-    requires_verification_photo = StrictBoolean(load_default=False)
-    pause_on_extension = StrictBoolean(load_default=False)
+    # Left out: the parent's setting (off for a category without parent); the answer shows what applies.
+    requires_after_photo = StrictBoolean()
+    requires_verification_photo = StrictBoolean()
+    pause_on_extension = StrictBoolean()
+    # Stages left out take the parent's limit.
     limits = fields.Dict(keys=choice(Stage), values=fields.Nested(LimitIn), load_default=dict)
     spatial = StrictBoolean(load_default=True, metadata={
         "description": "false: a shortfall without a place (支部建设, 制度建设); its reports name unit_id"})
@@ -492,7 +494,11 @@ class ProblemOut(Schema):
     supervised = fields.Boolean()
     duplicate_of = fields.Integer(allow_none=True)
     recurrence_of = fields.Integer(allow_none=True, metadata={
-        "description": "the problem this one repeats: same category, same point, within the 30 days before"})
+        "description": "反弹: the problem this one repeats, same category and point, fixed (verified or closed) "
+                       "before this report, reported within the 30 days before"})
+    possible_duplicate_of = fields.Integer(allow_none=True, metadata={
+        "description": "an earlier problem of the same category at the same point still open when this was "
+                       "reported: a supervisor may cancel this one with duplicate_of"})
     round_id = fields.Integer(allow_none=True, metadata={"description": "the patrol round that found it"})
     party_id = fields.Integer(allow_none=True, metadata={"description": "the party (经营主体) it is about"})
     extension = Computed(lambda p: EXTENSION_OUT.dump(p) if p.extension_until else None,

@@ -78,13 +78,15 @@ class Light(StrEnum):
 
 
 class RoundState(StrEnum):
-    """A patrol round: scheduled → open (its window began) → in_progress → completed (late), or missed."""
+    """A patrol round: scheduled → open (its window began) → in_progress → completed (late), or incomplete
+    (started, never completed by its end plus grace), or missed."""
 
     SCHEDULED = "scheduled"
     OPEN = "open"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     COMPLETED_LATE = "completed_late"
+    INCOMPLETE = "incomplete"
     MISSED = "missed"
     CANCELLED = "cancelled"
 

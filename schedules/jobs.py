@@ -11,7 +11,7 @@ from flask import current_app
 from models import JobRun
 from models.base import db
 from ops import logs, metrics
-from workflow import audit, idempotency
+from workflow import audit, calendar, idempotency
 from workflow.escalation import firing
 from workflow.inspections import ladder, tasks
 from workflow.ledger import unit_reports
@@ -27,9 +27,10 @@ def materialize_rounds(now: datetime) -> str:
 
 
 def advance_rounds(now: datetime) -> str:
-    """Open rounds whose window began; miss those nobody checked in to by the end plus grace."""
+    """Open rounds whose window began; miss those nobody checked in to by the end plus grace; close as
+    incomplete those started and never completed by then."""
     counts = rounds.advance_rounds(now=now)
-    return f"opened {counts['opened']}, missed {counts['missed']} rounds"
+    return f"opened {counts['opened']}, missed {counts['missed']}, closed {counts['incomplete']} incomplete rounds"
 
 
 def sweep_escalations(now: datetime) -> str:
@@ -80,6 +81,11 @@ def relax_ladder(now: datetime) -> str:
     return f"stepped down {len(stepped)}" + "".join(f"\n  - {line}" for line in stepped)
 
 
+def keep_calendar(now: datetime) -> str:
+    """Make sure the current and next year's statutory holidays and make-up workdays are stored (idempotent)."""
+    return f"wrote {calendar.keep_calendar(db.session, now=now)} calendar rows"
+
+
 # job id -> (tick, interval in seconds). Later jobs (rounds, escalation, outbox) join this table.
 JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "materialize_rounds": (materialize_rounds, 300),
@@ -91,6 +97,7 @@ JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "anchor_audit": (anchor_audit, 3600),
     "plan_inspection_tasks": (plan_inspection_tasks, 300),
     "relax_ladder": (relax_ladder, 3600),
+    "keep_calendar": (keep_calendar, 3600),
 }
 
 

@@ -24,7 +24,7 @@ from tests.contract import ContractClient
 from tests.factories import World
 
 BACKEND = os.environ.get("RECTIFY_TEST_BACKEND", "sqlite")
-KEEP_TABLES = {"alembic_version", "calendar_days", "work_periods"}
+KEEP_TABLES = {"alembic_version", "calendar_days", "calendar_version", "work_periods"}
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 10:00 in Asia/Shanghai
 
 

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import holidays
 from holidays.countries.china import ChinaStaticHolidays
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, scoped_session
 
-from models.calendar import CalendarDay, DaySource, WorkPeriod
+from models.calendar import CalendarDay, CalendarVersion, DaySource, WorkPeriod
 from models.enums import Clock, Role
 from workflow.errors import Forbidden, Invalid
 
@@ -24,6 +24,7 @@ MAX_DAYS = 3660
 # How far ahead of the server a device's clock may run before a time it reports counts as "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
 MAKEUP_NAME = "调休上班"
+CHINA = ZoneInfo("Asia/Shanghai")  # the statutory calendar is China's, whatever a unit's timezone
 
 Period = tuple[time, time]
 
@@ -74,10 +75,10 @@ def default_years() -> list[int]:
 def load_calendar(session: Session) -> WorkCalendar:
     """The stored exceptions and periods (the default periods while none are stored), as of this transaction.
 
-    Every working-clock transition needs the calendar, so it is cached: per process, under a fingerprint of
-    the two tables that one small statement reads once per transaction (so a change committed by another
-    process is seen by the next transaction), and per transaction after that. Writes through this module
-    (set_day, import_days, seed_calendar) drop both caches at once; write calendar rows only through them.
+    Every working-clock transition needs the calendar, so it is cached: per process, under the calendar's
+    version that one small statement reads once per transaction (so a change committed by anyone is seen by
+    the next transaction), and per transaction after that. Writes through this module (set_day, import_days,
+    seed_calendar) also drop both caches at once, so the writing transaction sees its own change.
     """
     session = session() if isinstance(session, scoped_session) else session  # db.session is one
     memo = session.info.get(_MEMO)
@@ -99,14 +100,10 @@ _MEMO = "rectify.work_calendar"
 _CACHE: dict[str, tuple] = {}  # "last": (engine, fingerprint, WorkCalendar) of the last calendar this process read
 
 
-def _fingerprint(session: Session) -> tuple:
-    """What changes whenever a calendar day or a working period is added, removed or changed through this module
-    (set_day and seeding stamp updated_at; a flipped day also moves the workday count)."""
-    days = (func.count(), func.max(CalendarDay.updated_at), func.sum(case((CalendarDay.workday, 1), else_=0)))
-    periods = (func.count(), func.min(WorkPeriod.starts), func.max(WorkPeriod.ends))
-    parts = [select(f).select_from(CalendarDay).scalar_subquery() for f in days]
-    parts += [select(f).select_from(WorkPeriod).scalar_subquery() for f in periods]
-    return tuple(session.execute(select(*parts)).one())
+def _fingerprint(session: Session) -> int | None:
+    """The calendar's version: database triggers bump it on every write to calendar_days or work_periods, by
+    anyone (decision 0031), so no edit can keep it unchanged the way a count or a latest time could."""
+    return session.scalar(select(CalendarVersion.version).where(CalendarVersion.id == 1))
 
 
 def _read_calendar(session: Session) -> WorkCalendar:
@@ -276,6 +273,24 @@ def set_day(session: Session, *, day: date, workday: bool, name: str | None, now
     session.flush()
     forget_calendar(session)
     return row
+
+
+def statutory_years(now: datetime) -> list[int]:
+    """The years a running install must know: the current one (China's calendar year) and the next."""
+    year = now.astimezone(CHINA).year
+    return [year, year + 1]
+
+
+def keep_calendar(session: Session, *, now: datetime) -> int:
+    """Seed the current and next year's statutory days if anything is missing (idempotent); return rows written."""
+    return seed_calendar(session, years=statutory_years(now), now=now)
+
+
+def years_without_days(session: Session, *, years: list[int]) -> list[int]:
+    """The years among `years` with no calendar day stored at all (no holidays, no make-up workdays)."""
+    stored = {day.year for day in session.scalars(
+        select(CalendarDay.day).where(CalendarDay.day.between(date(min(years), 1, 1), date(max(years), 12, 31))))}
+    return [year for year in years if year not in stored]
 
 
 def estimated_years(session: Session) -> list[int]:

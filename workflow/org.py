@@ -116,28 +116,39 @@ def create_point(*, actor: User | None, now: datetime, name: str, grid_id: int, 
 
 def create_category(*, actor: User | None, now: datetime, code: str, name: str, limits: dict,
                     name_en: str | None = None, parent_code: str | None = None,
-                    default_unit_id: int | None = None, requires_after_photo: bool = False,
-                    requires_verification_photo: bool = False, pause_on_extension: bool = False,
-                    spatial: bool = True) -> Category:
-    """Add a category with its time limits per stage; `spatial=False`: its problems name a unit, not a place."""
+                    default_unit_id: int | None = None, requires_after_photo: bool | None = None,
+                    requires_verification_photo: bool | None = None,
+                    pause_on_extension: bool | None = None, spatial: bool = True) -> Category:
+    """Add a category with its time limits per stage; what a child leaves unset it takes from its parent;
+    `spatial=False`: its problems name a unit, not a place."""
     _require_admin(actor)
     if db.session.scalars(select(Category.id).where(Category.code == code)).first() is not None:
         raise Invalid(f"category {code!r} exists", errors={"code": ["already taken"]})
-    if parent_code is not None and db.session.scalars(
-            select(Category.id).where(Category.code == parent_code)).first() is None:
-        raise Invalid(f"unknown parent {parent_code!r}", errors={"parent_code": ["unknown category"]})
+    parent = None
+    if parent_code is not None:
+        parent = db.session.scalars(select(Category).where(Category.code == parent_code)).first()
+        if parent is None:
+            raise Invalid(f"unknown parent {parent_code!r}", errors={"parent_code": ["unknown category"]})
     if default_unit_id is not None:
         _get(Unit, default_unit_id, "default_unit_id")
+    own = {"requires_after_photo": requires_after_photo, "pause_on_extension": pause_on_extension,
+           "requires_verification_photo": requires_verification_photo}
     category = Category(
         code=code, name=name, name_en=name_en, parent_code=parent_code, default_unit_id=default_unit_id,
-        requires_after_photo=requires_after_photo, requires_verification_photo=requires_verification_photo,
-        pause_on_extension=pause_on_extension, active=True, spatial=spatial, version=1,
-        limits={Stage(stage).value: dict(limit) for stage, limit in limits.items()},
+        active=True, spatial=spatial, version=1, **inherited_settings(parent, own),
+        limits=(dict(parent.limits or {}) if parent else {}) | {Stage(stage).value: dict(limit)
+                                                                 for stage, limit in limits.items()},
     )
     db.session.add(category)
     db.session.flush()
     _trail(CATEGORY.resource, category, CATEGORY.fields, actor, now)
     return category
+
+
+def inherited_settings(parent: Category | None, own: dict) -> dict:
+    """A child's flags: its own where it set them (not None), else its parent's, else off (decision 0032)."""
+    return {name: value if value is not None else bool(parent is not None and getattr(parent, name))
+            for name, value in own.items()}
 
 
 def get_row(model, object_id: int):

@@ -291,6 +291,9 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/patrol-rounds/{round_id}/checkins": Case(sees_round(200)),
     "POST /api/v1/patrol-rounds/{round_id}/findings": Case(walks_round(201), _report),
     "POST /api/v1/patrol-rounds/{round_id}/complete": Case(walks_round(200), {}),
+    # The walker passes the role and scope checks; a problem the checklist does not list is then 422.
+    "POST /api/v1/patrol-rounds/{round_id}/outcomes": Case(walks_round(422), {"problem_id": 999999,
+                                                                              "outcome": "fixed"}),
     # --- escalation rules: supervisors for their subtree; the inbox is personal; webhooks admin
     "GET /api/v1/escalation-rules": Case(supervisors(200)),
     "POST /api/v1/escalation-rules": Case(east_creation(201), lambda s: {"name": "矩阵规则", "trigger": "at_due",

@@ -254,3 +254,17 @@ def test_a_round_of_another_officer_is_404(client, world, app, what):
     response = post(client, world, round_["id"], what, body.get(what), by="west_officer")
     assert response.status_code == 404
     assert client.get(f"/api/v1/patrol-rounds/{round_['id']}", headers=world.auth("west_officer")).status_code == 404
+
+
+def test_an_officer_records_the_outcome_of_a_listed_problem_and_the_round_shows_it(client, world, app):
+    waiting = world.to_state("verifying")
+    round_ = lunch_round(client, world, app)
+    assert round_["checklist"]["verify_problem_ids"] == [waiting.id]
+    body = {"problem_id": waiting.id, "outcome": "fixed", "note": "已清理"}
+    first = post(client, world, round_["id"], "outcomes", body)
+    assert (first.status_code, first.json["kind"], first.json["finding_id"]) == (201, "verify", None), first.json
+    assert post(client, world, round_["id"], "outcomes", body).status_code == 200
+    shown = client.get(f"/api/v1/patrol-rounds/{round_['id']}", headers=world.auth("officer")).json
+    assert [(o["problem_id"], o["outcome"]) for o in shown["checklist_outcomes"]] == [(waiting.id, "fixed")]
+    bad = post(client, world, round_["id"], "outcomes", {"problem_id": waiting.id, "outcome": "gone"})
+    assert bad.status_code == 422

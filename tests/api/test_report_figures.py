@@ -96,18 +96,28 @@ def test_nothing_overdue_gives_null_amounts(client, world):
 
 
 def test_recurrence_is_the_same_category_at_the_same_place_within_thirty_days(client, world):
-    world.report(at=NOW - timedelta(days=40))                   # too long before anything in the period
-    second = world.report(at=NOW - timedelta(days=20))          # 20 days after the first: recurred
+    # Each resolved on the spot (fixed at its report), so the next one there is a recurrence (反弹).
+    world.report(at=NOW - timedelta(days=40), resolved_on_site=True)           # too long before the period
+    second = world.report(at=NOW - timedelta(days=20), resolved_on_site=True)  # 20 days after the first: recurred
     third = world.report(at=NOW)                                # 20 days after the second: recurred
     world.report(category="shopfront", at=NOW)                 # the first shop-front case there
     world.report(by="west_officer", point="night", at=NOW)      # elsewhere
-    duplicate = world.report(at=NOW + timedelta(minutes=1))
+    duplicate = world.report(at=NOW + timedelta(minutes=1))     # the third is still open: a duplicate
     world.act(duplicate, "cancel", by="supervisor", at=minutes(2), reason="duplicate")
     period = {"from": "2026-10-31", "to": "2026-11-25"}
     totals = summary(client, world, **period)["totals"]
     assert (totals["reported"], totals["cancelled"], totals["recurred"]) == (5, 1, 2)
     assert totals["recurrence_rate"] == 0.5
     assert sorted(drill(client, world, figure="recurred", **period)) == sorted([second.id, third.id])
+
+
+def test_a_second_report_minutes_after_an_open_one_is_not_counted_recurred(client, world):
+    first = world.report(at=NOW)
+    second = world.report(at=NOW + timedelta(minutes=5))
+    totals = summary(client, world, **{"from": "2026-11-25", "to": "2026-11-25"})["totals"]
+    assert (totals["reported"], totals["recurred"]) == (2, 0)
+    shown = client.get(f"/api/v1/problems/{second.id}", headers=world.auth("supervisor")).json
+    assert (shown["recurrence_of"], shown["possible_duplicate_of"]) == (None, first.id)
 
 
 def test_weeks_are_grouped_in_sql_and_drill_down(client, world):

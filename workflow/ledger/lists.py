@@ -168,7 +168,7 @@ def _figures(list_ids: list[int], now: datetime) -> dict[int, dict]:
     timed = closed & Problem.due_at.is_not(None)
     stmt = (select(problem_list_items.c.list_id, Problem.state, func.count(),
                    func.sum(case((Problem.overdue_clause(now), 1), else_=0)),
-                   func.sum(case((timed & (Problem.closed_at <= Problem.due_at), 1), else_=0)),
+                   func.sum(case((timed & (Problem.closed_at < Problem.due_at), 1), else_=0)),  # on the due time: late
                    func.sum(case((timed, 1), else_=0)))
             .join(Problem, Problem.id == problem_list_items.c.problem_id)
             .where(problem_list_items.c.list_id.in_(list_ids))

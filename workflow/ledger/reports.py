@@ -4,15 +4,20 @@ Definitions (the one place they live; the API docs repeat them):
 - basis: problems reported in [from, to) that the caller can see, with their state now;
 - reported: all of them; dispatched: ever assigned (the whole-case clock started); closed, cancelled: by
   state now; closure_rate = closed / (reported - cancelled);
-- on_time: closed by the whole-case deadline (closed_at <= due_at; cases with no deadline count as on time);
+- on_time: closed before the whole-case deadline (closed_at < due_at, the complement of overdue among closed
+  cases; cases with no deadline count as on time);
   on_time_rate = on_time / closed;
 - reworked: rework_count > 0; submitted: ever submitted for verification; rework_rate = reworked / submitted;
 - extended: granted an extension at least once; extension_rate = extended / dispatched;
-- overdue: open and past its stage or whole-case deadline now; overdue_rate = overdue / (reported - cancelled);
-  overdue_avg_s, overdue_max_s: how long past the earliest passed deadline they are now (natural seconds);
+- overdue: the one definition of `Problem.is_overdue` — open and past its stage or whole-case deadline now, or
+  suspended after it was (frozen), or closed at or after its whole-case deadline; overdue_rate = overdue /
+  (reported - cancelled); overdue_avg_s, overdue_max_s: how far past the earliest passed deadline they are
+  (natural seconds): now for running clocks, when the clocks were paused for a suspended problem, at the close
+  for a closed one;
 - recurred: not cancelled, at a place (point) where another problem of the same category, not cancelled, was
-  reported in the RECURRENCE_DAYS (30) days before it (kept as the problem's `recurrence_of`: linked at the
-  report, relinked when that one is cancelled or moved); recurrence_rate = recurred / (reported - cancelled);
+  reported in the RECURRENCE_DAYS (30) days before it and fixed (verified or closed) by its report (kept as the
+  problem's `recurrence_of`: linked at the report, relinked when that one is cancelled or moved; a report of
+  something still open is a possible duplicate instead); recurrence_rate = recurred / (reported - cancelled);
 - self_resolved: resolved on the spot (自处理); self_resolved_share = self_resolved / reported;
 - stage_times: per stage (dispatch 派遣, accept 接单, rectify 整改, verify 核查) that the basis's problems left,
   count, average and p90 (nearest rank: the smallest value that at least 90 % of the stages took no longer
@@ -53,7 +58,7 @@ def conditions(now: datetime) -> dict:
         "closed": Problem.state == State.CLOSED,
         "cancelled": Problem.state == State.CANCELLED,
         "on_time": and_(Problem.state == State.CLOSED,
-                        or_(Problem.due_at.is_(None), Problem.closed_at <= Problem.due_at)),
+                        or_(Problem.due_at.is_(None), Problem.closed_at < Problem.due_at)),
         "submitted": or_(Problem.submitted_by_id.is_not(None), Problem.rework_count > 0),
         "reworked": Problem.rework_count > 0,
         "extended": Problem.extension_count > 0,
@@ -85,11 +90,18 @@ def _recurred():
 
 
 def _overdue_seconds(now: datetime):
-    """For an overdue problem, seconds since the earliest of its deadlines that has passed; null otherwise."""
+    """For an overdue problem, how far past the earliest of its passed deadlines: now for running clocks, frozen
+    at the pause for a paused one, at the close for a closed one; null when not overdue."""
     stage_first = and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now,
                        or_(Problem.due_at.is_(None), Problem.due_at > now, Problem.stage_due_at <= Problem.due_at))
     passed = case((stage_first, Problem.stage_due_at), else_=Problem.due_at)
-    return case((Problem.overdue_clause(now), seconds_between(literal(now, UTCDateTime()), passed)))
+    stage_past = case((Problem.stage_left_s < 0, -Problem.stage_left_s), else_=0)
+    whole_past = case((Problem.whole_left_s < 0, -Problem.whole_left_s), else_=0)
+    frozen = case((stage_past > whole_past, stage_past), else_=whole_past)
+    return case((~Problem.overdue_clause(now), None),
+                (Problem.state == State.CLOSED, seconds_between(Problem.closed_at, Problem.due_at)),
+                (Problem.paused_at.is_not(None), frozen),
+                else_=seconds_between(literal(now, UTCDateTime()), passed))
 
 
 def _offset_hours(tz: str, at: datetime) -> float:
@@ -296,6 +308,16 @@ def drill(*, actor: User, now: datetime, start: datetime, end: datetime, figure:
 
 # --- the unit evaluation (综合评价) -----------------------------------------------------------
 
+# Patrol indicators (workflow/patrols/coverage.py) by the unit that owns the plans: name -> (figures, volume).
+PATROL_INDICATORS = {"patrol_completion_rate": ("completion_rate", ("scheduled", "pending")),
+                     "checkpoint_coverage": ("checkpoint_coverage", ("points_planned",))}
+
+
+def _volume(row: dict, denominator: tuple) -> int:
+    """How many cases a rate's denominator counts (its volume)."""
+    return (row.get(denominator[0]) or 0) - sum(row.get(name) or 0 for name in denominator[1:])
+
+
 def load_indicators(path: str) -> list[dict]:
     """The evaluation's weighted indicators from a TOML file (config/defaults/evaluation.toml), checked."""
     spec = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -306,45 +328,84 @@ def load_indicators(path: str) -> list[dict]:
         _check_indicator(path, indicator)
     if len({indicator["name"] for indicator in indicators}) != len(indicators):
         raise ValueError(f"{path}: an indicator is listed twice")
-    return [{"name": i["name"], "weight": i["weight"], "better": i["better"]} for i in indicators]
+    return [{"name": i["name"], "weight": i["weight"], "better": i["better"], "min_volume": i.get("min_volume", 0)}
+            for i in indicators]
 
 
 def _check_indicator(path: str, indicator: dict) -> None:
     name, weight, better = indicator.get("name"), indicator.get("weight"), indicator.get("better")
-    if name not in RATES:
-        raise ValueError(f"{path}: unknown indicator {name!r}; choose from {', '.join(RATES)}")
+    if name not in RATES and name not in PATROL_INDICATORS:
+        raise ValueError(f"{path}: unknown indicator {name!r}; choose from "
+                         f"{', '.join([*RATES, *PATROL_INDICATORS])}")
     if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
         raise ValueError(f"{path}: the weight of {name} must be a positive number")
     if better not in ("higher", "lower"):
         raise ValueError(f"{path}: `better` of {name} is higher or lower")
+    _check_min_volume(path, name, indicator.get("min_volume", 0))
+
+
+def _check_min_volume(path: str, name: str, minimum) -> None:
+    if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 0:
+        raise ValueError(f"{path}: min_volume of {name} must be a whole number, 0 or more")
 
 
 def evaluate(*, actor: User, now: datetime, start: datetime, end: datetime, tz: str, indicators: list[dict]) -> dict:
-    """Score and rank the units responsible for the problems reported in [start, end).
+    """Score and rank the units responsible for the problems reported in [start, end) and the units owning
+    patrol plans whose rounds started then.
 
     A unit's score is 100 × Σ weight × goodness / Σ weight over the indicators it has a value for (goodness:
-    the rate, or 1 − the rate when lower is better); units with no value for any indicator are unranked.
-    Equal scores share a rank (1, 2, 2, 4)."""
+    the rate, or 1 − the rate when lower is better). A unit below an indicator's `min_volume` (the cases the
+    rate's denominator counts) is shown with its values and score but `rank: null, insufficient_data: true`,
+    as is a unit with no value at all. Equal scores share a rank (1, 2, 2, 4)."""
+    from workflow.patrols import coverage  # coverage builds on this module's SQL helpers
+
     figures = summary(actor=actor, now=now, start=start, end=end, group_by="unit", tz=tz, with_stage_times=False)
-    rows = sorted((_scored(row, indicators) for row in figures["rows"]),
-                  key=lambda r: (r["score"] is None, -(r["score"] or 0), r["label"]))
+    problems = {row["key"]: row for row in figures["rows"]}
+    patrols = coverage.by_unit(actor=actor, start=start, end=end, tz=tz)
+    missing = [key for key in patrols if key not in problems]
+    labels = _labels("unit", missing)
+    rows = [_score(unit_id, problems.get(unit_id), patrols.get(unit_id, {}), labels, indicators)
+            for unit_id in [*problems, *missing]]
+    rows.sort(key=lambda r: (r["rank_free"], r["score"] is None, -(r["score"] or 0), r["label"]))
     _rank(rows)
     return {"from": start, "to": end, "indicators": indicators, "rows": rows}
 
 
-def _scored(row: dict, indicators: list[dict]) -> dict:
-    """A unit's evaluation row: its indicator values and weighted score (None without any value)."""
-    values = {indicator["name"]: row[indicator["name"]] for indicator in indicators}
+def _score(unit_id: int, problems: dict | None, patrols: dict, labels: dict, indicators: list[dict]) -> dict:
+    """One unit's values, volumes and score; `rank_free` when it cannot be ranked."""
+    values, short = {}, False
+    for i in indicators:
+        figure, denominator, row = _source(i["name"], problems or {}, patrols)
+        values[i["name"]] = row.get(figure)
+        short = short or _volume(row, denominator) < i.get("min_volume", 0)
+    score = _weighted(values, indicators)
+    label = problems["label"] if problems else labels.get(unit_id, str(unit_id))
+    return {"unit_id": unit_id, "label": label, "reported": problems["reported"] if problems else 0,
+            "score": score, "values": values, "rank_free": short or score is None}
+
+
+def _weighted(values: dict, indicators: list[dict]) -> float | None:
+    """100 × Σ weight × goodness / Σ weight over the indicators with a value; None without any."""
     scored = [(i["weight"], value if i["better"] == "higher" else 1 - value)
               for i in indicators if (value := values[i["name"]]) is not None]
     weight = sum(w for w, _ in scored)
-    return {"unit_id": row["key"], "label": row["label"], "reported": row["reported"],
-            "score": round(100 * sum(w * goodness for w, goodness in scored) / weight, 2) if weight else None,
-            "values": values}
+    return round(100 * sum(w * goodness for w, goodness in scored) / weight, 2) if weight else None
+
+
+def _source(name: str, problems: dict, patrols: dict) -> tuple[str, tuple, dict]:
+    """Where an indicator's value lives: (figure, its rate's denominator, the unit's row of figures)."""
+    if name in PATROL_INDICATORS:
+        return *PATROL_INDICATORS[name], patrols
+    return name, RATES[name][1], problems
 
 
 def _rank(rows: list[dict]) -> None:
-    """Ranks down the sorted rows: equal scores share one (1, 2, 2, 4); unscored rows have none."""
-    for index, row in enumerate(rows):
-        same = index and rows[index - 1]["score"] == row["score"]
-        row["rank"] = None if row["score"] is None else rows[index - 1]["rank"] if same else index + 1
+    """Ranks down the sorted rows: equal scores share one (1, 2, 2, 4); a unit below a minimum volume or
+    without a score has none and is marked `insufficient_data`."""
+    ranked = [row for row in rows if not row["rank_free"]]
+    for index, row in enumerate(ranked):
+        same = index and ranked[index - 1]["score"] == row["score"]
+        row["rank"] = ranked[index - 1]["rank"] if same else index + 1
+    for row in rows:
+        row.setdefault("rank", None)
+        row["insufficient_data"] = row.pop("rank_free")

@@ -4,7 +4,8 @@ stored as figures and as an XLSX file, and downloadable.
 Figures for unit U and a period of whole local days in U's timezone, [start, end), over the problems of U's
 subtree (their grid's unit or their responsible unit lies in it):
 - new: reported in the period; closed: closed in the period; cancelled: cancelled in the period (by its event);
-- overdue: open when the report is made and past a stage or whole-case deadline at the end of the period;
+- overdue: open when the report is made and overdue at the end of the period (`Problem.is_overdue`: past a
+  stage or whole-case deadline, or suspended after one passed);
   with the longest overdue among them (hours past the earliest passed deadline at the end of the period);
 - escalated: escalation steps fired in the period on those problems;
 - rounds_missed / rounds_scheduled: patrol rounds of plans of U's subtree whose window started in the period;
@@ -65,6 +66,11 @@ def _in_unit(unit: Unit):
     return or_(Problem.grid_unit_id.in_(units), Problem.unit_id.in_(units))
 
 
+def _open_overdue(end: datetime):
+    """Still open and overdue (the one definition) at `end`: 超期未办结."""
+    return and_(Problem.overdue_clause(end), Problem.state.not_in((State.CLOSED, State.CANCELLED)))
+
+
 def figures(unit: Unit, start: datetime, end: datetime) -> dict:
     """The report's figures for `unit` over [start, end) (see the module's definitions)."""
     mine = _in_unit(unit)
@@ -72,7 +78,7 @@ def figures(unit: Unit, start: datetime, end: datetime) -> dict:
     def count(stmt) -> int:
         return db.session.scalar(stmt) or 0
 
-    overdue = and_(mine, Problem.overdue_clause(end), Problem.reported_at < end)
+    overdue = and_(mine, _open_overdue(end), Problem.reported_at < end)
     cancelled = (select(func.count()).select_from(ProblemEvent).join(Problem, Problem.id == ProblemEvent.problem_id)
                  .where(mine, ProblemEvent.to_state == State.CANCELLED, ProblemEvent.from_state != State.CANCELLED,
                         ProblemEvent.at >= start, ProblemEvent.at < end))
@@ -111,7 +117,7 @@ def _top_points(mine, end: datetime) -> list[dict]:
 
 
 def _overdue_problems(unit: Unit, end: datetime) -> list[Problem]:
-    stmt = (select(Problem).where(_in_unit(unit), Problem.overdue_clause(end), Problem.reported_at < end)
+    stmt = (select(Problem).where(_in_unit(unit), _open_overdue(end), Problem.reported_at < end)
             .order_by(Problem.reported_at, Problem.id).limit(OVERDUE_ROWS))
     return list(db.session.scalars(stmt))
 

@@ -123,7 +123,7 @@ def request_extension(step: Step) -> None:
     if until > step.now + MAX_EXTENSION:
         raise Invalid("an extension may ask for at most a year",
                       errors={"until": ["at most a year from now"]})
-    problem.extension_until, problem.extension_reason = until, step.fields["reason"]
+    problem.extension_until, problem.extension_reason = until, step.fields["note"]
     problem.extension_requested_by_id, problem.extension_requested_at = step.actor.id, step.now
     if problem.category.pause_on_extension:
         clocks.pause(problem, step.now)

@@ -15,7 +15,7 @@ from workflow.notifications import outbox
 from workflow.problems import clocks, codes
 from workflow.problems.actions import allowed_actions, check_version
 from workflow.problems.events import Entry, Row, append_event, event_fields
-from workflow.problems.recurrence import relink_repeats_of, repeats
+from workflow.problems.recurrence import duplicates, link, relink_repeats_of, repeats
 from workflow.problems.visibility import get_problem
 from workflow.scope import unit_within
 
@@ -52,7 +52,7 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
         stage_cycle=0, rework_count=0, escalation_level=0, supervised=False, extension_count=0,
     )
     _start(problem, actor, now)
-    problem.recurrence_of = repeats(problem)
+    link(problem)
     # Last: the day's counter row stays locked until the commit, so concurrent reports queue only for the rest.
     problem.code = codes.next_code(prefix=codes.code_prefix(area), tz=area.timezone, now=now)
     return _insert_report(problem, actor, now)
@@ -213,11 +213,11 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
 
 def _relink(problem: Problem) -> None:
     """A report moved to another point or category repeats something else, and is repeated by others."""
-    repeated = repeats(problem)
-    if repeated != problem.recurrence_of:
-        db.session.execute(update(Problem).where(Problem.id == problem.id).values(recurrence_of=repeated)
+    links = {"recurrence_of": repeats(problem), "possible_duplicate_of": duplicates(problem)}
+    if links != {name: getattr(problem, name) for name in links}:
+        db.session.execute(update(Problem).where(Problem.id == problem.id).values(**links)
                            .execution_options(synchronize_session=False))
-        mark_written(problem, {"recurrence_of": repeated})
+        mark_written(problem, links)
     relink_repeats_of(problem.id, gone=False)
 
 

@@ -233,7 +233,7 @@ def test_a_scheduled_round_opens_at_its_window_start(world):
     round_ = lunch_round(world, state="scheduled")
     advance_rounds(now=round_.planned_start - timedelta(minutes=1))
     assert round_.state == "scheduled"
-    assert advance_rounds(now=round_.planned_start) == {"opened": 1, "missed": 0}
+    assert advance_rounds(now=round_.planned_start) == {"opened": 1, "missed": 0, "incomplete": 0}
     assert round_.state == "open"
 
 
