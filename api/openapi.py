@@ -18,6 +18,7 @@ from workflow.errors import ERROR_KINDS
 # --- stable operation ids: clients generate method names from them; renaming a handler must not rename these
 
 OPERATION_IDS = {
+    ("post", "/api/v1/patrol-rounds/{round_id}/outcomes"): "recordRoundOutcomes",
     ("patch", "/api/v1/units/{unit_id}"): "editUnit",
     ("get", "/api/v1/users/{user_id}"): "getUser",
     ("patch", "/api/v1/users/{user_id}"): "editUser",

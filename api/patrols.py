@@ -8,7 +8,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, if_match_version, request_now
 from api.errors import ProblemSchema
-from api.fields import AwareDateTime, CommaList, StrictBoolean, StrictFloat, StrictString
+from api.fields import AwareDateTime, CommaList, Computed, StrictBoolean, StrictFloat, StrictString
 from api.schemas import ETAG, In, PageArgs, ProblemOut, ReportIn, _id, edit_doc, etag, page_of, reason_field
 from api.write import write
 from models.enums import RoundState
@@ -141,8 +141,9 @@ OUTCOME_OUT = OutcomeOut()
 
 
 class RoundDetailOut(RoundOut):
-    checklist_outcomes = fields.Function(lambda r: OUTCOME_OUT.dump(rounds.outcomes_of(r.id), many=True),
-                                         metadata={"description": "what the round recorded of its listed problems"})
+    checklist_outcomes = Computed(lambda r: OUTCOME_OUT.dump(rounds.outcomes_of(r.id), many=True),
+                                  returns=fields.List(fields.Nested(OutcomeOut)),
+                                  metadata={"description": "what the round recorded of its listed problems"})
 
 
 class RoundArgs(PageArgs):
