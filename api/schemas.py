@@ -190,12 +190,18 @@ class PersonOut(UserOut):
 
 
 class MovedOut(Schema):
-    tokens_revoked = fields.Integer(metadata={"description": "tokens revoked at once (retirement)"})
+    """Only what moved is present ({} when nothing did): each member is x-optional (api/openapi.py)."""
+
+    tokens_revoked = fields.Integer(metadata={"description": "tokens revoked at once (retirement)",
+                                              "x-optional": True})
     problems_released = fields.List(fields.Integer(), metadata={
-        "description": "open problems handed back to their unit's queue (handler unset, a release event)"})
+        "description": "open problems handed back to their unit's queue (handler unset, a release event)",
+        "x-optional": True})
     plans_changed = fields.List(fields.Integer(), metadata={
-        "description": "patrol plans they were taken off; unstarted rounds are made again without them"})
-    plans_paused = fields.List(fields.Integer(), metadata={"description": "plans left with nobody, paused"})
+        "description": "patrol plans they were taken off; unstarted rounds are made again without them",
+        "x-optional": True})
+    plans_paused = fields.List(fields.Integer(), metadata={"description": "plans left with nobody, paused",
+                                                           "x-optional": True})
 
 
 class PersonEditOut(PersonOut):

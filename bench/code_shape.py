@@ -2,8 +2,7 @@
 
 `python -m bench.code_shape` prints the figures; `--check` also fails (exit 1) when a function is over the
 limits of issue 12 — complexity over MAX_COMPLEXITY, length over MAX_LINES, median over MAX_MEDIAN, p90 over
-MAX_P90 — unless it is listed in KNOWN (seven today, from the roster: to be split). `make lint` and `make test`
-run the check.
+MAX_P90 — unless it is listed in KNOWN (none today). `make lint` and `make test` run the check.
 """
 
 import ast
@@ -20,16 +19,7 @@ MAX_LINES = 40
 MAX_MEDIAN = 8
 MAX_P90 = 25
 # "path::function": why it may stay over a limit for now. Empty: every function is within them.
-KNOWN: dict[str, str] = {
-    # Issue 15's roster code landed over the limit; each is one step that still reads as one (to be split).
-    "workflow/roster/imports.py::_rows": "the header check and the rows of one sheet in one function",
-    "workflow/roster/people.py::_apply": "one branch per changed field of a person",
-    "workflow/roster/people.py::_move_work": "a leaver's open problems, rounds and plans in one pass",
-    "workflow/roster/edits.py::_apply_unit": "one branch per changed field of a unit",
-    "workflow/roster/imports.py::Plan.__init__": "the keys of every sheet looked up at once",
-    "workflow/roster/imports.py::Plan._check_people": "every column of a person row checked",
-    "workflow/roster/imports.py::_csv_rows": "the sheet markers of a CSV import parsed in one loop",
-}
+KNOWN: dict[str, str] = {}
 
 
 def files() -> list[Path]:

@@ -143,13 +143,23 @@ def edit_unit(*, actor: User | None, now: datetime, unit_id: int, expected_versi
 
 
 def _apply_unit(unit: Unit, changes: dict, now: datetime) -> None:
+    _check_unit_keys(unit, changes)
+    _set(unit, changes, ("name", "kind", "code", "unit_code", "timezone"))
+    if "parent_id" in changes and changes["parent_id"] != unit.parent_id:
+        move_unit(unit, changes["parent_id"])
+    _apply_unit_active(unit, changes)
+
+
+def _check_unit_keys(unit: Unit, changes: dict) -> None:
+    """The new timezone normalised and the new unit_code free, before anything is set."""
     if "timezone" in changes:
         changes["timezone"] = check_timezone(changes["timezone"])
     if "unit_code" in changes and changes["unit_code"] is not None:
         check_unique(Unit, Unit.unit_code, changes["unit_code"], unit.id, "unit_code")
-    _set(unit, changes, ("name", "kind", "code", "unit_code", "timezone"))
-    if "parent_id" in changes and changes["parent_id"] != unit.parent_id:
-        move_unit(unit, changes["parent_id"])
+
+
+def _apply_unit_active(unit: Unit, changes: dict) -> None:
+    """Retire (once nothing live hangs on it) or reactivate (under an active parent only)."""
     if changes.get("active") is False and unit.active:
         _check_unit_may_retire(unit)
     if "active" in changes:

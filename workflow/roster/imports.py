@@ -137,64 +137,113 @@ def _xlsx_rows(data: bytes) -> dict[str, list[Row]]:
 
 
 def _csv_rows(data: bytes) -> dict[str, list[Row]]:
+    lines = _csv_lines(_decode(data))
+    kind_at = _kind_column(lines[0])
+    by_sheet = _by_kind(lines[1:], kind_at)
+    names = [name for index, name in enumerate(lines[0]) if index != kind_at]
+    _check_csv_columns(names)
+    # One header for every kind: each kind reads the columns it knows and leaves the others' alone.
+    rows = {sheet: _rows(sheet, [names] + [cells for _, cells in numbered], [n for n, _ in numbered], shared=True)
+            for sheet, numbered in by_sheet.items() if sheet is not None}
+    _check_csv_kinds(by_sheet)
+    return rows
+
+
+def _decode(data: bytes) -> str:
     for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK unless told UTF-8
         try:
-            text = data.decode(encoding)
-            break
+            return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    else:
-        raise Invalid("the CSV is neither UTF-8 nor GB18030 text", errors={"file": ["not text"]})
+    raise Invalid("the CSV is neither UTF-8 nor GB18030 text", errors={"file": ["not text"]})
+
+
+def _csv_lines(text: str) -> list[list]:
     try:
         lines = [[_cell(value) for value in line] for line in csv.reader(io.StringIO(text))]
     except csv.Error as error:  # a NUL byte, a field beyond the csv module's limit
         raise Invalid(f"not a readable CSV ({error})", errors={"file": ["not a readable CSV"]}) from None
     if not lines or not any(lines[0]):
         raise Invalid("the CSV has no header", errors={"file": ["no header row"]})
-    header = [(name or "").lower() for name in lines[0]]
+    return lines
+
+
+def _kind_column(names: list) -> int:
+    """Where the 类别 (kind) column is in the CSV's header."""
+    header = [(name or "").lower() for name in names]
     kind_at = next((header.index(name) for name in KIND_COLUMN if name in header), None)
     if kind_at is None:
         raise Invalid("a CSV names each row's kind in a 类别 (kind) column",
                       errors={"file": ["no 类别/kind column: units, grids, points or people per row"]})
-    by_sheet: dict[str, list[list]] = {}
-    for number, line in enumerate(lines[1:], start=2):
+    return kind_at
+
+
+def _by_kind(lines: list[list], kind_at: int) -> dict[str | None, list]:
+    """{sheet (None for an unknown kind): [(row number, cells without the kind)]}."""
+    by_sheet: dict[str | None, list] = {}
+    for number, line in enumerate(lines, start=2):
         kind = line[kind_at] if kind_at < len(line) else None
         sheet = KIND_NAMES.get((kind or "").lower(), KIND_NAMES.get(kind or ""))
         cells = [value for index, value in enumerate(line) if index != kind_at]
         by_sheet.setdefault(sheet, []).append((number, cells))
-    names = [name for index, name in enumerate(lines[0]) if index != kind_at]
+    return by_sheet
+
+
+def _check_csv_columns(names: list) -> None:
     known = {name for _, columns in SHEETS.values() for column in columns for name in (column.key, column.header)}
     strange = [name for name in names if name and name not in known and name.lower() not in known]
     if strange:
         raise Invalid(f"unknown columns {strange}", errors={"file[1]": [f"unknown column {name}" for name in strange]})
-    # One header for every kind: each kind reads the columns it knows and leaves the others' alone.
-    rows = {sheet: _rows(sheet, [names] + [cells for _, cells in numbered], [n for n, _ in numbered], shared=True)
-            for sheet, numbered in by_sheet.items() if sheet is not None}
+
+
+def _check_csv_kinds(by_sheet: dict) -> None:
     unknown = [number for number, _ in by_sheet.get(None, [])]
     if unknown:
         raise Invalid(f"rows {unknown[:10]} name no known kind",
                       errors={f"file[{number}].kind": ["units, grids, points or people"] for number in unknown[:50]})
-    return rows
 
 
 def _rows(sheet: str, lines: list[list], numbers: list[int] | None = None, *, shared: bool = False) -> list[Row]:
     """Rows of one sheet as {column key: text}, blank lines skipped; the header names the columns."""
     if not lines:
         return []
+    keys = _header_keys(sheet, lines[0], shared)
+    if len(lines) - 1 > MAX_ROWS:
+        raise Invalid(f"{sheet}: more than {MAX_ROWS} rows", errors={sheet: [f"at most {MAX_ROWS} rows"]})
+    numbers = numbers or list(range(2, len(lines) + 1))
+    return [Row(sheet, number, _values(keys, line))
+            for number, line in zip(numbers, lines[1:], strict=True) if any(value is not None for value in line)]
+
+
+def _values(keys: list, line: list) -> dict:
+    return {key: value for key, value in zip(keys, line, strict=False) if key}
+
+
+def _header_keys(sheet: str, header: list, shared: bool) -> list:
+    """The column key of each header cell (None for one the sheet does not know); Invalid when a required
+    column is missing or (unless the header is shared by every kind) a column is unknown."""
     columns = SHEETS[sheet][1]
-    by_name = {name: column.key for column in columns for name in (column.key, column.header)}
-    keys = [by_name.get((name or "").strip().lower(), by_name.get((name or "").strip())) for name in lines[0]]
-    unknown = [] if shared else [name for name, key in zip(lines[0], keys, strict=True) if name and key is None]
-    missing = [column.header for column in columns if column.required and column.key not in keys]
+    keys = _column_keys(columns, header)
+    unknown = [] if shared else _unknown_names(header, keys)
+    missing = _missing_headers(columns, keys)
     if unknown or missing:
         raise Invalid(f"{sheet}: unknown columns {unknown}, missing columns {missing}",
                       errors={f"{sheet}[1]": [f"unknown column {name}" for name in unknown]
                               + [f"missing column {name}" for name in missing]})
-    if len(lines) - 1 > MAX_ROWS:
-        raise Invalid(f"{sheet}: more than {MAX_ROWS} rows", errors={sheet: [f"at most {MAX_ROWS} rows"]})
-    numbers = numbers or list(range(2, len(lines) + 1))
-    return [Row(sheet, number, {key: value for key, value in zip(keys, line, strict=False) if key})
-            for number, line in zip(numbers, lines[1:], strict=True) if any(value is not None for value in line)]
+    return keys
+
+
+def _unknown_names(header: list, keys: list) -> list:
+    return [name for name, key in zip(header, keys, strict=True) if name and key is None]
+
+
+def _missing_headers(columns: tuple[Column, ...], keys: list) -> list:
+    return [column.header for column in columns if column.required and column.key not in keys]
+
+
+def _column_keys(columns: tuple[Column, ...], header: list) -> list:
+    by_name = {name: column.key for column in columns for name in (column.key, column.header)}
+    return [by_name.get((name or "").strip().lower(), by_name.get((name or "").strip())) for name in header]
 
 
 # --- checking every row ---------------------------------------------------------------------------------
@@ -204,15 +253,11 @@ class Plan:
 
     def __init__(self, rows: dict[str, list[Row]]):
         self.rows, self.report = rows, Report()
-        self.units = _keyed(Unit, Unit.unit_code, [r.values.get("unit_code") for r in rows.get("units", [])]
-                            + [r.values.get("parent_code") for r in rows.get("units", [])]
-                            + [r.values.get("unit_code") for s in ("grids", "people") for r in rows.get(s, [])])
-        self.grids = _keyed(Grid, Grid.code, [r.values.get("code") for r in rows.get("grids", [])]
-                            + [r.values.get("grid_code") for r in rows.get("points", [])]
-                            + [code for r in rows.get("people", []) for code in _codes(r.values.get("grid_codes"))])
-        self.points = _keyed(Point, Point.code, [r.values.get("code") for r in rows.get("points", [])])
-        self.file_units = {r.values["unit_code"]: r for r in rows.get("units", []) if r.values.get("unit_code")}
-        self.file_grids = {r.values["code"]: r for r in rows.get("grids", []) if r.values.get("code")}
+        self.units = _keyed(Unit, Unit.unit_code, _unit_codes(rows))
+        self.grids = _keyed(Grid, Grid.code, _grid_codes(rows))
+        self.points = _keyed(Point, Point.code, _column(rows, "points", "code"))
+        self.file_units = _by_key(rows, "units", "unit_code")
+        self.file_grids = _by_key(rows, "grids", "code")
 
     def check(self) -> Report:
         for sheet in ORDER:
@@ -286,21 +331,31 @@ class Plan:
     def _check_people(self, row: Row) -> None:
         values = row.values
         role = ROLE_NAMES.get(values.get("role") or "", values.get("role"))
+        self._check_role(row, role)
+        self._unit_ok(row, "unit_code", values.get("unit_code"))
+        self._check_contact(row)
+        self._check_person_grids(row, role)
+        self._check_existing_person(row, role)
+
+    def _check_role(self, row: Row, role: str | None) -> None:
         if role is not None and role not in {r.value for r in Role}:
             self.report.refuse(row, "role", "officer, handler, supervisor or admin (巡查员, 处置人员, 值班长, 管理员)")
-        if role != Role.ADMIN and values.get("unit_code") is None and role is not None:
+        if role != Role.ADMIN and row.values.get("unit_code") is None and role is not None:
             self.report.refuse(row, "unit_code", "required for this role")
-        self._unit_ok(row, "unit_code", values.get("unit_code"))
+
+    def _check_contact(self, row: Row) -> None:
+        values = row.values
         if values.get("phone") and not PHONE.match(values["phone"]):
             self.report.refuse(row, "phone", "a phone number: digits, spaces, -, an optional +")
         if not values.get("phone") and not values.get("employee_no"):
             self.report.refuse(row, "phone", "give a phone number or an employee number (工号)")
-        codes = _codes(values.get("grid_codes"))
+
+    def _check_person_grids(self, row: Row, role: str | None) -> None:
+        codes = _codes(row.values.get("grid_codes"))
         if codes and role != Role.OFFICER:
             self.report.refuse(row, "grid_codes", "only officers patrol grids")
         for code in codes:
             self._grid_ok(row, "grid_codes", code)
-        self._check_existing_person(row, role)
 
     def _check_existing_person(self, row: Row, role: str | None) -> None:
         matches = _people_matching(row.values.get("phone"), row.values.get("employee_no"))
@@ -313,6 +368,26 @@ class Plan:
             if person.role != role or (unit.id if unit else None) != person.unit_id:
                 self.report.refuse(row, "role", f"user {person.id} has another role or unit: change it with "
                                                 f"PATCH /api/v1/users/{person.id} (their open work moves with them)")
+
+
+def _column(rows: dict[str, list[Row]], sheet: str, key: str) -> list:
+    return [r.values.get(key) for r in rows.get(sheet, [])]
+
+
+def _unit_codes(rows: dict[str, list[Row]]) -> list:
+    """Every unit code the file names: its units, their parents, the units of its grids and people."""
+    return (_column(rows, "units", "unit_code") + _column(rows, "units", "parent_code")
+            + [r.values.get("unit_code") for s in ("grids", "people") for r in rows.get(s, [])])
+
+
+def _grid_codes(rows: dict[str, list[Row]]) -> list:
+    """Every grid code the file names: its grids, its points' grids, its officers' grids."""
+    return (_column(rows, "grids", "code") + _column(rows, "points", "grid_code")
+            + [code for r in rows.get("people", []) for code in _codes(r.values.get("grid_codes"))])
+
+
+def _by_key(rows: dict[str, list[Row]], sheet: str, key: str) -> dict:
+    return {r.values[key]: r for r in rows.get(sheet, []) if r.values.get(key)}
 
 
 def _codes(text: str | None) -> list[str]:

@@ -107,21 +107,30 @@ def _check_self(actor: User, user: User, changes: dict) -> None:
 
 def _apply(actor: User, user: User, changes: dict) -> None:
     """Set and check the new values: the new role and unit must be ones `actor` may manage too."""
-    role, unit = changes.get("role", user.role), user.unit
-    if "unit_id" in changes:
-        unit = _active_unit(changes["unit_id"]) if changes["unit_id"] is not None else None
+    role, unit = changes.get("role", user.role), _new_unit(user, changes)
     if unit is None and role != Role.ADMIN:
         raise Invalid("every role but admin belongs to a unit", errors={"unit_id": ["required for this role"]})
     check_may_manage(actor, role, unit)
     check_keys_free(phone=changes.get("phone"), employee_no=changes.get("employee_no"), own_id=user.id)
-    for name in ("name", "phone", "employee_no"):
-        if name in changes:
-            setattr(user, name, changes[name])
+    _set_names(user, changes)
     user.role, user.unit_id, user.unit = role, unit.id if unit else None, unit
     if "grid_ids" in changes or role != Role.OFFICER:  # a new role other than officer leaves the grids
         user.grids = grids_for(actor, role, changes.get("grid_ids", []), field="grid_ids")
     if "active" in changes:
         user.active = changes["active"]
+
+
+def _new_unit(user: User, changes: dict) -> Unit | None:
+    """The unit the change names (active, or Invalid), None when it unsets it, else the person's own."""
+    if "unit_id" not in changes:
+        return user.unit
+    return _active_unit(changes["unit_id"]) if changes["unit_id"] is not None else None
+
+
+def _set_names(user: User, changes: dict) -> None:
+    for name in ("name", "phone", "employee_no"):
+        if name in changes:
+            setattr(user, name, changes[name])
 
 
 def _active_unit(unit_id: int) -> Unit:
@@ -154,17 +163,27 @@ def _move_work(actor: User, user: User, before: dict, now: datetime, reason: str
     """Revoke, release and take off teams as the change requires; {} when nothing moved."""
     retired = before["active"] and not user.active
     left_unit = before["unit_id"] != user.unit_id or before["role"] != user.role
-    moved = {}
-    if retired:
-        user.retired_at = now
-        moved["tokens_revoked"] = revoke_all(user=user, now=now)
+    moved = _retire(user, now) if retired else {}
     if retired or (left_unit and before["role"] == Role.HANDLER):
         moved["problems_released"] = release_problems(user, now)
-    dropped = set(before["grid_ids"]) - set(user.grid_ids)
-    if before["role"] == Role.OFFICER and (retired or left_unit or dropped):
-        plan_filter = None if (retired or left_unit) else PatrolPlan.grid_id.in_(dropped)
-        moved |= leave_teams(actor, user, now, plan_filter, reason or _why(retired, left_unit))
+    moved |= _off_teams(actor, user, before, now, reason, retired=retired, left_unit=left_unit)
     return moved
+
+
+def _retire(user: User, now: datetime) -> dict:
+    """Stamp the retirement and revoke every token the person holds."""
+    user.retired_at = now
+    return {"tokens_revoked": revoke_all(user=user, now=now)}
+
+
+def _off_teams(actor: User, user: User, before: dict, now: datetime, reason: str | None, *, retired,
+               left_unit) -> dict:
+    """An officer who retired or left leaves every team; one moved off grids leaves those grids' plans."""
+    dropped = set(before["grid_ids"]) - set(user.grid_ids)
+    if not (before["role"] == Role.OFFICER and (retired or left_unit or dropped)):
+        return {}
+    plan_filter = None if (retired or left_unit) else PatrolPlan.grid_id.in_(dropped)
+    return leave_teams(actor, user, now, plan_filter, reason or _why(retired, left_unit))
 
 
 def _why(retired: bool, left_unit: bool) -> str:
