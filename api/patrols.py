@@ -188,7 +188,7 @@ class CheckinOut(Schema):
 class FindingIn(ReportIn):
     class Meta:
         unknown = RAISE
-        exclude = ("grid_id", "lat", "lng", "address", "resolved_on_site", "unit_id")
+        exclude = ("grid_id", "lat", "lng", "address", "unit_id")
 
     point_id = _id(required=True)
 

@@ -230,7 +230,8 @@ class Indicator(Schema):
     name = fields.String()
     weight = fields.Float()
     better = fields.String()
-    min_volume = fields.Integer(metadata={"description": "below this many cases a unit is not ranked"})
+    min_volume = fields.Integer(metadata={"description": "below this many cases a unit is not ranked (absent: none)",
+                                          "x-optional": True})
 
 
 class UnitScore(Schema):

@@ -53,7 +53,7 @@ def test_an_edit_toward_a_private_address_is_refused(client, world, private_refu
     created = client.post("/api/v1/webhooks", json=body("https://hooks.example.com/in"), headers=world.auth("admin"))
     assert created.status_code == 201, created.json
     response = client.patch(f"/api/v1/webhooks/{created.json['id']}", json={"url": "http://169.254.169.254/"},
-                            headers=world.auth("admin"))
+                            headers=world.auth("admin", **{"If-Match": '"1"'}))
     assert_problem_json(response, 422, "validation")
     assert db.session.get(Webhook, created.json["id"]).url == "https://hooks.example.com/in"
 

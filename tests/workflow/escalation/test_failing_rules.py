@@ -67,7 +67,8 @@ def test_a_failing_rule_is_marked_failing_and_the_others_still_fire(world, monke
     assert stored.failing_since == NOW + timedelta(minutes=61)
     assert "TypeError" in stored.last_error
     # Skipped from now on, until someone edits it: that clears the mark.
-    edited = rules.edit_rule(actor=world.users["admin"], now=NOW, rule_id=bad.id, level=3)
+    edited = rules.edit_rule(actor=world.users["admin"], now=NOW, rule_id=bad.id, expected_version=bad.version,
+                             level=3)
     assert edited.failing_since is None and edited.last_error is None
 
 
