@@ -9,6 +9,7 @@ BENCH_SECONDS (seconds per HTTP run, default 8), BENCH_WORKERS / BENCH_THREADS (
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -29,6 +30,8 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))  # the README's production setting: a sync worker per core
 THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+# Production refuses a short or placeholder secret: one random key per bench process, shared with its servers.
+SECRET = secrets.token_hex(32)
 RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", ROOT / "bench" / "out"))
 
 
@@ -65,11 +68,11 @@ def scratch_database(prefix: str, *, production: bool = True):
 
 def make_app(database: str):
     """The app on a scratch database, production config (pool sizes included), scheduler off."""
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret")
+    os.environ.setdefault("SECRET_KEY", SECRET)
     from app import create_app
     from config.settings import Production
     config = type("Bench", (Production,), {"SQLALCHEMY_DATABASE_URI": server_url(database),
-                                           "SCHEDULER_ENABLED": False, "SECRET_KEY": "bench-only-secret"})
+                                           "SCHEDULER_ENABLED": False, "SECRET_KEY": SECRET})
     return create_app(config)
 
 
@@ -90,7 +93,7 @@ def gunicorn(database: str, *, workers: int = WORKERS, threads: int = THREADS, e
     """Serve the app on 127.0.0.1:<free port> with production settings; yield the port; stop it by PID."""
     port = free_port()
     env = os.environ | {"DATABASE_URL": server_url(database), "RECTIFY_ENV": "production",
-                        "SECRET_KEY": "bench-only-secret", "SCHEDULER_ENABLED": "false"} | (extra_env or {})
+                        "SECRET_KEY": SECRET, "SCHEDULER_ENABLED": "false"} | (extra_env or {})
     cmd = [str(VENV_BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
            "--log-level", "warning", "--backlog", "256"]
     if threads > 1:

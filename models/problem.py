@@ -1,8 +1,8 @@
 """The problem aggregate: a problem, its append-only event trail and its evidence."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, or_, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, utcnow
@@ -82,7 +82,7 @@ class Problem(db.Model):
     stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stage_limit_s: Mapped[int | None]
     stage_elapsed_s: Mapped[int] = mapped_column(default=0, server_default="0")
-    stage_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stage_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     stage_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # When the current round of work began (accept, reject, send_back): evidence must be newer.
     work_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -133,19 +133,24 @@ class Problem(db.Model):
     def light_clause(light: Light, now: datetime):
         """`light(now) == light` in SQL (the ledger's ?light= filter)."""
         if light == Light.RED:
-            return Problem.stage_due_at <= now
+            return or_(Problem.stage_due_at <= now, Problem.frozen_clause())
         if light == Light.YELLOW:
             return and_(Problem.stage_warn_at <= now, Problem.stage_due_at > now)
         return and_(Problem.stage_warn_at > now, Problem.stage_due_at > now)
+
+    @staticmethod
+    def frozen_clause():
+        """Paused after a deadline had passed (red while paused), in SQL."""
+        return and_(Problem.paused_at.is_not(None),
+                    or_(and_(Problem.stage_left_s.is_not(None), Problem.stage_left_s < 0),
+                        and_(Problem.whole_left_s.is_not(None), Problem.whole_left_s < 0)))
 
     @staticmethod
     def overdue_clause(now: datetime):
         """`is_overdue` in SQL. IS NOT NULL spelled out so that its negation is never NULL."""
         running = or_(and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now),
                       and_(Problem.due_at.is_not(None), Problem.due_at <= now))
-        frozen = and_(Problem.paused_at.is_not(None),
-                      or_(and_(Problem.stage_left_s.is_not(None), Problem.stage_left_s < 0),
-                          and_(Problem.whole_left_s.is_not(None), Problem.whole_left_s < 0)))
+        frozen = Problem.frozen_clause()
         finished_late = and_(Problem.state == State.CLOSED, Problem.due_at.is_not(None),
                              Problem.closed_at.is_not(None), Problem.closed_at >= Problem.due_at)
         return or_(and_(Problem.state.not_in(FINISHED_STATES), or_(running, frozen)), finished_late)
@@ -228,3 +233,25 @@ class CodeCounter(db.Model):
     prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
+
+
+class OpenProblemCount(db.Model):
+    """Open problems counted by what the dashboard groups and scopes them by (decision 0116).
+
+    Database triggers on `problems` (the migration 9b6c2d4e1f70 holds their SQL) append a row of -1 for a
+    problem's old key and +1 for its new one whenever one of the key's columns changes, so every writer (the
+    ORM, one-statement writes, bulk SQL) keeps it exact without knowing it; the `compact_counts` job folds the
+    rows into one per key. The deadlines are kept by UTC day: a light is read as the days before today from
+    here plus today's deadlines up to now from the problems' own indexes."""
+
+    __tablename__ = "open_problem_counts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    grid_id: Mapped[int | None]
+    grid_unit_id: Mapped[int]
+    unit_id: Mapped[int | None]
+    state: Mapped[str] = mapped_column(String(16))
+    due_day: Mapped[date | None]  # the UTC day of stage_due_at
+    warn_day: Mapped[date | None]  # the UTC day of stage_warn_at
+    frozen: Mapped[bool]  # paused after a deadline passed: red while paused
+    n: Mapped[int]

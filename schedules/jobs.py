@@ -14,7 +14,7 @@ from ops import logs, metrics
 from workflow import audit, calendar, idempotency
 from workflow.escalation import firing
 from workflow.inspections import ladder, tasks
-from workflow.ledger import unit_reports
+from workflow.ledger import dashboard, unit_reports
 from workflow.notifications import delivery
 from workflow.patrols import rounds
 
@@ -86,6 +86,11 @@ def keep_calendar(now: datetime) -> str:
     return f"wrote {calendar.keep_calendar(db.session, now=now)} calendar rows"
 
 
+def compact_counts(now: datetime) -> str:
+    """Fold the rows the triggers appended to the dashboard's counts of open problems into one per key."""
+    return f"folded {dashboard.compact_counts()} count rows"
+
+
 # job id -> (tick, interval in seconds). Later jobs (rounds, escalation, outbox) join this table.
 JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "materialize_rounds": (materialize_rounds, 300),
@@ -98,6 +103,7 @@ JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "plan_inspection_tasks": (plan_inspection_tasks, 300),
     "relax_ladder": (relax_ladder, 3600),
     "keep_calendar": (keep_calendar, 3600),
+    "compact_counts": (compact_counts, 60),
 }
 
 

@@ -14,20 +14,26 @@ def subtree_ids(unit: Unit):
 
 def problem_filter(actor: User) -> ColumnElement[bool]:
     """The SQL condition that selects exactly the problems `actor` may see."""
+    return scope_filter(actor, Problem)
+
+
+def scope_filter(actor: User, rows) -> ColumnElement[bool]:
+    """`problem_filter` over any rows that carry a problem's `grid_id`, `grid_unit_id` and `unit_id` (the
+    problems themselves, or the dashboard's counts of them)."""
     if actor.role == Role.ADMIN:
         return true()
     if actor.role == Role.SUPERVISOR and actor.unit is not None:
         units = subtree_ids(actor.unit)
-        return or_(Problem.grid_unit_id.in_(units), Problem.unit_id.in_(units))
+        return or_(rows.grid_unit_id.in_(units), rows.unit_id.in_(units))
     if actor.role == Role.OFFICER:
         grids = select(user_grids.c.grid_id).where(user_grids.c.user_id == actor.id)
         if actor.unit is None:
-            return Problem.grid_id.in_(grids)
+            return rows.grid_id.in_(grids)
         # Shortfalls without a place (decision 0091): those of units in the officer's own unit's subtree.
-        placeless = and_(Problem.grid_id.is_(None), Problem.grid_unit_id.in_(subtree_ids(actor.unit)))
-        return or_(Problem.grid_id.in_(grids), placeless)
+        placeless = and_(rows.grid_id.is_(None), rows.grid_unit_id.in_(subtree_ids(actor.unit)))
+        return or_(rows.grid_id.in_(grids), placeless)
     if actor.role == Role.HANDLER and actor.unit_id is not None:
-        return Problem.unit_id == actor.unit_id
+        return rows.unit_id == actor.unit_id
     return false()
 
 

@@ -1,15 +1,16 @@
 """The console's desk view: open problems by state and light in the caller's scope, and what waits for them."""
 
-from datetime import datetime
+from collections import Counter
+from datetime import UTC, datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, or_, select
 
-from models import Problem, User
+from models import OpenProblemCount, Problem, User
 from models.base import db
-from models.enums import Action, Light
+from models.enums import Action
 from workflow.problems.actions import allowed_actions
 from workflow.problems.lifecycle import OPEN_STATES, TRANSITIONS
-from workflow.scope import problem_filter
+from workflow.scope import problem_filter, scope_filter
 
 # Actions that are always open to someone and say nothing about whose turn it is.
 NOT_A_TURN = frozenset({Action.COMMENT, Action.ATTACH, Action.ESCALATE})
@@ -17,19 +18,63 @@ WAITING_LIMIT = 10
 
 
 def counts(*, actor: User, now: datetime) -> dict:
-    """Open problems the caller can see, by state and by light, in one statement: per state a count and a
-    filtered count per light, read from the partial index of open problems (ix_problems_open_desk)."""
-    lights = [func.count().filter(Problem.light_clause(light, now)).label(light.value) for light in Light]
-    stmt = (select(Problem.state, func.count().label("n"), *lights)
-            .where(problem_filter(actor), Problem.state.in_(OPEN_STATES)).group_by(Problem.state))
+    """Open problems the caller can see, by state and by light (decision 0116): the counts kept by the
+    database's triggers give every state and each deadline day before today; today's deadlines up to `now` are
+    counted from the problems' own indexes (a day of them at most), so the answer is exact as of `now`."""
+    today = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
     by_state: dict[str, int] = {}
-    by_light = {"red": 0, "yellow": 0, "green": 0, "none": 0}
-    for row in db.session.execute(stmt):
+    by_light = dict.fromkeys(("red", "yellow", "green", "none"), 0)
+    recent = {row.state: row for row in db.session.execute(_today_stmt(actor, today, now))}
+    for row in db.session.execute(_tallied_stmt(actor, today)):
+        if not row.n:
+            continue
+        due = (row.due_before or 0) + (recent[row.state].due if row.state in recent else 0)
+        warned = (row.warn_before or 0) + (recent[row.state].warned if row.state in recent else 0)
+        clocked, frozen = row.clocked or 0, row.frozen or 0
         by_state[row.state] = row.n
-        for colour in ("red", "yellow", "green"):
-            by_light[colour] += row._mapping[colour]
-        by_light["none"] += row.n - sum(row._mapping[colour] for colour in ("red", "yellow", "green"))
+        by_light["red"] += due + frozen
+        by_light["yellow"] += warned - due
+        by_light["green"] += clocked - warned
+        by_light["none"] += row.n - clocked - frozen
     return {"by_state": by_state, "by_light": by_light, "open": sum(by_state.values())}
+
+
+def _tallied_stmt(actor: User, today: datetime):
+    """Per state: open problems, those with a deadline (or warning) on a day before today, with a running
+    clock, frozen red."""
+    c, n = OpenProblemCount, func.sum(OpenProblemCount.n)
+    day = today.date()
+    return (select(c.state, n.label("n"), n.filter(c.due_day < day).label("due_before"),
+                   n.filter(c.warn_day < day).label("warn_before"), n.filter(c.due_day.is_not(None)).label("clocked"),
+                   n.filter(c.frozen).label("frozen"))
+            .where(scope_filter(actor, c)).group_by(c.state))
+
+
+def _today_stmt(actor: User, today: datetime, now: datetime):
+    """Per state: open problems whose stage deadline (or warning) fell today, by `now` (two index ranges)."""
+    due = Problem.stage_due_at.between(today, now)
+    warned = Problem.stage_warn_at.between(today, now)
+    return (select(Problem.state, func.count().filter(due).label("due"), func.count().filter(warned).label("warned"))
+            .where(problem_filter(actor), Problem.state.in_(OPEN_STATES), or_(due, warned))
+            .group_by(Problem.state))
+
+
+def compact_counts() -> int:
+    """Fold the rows the triggers appended into one per key (keys that add up to nothing go); the rows folded.
+
+    DELETE … RETURNING takes exactly the rows it sums, so a write committing meanwhile keeps its own rows."""
+    c = OpenProblemCount.__table__.c
+    keys = (c.grid_id, c.grid_unit_id, c.unit_id, c.state, c.due_day, c.warn_day, c.frozen)
+    folded: Counter = Counter()
+    taken = 0
+    for row in db.session.execute(delete(OpenProblemCount.__table__).returning(*keys, c.n)):
+        folded[tuple(row[:-1])] += row[-1]
+        taken += 1
+    names = [key.name for key in keys]
+    rows = [dict(zip(names, key, strict=True), n=n) for key, n in folded.items() if n]
+    if rows:
+        db.session.execute(insert(OpenProblemCount.__table__), rows)
+    return taken
 
 
 def _turn_states(actor: User) -> set[str]:
