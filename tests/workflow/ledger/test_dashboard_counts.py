@@ -29,6 +29,7 @@ def one_by_one(actor, now) -> dict:
 
 
 def assert_counts_hold(world, now):
+    db.session.expire_all()  # other sessions (requests, threads) may have moved the problems
     for viewer in VIEWERS:
         actor = world.users[viewer]
         assert dashboard.counts(actor=actor, now=now) == one_by_one(actor, now), viewer
