@@ -88,7 +88,7 @@ def keep_calendar(now: datetime) -> str:
 
 def compact_counts(now: datetime) -> str:
     """Fold the rows the triggers appended to the dashboard's counts of open problems into one per key."""
-    return f"folded {dashboard.compact_counts()} count rows"
+    return f"folded {dashboard.compact_counts(now=now)} count rows"
 
 
 # job id -> (tick, interval in seconds). Later jobs (rounds, escalation, outbox) join this table.

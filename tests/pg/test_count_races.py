@@ -5,7 +5,7 @@ import threading
 from datetime import timedelta
 
 from models.base import db
-from schedules.jobs import compact_counts
+from workflow.ledger.dashboard import compact_counts
 from tests.pg.test_races import THREADS, race
 from tests.workflow.ledger.test_dashboard_counts import assert_counts_hold
 
@@ -19,7 +19,7 @@ def test_transitions_of_one_unit_racing_the_folding_job_leave_the_counts_exact(a
         with app.app_context():
             while not stop.is_set():
                 try:
-                    folds.append(compact_counts(world.now))
+                    folds.append(compact_counts(now=world.now))
                     db.session.commit()
                 except Exception as error:  # surfaced below: folding must never fail a writer or itself
                     db.session.rollback()
@@ -39,6 +39,6 @@ def test_transitions_of_one_unit_racing_the_folding_job_leave_the_counts_exact(a
     assert [r.status_code for r in responses] == [200] * THREADS
     assert not errors and folds
     assert_counts_hold(world, world.now + timedelta(minutes=5))
-    compact_counts(world.now)
+    compact_counts(now=world.now)
     db.session.commit()
     assert_counts_hold(world, world.now + timedelta(minutes=5))

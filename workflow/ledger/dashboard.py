@@ -1,7 +1,7 @@
 """The console's desk view: open problems by state and light in the caller's scope, and what waits for them."""
 
 from collections import Counter
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import delete, func, insert, or_, select
 
@@ -15,6 +15,7 @@ from workflow.scope import problem_filter, scope_filter
 # Actions that are always open to someone and say nothing about whose turn it is.
 NOT_A_TURN = frozenset({Action.COMMENT, Action.ATTACH, Action.ESCALATE})
 WAITING_LIMIT = 10
+PAST = date(1970, 1, 1)  # the deadline day of counts folded as long past
 
 
 def counts(*, actor: User, now: datetime) -> dict:
@@ -59,16 +60,21 @@ def _today_stmt(actor: User, today: datetime, now: datetime):
             .group_by(Problem.state))
 
 
-def compact_counts() -> int:
+def compact_counts(*, now: datetime) -> int:
     """Fold the rows the triggers appended into one per key (keys that add up to nothing go); the rows folded.
 
-    DELETE … RETURNING takes exactly the rows it sums, so a write committing meanwhile keeps its own rows."""
+    DELETE … RETURNING takes exactly the rows it sums, so a write committing meanwhile keeps its own rows.
+    Deadline days before yesterday (by `now`) fold into one day, PAST: every later reader counts them red
+    alike, so the counts keep a few rows per grid and state however long problems stay open."""
     c = OpenProblemCount.__table__.c
     keys = (c.grid_id, c.grid_unit_id, c.unit_id, c.state, c.due_day, c.warn_day, c.frozen)
+    cutoff = now.astimezone(UTC).date() - timedelta(days=1)
     folded: Counter = Counter()
     taken = 0
-    for row in db.session.execute(delete(OpenProblemCount.__table__).returning(*keys, c.n)):
-        folded[tuple(row[:-1])] += row[-1]
+    for *key, n in db.session.execute(delete(OpenProblemCount.__table__).returning(*keys, c.n)):
+        if key[4] is not None and key[4] < cutoff:
+            key[4] = key[5] = PAST  # the warning comes before the deadline: past too
+        folded[tuple(key)] += n
         taken += 1
     names = [key.name for key in keys]
     rows = [dict(zip(names, key, strict=True), n=n) for key, n in folded.items() if n]

@@ -88,3 +88,20 @@ def test_nothing_open_counts_nothing(world):
     assert db.session.scalar(select(func.count()).select_from(OpenProblemCount)) == 0
     empty = {"by_state": {}, "by_light": {"red": 0, "yellow": 0, "green": 0, "none": 0}, "open": 0}
     assert dashboard.counts(actor=world.users["supervisor"], now=world.now) == empty
+
+
+def test_deadlines_long_past_fold_into_one_day_and_later_moves_still_add_up(world):
+    late = a_mixed_district(world)
+    later = world.now + timedelta(days=9)
+    run_job("compact_counts", now=later)
+    past = db.session.scalar(select(func.count()).where(OpenProblemCount.due_day == dashboard.PAST))
+    assert past and db.session.scalar(select(func.count()).where(OpenProblemCount.due_day < later.date(),
+                                                                 OpenProblemCount.due_day != dashboard.PAST)) == 0
+    assert_counts_hold(world, later)
+    # The trigger takes a folded problem out under its own deadline day; the sums still come out right.
+    world.act(late, "resume", by="supervisor", at=later)
+    for problem in db.session.scalars(select(Problem).where(Problem.state == "reported")).all():
+        world.act(problem, "assign", by="supervisor", at=later, unit_id=world.units["squad"].id)
+    assert_counts_hold(world, later + timedelta(hours=1))
+    run_job("compact_counts", now=later + timedelta(hours=1))
+    assert_counts_hold(world, later + timedelta(days=3))
