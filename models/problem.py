@@ -112,6 +112,9 @@ class Problem(db.Model):
     last_seq: Mapped[int] = mapped_column(default=0)
 
     category: Mapped[Category] = relationship(lazy="joined", innerjoin=True)
+    # Loaded on first use and then held by the problem: the problems of a ledger page share a few area units,
+    # which `session.get` alone would select again for each row (the identity map holds objects weakly).
+    grid_unit: Mapped["Unit"] = relationship(foreign_keys=[grid_unit_id], viewonly=True)  # noqa: F821
 
     def is_open(self) -> bool:
         return self.state not in FINISHED_STATES

@@ -77,7 +77,7 @@ def may_suspend(step: Step) -> None:
     problem, actor = step.problem, step.actor
     if not problem.is_overdue(step.now):
         return
-    office = db.session.get(Unit, problem.grid_unit_id)
+    office = problem.grid_unit
     if actor.unit is None or not (unit_within(office, actor.unit) and office.id != actor.unit_id):
         raise Forbidden("this problem is overdue: suspending it needs a supervisor of a parent unit")
 
