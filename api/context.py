@@ -119,9 +119,12 @@ def request_now() -> datetime:
 
 
 def lang() -> str:
-    """'en' when the caller prefers English, else 'zh' (the default)."""
-    best = request.accept_languages.best_match(["zh", "en"], default="zh")
-    return "en" if best == "en" else "zh"
+    """'en' when the caller prefers English, else 'zh' (the default); read once per request (a ledger page
+    asks for every label of every row)."""
+    if "lang" not in g:
+        best = request.accept_languages.best_match(["zh", "en"], default="zh")
+        g.lang = "en" if best == "en" else "zh"
+    return g.lang
 
 
 def require_role(*roles: str) -> None:

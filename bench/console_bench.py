@@ -22,7 +22,19 @@ from urllib.parse import urlencode
 import psycopg
 
 from bench import loadgen
-from bench.common import gunicorn, libpq_url, make_app, median, migrate, percentile, report, scratch_database, verdict
+from bench.common import (
+    database_cpu,
+    gunicorn,
+    libpq_url,
+    make_app,
+    median,
+    migrate,
+    percentile,
+    report,
+    scratch_database,
+    server_cpu,
+    verdict,
+)
 from bench.data import add_problems, build_world
 
 SCALE = int(os.environ.get("BENCH_SCALE", "1000000"))
@@ -121,9 +133,14 @@ def main() -> None:
         figures: dict = {"problems": size}
         with gunicorn(database, workers=2) as port:
             for name, raw in requests.items():
+                app_cpu, db_cpu = server_cpu(port), database_cpu(database)
                 took = _latencies(port, raw)
+                # CPU per request does not depend on the neighbours as latency does (3 warm-up requests too).
+                asked = len(took) + 3
                 figures[f"{name}_p50_ms"] = round(median(took), 1)
                 figures[f"{name}_p95_ms"] = round(percentile(took, 95), 1)
+                figures[f"{name}_cpu_ms"] = {"app": round((server_cpu(port) - app_cpu) * 1000 / asked, 1),
+                                             "db": round((database_cpu(database) - db_cpu) * 1000 / asked, 1)}
     for name in ("dashboard", "ledger_first_page"):
         figures[f"{name}_target"] = verdict(figures[f"{name}_p50_ms"], TARGET_MS, at_least=False)
     for name in ("api_ledger_first_page", "api_ledger_page_500"):
