@@ -3,6 +3,8 @@
 The bounds are today's counts; a change that adds a statement to one of these requests must say why here.
 """
 
+from datetime import timedelta
+
 import pytest
 
 from tests.api.helpers import statements
@@ -79,3 +81,14 @@ def test_the_monthly_report_sends_a_bounded_number_of_statements(client, world):
     assert response.status_code == 200, response.get_data(as_text=True)
     # the caller (and its last use), figures by group and in total, stage times by group and in total, labels
     assert len(sent) <= 7, describe(sent)
+
+
+def test_a_ledger_page_of_overdue_problems_sends_no_statement_per_row(app, client, world):
+    for _ in range(4):
+        world.to_state("rectifying")
+    # Past every deadline: the suspend guard of allowed_actions asks each row for its area unit.
+    app.config["TEST_NOW"] = world.now + timedelta(days=3)
+    with statements(client.application) as sent:
+        response = client.get("/api/v1/problems", headers=world.auth("supervisor"))
+    assert response.status_code == 200 and all("suspend" in item["allowed_actions"] for item in response.json["items"])
+    assert len(sent) <= 5, describe(sent)

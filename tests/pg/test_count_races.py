@@ -5,9 +5,9 @@ import threading
 from datetime import timedelta
 
 from models.base import db
-from workflow.ledger.dashboard import compact_counts
 from tests.pg.test_races import THREADS, race
 from tests.workflow.ledger.test_dashboard_counts import assert_counts_hold
+from workflow.ledger.dashboard import compact_counts
 
 
 def test_transitions_of_one_unit_racing_the_folding_job_leave_the_counts_exact(app, world):
