@@ -59,6 +59,10 @@ def test_a_problem_suspended_when_overdue_stays_overdue_everywhere(client, world
     seen = views(client, world, app, problem, LATE + timedelta(days=30))
     assert seen == {"api": True, "light": "red", "filter": True, "summary": True, "csv": True, "xlsx": True,
                     "geojson": True}
+    # Its light is red, so the ledger's light filter lists it as red and nothing else (decision 0116).
+    for light, listed in (("red", True), ("yellow", False), ("green", False)):
+        items = client.get(f"/api/v1/problems?light={light}", headers=world.auth("supervisor")).json["items"]
+        assert (problem.id in [item["id"] for item in items]) is listed, light
 
 
 def test_a_problem_suspended_in_time_is_not_overdue_while_suspended(client, world, app):
