@@ -1,6 +1,6 @@
 """The console's words, Chinese first; codes (states, actions, roles, lights) use the API's labels."""
 
-from flask import request, session
+from flask import g, request, session
 
 from models.enums import label
 
@@ -106,11 +106,13 @@ WORDS: dict[str, tuple[str, str]] = {
 
 
 def lang() -> str:
-    """The session's choice, else the browser's Accept-Language; Chinese first."""
-    chosen = session.get("lang")
-    if chosen in ("zh", "en"):
-        return chosen
-    return "en" if request.accept_languages.best_match(["zh", "en"], default="zh") == "en" else "zh"
+    """The session's choice, else the browser's Accept-Language; Chinese first. Read once per request: a
+    page asks for it for every word."""
+    if "console_lang" not in g:
+        chosen = session.get("lang")
+        g.console_lang = chosen if chosen in ("zh", "en") else \
+            "en" if request.accept_languages.best_match(["zh", "en"], default="zh") == "en" else "zh"
+    return g.console_lang
 
 
 def t(key: str) -> str:
