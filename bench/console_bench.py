@@ -66,10 +66,10 @@ def _cookie(app, user_id: int) -> str:
     return f"{app.config['SESSION_COOKIE_NAME']}={value}"
 
 
-def _latencies(port: int, raw: bytes) -> list[float]:
+def _latencies(port: int, raw: bytes, samples: int = SAMPLES) -> list[float]:
     conn = loadgen.Connection(port)
     took = []
-    for n in range(SAMPLES + 3):
+    for n in range(samples + 3):
         began = time.perf_counter()
         status, body = conn.request(raw)
         if status != 200:
@@ -133,6 +133,7 @@ def main() -> None:
         figures: dict = {"problems": size}
         with gunicorn(database, workers=2) as port:
             for name, raw in requests.items():
+                _latencies(port, raw, samples=6)  # both workers compile the page's templates first
                 app_cpu, db_cpu = server_cpu(port), database_cpu(database)
                 took = _latencies(port, raw)
                 # CPU per request does not depend on the neighbours as latency does (3 warm-up requests too).
