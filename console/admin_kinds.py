@@ -98,7 +98,7 @@ def _edited(edit, id_name: str):
 
 PEOPLE = Kind(
     "people",
-    (Field("name", required=True), Field("login", edit=False), Field("role", "role", required=True),
+    (Field("name", required=True), Field("login"), Field("role", "role", required=True),
      Field("unit_id", "unit", label="member_unit"), Field("grid_ids", "grids"), Field("phone"), Field("employee_no")),
     ("name", "login", "role", "unit_id", "active"), ("role", "unit_id"), UserArgs, UserIn, UserEditIn,
     _list_people, lambda actor, row_id: people.get_person(actor=actor, user_id=row_id), _create_person,

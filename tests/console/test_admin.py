@@ -240,3 +240,13 @@ def test_the_problem_page_shows_photo_flags_as_words(client, world):
     sign_in(client, world, "supervisor")
     text = page(client, f"/console/problems/{problem.id}")
     assert "无拍摄时间" in text and "no_exif_time" not in text
+
+
+def test_a_login_is_edited_on_the_persons_page_and_a_taken_one_is_named(client, world):
+    sign_in(client, world, "admin")  # the admin's own login is "admin"
+    version = person(world, "handler2").version
+    assert _edit(client, world, "handler2", version, login="H-2").status_code == 303
+    assert person(world, "handler2").login == "H-2"
+    taken = _edit(client, world, "handler2", version + 1, login="ADMIN")
+    assert taken.status_code == 422 and 'id="error-login"' in taken.get_data(as_text=True)
+    assert person(world, "handler2").login == "H-2"
