@@ -250,3 +250,31 @@ def test_a_login_is_edited_on_the_persons_page_and_a_taken_one_is_named(client, 
     taken = _edit(client, world, "handler2", version + 1, login="ADMIN")
     assert taken.status_code == 422 and 'id="error-login"' in taken.get_data(as_text=True)
     assert person(world, "handler2").login == "H-2"
+
+
+def test_a_grid_with_active_points_is_not_retired_and_the_page_says_why(client, world):
+    sign_in(client, world, "admin")
+    grid = world.grids["east"]
+    response = post(client, f"/console/admin/grids/{grid.id}", {"form": "active", "active": "false",
+                                                                "version": grid.version})
+    assert response.status_code == 409 and 'id="error-active"' in response.get_data(as_text=True)
+    db.session.commit()
+    assert db.session.get(Grid, grid.id).active
+
+
+@pytest.mark.parametrize("query", ["cursor=not-ours", "active=maybe", "unit_id=99999999999", "grid_id=-1"])
+def test_a_hostile_list_query_is_a_page_not_a_500(client, world, query):
+    sign_in(client, world, "admin")
+    kind = "points" if "grid" in query else "people"
+    response = client.get(f"/console/admin/{kind}?{query}")
+    assert response.status_code == 422
+
+
+def test_hostile_form_values_are_refused_by_the_apis_schema(client, world):
+    sign_in(client, world, "admin")
+    for fields in ({"name": "a\x00b"}, {"name": "x" * 300}, {"unit_id": "1e9"}, {"unit_id": "99999999999"}):
+        response = post(client, "/console/admin/grids/new", {"name": "ok", "unit_id": world.units["east"].id}
+                        | fields)
+        assert response.status_code == 422, fields
+    assert db.session.query(Grid).count() == 2
+    assert client.get("/console/admin/grids/99999999999").status_code == 404
