@@ -1,6 +1,6 @@
 """Problem categories (问题类别) with their time limits per stage."""
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import db
@@ -22,6 +22,12 @@ class Category(db.Model):
     # {"dispatch": {"minutes": 120, "clock": "working"}, "accept": ..., "whole": ...}
     limits: Mapped[dict] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(default=True)
+    # Offered to the public as an Open311 service (service_code = code), with these attributes:
+    # [{"code", "datatype": string|number|datetime|text|singlevaluelist|multivaluelist, "required",
+    #   "description", "values": [{"key", "name"}]}].
+    public: Mapped[bool] = mapped_column(default=False, server_default=false())
+    public_description: Mapped[str | None] = mapped_column(String(500))
+    attributes: Mapped[list | None] = mapped_column(JSON)
 
     def limit(self, stage: str) -> tuple[int, str] | None:
         """The (minutes, clock) limit of a stage, or None when the stage has no limit."""

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Column, Float, ForeignKey, Index, String, Table
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, utcnow
@@ -83,6 +83,8 @@ class Grid(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    # Optional GeoJSON Polygon or MultiPolygon (WGS-84 lng/lat): public reports inside it land in this grid.
+    boundary: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     unit: Mapped[Unit] = relationship()
