@@ -67,6 +67,7 @@ TITLES = {
     "separation-of-duties": ("不得自查自结", "Separation of duties"),
     "not-found": ("未找到", "Not found"),
     "method-not-allowed": ("不支持该方法", "Method not allowed"),
+    "outside-area": ("不在本辖区网格内", "Outside the district"),
     "conflict": ("冲突", "Conflict"),
     "invalid-transition": ("当前状态不允许此操作", "Action not allowed in this state"),
     "extension-conflict": ("延期申请冲突", "Extension request conflict"),

@@ -9,6 +9,8 @@ from api.schemas import (
     CategoryIn,
     CategoryOut,
     CategoryPage,
+    CategoryPublicIn,
+    GridBoundaryIn,
     GridIn,
     GridOut,
     GridPage,
@@ -108,6 +110,16 @@ def create_grid(data):
     return org.create_grid(actor=current_actor(), now=request_now(), **data), 201
 
 
+@blp.route(f"/grids/<{ID}:grid_id>", methods=["PATCH"])
+@write
+@blp.arguments(GridBoundaryIn)
+@blp.response(200, GridOut)
+def update_grid(data, grid_id):
+    """Draw or erase a grid's boundary (admin): public reports inside it land in this grid."""
+    require_role("admin")
+    return org.update_grid(actor=current_actor(), now=request_now(), grid_id=grid_id, **data)
+
+
 @blp.route("/points", methods=["GET"])
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, PointPage)
@@ -144,3 +156,13 @@ def create_category(data):
     require_role("admin")
     check_replay()
     return org.create_category(actor=current_actor(), now=request_now(), **data), 201
+
+
+@blp.route(f"/categories/<{ID}:category_id>", methods=["PATCH"])
+@write
+@blp.arguments(CategoryPublicIn)
+@blp.response(200, CategoryOut)
+def publish_category(data, category_id):
+    """Offer a category to the public as an Open311 service, or withdraw it, with its attributes (admin)."""
+    require_role("admin")
+    return org.publish_category(actor=current_actor(), now=request_now(), category_id=category_id, **data)

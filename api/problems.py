@@ -2,7 +2,7 @@
 
 import functools
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 
 from api.blueprint import ID, Blueprint
@@ -85,11 +85,18 @@ class Problems(MethodView):
     @blp.alt_response(200, schema=ProblemOut, description="A repeated client_id: the existing problem")
     @blp.doc(parameters=[IDEMPOTENCY_KEY], responses={201: {"links": LINKS | EDIT_LINK}, 200: {"links": LINKS}})
     def post(self, data):
-        """Report a problem (officers in their grids, supervisors in their area)."""
-        require_role("officer", "supervisor")
+        """Report a problem (officers in their grids, supervisors in their area, the hotline account anywhere)."""
+        require_role("officer", "supervisor", "hotline")
         check_replay()
-        problem, created = reporting.report_problem(actor=current_actor(), now=request_now(), **data)
+        problem, created = reporting.report_problem(actor=current_actor(), now=request_now(), **_outside(data),
+                                                    nearest_m=current_app.config["INTAKE_NEAREST_POINT_METRES"])
         return problem, 201 if created else 200, etag(problem) | {"Location": f"/api/v1/problems/{problem.id}"}
+
+
+def _outside(data: dict) -> dict:
+    """The contact fields travel together into the workflow."""
+    contact = {name: data.pop(name) for name in ("contact_name", "contact_phone", "contact_email") if name in data}
+    return data | ({"contact": contact} if contact else {})
 
 
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",

@@ -5,7 +5,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.context import current_actor, lang, request_now
 from api.fields import AwareDateTime, CommaList, StrictBoolean, StrictFloat, StrictString
-from models.enums import Role, Severity, Stage, State, UnitKind, label
+from models.enums import CancelReason, Role, Satisfaction, Severity, Source, Stage, State, UnitKind, label
+from workflow.intake.contact import contact_for
 from workflow.problems.actions import allowed_actions
 from workflow.problems.lifecycle import ACTIONS
 
@@ -84,15 +85,25 @@ class NewUserOut(UserOut):
     token = fields.String(allow_none=True, metadata={"description": "shown once; null on replays"})
 
 
+BOUNDARY_DOC = {"description": "GeoJSON Polygon or MultiPolygon ([lng, lat], closed rings): public reports "
+                                "inside it land in this grid", "type": "object", "nullable": True}
+
+
 class GridIn(In):
     name = text(100, required=True)
     unit_id = _id(required=True)
+    boundary = fields.Dict(allow_none=True, metadata=BOUNDARY_DOC)
+
+
+class GridBoundaryIn(In):
+    boundary = fields.Dict(required=True, allow_none=True, metadata=BOUNDARY_DOC)
 
 
 class GridOut(Schema):
     id = fields.Integer()
     name = fields.String()
     unit_id = fields.Integer()
+    boundary = fields.Dict(allow_none=True, metadata=BOUNDARY_DOC)
 
 
 class PointIn(In):
@@ -127,6 +138,38 @@ class CategoryIn(In):
     requires_verification_photo = StrictBoolean(load_default=False)
     pause_on_extension = StrictBoolean(load_default=False)
     limits = fields.Dict(keys=choice(Stage), values=fields.Nested(LimitIn), load_default=dict)
+    public = StrictBoolean(load_default=False, metadata={"description": "offered as an Open311 service"})
+    public_description = text(500, allow_none=True)
+    attributes = fields.List(fields.Nested(lambda: AttributeIn()), allow_none=True,
+                             validate=validate.Length(max=30))
+
+
+class AttributeValueIn(In):
+    key = StrictString(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,40}$"))
+    name = text(100, required=True)
+
+
+class AttributeIn(In):
+    """An Open311 attribute of a public category's service definition."""
+
+    code = StrictString(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_]{1,40}$"))
+    datatype = fields.String(required=True, validate=validate.OneOf(
+        ["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]))
+    required = StrictBoolean(load_default=False)
+    description = text(200, required=True)
+    datatype_description = text(200, allow_none=True)
+    values = fields.List(fields.Nested(AttributeValueIn), validate=validate.Length(max=50))
+
+
+class CategoryPublicIn(In):
+    public = StrictBoolean()
+    public_description = text(500)
+    attributes = fields.List(fields.Nested(AttributeIn), validate=validate.Length(max=30))
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("give at least one field to change", "_schema")
 
 
 class CategoryOut(Schema):
@@ -141,6 +184,9 @@ class CategoryOut(Schema):
     requires_verification_photo = fields.Boolean()
     pause_on_extension = fields.Boolean()
     limits = fields.Dict(keys=fields.String(), values=fields.Dict())
+    public = fields.Boolean()
+    public_description = fields.String(allow_none=True)
+    attributes = fields.List(fields.Dict(), allow_none=True)
 
     def _name(self, category) -> str:
         return category_label(category)
@@ -167,6 +213,14 @@ class ReportIn(In):
     observed_at = AwareDateTime(allow_none=True)
     client_id = StrictString(allow_none=True, validate=validate.Length(min=1, max=100))
     party_id = _id(allow_none=True, metadata={"description": "the party (经营主体) it is about, in the same grid"})
+    source = choice(Source, metadata={"description": "officer (default), inspection; supervisors also public, "
+                                                     "hotline, media; the hotline account: hotline"})
+    external_ref = StrictString(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"), metadata={
+        "description": "the outside reference (the 12345 ticket number): one problem per source and reference"})
+    contact_name = text(100, allow_none=True, metadata={"description": "the outside reporter's name"})
+    contact_phone = text(40, allow_none=True)
+    contact_email = text(254, allow_none=True)
+    media_url = text(2000, allow_none=True, metadata={"description": "a link to a photo; stored, never fetched"})
 
     @validates_schema
     def _one_location(self, data, **kwargs):
@@ -174,7 +228,8 @@ class ReportIn(In):
             if any(data.get(name) is not None for name in ("lat", "lng", "grid_id")):
                 raise ValidationError("give point_id, or lat, lng, address and grid_id, not both", "point_id")
             return
-        missing = {name: ["required without point_id"] for name in ("lat", "lng", "address", "grid_id")
+        # Without grid_id the grid is found from lat, lng (a boundary, else the nearest point).
+        missing = {name: ["required without point_id"] for name in ("lat", "lng", "address")
                    if data.get(name) is None}
         if missing:
             raise ValidationError(missing)
@@ -206,6 +261,8 @@ class ActionIn(In):
     unit_id = _id()
     handler_id = _id()
     duplicate_of = _id()
+    reason_code = choice(CancelReason, metadata={"description": "cancel: why an intake refuses a report"})
+    satisfaction = choice(Satisfaction, metadata={"description": "callback: the reporter's satisfaction"})
     until = AwareDateTime()
 
 
@@ -258,11 +315,23 @@ class ProblemOut(Schema):
         "description": "the problem this one repeats: same category, same point, within the 30 days before"})
     round_id = fields.Integer(allow_none=True, metadata={"description": "the patrol round that found it"})
     party_id = fields.Integer(allow_none=True, metadata={"description": "the party (经营主体) it is about"})
+    source = fields.String(metadata={"description": "officer, patrol, inspection, public, hotline or media"})
+    source_label = fields.Function(lambda p: label(p.source, lang()))
+    external_ref = fields.String(allow_none=True)
+    media_url = fields.String(allow_none=True, metadata={"description": "the reporter's link; never fetched"})
+    contact = fields.Method("_contact", allow_none=True, metadata={
+        "type": "object", "nullable": True,
+        "description": "the outside reporter's contact: whole for supervisors and admins, masked for others"})
+    callback_satisfaction = fields.String(allow_none=True)
+    callback_at = fields.DateTime(allow_none=True)
     extension = fields.Function(lambda p: EXTENSION_OUT.dump(p) if p.extension_until else None,
                                 allow_none=True)
     version = fields.Integer()
     allowed_actions = fields.Method("_allowed", metadata={"type": "array", "items": {"type": "string"}})
     action_labels = fields.Method("_labels")
+
+    def _contact(self, problem) -> dict | None:
+        return contact_for(current_actor(), problem)
 
     def _allowed(self, problem) -> list[str]:
         cache = g.setdefault("allowed_actions", {})

@@ -43,6 +43,12 @@ class Base:
     JSON_MAX_BYTES = 1024 * 1024
     ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR") or str(ROOT / "instance" / "attachments")
     ATTACHMENT_FAR_METRES = 200
+    # Public and hotline reports outside every grid boundary go to the grid of the nearest point within this.
+    INTAKE_NEAREST_POINT_METRES = float(os.environ.get("INTAKE_NEAREST_POINT_METRES", "500"))
+    # Open311: requests per API key (posts) and per client address (reads) in a sliding minute, per process.
+    OPEN311_POSTS_PER_MINUTE = int(os.environ.get("OPEN311_POSTS_PER_MINUTE", "30"))
+    OPEN311_READS_PER_MINUTE = int(os.environ.get("OPEN311_READS_PER_MINUTE", "120"))
+    OPEN311_MAX_BYTES = 64 * 1024
     SIGNED_URL_SECONDS = 900
     API_TITLE = "Rectify"
     API_VERSION = "v1"

@@ -27,7 +27,7 @@ class Category(db.Model):
     #   "description", "values": [{"key", "name"}]}].
     public: Mapped[bool] = mapped_column(default=False, server_default=false())
     public_description: Mapped[str | None] = mapped_column(String(500))
-    attributes: Mapped[list | None] = mapped_column(JSON)
+    attributes: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
 
     def limit(self, stage: str) -> tuple[int, str] | None:
         """The (minutes, clock) limit of a stage, or None when the stage has no limit."""

@@ -84,7 +84,7 @@ class Grid(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     # Optional GeoJSON Polygon or MultiPolygon (WGS-84 lng/lat): public reports inside it land in this grid.
-    boundary: Mapped[dict | None] = mapped_column(JSON)
+    boundary: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     unit: Mapped[Unit] = relationship()

@@ -72,7 +72,7 @@ class Problem(db.Model):
     # A link the reporter gave (Open311 media_url): stored, shown, never fetched by the server.
     media_url: Mapped[str | None] = mapped_column(String(2000))
     # Answers to the Open311 service definition's attributes: {code: value or [values]}.
-    intake_attributes: Mapped[dict | None] = mapped_column(JSON)
+    intake_attributes: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     # The latest callback (回访) to the reporter after closing; the trail keeps every one.
     callback_satisfaction: Mapped[str | None] = mapped_column(String(24))
     callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

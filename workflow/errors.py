@@ -29,6 +29,10 @@ class Invalid(DomainError):
     status, slug, title = 422, "validation", "Invalid request"
 
 
+class OutsideArea(Invalid):
+    slug, title = "outside-area", "Outside the district"
+
+
 class Conflict(DomainError):
     status, slug, title = 409, "conflict", "Conflict"
 
@@ -66,7 +70,7 @@ class Stale(DomainError):
 
 
 ERROR_TYPES = [
-    NotFound, Forbidden, SeparationOfDuties, Invalid, Conflict, InvalidTransition,
+    NotFound, Forbidden, SeparationOfDuties, Invalid, OutsideArea, Conflict, InvalidTransition,
     ExtensionConflict, EvidenceRequired, IdempotencyInFlight, UnsupportedMedia, PayloadTooLarge,
     PreconditionRequired, Stale,
 ]

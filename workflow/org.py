@@ -10,11 +10,27 @@ from models import Category, Grid, Point, Unit, User
 from models.base import db
 from models.enums import Role, Stage
 from workflow.auth import issue_token
+from workflow.intake.locate import check_boundary
 from workflow.errors import Forbidden, Invalid, NotFound
 from workflow.paging import Page, by_column
 from workflow.scope import subtree_ids
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def check_attributes(attributes: list | None) -> list | None:
+    """Open311 attributes: unique codes; list types carry their values, other types none."""
+    if not attributes:
+        return None
+    codes = [a["code"] for a in attributes]
+    if len(codes) != len(set(codes)):
+        raise Invalid("attribute codes repeat", errors={"attributes": ["each code once"]})
+    for attribute in attributes:
+        listed = attribute["datatype"] in ("singlevaluelist", "multivaluelist")
+        if listed != bool(attribute.get("values")):
+            raise Invalid(f"attribute {attribute['code']!r}: values go with the list datatypes, and only with them",
+                          errors={"attributes": ["values go with singlevaluelist and multivaluelist only"]})
+    return [dict(a) for a in attributes]
 
 
 def _require_admin(actor: User | None) -> None:
@@ -76,11 +92,22 @@ def create_user(*, actor: User | None, now: datetime, name: str, role: str, unit
     return user, token
 
 
-def create_grid(*, actor: User | None, now: datetime, name: str, unit_id: int) -> Grid:
-    """Add a grid (网格) managed by a unit."""
+def create_grid(*, actor: User | None, now: datetime, name: str, unit_id: int,
+                boundary: dict | None = None) -> Grid:
+    """Add a grid (网格) managed by a unit, with an optional GeoJSON boundary."""
     _require_admin(actor)
-    grid = Grid(name=name, unit_id=_get(Unit, unit_id, "unit_id").id, created_at=now)
+    grid = Grid(name=name, unit_id=_get(Unit, unit_id, "unit_id").id, boundary=check_boundary(boundary),
+                created_at=now)
     db.session.add(grid)
+    db.session.flush()
+    return grid
+
+
+def update_grid(*, actor: User | None, now: datetime, grid_id: int, boundary: dict | None) -> Grid:
+    """Draw (or, with None, erase) a grid's boundary: public reports inside it land in this grid."""
+    _require_admin(actor)
+    grid = get_row(Grid, grid_id)
+    grid.boundary = check_boundary(boundary)
     db.session.flush()
     return grid
 
@@ -99,8 +126,10 @@ def create_point(*, actor: User | None, now: datetime, name: str, grid_id: int, 
 def create_category(*, actor: User | None, now: datetime, code: str, name: str, limits: dict,
                     name_en: str | None = None, parent_code: str | None = None,
                     default_unit_id: int | None = None, requires_after_photo: bool = False,
-                    requires_verification_photo: bool = False, pause_on_extension: bool = False) -> Category:
-    """Add a category with its time limits per stage."""
+                    requires_verification_photo: bool = False, pause_on_extension: bool = False,
+                    public: bool = False, public_description: str | None = None,
+                    attributes: list | None = None) -> Category:
+    """Add a category with its time limits per stage (public: offered as an Open311 service)."""
     _require_admin(actor)
     if db.session.scalars(select(Category.id).where(Category.code == code)).first() is not None:
         raise Invalid(f"category {code!r} exists", errors={"code": ["already taken"]})
@@ -114,8 +143,24 @@ def create_category(*, actor: User | None, now: datetime, code: str, name: str, 
         requires_after_photo=requires_after_photo, requires_verification_photo=requires_verification_photo,
         pause_on_extension=pause_on_extension, active=True,
         limits={Stage(stage).value: dict(limit) for stage, limit in limits.items()},
+        public=public, public_description=public_description, attributes=check_attributes(attributes),
     )
     db.session.add(category)
+    db.session.flush()
+    return category
+
+
+def publish_category(*, actor: User | None, now: datetime, category_id: int, public: bool | None = None,
+                     public_description: str | None = None, attributes: list | None = None) -> Category:
+    """Offer a category to the public as an Open311 service (or withdraw it), with its attributes."""
+    _require_admin(actor)
+    category = get_row(Category, category_id)
+    if public is not None:
+        category.public = public
+    if public_description is not None:
+        category.public_description = public_description
+    if attributes is not None:
+        category.attributes = check_attributes(attributes)
     db.session.flush()
     return category
 

@@ -1,4 +1,5 @@
-"""Who sees what: a supervisor their unit's subtree, an officer their grids, a handler their unit."""
+"""Who sees what: a supervisor their unit's subtree, an officer their grids, a handler their unit, the hotline
+account its own reports; an Open311 client account nothing here (its face is /open311)."""
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
@@ -23,6 +24,8 @@ def problem_filter(actor: User) -> ColumnElement[bool]:
         return Problem.grid_id.in_(grids)
     if actor.role == Role.HANDLER and actor.unit_id is not None:
         return Problem.unit_id == actor.unit_id
+    if actor.role == Role.HOTLINE:
+        return Problem.reporter_id == actor.id  # the bridge follows the tickets it passed on, nothing else
     return false()
 
 
