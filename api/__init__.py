@@ -11,6 +11,7 @@ from api import (
     health,
     inspections,
     lists,
+    open311_keys,
     org,
     parties,
     patrols,
@@ -116,6 +117,6 @@ def init_app(app) -> None:
     api.init_app(app)
     api.register_field(CommaList, "string", None)
     for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, reports.blp,
-                      calendar.blp, tokens.blp, parties.blp, inspections.blp):
+                      calendar.blp, tokens.blp, parties.blp, inspections.blp, open311_keys.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)

@@ -61,7 +61,8 @@ class UnitOut(Schema):
 
 class UserIn(In):
     name = text(100, required=True)
-    role = choice(Role, required=True)
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role if r != Role.PUBLIC]),
+                         metadata={"description": "public accounts come with Open311 keys only"})
     unit_id = _id(allow_none=True)
     grid_ids = fields.List(_id(), validate=validate.Length(max=100))
 
@@ -128,22 +129,6 @@ class LimitIn(In):
     clock = fields.String(required=True, validate=validate.OneOf(["natural", "working"]))
 
 
-class CategoryIn(In):
-    code = StrictString(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,39}$"))
-    name = text(100, required=True)
-    name_en = text(100, allow_none=True)
-    parent_code = StrictString(allow_none=True, validate=validate.Length(max=40))
-    default_unit_id = _id(allow_none=True)
-    requires_after_photo = StrictBoolean(load_default=False)
-    requires_verification_photo = StrictBoolean(load_default=False)
-    pause_on_extension = StrictBoolean(load_default=False)
-    limits = fields.Dict(keys=choice(Stage), values=fields.Nested(LimitIn), load_default=dict)
-    public = StrictBoolean(load_default=False, metadata={"description": "offered as an Open311 service"})
-    public_description = text(500, allow_none=True)
-    attributes = fields.List(fields.Nested(lambda: AttributeIn()), allow_none=True,
-                             validate=validate.Length(max=30))
-
-
 class AttributeValueIn(In):
     key = StrictString(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,40}$"))
     name = text(100, required=True)
@@ -159,6 +144,22 @@ class AttributeIn(In):
     description = text(200, required=True)
     datatype_description = text(200, allow_none=True)
     values = fields.List(fields.Nested(AttributeValueIn), validate=validate.Length(max=50))
+
+
+class CategoryIn(In):
+    code = StrictString(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,39}$"))
+    name = text(100, required=True)
+    name_en = text(100, allow_none=True)
+    parent_code = StrictString(allow_none=True, validate=validate.Length(max=40))
+    default_unit_id = _id(allow_none=True)
+    requires_after_photo = StrictBoolean(load_default=False)
+    requires_verification_photo = StrictBoolean(load_default=False)
+    pause_on_extension = StrictBoolean(load_default=False)
+    limits = fields.Dict(keys=choice(Stage), values=fields.Nested(LimitIn), load_default=dict)
+    public = StrictBoolean(load_default=False, metadata={"description": "offered as an Open311 service"})
+    public_description = text(500, allow_none=True)
+    attributes = fields.List(fields.Nested(AttributeIn), allow_none=True,
+                             validate=validate.Length(max=30))
 
 
 class CategoryPublicIn(In):

@@ -10,8 +10,8 @@ from models import Category, Grid, Point, Unit, User
 from models.base import db
 from models.enums import Role, Stage
 from workflow.auth import issue_token
-from workflow.intake.locate import check_boundary
 from workflow.errors import Forbidden, Invalid, NotFound
+from workflow.intake.locate import check_boundary
 from workflow.paging import Page, by_column
 from workflow.scope import subtree_ids
 

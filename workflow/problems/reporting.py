@@ -158,6 +158,11 @@ def _category(code: str) -> Category:
     return category
 
 
+def point_by_address(address: str) -> Point | None:
+    """The one point an address names exactly (Open311 address_string without coordinates)."""
+    return locate.point_by_address(address)
+
+
 def _location(point_id: int | None, grid_id: int | None, lat: float | None = None, lng: float | None = None,
               nearest_m: float = NEAREST_POINT_M) -> tuple[Grid, Point | None]:
     if point_id is None and grid_id is None and lat is not None and lng is not None:
