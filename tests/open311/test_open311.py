@@ -17,7 +17,8 @@ FORMATS = ("json", "xml")
 
 
 def post(client, scene, fmt="json", key=None, **fields):
-    form = {"api_key": scene.open311_key if key is None else key, "service_code": "hawker", "attribute[when]": "morning",
+    form = {"api_key": scene.open311_key if key is None else key, "service_code": "hawker",
+            "attribute[when]": "morning",
             "description": "路口有人卖菜，堵住了盲道", "first_name": "张", "last_name": "三丰",
             "phone": "13812345678", "email": "zhang@example.org", **MARKET} | fields
     return client.post(f"{BASE}/requests.{fmt}", data={k: v for k, v in form.items() if v is not None})
