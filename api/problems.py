@@ -109,8 +109,9 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+js
               description="CSV (UTF-8 with BOM), XLSX or GeoJSON of the filtered ledger, streamed")
 def export(args):
     """The filtered ledger as a file: ?format=csv|xlsx|geojson and the ledger's filters (no paging)."""
-    fmt = args.pop("format")
-    options = {"actor": current_actor(), "now": request_now(), "filters": args}
+    fmt, include_contact = args.pop("format"), args.pop("include_contact")
+    exports.check_contact_export(current_actor(), include_contact)  # refused before the stream starts
+    options = {"actor": current_actor(), "now": request_now(), "filters": args, "include_contact": include_contact}
     name = f"rectify-ledger-{request_now():%Y%m%d-%H%M}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     chunks = {"csv": exports.csv_chunks, "xlsx": exports.xlsx_chunks, "geojson": exports.geojson_chunks}[fmt]

@@ -364,6 +364,14 @@ class ExportArgs(LedgerArgs):
         exclude = ("limit", "cursor")
 
     format = fields.String(required=True, validate=validate.OneOf(["csv", "xlsx", "geojson"]))
+    include_contact = fields.Boolean(load_default=False, metadata={
+        "description": "csv and xlsx: add source, outside reference and the reporter's contact (supervisors and "
+                       "admins only, 403 otherwise)"})
+
+    @validates_schema
+    def _contact_in_tables(self, data, **kwargs):
+        if data.get("include_contact") and data.get("format") == "geojson":
+            raise ValidationError("the contact goes into csv or xlsx only", "include_contact")
 
 
 class EventOut(Schema):
