@@ -45,6 +45,7 @@ from workflow.escalation import rules
 from workflow.evidence import attachments
 from workflow.inspections import coverage, defaults, inspections, parties
 from workflow.inspections import photos as inspection_photos
+from workflow.intake import keys as open311_keys
 from workflow.ledger import lists, unit_reports
 from workflow.notifications import inbox, webhooks
 from workflow.patrols import plans
@@ -58,11 +59,15 @@ PERSONAS = {
     "officer_other": "west_officer",
     "handler_own": "handler",
     "handler_other": "sanitation_handler",
+    "hotline": "hotline",  # the 12345 bridge's system account: sees only the tickets it reported
 }
 
 # Reachable without a bearer token. The signed attachment URL carries its own proof (an HMAC and an expiry).
 PUBLIC = {"GET /healthz", "GET /livez", "GET /docs", "GET /openapi.json"}
 SIGNED = {"GET /api/v1/attachments/{attachment_id}/content", "GET /api/v1/inspection-photos/{photo_id}/content"}
+# The Open311 face: reads are public, posting takes an application's api_key (tests/open311/).
+OPEN311 = {"GET /open311/discovery.{fmt}", "GET /open311/v2/{name}", "POST /open311/v2/{name}",
+           "GET /open311/v2/services/{name}", "GET /open311/v2/requests/{name}"}
 # For the monitoring system, not for users: METRICS_TOKEN or a loopback caller (tests/ops/test_metrics.py).
 OPERATOR = {"GET /metrics"}
 
@@ -199,7 +204,13 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/points": Case(everyone(200)),
     "POST /api/v1/points": Case(admin_only(201), lambda s: {"name": "新点位", "grid_id": s.id("east_grid"),
                                                            "lat": 35.06, "lng": 118.35}),
+    "PATCH /api/v1/grids/{grid_id}": Case(admin_only(200), {"boundary": None}),
     "GET /api/v1/categories": Case(everyone(200)),
+    "PATCH /api/v1/categories/{category_id}": Case(admin_only(200), {"public": True}),
+    # --- Open311 keys: admins
+    "GET /api/v1/open311-keys": Case(admin_only(200)),
+    "POST /api/v1/open311-keys": Case(admin_only(201), {"name": "城市App"}),
+    "DELETE /api/v1/open311-keys/{key_id}": Case(admin_only(204)),
     "POST /api/v1/categories": Case(admin_only(201), {"code": "matrix", "name": "矩阵", "limits": NATURAL}),
     "GET /api/v1/users": Case(supervisors(200)),
     "POST /api/v1/users": Case(admin_only(201), lambda s: {"name": "新队员", "role": "handler",
@@ -215,8 +226,10 @@ MATRIX: dict[str, Case] = {
     "DELETE /api/v1/users/{user_id}/tokens/{token_id}": Case(expect(403, admin=204, officer_own=204)),
     # --- problems
     "GET /api/v1/problems": Case(everyone(200)),
-    "POST /api/v1/problems": Case(expect(403, supervisor_own=201, supervisor_parent=201, officer_own=201),
-                                  _report),
+    # The hotline account reports too, but always with its ticket number (this body has none: 422;
+    # tests/api/test_intake_api.py posts tickets).
+    "POST /api/v1/problems": Case(expect(403, supervisor_own=201, supervisor_parent=201, officer_own=201,
+                                         hotline=422), _report),
     "GET /api/v1/problems/export": Case(everyone(200), query={"format": "csv"}),
     "GET /api/v1/problems/{problem_id}": Case(sees_problem(200)),
     # A report still waiting for dispatch: its reporter and supervisors edit it; an admin is neither.
@@ -302,7 +315,7 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/orders/{order_id}": Case(sees_party(200)),
     "GET /api/v1/orders/{order_id}/print": Case(sees_party(200)),
     "GET /api/v1/inspection-tasks": Case(everyone(200)),
-    "POST /api/v1/inspection-photos": Case(expect(201, admin=403, handler_own=403, handler_other=403),
+    "POST /api/v1/inspection-photos": Case(expect(201, admin=403, handler_own=403, handler_other=403, hotline=403),
                                            lambda s: {"file": (io.BytesIO(PHOTO), "photo.jpg")}, multipart=True),
     "GET /api/v1/inspection-photos/{photo_id}": Case(expect(404, officer_own=200)),  # unused: its uploader's
     "GET /api/v1/problem-lists/{list_id}/scope": Case(east_object(200), ids={"list_id": "campaign"}),
@@ -318,7 +331,8 @@ DEFAULT_IDS = {"unit_id": "east", "problem_id": "problem", "list_id": "full_list
                "delivery_id": "delivery", "user_id": "officer", "token_id": "officer_token",
                "attachment_id": "attachment", "report_id": "unit_report",
                "party_id": "party", "inspection_id": "inspection", "order_id": "order",
-               "photo_id": "inspection_photo", "code": "template"}
+               "photo_id": "inspection_photo", "code": "template", "grid_id": "east_grid",
+               "category_id": "hawker", "key_id": "open311_key"}
 
 CONVERTER = re.compile(r"<(?:[^:<>]+:)?([a-z_]+)>")
 
@@ -342,9 +356,10 @@ def openapi_routes(client) -> set[str]:
 
 def test_every_route_has_an_entry_in_the_matrix(app):
     routes = app_routes(app)
-    assert sorted(routes - set(MATRIX) - PUBLIC - SIGNED - OPERATOR) == [], \
+    assert sorted(routes - set(MATRIX) - PUBLIC - SIGNED - OPERATOR - OPEN311) == [], \
         "add these routes to the authorization matrix"
-    assert sorted((set(MATRIX) | PUBLIC | SIGNED | OPERATOR) - routes) == [], "these matrix entries name no route"
+    assert sorted((set(MATRIX) | PUBLIC | SIGNED | OPERATOR | OPEN311) - routes) == [], \
+        "these matrix entries name no route"
 
 
 def test_openapi_lists_exactly_the_api_routes_and_each_needs_a_token_but_the_signed_one(app, client):
@@ -509,6 +524,7 @@ BUILDERS: dict[str, Callable[[Scene], int]] = {
     "order": lambda s: db.session.query(RectificationOrder).filter_by(inspection_id=s.id("inspection")).one().id,
     "inspection_photo": _inspection_photo,
     "campaign": _campaign,
+    "open311_key": lambda s: open311_keys.create_key(actor=None, now=s.world.now, name="城市App")[0].id,
 }
 
 
@@ -516,7 +532,7 @@ def build_scene(world: World) -> Scene:
     """The world's fixed places and people; the rest of the scene is made on demand (see BUILDERS)."""
     return Scene(world, {"east": world.units["east"].id, "squad": world.units["squad"].id,
                          "east_grid": world.grids["east"].id, "market": world.points["market"].id,
-                         "officer": world.users["officer"].id})
+                         "officer": world.users["officer"].id, "hawker": world.categories["hawker"].id})
 
 
 def _path(scene: Scene, key: str, case: Case) -> tuple[str, str]:
