@@ -31,7 +31,7 @@ def evaluation(client, world, who="supervisor", **query):
 def test_scores_ranks_and_the_values_behind_them(client, world, units):
     body = evaluation(client, world).json
     assert [i["name"] for i in body["indicators"]] == [
-        "closure_rate", "on_time_rate", "rework_rate", "overdue_rate", "recurrence_rate"]
+        "closure_rate", "on_time_rate", "rework_rate", "overdue_rate", "recurrence_rate", "satisfaction_rate"]
     rows = [(row["unit_id"], row["score"], row["rank"]) for row in body["rows"]]
     # sanitation: everything perfect; the squad: 30×0.5 + 30×1 + 15×1 + 15×1 + 10×(1 − 0.5) = 80;
     # east: only closure (0), overdue (0 → 1) and recurrence (0 → 1) have values: (15 + 10) / 55

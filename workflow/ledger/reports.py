@@ -18,6 +18,15 @@ Definitions (the one place they live; the API docs repeat them):
   count, average and p90 (nearest rank: the smallest value that at least 90 % of the stages took no longer
   than) of the time from entering the stage to leaving it, in natural and in working seconds (the working
   calendar in the problem's timezone); pauses (挂账) count, reassignments and rework start a new stage.
+- outside: first reported by the public or the 12345 hotline (source public or hotline); missed (漏报): outside
+  and not cancelled (a report refused at intake as invalid or out of scope was nothing the grid missed);
+  missed_report_rate = missed / (reported - cancelled); grouped by grid, unit, or `grid_officer` (every officer
+  of the problem's grid: the officers who should have found it);
+- callback_due: an outside case now closed; called_back: of those, with a callback recorded (回访);
+  unreachable: the callback found nobody; satisfied: satisfied or basically satisfied;
+  callback_rate = called_back / callback_due; satisfaction_rate = satisfied / (called_back - unreachable);
+- intake_times: as stage_times' dispatch stage, over outside reports only: from the report to its intake
+  (受理: assign, or cancel).
 A zero denominator gives null. Weeks start on Monday; days, weeks and months are local to the timezone asked.
 """
 
@@ -28,17 +37,19 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, func, literal, literal_column, or_, select, tuple_
 
-from models import Category, Grid, Problem, ProblemEvent, Unit, User
+from models import Category, Grid, Problem, ProblemEvent, Unit, User, user_grids
 from models.base import UTCDateTime, db, dialect_name
-from models.enums import State
+from models.enums import CALLED_BACK_SOURCES, Satisfaction, State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Invalid
 from workflow.problems.recurrence import RECURRENCE_WINDOW
 from workflow.scope import problem_filter
 
-GROUPS = ("unit", "grid", "category", "officer", "list", "day", "week", "month")
+GROUPS = ("unit", "grid", "category", "officer", "grid_officer", "list", "day", "week", "month")
 FIGURES = ("reported", "dispatched", "closed", "cancelled", "on_time", "submitted", "reworked", "extended",
-           "overdue", "recurred", "self_resolved")
+           "overdue", "recurred", "self_resolved", "outside", "missed", "callback_due", "called_back", "unreachable",
+           "satisfied")
+OUTSIDE = tuple(str(s) for s in CALLED_BACK_SOURCES)
 STAGES = ("dispatch", "accept", "rectify", "verify")
 DRILLABLE = FIGURES + tuple(f"left_{stage}" for stage in STAGES)  # left_<stage>: behind stage_times
 RECURRENCE_DAYS = RECURRENCE_WINDOW.days
@@ -59,6 +70,13 @@ def conditions(now: datetime) -> dict:
         "overdue": Problem.overdue_clause(now),
         "recurred": _recurred(),
         "self_resolved": Problem.resolved_on_site.is_(True),
+        "outside": Problem.source.in_(OUTSIDE),
+        "missed": and_(Problem.source.in_(OUTSIDE), Problem.state != State.CANCELLED),
+        "callback_due": and_(Problem.source.in_(OUTSIDE), Problem.state == State.CLOSED),
+        "called_back": and_(Problem.state == State.CLOSED, Problem.callback_satisfaction.is_not(None)),
+        "unreachable": and_(Problem.state == State.CLOSED, Problem.callback_satisfaction == Satisfaction.UNREACHABLE),
+        "satisfied": and_(Problem.state == State.CLOSED, Problem.callback_satisfaction.in_(
+            (Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED))),
     }
 
 
@@ -66,7 +84,10 @@ RATES = {"closure_rate": ("closed", ("reported", "cancelled")), "on_time_rate": 
          "rework_rate": ("reworked", ("submitted",)), "extension_rate": ("extended", ("dispatched",)),
          "overdue_rate": ("overdue", ("reported", "cancelled")),
          "recurrence_rate": ("recurred", ("reported", "cancelled")),
-         "self_resolved_share": ("self_resolved", ("reported",))}
+         "self_resolved_share": ("self_resolved", ("reported",)),
+         "missed_report_rate": ("missed", ("reported", "cancelled")),
+         "callback_rate": ("called_back", ("callback_due",)),
+         "satisfaction_rate": ("satisfied", ("called_back", "unreachable"))}
 
 
 # --- portable SQL pieces ----------------------------------------------------------------------
@@ -115,6 +136,8 @@ def _key(group_by: str, tz: str, start: datetime):
     """(key expression, extra joins) for a grouping."""
     if group_by == "unit":
         return func.coalesce(Problem.unit_id, Problem.grid_unit_id), []
+    if group_by == "grid_officer":  # a problem counts for every officer of its grid
+        return user_grids.c.user_id, [(user_grids, user_grids.c.grid_id == Problem.grid_id)]
     if group_by in ("grid", "category", "officer"):
         return {"grid": Problem.grid_id, "category": Problem.category_id, "officer": Problem.reporter_id}[group_by], []
     if group_by == "list":
@@ -125,7 +148,8 @@ def _key(group_by: str, tz: str, start: datetime):
     return (func.substr(day, 1, 7) if group_by == "month" else day), []
 
 
-LABELS = {"unit": Unit, "grid": Grid, "category": Category, "officer": User, "list": ProblemList}
+LABELS = {"unit": Unit, "grid": Grid, "category": Category, "officer": User, "grid_officer": User,
+          "list": ProblemList}
 
 
 def _period_filter(actor: User, start: datetime, end: datetime):
@@ -134,7 +158,7 @@ def _period_filter(actor: User, start: datetime, end: datetime):
 
 def _joined(stmt, joins):
     for table in joins:
-        stmt = stmt.join(table, table.c.problem_id == Problem.id)
+        stmt = stmt.join(*table) if isinstance(table, tuple) else stmt.join(table, table.c.problem_id == Problem.id)
     return stmt
 
 
@@ -158,12 +182,22 @@ def summary(*, actor: User, now: datetime, start: datetime, end: datetime, group
     else:
         totals = _added(rows, [figure.name for figure in figures])
     times, totals_times = stage_times(where, key, joins) if with_stage_times else ({}, {})
+    intake, totals_intake = intake_times(where, key, joins) if with_stage_times else ({}, None)
     labels = _labels(group_by, [row["key"] for row in rows])
     return {"basis": "reported_in_period", "from": start, "to": end, "group_by": group_by,
             "rows": [_with_rates(row) | {"label": labels.get(row["key"], str(row["key"])),
-                                         "stage_times": times.get(row["key"], {})}
+                                         "stage_times": times.get(row["key"], {}),
+                                         "intake_times": intake.get(row["key"])}
                      for row in sorted(rows, key=lambda r: str(r["key"]))],
-            "totals": _with_rates(totals) | {"stage_times": totals_times}}
+            "totals": _with_rates(totals) | {"stage_times": totals_times, "intake_times": totals_intake}}
+
+
+def intake_times(where, key, joins) -> tuple[dict, dict | None]:
+    """The dispatch stage times of outside reports: how long intake (受理) took, per group and over all."""
+    outside = and_(where, Problem.source.in_(OUTSIDE))
+    per_key, totals = stage_times(outside, key, joins)
+    return ({k: stages["dispatch"] for k, stages in per_key.items() if "dispatch" in stages},
+            totals.get("dispatch"))
 
 
 def _added(rows: list[dict], names: list[str]) -> dict:
