@@ -39,7 +39,7 @@ def test_scores_ranks_and_the_values_behind_them(client, world, units):
                     (units["east"].id, round(100 * 25 / 55, 2), 3)]
     squad = body["rows"][1]
     assert squad["values"] == {"closure_rate": 0.5, "on_time_rate": 1.0, "rework_rate": 0.0, "overdue_rate": 0.0,
-                               "recurrence_rate": 0.5}
+                               "recurrence_rate": 0.5, "satisfaction_rate": None}  # no callbacks: not weighed
     assert (squad["label"], squad["reported"]) == ("squad", 2)
     assert body["rows"][2]["values"]["on_time_rate"] is None
 
