@@ -79,12 +79,8 @@ def _http(error: HTTPException):
 @blp.before_request
 def _guard():
     """Reads are limited per address, unknown query parameters refused; bodies held to a size."""
-    limiter: RateLimit = current_app.extensions["rectify_open311_reads"]
-    address = request.remote_addr or "unknown"
     if request.method == "GET":
-        wait = limiter.hit(address, limit=current_app.config["OPEN311_READS_PER_MINUTE"], now=_now())
-        if wait is not None:
-            raise Refusal(429, "too many requests from this address; retry later", {"Retry-After": str(wait)})
+        _limit_reads()
     if (request.content_length or 0) > current_app.config["OPEN311_MAX_BYTES"]:
         raise Refusal(413, "the request is too large")
     for name in request.args:
@@ -92,6 +88,14 @@ def _guard():
             raise Refusal(400, f"{name}: give it once; lists are comma-separated")
         if any(not c.isprintable() for c in request.args[name]) or len(request.args[name]) > 2000:
             raise Refusal(400, f"{name}: control characters or too long")
+
+
+def _limit_reads() -> None:
+    limiter: RateLimit = current_app.extensions["rectify_open311_reads"]
+    address = request.remote_addr or "unknown"
+    wait = limiter.hit(address, limit=current_app.config["OPEN311_READS_PER_MINUTE"], now=_now())
+    if wait is not None:
+        raise Refusal(429, "too many requests from this address; retry later", {"Retry-After": str(wait)})
 
 
 def _query(kind: str) -> dict:
@@ -181,19 +185,22 @@ def post_request(name):
 
 def _form() -> dict:
     """The form fields (url-encoded or multipart without files); unknown fields and repeats are refused."""
+    _check_form_type()
+    form = request.form
+    fields = [name for name in form if not _is_attribute(name)]
+    if unknown := sorted(set(fields) - POST_FIELDS):
+        raise Refusal(400, f"unknown fields: {', '.join(unknown)}")
+    if repeated := sorted(n for n in fields if len(form.getlist(n)) > 1):
+        raise Refusal(400, f"give each field once: {', '.join(repeated)}")
+    return {name: form[name] for name in fields}
+
+
+def _check_form_type() -> None:
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise Refusal(415 if request.content_length else 400,
                       "send the request form-encoded (application/x-www-form-urlencoded)")
     if request.files:
         raise Refusal(400, "media is a link (media_url); files are not accepted")
-    form = request.form
-    unknown = sorted(n for n in form if n not in POST_FIELDS and not _is_attribute(n))
-    if unknown:
-        raise Refusal(400, f"unknown fields: {', '.join(unknown)}")
-    repeated = sorted(n for n in form if len(form.getlist(n)) > 1 and not _is_attribute(n))
-    if repeated:
-        raise Refusal(400, f"give each field once: {', '.join(repeated)}")
-    return {name: form[name] for name in form if not _is_attribute(name)}
 
 
 def _is_attribute(name: str) -> bool:

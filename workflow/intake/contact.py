@@ -22,15 +22,20 @@ def clean_text(value: str | None, *, name: str, max_len: int, multiline: bool = 
     """Trimmed text without control characters (line breaks allowed where `multiline`), at most `max_len`."""
     if value is None:
         return None
-    allowed = "\n\r\t" if multiline else ""
-    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in allowed for c in value) or \
-            any(unicodedata.category(c) == "Cf" and c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-                for c in value):
+    if _has_controls(value, "\n\r\t" if multiline else ""):
         raise Invalid(f"{name} contains control characters", errors={name: ["control characters are not allowed"]})
     value = value.strip()
     if len(value) > max_len:
         raise Invalid(f"{name} is longer than {max_len} characters", errors={name: [f"at most {max_len} characters"]})
     return value or None
+
+
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _has_controls(value: str, allowed: str) -> bool:
+    """C0 and C1 controls (but `allowed`), lone surrogates, and bidirectional overrides."""
+    return any((unicodedata.category(c) in ("Cc", "Cs") and c not in allowed) or c in BIDI_CONTROLS for c in value)
 
 
 def check_contact(contact: dict) -> dict:

@@ -8,7 +8,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from models import Category, Problem, ProblemEvent, Unit, User
 from models.base import db
@@ -132,15 +132,19 @@ def _answers(category: Category, given: dict[str, list[str]]) -> dict | None:
     if unknown:
         raise Invalid(f"unknown attributes {unknown}",
                       errors={f"attribute[{c}]": ["not an attribute"] for c in unknown})
-    answers = {}
-    for code, attribute in defined.items():
-        values = [clean_text(v, name=f"attribute[{code}]", max_len=500) for v in given.get(code, [])]
-        values = [v for v in values if v]
-        if attribute.get("required") and not values:
+    answers = {code: _given(attribute, given.get(code, [])) for code, attribute in defined.items()}
+    return {code: answer for code, answer in answers.items() if answer is not None} or None
+
+
+def _given(attribute: dict, raw: list[str]):
+    """The checked answer to one attribute, or None when it was not answered (422 when it must be)."""
+    code = attribute["code"]
+    values = [v for v in (clean_text(v, name=f"attribute[{code}]", max_len=500) for v in raw) if v]
+    if not values:
+        if attribute.get("required"):
             raise Invalid(f"attribute {code} is required", errors={f"attribute[{code}]": ["required"]})
-        if values:
-            answers[code] = _answer(attribute, values)
-    return answers or None
+        return None
+    return _answer(attribute, values)
 
 
 def _answer(attribute: dict, values: list[str]):
@@ -191,6 +195,15 @@ def find_requests(*, now: datetime, service_request_id: str | None = None, servi
 
 
 def _filtered(stmt, now, service_code, start_date, end_date, status):
+    start, end = _window(now, start_date, end_date)
+    stmt = stmt.where(Problem.reported_at >= start, Problem.reported_at <= end)
+    if service_code:
+        stmt = stmt.where(Category.code.in_([c.strip() for c in service_code.split(",")]))
+    return stmt.where(_status(status)) if status else stmt
+
+
+def _window(now: datetime, start_date: str | None, end_date: str | None) -> tuple[datetime, datetime]:
+    """The spec's window: the given dates, filled up to 90 days, by default the 90 days before now."""
     end = parse_w3(end_date, "end_date") if end_date else None
     start = parse_w3(start_date, "start_date") if start_date else None
     end = end or (start + DEFAULT_WINDOW if start else now)
@@ -198,18 +211,16 @@ def _filtered(stmt, now, service_code, start_date, end_date, status):
     if end < start or end - start > DEFAULT_WINDOW:
         raise Invalid("start_date to end_date may span at most 90 days",
                       errors={"end_date": ["at most 90 days after start_date"]})
-    stmt = stmt.where(Problem.reported_at >= start, Problem.reported_at <= end)
-    if service_code:
-        stmt = stmt.where(Category.code.in_([c.strip() for c in service_code.split(",")]))
-    if status:
-        wanted = {s.strip() for s in status.split(",")}
-        if not wanted <= {"open", "closed"}:
-            raise Invalid("status is open or closed", errors={"status": ["open, closed"]})
-        if wanted == {"open"}:
-            stmt = stmt.where(Problem.state.not_in(CLOSED_STATES))
-        elif wanted == {"closed"}:
-            stmt = stmt.where(Problem.state.in_(CLOSED_STATES))
-    return stmt
+    return start, end
+
+
+def _status(status: str):
+    wanted = {s.strip() for s in status.split(",")}
+    if not wanted <= {"open", "closed"}:
+        raise Invalid("status is open or closed", errors={"status": ["open, closed"]})
+    if wanted == {"open"}:
+        return Problem.state.not_in(CLOSED_STATES)
+    return Problem.state.in_(CLOSED_STATES) if wanted == {"closed"} else true()
 
 
 def get_request(code: str, *, lang: str = "zh") -> dict:

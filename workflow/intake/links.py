@@ -25,21 +25,34 @@ def check_link(url: str | None, *, name: str = "media_url") -> str | None:
 
 
 def _refusal(url: str) -> str | None:
-    if not url or len(url) > MAX_LENGTH:
-        return f"1-{MAX_LENGTH} characters"
-    if any(c.isspace() or not c.isprintable() for c in url):
-        return "no spaces or control characters"
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    except ValueError:
+    if reason := _text_refusal(url):
+        return reason
+    parts = _split(url)
+    if parts is None:
         return "not a URL"
+    host = parts.hostname
     if parts.scheme.lower() not in ("http", "https") or not host:
         return "an http or https URL"
     if parts.username is not None or parts.password is not None:
         return "no user or password in the link"
     return _host_refusal(host.rstrip(".").lower())
+
+
+def _text_refusal(url: str) -> str | None:
+    if not url or len(url) > MAX_LENGTH:
+        return f"1-{MAX_LENGTH} characters"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "no spaces or control characters"
+    return None
+
+
+def _split(url: str):
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        return None
+    return parts
 
 
 def _host_refusal(host: str) -> str | None:
@@ -58,20 +71,14 @@ def _host_refusal(host: str) -> str | None:
 
 def _numeric_ipv4(host: str):
     """Hosts browsers read as IPv4 though not dotted-quad: 2130706433, 0x7f000001, 127.1."""
-    parts = host.split(".")
     try:
-        numbers = [int(part, 0) for part in parts]
+        numbers = [int(part, 0) for part in host.split(".")]
     except ValueError:
         return None
-    if not numbers or len(numbers) > 4 or any(n < 0 for n in numbers):
+    last_bits = 8 * (5 - len(numbers))
+    if len(numbers) > 4 or min(numbers) < 0 or max(numbers[:-1], default=0) > 255 or numbers[-1] >= 2 ** last_bits:
         return None
     value = 0
     for n in numbers[:-1]:
-        if n > 255:
-            return None
         value = value * 256 + n
-    last_bits = 8 * (5 - len(numbers))
-    if numbers[-1] >= 2 ** last_bits:
-        return None
-    value = (value << last_bits) + numbers[-1]
-    return ipaddress.IPv4Address(value) if value < 2 ** 32 else None
+    return ipaddress.IPv4Address((value << last_bits) + numbers[-1])

@@ -52,9 +52,7 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
     if actor.role not in REPORTERS:
         raise Forbidden("only officers, supervisors, the hotline and Open311 clients report problems")
     source = _source(actor, source, round_id, external_ref, contact)
-    if client_id is not None and (existing := _by_client_id(actor, client_id)):
-        return existing, False
-    if external_ref is not None and (existing := _by_external_ref(source, external_ref)):
+    if existing := _repeated(actor, client_id, source, external_ref):
         return existing, False
     category = _category(category_code)
     grid, point = _location(point_id, grid_id, lat, lng, nearest_m)
@@ -119,19 +117,26 @@ def report_source(problem: Problem, actor: User) -> str:
     return "patrol_round" if problem.round_id is not None else str(actor.role)
 
 
+def _repeated(actor: User, client_id: str | None, source: str, external_ref: str | None) -> Problem | None:
+    """The problem a repeated `client_id` (per reporter) or outside reference (per source) already made."""
+    if client_id is not None and (existing := _by_client_id(actor, client_id)):
+        return existing
+    return _by_external_ref(source, external_ref) if external_ref is not None else None
+
+
+def _named_source(actor: User, source: str | None, round_id: int | None) -> Source:
+    allowed = SOURCES_OF_ROLE[Role(actor.role)]
+    if source is not None and source not in allowed:
+        raise Invalid(f"a {actor.role} may not report as {source!r}",
+                      errors={"source": [f"one of: {', '.join(allowed)}"]})
+    chosen = Source(source) if source is not None else allowed[0]
+    return Source.PATROL if round_id is not None and chosen == Source.OFFICER else chosen
+
+
 def _source(actor: User, source: str | None, round_id: int | None, external_ref: str | None,
             contact: dict | None) -> Source:
     """The report's source: what the caller's role may name (422 otherwise); outside details only from outside."""
-    allowed = SOURCES_OF_ROLE[Role(actor.role)]
-    if source is None:
-        chosen = Source.PATROL if round_id is not None and actor.role == Role.OFFICER else allowed[0]
-    elif source in allowed:
-        chosen = Source(source)
-    else:
-        raise Invalid(f"a {actor.role} may not report as {source!r}",
-                      errors={"source": [f"one of: {', '.join(allowed)}"]})
-    if round_id is not None and chosen == Source.OFFICER:
-        chosen = Source.PATROL
+    chosen = _named_source(actor, source, round_id)
     outside = chosen in OUTSIDE_SOURCES
     if not outside and (external_ref is not None or any((contact or {}).values())):
         raise Invalid("external_ref and the reporter's contact belong to outside reports (public, hotline, media)",
