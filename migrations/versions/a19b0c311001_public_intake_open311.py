@@ -32,14 +32,39 @@ PROBLEM_COLUMNS = [
 ]
 
 
+# Which existing problems are not an officer's own report (the column's default).
+BACKFILLS = {
+    'patrol': "round_id IS NOT NULL",
+    'inspection': "round_id IS NULL AND id IN (SELECT problem_id FROM inspection_findings "
+                  "WHERE problem_id IS NOT NULL)",
+}
+BATCH = 5000
+
+
+def _backfill_sources(batched: bool):
+    """Set the source of patrol findings and inspection problems; on PostgreSQL in batches, each its own short
+    transaction, so writers to problems are never blocked for the length of the table."""
+    bind = op.get_bind()
+    for source, condition in BACKFILLS.items():
+        if not batched:
+            op.execute(f"UPDATE problems SET source = '{source}' WHERE {condition}")
+            continue
+        while bind.exec_driver_sql(
+                f"UPDATE problems SET source = '{source}' WHERE id IN (SELECT id FROM problems WHERE "
+                f"source = 'officer' AND {condition} LIMIT {BATCH})").rowcount:
+            pass
+
+
+def _indexes(**online):
+    op.create_index('uq_problems_source_external_ref', 'problems', ['source', 'external_ref'], unique=True,
+                    **online)
+    op.create_index('ix_problems_source_reported_at', 'problems', ['source', 'reported_at'], **online)
+
+
 def upgrade():
+    # Nullable columns, and one with a constant default: PostgreSQL adds them without touching a row.
     for column in PROBLEM_COLUMNS:
         op.add_column('problems', column)
-    op.execute("UPDATE problems SET source = 'patrol' WHERE round_id IS NOT NULL")
-    op.execute("UPDATE problems SET source = 'inspection' WHERE round_id IS NULL AND id IN "
-               "(SELECT problem_id FROM inspection_findings WHERE problem_id IS NOT NULL)")
-    op.create_index('uq_problems_source_external_ref', 'problems', ['source', 'external_ref'], unique=True)
-    op.create_index('ix_problems_source_reported_at', 'problems', ['source', 'reported_at'])
     op.add_column('grids', sa.Column('boundary', sa.JSON(), nullable=True))
     op.add_column('categories', sa.Column('public', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column('categories', sa.Column('public_description', sa.String(length=500), nullable=True))
@@ -60,6 +85,14 @@ def upgrade():
         sa.UniqueConstraint('key_hash'),
     )
     op.create_index('ix_open311_keys_user_id', 'open311_keys', ['user_id'])
+    if op.get_bind().dialect.name == 'postgresql':
+        # Online (docs/decisions/0052): the backfill in batches and the index builds outside the transaction.
+        with op.get_context().autocommit_block():
+            _backfill_sources(batched=True)
+            _indexes(postgresql_concurrently=True, if_not_exists=True)
+    else:
+        _backfill_sources(batched=False)
+        _indexes()
 
 
 def downgrade():
