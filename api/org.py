@@ -114,6 +114,8 @@ def create_grid(data):
 @write
 @blp.arguments(GridBoundaryIn)
 @blp.response(200, GridOut)
+@blp.alt_response(403, schema=ProblemSchema)
+@blp.alt_response(404, schema=ProblemSchema)
 def update_grid(data, grid_id):
     """Draw or erase a grid's boundary (admin): public reports inside it land in this grid."""
     require_role("admin")
@@ -162,6 +164,8 @@ def create_category(data):
 @write
 @blp.arguments(CategoryPublicIn)
 @blp.response(200, CategoryOut)
+@blp.alt_response(403, schema=ProblemSchema)
+@blp.alt_response(404, schema=ProblemSchema)
 def publish_category(data, category_id):
     """Offer a category to the public as an Open311 service, or withdraw it, with its attributes (admin)."""
     require_role("admin")
