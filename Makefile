@@ -18,9 +18,11 @@ install: $(STAMP)
 run: install
 	$(PY) app.py
 
-# Lint, then the whole suite on SQLite; again on PostgreSQL when TEST_DATABASE_URL is set.
+# Lint (ruff, the import layers, function size and complexity), then the whole suite on SQLite; again on PostgreSQL when TEST_DATABASE_URL is set.
 test: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m bench.code_shape --check
 	$(VENV)/bin/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== the suite again on PostgreSQL =="; \
@@ -29,6 +31,8 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m bench.code_shape --check
 
 migrate: install
 	$(VENV)/bin/flask --app app db upgrade

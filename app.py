@@ -13,7 +13,7 @@ migrate = Migrate(directory=str(ROOT / "migrations"))
 
 def create_app(config=None) -> Flask:
     """Build the app from a config class (default: the one RECTIFY_ENV names)."""
-    # No static folder: the API serves no files of its own (Swagger UI's come from its CDN).
+    # No app static folder: the console serves its stylesheet from its blueprint (/console/static/).
     app = Flask(__name__, instance_path=str(ROOT / "instance"), static_folder=None)
     app.config.from_object(config or config_from_env())
     if proxies := app.config.get("TRUSTED_PROXIES", 0):  # the client address is the proxies' X-Forwarded-For
@@ -28,10 +28,12 @@ def create_app(config=None) -> Flask:
     app.extensions["rectify_storage"] = LocalStorage(app.config["ATTACHMENT_DIR"])
     app.config["EVALUATION_INDICATORS"] = load_indicators(app.config["EVALUATION_FILE"])
     import api
+    import console
     import ops
     from api.security import add_security_headers
     ops.init_app(app)  # first: the request id exists before authentication runs
     api.init_app(app)
+    console.init_app(app)
     import open311
     open311.init_app(app)
     app.after_request(add_security_headers)

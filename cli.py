@@ -1,5 +1,6 @@
 """Flask CLI groups: seed, users, calendar, audit; backup and restore; and `python app.py`, the embedded first run."""
 
+import sys
 from pathlib import Path
 
 import click
@@ -8,10 +9,11 @@ from sqlalchemy import select
 
 from models import User
 from models.base import db, sqlite_begin_mode, utcnow
-from workflow import audit, calendar, org, seed
+from workflow import audit, calendar, org, passwords, seed
 from workflow.errors import DomainError
 from workflow.inspections import defaults as inspection_defaults
 from workflow.intake import keys as intake_keys
+from workflow.paging import MAX_ID
 
 seed_cli = AppGroup("seed", help="Seed reference and demo data.")
 users_cli = AppGroup("users", help="Manage users.")
@@ -27,6 +29,8 @@ def _print_tokens(issued) -> None:
     for user, token in issued:
         unit = f" @ {user.unit.name}" if user.unit else ""
         click.echo(f"  {user.role:<10} {user.name}{unit}  (id {user.id})\n    {token}")
+        if password := getattr(user, "demo_password", None):
+            click.echo(f"    console /console/login: login {user.login}, password {password}")
 
 
 @seed_cli.command("demo")
@@ -110,6 +114,38 @@ def revoke_open311_key_command(key_id):
     click.echo(f"revoked Open311 key {row.id} ({row.name})")
 
 
+@users_cli.command("password")
+@click.option("--login", "login", required=True, help="The person's console login.")
+def password_command(login):
+    """Set a console password, read from stdin (one line): permanent, as an operator's act."""
+    user = db.session.scalars(select(User).where(User.login == login)).first()
+    if user is None:
+        raise click.ClickException(f"no user with login {login!r}")
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        passwords.set_password(actor=None, now=utcnow(), user_id=user.id, password=password)
+    except DomainError as error:
+        raise click.ClickException(f"{error.detail} {error.errors or ''}".strip()) from None
+    db.session.commit()
+    click.echo(f"password set for {user.name} (id {user.id}, login {login})")
+
+
+@users_cli.command("login")
+@click.option("--user", "user_id", type=int, required=True, help="The user id.")
+@click.option("--login", "login", required=True, help="Their console login (employee number or phone).")
+def login_command(user_id, login):
+    """Give a user a console login."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise click.ClickException(f"no user {user_id}")
+    try:
+        passwords.set_login(user, login)
+    except DomainError as error:
+        raise click.ClickException(f"{error.detail} {error.errors or ''}".strip()) from None
+    db.session.commit()
+    click.echo(f"{user.name} (id {user.id}) signs in as {user.login}")
+
+
 @calendar_cli.command("seed")
 @click.option("--year", "years", type=int, multiple=True, help="Years to seed (default: config).")
 def seed_calendar_command(years):
@@ -120,8 +156,8 @@ def seed_calendar_command(years):
 
 
 @audit_cli.command("verify")
-@click.option("--problem", "problem_id", type=click.IntRange(1, 2**31 - 1), help="Check this problem only.")
-@click.option("--party", "party_id", type=click.IntRange(1, 2**31 - 1), help="Check this party only.")
+@click.option("--problem", "problem_id", type=click.IntRange(1, MAX_ID), help="Check this problem only.")
+@click.option("--party", "party_id", type=click.IntRange(1, MAX_ID), help="Check this party only.")
 @click.pass_context
 def audit_verify_command(ctx, problem_id, party_id):
     """Walk every trail's hash chain, problems then parties; exit 1 naming the first broken link."""

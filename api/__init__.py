@@ -40,7 +40,7 @@ class RectifyApi(Api):
 def _description() -> str:
     http = [("unauthenticated", 401), ("too-many-requests", 429), ("payload-too-large", 413),
             ("unsupported-media-type", 415), ("bad-request", 400), ("unavailable", 503)]
-    rows = [f"- `/errors/{e.slug}` ({e.status}): {e.title}" for e in ERROR_TYPES]
+    rows = [f"- `/errors/{e.slug}` ({e.status}): {e.kind.en}" for e in ERROR_TYPES]
     rows += [f"- `/errors/{slug}` ({status})" for slug, status in http]
     return ("Every error is application/problem+json `{type, title, status, detail, errors}`; "
             "clients switch on `type`:\n\n" + "\n".join(rows))
@@ -53,8 +53,7 @@ api = RectifyApi(spec_kwargs={
 
 
 SIGNED_ENDPOINTS = {"evidence.content", "inspections.photo_content"}
-REQUEST_STATE = ("actor", "api_token", "now", "allowed_actions", "idempotency_key", "idempotency_scrub",
-                 "inspection_outcomes")
+REQUEST_STATE = ("actor", "api_token", "now", "allowed_actions", "inspection_outcomes")
 
 
 def authenticate_request():

@@ -6,10 +6,9 @@ from datetime import datetime
 
 from flask import current_app, g, request
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import ApiToken, User
-from models.base import db, utcnow
+from models.base import db, mark_written, utcnow
 from ops.requests import identify
 from workflow.auth import authenticate, last_used_due, touch_token
 from workflow.errors import Forbidden
@@ -51,10 +50,7 @@ def authenticate_caller() -> None:
         raise AuthFailure(401, FAILURE_DETAILS["missing"])
     throttle, now = current_app.extensions["rectify_auth_throttle"], request_now()
     address = request.remote_addr or "unknown"
-    if (wait := throttle.retry_after(address, now=now)) is not None:
-        log.info("authentication refused from %s for %d s more: too many failures", address, wait)
-        raise AuthFailure(429, "Too many failed authentications from this address; retry later.",
-                          retry_after=wait)
+    _refuse_throttled(throttle, address, now)
     result = authenticate(token, now=now) if scheme.lower() == "bearer" and token else None
     if result is None or result.user is None:
         reason = result.failure if result else "missing"
@@ -63,6 +59,14 @@ def authenticate_caller() -> None:
     identify(result.user.id)
     if last_used_due(result.token, now):
         _stamp_last_use(result.token, now)
+
+
+def _refuse_throttled(throttle, address: str, now: datetime) -> None:
+    """429 for an address that failed too often lately, before its token is even looked at."""
+    if (wait := throttle.retry_after(address, now=now)) is not None:
+        log.info("authentication refused from %s for %d s more: too many failures", address, wait)
+        raise AuthFailure(429, "Too many failed authentications from this address; retry later.",
+                          retry_after=wait)
 
 
 def _stamp_last_use(token: ApiToken, now: datetime) -> None:
@@ -77,7 +81,7 @@ def _stamp_last_use(token: ApiToken, now: datetime) -> None:
                  error.__class__.__name__)
         return
     _commit_keeping_loaded()
-    set_committed_value(token, "last_used_at", now)  # what the row now holds, without a new change to flush
+    mark_written(token, {"last_used_at": now})  # what the row now holds, without a new change to flush
 
 
 def _commit_keeping_loaded() -> None:

@@ -8,8 +8,8 @@ from api.context import current_actor, request_now, require_role
 from api.errors import ProblemSchema
 from api.fields import StrictBoolean, StrictFloat, StrictString
 from api.schemas import In, PageArgs, _id, choice, page_of
-from api.write import check_replay, write
-from models.enums import Severity, Stage
+from api.write import write
+from models.enums import DeliveryStatus, Severity, Stage
 from workflow.escalation import firing, rules
 from workflow.notifications import delivery, inbox, webhooks
 from workflow.paging import by_column
@@ -136,7 +136,7 @@ class WebhookOut(Schema):
 
 
 class DeliveryArgs(PageArgs):
-    status = fields.String(validate=validate.OneOf(["pending", "delivered", "dead"]))
+    status = fields.String(validate=validate.OneOf([status.value for status in DeliveryStatus]))
 
 
 class DeliveryOut(Schema):
@@ -170,7 +170,6 @@ class Rules(MethodView):
     @blp.response(201, RuleOut)
     def post(self, data):
         """Add a rule (a supervisor: with a unit_id in their subtree)."""
-        check_replay()
         return rules.create_rule(actor=current_actor(), now=request_now(), **data), 201
 
 
@@ -192,6 +191,7 @@ class RuleById(MethodView):
 
 
 @blp.route("/escalation-rules/dry-run", methods=["POST"])
+@write  # writes nothing, but a POST honours Idempotency-Key like every other
 @blp.arguments(RuleIn)
 @blp.response(200, DryRunOut)
 def dry_run(data):
@@ -241,7 +241,6 @@ class Webhooks(MethodView):
     def post(self, data):
         """Add a webhook (admin). The secret is write-only: deliveries are signed with it."""
         require_role("admin")
-        check_replay()
         return webhooks.create_webhook(now=request_now(), **data), 201
 
 

@@ -16,10 +16,11 @@ from api.context import current_actor, lang, request_now, require_role
 from api.errors import ProblemSchema, problem_response
 from api.fields import AwareDateTime, CommaList, StrictBoolean, StrictFloat, StrictString
 from api.schemas import In, PageArgs, _id, choice, page_of, text
-from api.write import check_replay, write
+from api.write import write
 from models.enums import ItemType, OrderState, Outcome, PartyKind, Severity, TaskKind
 from workflow.inspections import coverage, inspections, ledger, orders, photos, tasks, templates
 from workflow.inspections.vocabulary import label as term
+from workflow.paging import MAX_ID
 
 blp = Blueprint("inspections", __name__, url_prefix="/api/v1", template_folder="templates",
                 description="Inspections (检查): typed checklists, orders to rectify (责令限期整改通知书), "
@@ -67,7 +68,7 @@ class InspectionTemplateIn(InspectionTemplateSaveIn):
 
 
 class InspectionTemplateArgs(In):
-    version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 class InspectionTemplateOut(Schema):
@@ -101,7 +102,6 @@ class Templates(MethodView):
     def post(self, data):
         """Make a new template (admins); errors name the item: `items[3].max`."""
         require_role("admin")
-        check_replay()
         return templates.create_template(actor=current_actor(), now=request_now(), **data), 201
 
 
@@ -122,7 +122,6 @@ class TemplateByCode(MethodView):
     def put(self, data, code):
         """Change a template (admins): in place while unused, else as its next version."""
         require_role("admin")
-        check_replay()
         template, new = templates.save_template(actor=current_actor(), now=request_now(), code=code, **data)
         return template, 201 if new else 200
 
@@ -141,7 +140,7 @@ class InspectionResultIn(In):
 class InspectionIn(In):
     party_id = _id(required=True)
     template_code = StrictString(required=True, validate=validate.Length(min=1, max=40))
-    template_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1), metadata={
+    template_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), metadata={
         "description": "the version the phone filled in (default: the newest)"})
     list_id = _id(allow_none=True, metadata={"description": "the campaign (a problem list of kind campaign)"})
     round_id = _id(allow_none=True)
@@ -222,7 +221,6 @@ class Inspections(MethodView):
         """Record an inspection (officers in their grids, supervisors in their area): results are checked
         against the template version (errors name the item: `items[3].value`), failed items raise problems
         and, from the order step of the ladder up, an order to rectify."""
-        check_replay()
         inspection, created = inspections.record_inspection(actor=current_actor(), now=request_now(), **data)
         return inspection, 201 if created else 200, {"Location": f"/api/v1/inspections/{inspection.id}"}
 
@@ -386,7 +384,6 @@ class InspectionPhotoOut(Schema):
 @blp.alt_response(415, schema=ProblemSchema)
 def upload_photo(form, files):
     """Upload an item's photo (multipart: file, client_id?) before the inspection that names it in `photo_ids`."""
-    check_replay()
     photo, created = photos.add_photo(actor=current_actor(), now=request_now(), data=files["file"].read(),
                                       storage=current_app.extensions["rectify_storage"],
                                       max_bytes=current_app.config["ATTACHMENT_MAX_BYTES"], **form)
@@ -484,7 +481,6 @@ class Scope(MethodView):
     @blp.alt_response(409, schema=ProblemSchema)
     def put(self, data, list_id):
         """Set the campaign's scope of parties (every tag, any grid, any kind) and its checklist."""
-        check_replay()
         return coverage.set_scope(actor=current_actor(), now=request_now(), list_id=list_id, **data)
 
 

@@ -1,6 +1,5 @@
 """Open311 API keys (admin): one per client application, shown once, revocable."""
 
-from flask import g
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import ID, Blueprint
@@ -8,7 +7,7 @@ from api.context import current_actor, request_now, require_role
 from api.errors import ProblemSchema
 from api.fields import StrictString
 from api.schemas import In, PageArgs
-from api.write import check_replay, write
+from api.write import write
 from workflow.intake import keys
 
 blp = Blueprint("open311_keys", __name__, url_prefix="/api/v1/open311-keys",
@@ -53,15 +52,13 @@ def list_keys(args):
 
 
 @blp.route("", methods=["POST"])
-@write
+@write(scrub=("api_key",))
 @blp.arguments(KeyIn)
 @blp.response(201, NewKeyOut)
 @blp.alt_response(403, schema=ProblemSchema)
 def create_key(data):
     """A key for a client application; the response carries it, once."""
     require_role("admin")
-    g.idempotency_scrub = ("api_key",)
-    check_replay()
     row, key = keys.create_key(actor=current_actor(), now=request_now(), **data)
     row.api_key = key
     return row, 201

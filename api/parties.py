@@ -10,10 +10,11 @@ from api.context import current_actor, if_match_version, lang, request_now
 from api.errors import ProblemSchema
 from api.fields import CommaList, StrictFloat, StrictString
 from api.schemas import In, PageArgs, _id, choice, page_of, text
-from api.write import check_replay, write
+from api.write import write
 from models.enums import PartyKind, PartyStatus, label
 from workflow.inspections import ladder, parties
 from workflow.inspections.vocabulary import label as term
+from workflow.paging import MAX_ID
 
 blp = Blueprint("parties", __name__, url_prefix="/api/v1",
                 description="Parties (经营主体): shops, restaurants, stalls and booths; their history and the "
@@ -59,7 +60,7 @@ class PartyArgs(PageArgs):
     kind = CommaList(choice(PartyKind))
     status = CommaList(choice(PartyStatus))
     tag = TAG
-    grid_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)))
+    grid_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)))
     ladder_step = CommaList(StrictString(validate=validate.Length(min=1, max=16)))
     q = StrictString(validate=validate.Length(min=1, max=100))
 
@@ -210,7 +211,6 @@ class Parties(MethodView):
     @blp.alt_response(409, schema=ProblemSchema)
     def post(self, data):
         """Register a party at a point (supervisors of its area, admins); a wrong credit code is 422."""
-        check_replay()
         party = parties.create_party(actor=current_actor(), now=request_now(), **data)
         return party, 201, etag(party) | {"Location": f"/api/v1/parties/{party.id}"}
 
@@ -259,7 +259,6 @@ def events(args, party_id):
 def take_step(data, party_id):
     """Put the party on a ladder step, as the step allows your role (立案处罚 and 重点监管: supervisors;
     down: supervisors); 立案处罚 needs `case_number` and `penalty`."""
-    check_replay()
     party = ladder.take_step(actor=current_actor(), now=request_now(), party_id=party_id, **data)
     return party, 200, etag(party)
 

@@ -10,15 +10,16 @@ from api.context import current_actor, request_now
 from api.errors import ProblemSchema
 from api.fields import AwareDateTime, CommaList, StrictFloat, StrictString
 from api.schemas import In, PageArgs, ProblemOut, ReportIn, _id, page_of
-from api.write import check_replay, write
-from workflow.paging import by_column
+from api.write import write
+from models.enums import RoundState
+from workflow.paging import MAX_ID, by_column
 from workflow.patrols import plans, rounds
 
 blp = Blueprint("patrols", __name__, url_prefix="/api/v1",
                 description="Patrols (巡查): plans on staggered hours, their rounds, check-ins and findings.")
 
 HHMM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="HH:MM, 00:00-23:59")
-ROUND_STATES = ("scheduled", "open", "in_progress", "completed", "completed_late", "missed", "cancelled")
+ROUND_STATES = tuple(state.value for state in RoundState)
 
 
 class WindowIn(In):
@@ -113,9 +114,9 @@ class RoundOut(Schema):
 
 
 class RoundArgs(PageArgs):
-    plan_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    plan_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     state = CommaList(fields.String(validate=validate.OneOf(ROUND_STATES)))
-    officer_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    officer_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     from_ = AwareDateTime(data_key="from")
     to = AwareDateTime()
 
@@ -178,7 +179,6 @@ class Plans(MethodView):
     @blp.response(201, PlanOut)
     def post(self, data):
         """Add a plan (a supervisor of the unit or above, or an admin); rounds follow at the next tick."""
-        check_replay()
         return plans.create_plan(actor=current_actor(), now=request_now(), **data), 201
 
 
@@ -275,7 +275,6 @@ def complete_round(data, round_id):
 @blp.alt_response(200, schema=CheckinOut, description="A repeated client_id: the first check-in")
 def check_in(data, round_id):
     """Check in at a checklist point (late offline check-ins carry the phone's `at`)."""
-    check_replay()
     checkin, created = rounds.check_in(actor=current_actor(), now=request_now(), round_id=round_id, **data)
     return checkin, 201 if created else 200
 
@@ -294,7 +293,6 @@ def list_checkins(round_id):
 @blp.alt_response(200, schema=ProblemOut, description="A repeated client_id: the existing problem")
 def report_finding(data, round_id):
     """Report a problem found on the round at one of its points (linked to the round)."""
-    check_replay()
     problem, created = rounds.report_finding(actor=current_actor(), now=request_now(), round_id=round_id,
                                                     **data)
     return problem, 201 if created else 200, {"ETag": f'"{problem.version}"'}

@@ -19,7 +19,7 @@ from api.schemas import (
     ProblemPage,
     ReportIn,
 )
-from api.write import check_replay, write
+from api.write import write
 from workflow.ledger import exports, query
 from workflow.problems import actions, reporting, visibility
 
@@ -87,7 +87,6 @@ class Problems(MethodView):
     def post(self, data):
         """Report a problem (officers in their grids, supervisors in their area, the hotline account anywhere)."""
         require_role("officer", "supervisor", "hotline")
-        check_replay()
         problem, created = reporting.report_problem(actor=current_actor(), now=request_now(), **_outside(data),
                                                     nearest_m=current_app.config["INTAKE_NEAREST_POINT_METRES"])
         return problem, 201 if created else 200, etag(problem) | {"Location": f"/api/v1/problems/{problem.id}"}
@@ -158,7 +157,6 @@ def act(data, problem_id):
     """Apply a workflow action: {"action": "accept", ...fields} with If-Match (not for comment)."""
     actor, action = current_actor(), data.pop("action")
     actions.check_action(actor=actor, action=action, fields=data)
-    check_replay()
     problem = actions.apply_action(actor=actor, now=request_now(), problem_id=problem_id, action=action,
                                     expected_version=if_match_version(), **data)
     return problem, 200, etag(problem)

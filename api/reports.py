@@ -12,7 +12,7 @@ from api.errors import ProblemSchema
 from api.fields import EARLIEST, LATEST
 from api.schemas import In, PageArgs, page_of
 from workflow.ledger import reports, unit_reports
-from workflow.paging import by_column
+from workflow.paging import MAX_ID, by_column
 from workflow.patrols import coverage
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
@@ -271,7 +271,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class UnitReportArgs(PageArgs):
-    unit_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    unit_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     kind = fields.String(validate=validate.OneOf(unit_reports.KINDS))
     since = fields.Date(metadata={"description": "periods starting on or after this local date"})
     until = fields.Date(metadata={"description": "periods starting on or before this local date"})

@@ -5,8 +5,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.context import current_actor, lang, request_now
 from api.fields import AwareDateTime, CommaList, StrictBoolean, StrictFloat, StrictString
-from models.enums import CancelReason, Role, Satisfaction, Severity, Source, Stage, State, UnitKind, label
+from models.enums import CancelReason, Light, Role, Satisfaction, Severity, Source, Stage, State, UnitKind, label
 from workflow.intake.contact import contact_for
+from workflow.paging import MAX_ID
 from workflow.problems.actions import allowed_actions
 from workflow.problems.lifecycle import ACTIONS
 
@@ -25,7 +26,7 @@ class In(Schema):
 
 
 def _id(**kwargs):
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1), **kwargs)
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -61,10 +62,16 @@ class UnitOut(Schema):
 
 class UserIn(In):
     name = text(100, required=True)
+    login = text(64, metadata={"description": "the console sign-in (employee number or phone), unique"})
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role if r != Role.PUBLIC]),
                          metadata={"description": "public accounts come with Open311 keys only"})
     unit_id = _id(allow_none=True)
     grid_ids = fields.List(_id(), validate=validate.Length(max=100))
+
+
+class PasswordIn(In):
+    password = StrictString(required=True, validate=validate.Length(min=10, max=256),
+                            metadata={"description": "temporary: the first console sign-in must change it"})
 
 
 class UserArgs(PageArgs):
@@ -80,6 +87,8 @@ class UserOut(Schema):
     unit_id = fields.Integer(allow_none=True)
     grid_ids = fields.List(fields.Integer())
     active = fields.Boolean()
+    login = fields.String(allow_none=True)
+    has_password = fields.Function(lambda u: u.password_hash is not None)
 
 
 class NewUserOut(UserOut):
@@ -347,15 +356,15 @@ class ProblemOut(Schema):
 class LedgerArgs(PageArgs):
     state = CommaList(choice(State))
     category = CommaList(StrictString(validate=validate.Length(min=1, max=40)))
-    grid_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)))
-    unit_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)))
+    grid_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)))
+    unit_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)))
     severity = CommaList(choice(Severity))
-    light = CommaList(fields.String(validate=validate.OneOf(["green", "yellow", "red"])))
+    light = CommaList(fields.String(validate=validate.OneOf([light.value for light in Light])))
     overdue = fields.Boolean()
     reported_from = AwareDateTime()
     reported_to = AwareDateTime()
     q = StrictString(validate=validate.Length(min=1, max=100))
-    list_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)))
+    list_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)))
 
 
 class ExportArgs(LedgerArgs):

@@ -34,6 +34,14 @@ class Base:
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     # Strict-Transport-Security max-age, sent only when set (> 0): when clients reach us over HTTPS only.
     HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "0"))
+    # The console's session cookie: signed with SECRET_KEY, HttpOnly, SameSite=Lax, Secure outside development
+    # (production serves HTTPS); a session idle this long signs out.
+    SESSION_COOKIE_NAME = "rectify_console"
+    SESSION_COOKIE_PATH = "/console"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "false").lower() in ("1", "true", "yes")
+    CONSOLE_IDLE_SECONDS = int(os.environ.get("CONSOLE_IDLE_SECONDS", "1800"))
     # The weighted indicators of the unit evaluation (综合评价).
     EVALUATION_FILE = os.environ.get("RECTIFY_EVALUATION_FILE") or str(DEFAULTS / "evaluation.toml")
     SCHEDULER_ENABLED = os.environ.get("SCHEDULER_ENABLED", "false").lower() in ("1", "true", "yes")
@@ -92,6 +100,7 @@ class Testing(Base):
 
 class Production(Base):
     REQUIRE_SECRET_KEY = True
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "true").lower() in ("1", "true", "yes")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5,
                                  "pool_recycle": 1800, "hide_parameters": True}
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")

@@ -25,6 +25,10 @@ class State(StrEnum):
     SUSPENDED = "suspended"
 
 
+# A case that is over: no clock runs, nothing fires, a list counts it done.
+FINISHED_STATES = frozenset({State.CLOSED, State.CANCELLED})
+
+
 class Action(StrEnum):
     REPORT = "report"
     ASSIGN = "assign"
@@ -103,9 +107,48 @@ class Clock(StrEnum):
 
 
 class Light(StrEnum):
+    """The traffic light of a running stage clock (`models/problem.py::Problem.light`)."""
+
     GREEN = "green"
     YELLOW = "yellow"
     RED = "red"
+
+
+class RoundState(StrEnum):
+    """A patrol round: scheduled → open (its window began) → in_progress → completed (late), or missed."""
+
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    COMPLETED_LATE = "completed_late"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class ListState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class DeliveryStatus(StrEnum):
+    """A webhook delivery: pending until delivered, or dead after its last attempt failed."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class Trigger(StrEnum):
+    """What makes an escalation rule fire."""
+
+    BEFORE_DUE = "before_due"
+    AT_DUE = "at_due"
+    AFTER_DUE = "after_due"
+    NOT_DISPATCHED = "not_dispatched"
+    REWORK = "rework"
+    RECURRENCE = "recurrence"
+    EXTENSION_PENDING = "extension_pending"
 
 
 class UnitKind(StrEnum):

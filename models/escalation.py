@@ -6,6 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import UTCDateTime, db, utcnow
+from models.enums import DeliveryStatus
 
 
 class EscalationRule(db.Model):
@@ -86,7 +87,7 @@ class WebhookDelivery(db.Model):
     event_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
     event_type: Mapped[str] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)  # the exact bytes signed and sent, the same on every retry
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | dead
+    status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.PENDING)  # a DeliveryStatus
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -6,6 +6,7 @@ from sqlalchemy import JSON, Column, Date, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import UTCDateTime, db, utcnow
+from models.enums import ListState
 
 problem_list_items = Table(
     "problem_list_items",
@@ -28,6 +29,6 @@ class ProblemList(db.Model):
     ends_on: Mapped[date | None] = mapped_column(Date)
     target_on: Mapped[date | None] = mapped_column(Date)
     description: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(8), default="open")
+    state: Mapped[str] = mapped_column(String(8), default=ListState.OPEN)  # a ListState
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -44,6 +44,12 @@ class User(db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The console's sign-in: a login (employee number or phone) and an argon2 hash. A password an admin set
+    # is temporary (the first sign-in must change it); password_set_at ends the sessions opened before it.
+    login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_temporary: Mapped[bool] = mapped_column(default=False)
+    password_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     unit: Mapped[Unit | None] = relationship(lazy="joined")
     grids: Mapped[list["Grid"]] = relationship(secondary=user_grids, order_by="Grid.id")

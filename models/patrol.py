@@ -6,6 +6,10 @@ from sqlalchemy import JSON, Date, Float, ForeignKey, Index, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, utcnow
+from models.enums import RoundState
+
+# The predicate of the unique index on live rounds (an upsert must name it to find that index).
+LIVE_ROUNDS = f"state != '{RoundState.CANCELLED}'"
 
 
 class PatrolPlan(db.Model):
@@ -43,7 +47,7 @@ class PatrolRound(db.Model):
     __table_args__ = (
         # Exactly one live round per (plan, window start); cancelled rounds stay as history.
         Index("uq_patrol_rounds_live", "plan_id", "planned_start", unique=True,
-              sqlite_where=text("state != 'cancelled'"), postgresql_where=text("state != 'cancelled'")),
+              sqlite_where=text(LIVE_ROUNDS), postgresql_where=text(LIVE_ROUNDS)),
         Index("ix_patrol_rounds_state_planned_start", "state", "planned_start"),
         # An officer's rounds: officer_ids::jsonb @> '[id]' (PostgreSQL only; SQLite scans its few rounds).
         Index("ix_patrol_rounds_officer_ids", text("(officer_ids::jsonb)"), postgresql_using="gin")
@@ -56,7 +60,7 @@ class PatrolRound(db.Model):
     planned_start: Mapped[datetime] = mapped_column(UTCDateTime)
     planned_end: Mapped[datetime] = mapped_column(UTCDateTime)
     grace_minutes: Mapped[int] = mapped_column(default=15)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # a RoundState
     officer_ids: Mapped[list] = mapped_column(JSON)
     checklist: Mapped[dict] = mapped_column(JSON)
     focus_categories: Mapped[list] = mapped_column(JSON, default=list)

@@ -2,12 +2,12 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, or_
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, utcnow
 from models.category import Category
-from models.enums import State
+from models.enums import FINISHED_STATES, Light
 
 
 class Problem(db.Model):
@@ -24,6 +24,10 @@ class Problem(db.Model):
         Index("ix_problems_point_id_state_closed_at", "point_id", "state", "closed_at"),
         # Recurrence (the same category at the same point within days): statistics and the escalation rule.
         Index("ix_problems_point_id_category_id_reported_at", "point_id", "category_id", "reported_at"),
+        # The console's dashboard: open problems by state and light in a scope, read from the index alone.
+        Index("ix_problems_open_desk", "state", "stage_due_at", "stage_warn_at", "grid_unit_id", "unit_id",
+              postgresql_where=text("state NOT IN ('closed', 'cancelled')"),
+              sqlite_where=text("state NOT IN ('closed', 'cancelled')")),
         # A hotline ticket (or any outside reference) makes one problem per source, however often it is posted.
         Index("uq_problems_source_external_ref", "source", "external_ref", unique=True),
         # 漏报: the share of a grid's problems first reported from outside, per period.
@@ -124,22 +128,31 @@ class Problem(db.Model):
     category: Mapped[Category] = relationship(lazy="joined", innerjoin=True)
 
     def is_open(self) -> bool:
-        return self.state not in (State.CLOSED, State.CANCELLED)
+        return self.state not in FINISHED_STATES
 
-    def light(self, now: datetime) -> str | None:
+    def light(self, now: datetime) -> Light | None:
         """Traffic light of the running stage clock: green, yellow (≥ 80 %), red (past due)."""
         if self.stage_due_at is None:
             return None
         if now >= self.stage_due_at:
-            return "red"
+            return Light.RED
         if self.stage_warn_at is not None and now >= self.stage_warn_at:
-            return "yellow"
-        return "green"
+            return Light.YELLOW
+        return Light.GREEN
+
+    @staticmethod
+    def light_clause(light: Light, now: datetime):
+        """`light(now) == light` in SQL (the ledger's ?light= filter)."""
+        if light == Light.RED:
+            return Problem.stage_due_at <= now
+        if light == Light.YELLOW:
+            return and_(Problem.stage_warn_at <= now, Problem.stage_due_at > now)
+        return and_(Problem.stage_warn_at > now, Problem.stage_due_at > now)
 
     @staticmethod
     def overdue_clause(now: datetime):
         """`is_overdue` in SQL. IS NOT NULL spelled out so that its negation is never NULL."""
-        return and_(Problem.state.not_in((State.CLOSED, State.CANCELLED)),
+        return and_(Problem.state.not_in(FINISHED_STATES),
                     or_(and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now),
                         and_(Problem.due_at.is_not(None), Problem.due_at <= now)))
 

@@ -37,10 +37,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
 
-from sqlalchemy import and_, bindparam, func, select, tuple_
+from sqlalchemy import and_, bindparam, func, select, tuple_, update
 
 from models import OutboxMessage, Party, PartyEvent, Problem, ProblemEvent
-from models.base import db
+from models.base import db, mark_written
 from workflow.notifications import outbox
 
 log = logging.getLogger("rectify.audit")
@@ -95,6 +95,23 @@ def chain_hash(prev_hash: str, content: Mapping, columns: tuple[str, ...] = HASH
 
 def _content(event, columns: tuple[str, ...]) -> dict:
     return {name: getattr(event, name) for name in columns}
+
+
+def next_seq(owner, chain: Chain = PROBLEMS) -> int:
+    """Bump the owner's `last_seq` with an UPDATE (its row lock orders concurrent appends) and return it."""
+    stmt = (update(chain.owner).where(chain.owner.id == owner.id).values(last_seq=chain.owner.last_seq + 1)
+            .returning(chain.owner.last_seq).execution_options(synchronize_session=False))
+    seq = db.session.execute(stmt).scalar_one()
+    mark_written(owner, {"last_seq": seq})
+    return seq
+
+
+def insert_sealed(event, chain: Chain = PROBLEMS):
+    """Seal a new event whose seq the owner's row already counts, and insert it."""
+    seal_event(event, chain)
+    db.session.add(event)
+    db.session.flush([event])
+    return event
 
 
 def seal_event(event, chain: Chain = PROBLEMS) -> None:

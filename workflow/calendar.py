@@ -21,6 +21,8 @@ from workflow.errors import Forbidden
 DEFAULTS_FILE = Path(__file__).resolve().parents[1] / "config" / "defaults" / "calendar.toml"
 # A deadline further away than ten years means the calendar has (almost) no working time: bad data.
 MAX_DAYS = 3660
+# How far ahead of the server a device's clock may run before a time it reports counts as "in the future".
+CLOCK_SKEW = timedelta(minutes=5)
 MAKEUP_NAME = "调休上班"
 
 Period = tuple[time, time]

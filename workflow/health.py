@@ -10,6 +10,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from models import JobRun, OutboxMessage, SchedulerLease, WebhookDelivery
 from models.base import db
+from models.enums import DeliveryStatus
 from workflow.calendar import estimated_years
 
 LEASE = "scheduler"
@@ -103,12 +104,12 @@ def outbox_warnings(*, now: datetime) -> list[str]:
 def deliveries_waiting(*, now: datetime) -> dict[str, int]:
     """Webhook deliveries pending, dead (dead letters), and dead within the last day."""
     counts = dict(db.session.execute(select(WebhookDelivery.status, func.count())
-                                     .where(WebhookDelivery.status.in_(("pending", "dead")))
+                                     .where(WebhookDelivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.DEAD)))
                                      .group_by(WebhookDelivery.status)).all())
     recent = db.session.scalar(select(func.count()).where(
-        WebhookDelivery.status == "dead", WebhookDelivery.next_attempt_at > now - DEAD_LETTER_WINDOW))
-    return {"deliveries_pending": counts.get("pending", 0), "dead_letters": counts.get("dead", 0),
-            "dead_letters_last_day": recent}
+        WebhookDelivery.status == DeliveryStatus.DEAD, WebhookDelivery.next_attempt_at > now - DEAD_LETTER_WINDOW))
+    return {"deliveries_pending": counts.get(DeliveryStatus.PENDING, 0),
+            "dead_letters": counts.get(DeliveryStatus.DEAD, 0), "dead_letters_last_day": recent}
 
 
 def dead_letter_warnings(*, now: datetime) -> list[str]:

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from models import Category, Grid, Point, Unit, User
 from models.base import db
 from models.enums import Role, Stage
+from workflow import passwords
 from workflow.auth import issue_token
 from workflow.errors import Forbidden, Invalid, NotFound
 from workflow.intake.locate import check_boundary
@@ -76,8 +77,8 @@ def create_unit(*, actor: User | None, now: datetime, name: str, kind: str, pare
 
 
 def create_user(*, actor: User | None, now: datetime, name: str, role: str, unit_id: int | None = None,
-                grid_ids: list[int] | None = None) -> tuple[User, str]:
-    """Add a user; returns the user and their token, which is never shown again."""
+                grid_ids: list[int] | None = None, login: str | None = None) -> tuple[User, str]:
+    """Add a user (with a console login when given); returns the user and their token, shown only now."""
     _require_admin(actor)
     if unit_id is None and role != Role.ADMIN:
         raise Invalid("every role but admin belongs to a unit", errors={"unit_id": ["required for this role"]})
@@ -86,6 +87,7 @@ def create_user(*, actor: User | None, now: datetime, name: str, role: str, unit
     if grids and role != Role.OFFICER:
         raise Invalid("only officers patrol grids", errors={"grid_ids": ["only for officers"]})
     user = User(name=name, role=role, unit=unit, unit_id=unit_id, grids=grids, created_at=now, active=True)
+    passwords.set_login(user, login)
     db.session.add(user)
     db.session.flush()
     _, token = issue_token(user=user, now=now, label="initial", actor=actor)

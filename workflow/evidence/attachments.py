@@ -13,17 +13,17 @@ from zoneinfo import ZoneInfo
 
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Attachment, Problem, User
 from models.base import db
 from models.enums import Action
+from workflow.calendar import CLOCK_SKEW
 from workflow.errors import Invalid, PayloadTooLarge, UnsupportedMedia
 from workflow.evidence.storage import Storage
 from workflow.geo import haversine_m
-from workflow.problems.events import record_event
+from workflow.problems.events import Entry, Row, append_event
 from workflow.problems.visibility import get_problem
 
 pillow_heif.register_heif_opener()
@@ -31,7 +31,6 @@ pillow_heif.register_heif_opener()
 KINDS = ("before", "after", "verification", "other")
 TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heif"}
 THUMB_PX = 320
-SKEW = timedelta(minutes=5)
 LONG_BEFORE_UPLOAD = timedelta(hours=24)
 Image.MAX_IMAGE_PIXELS = 60_000_000  # refuse decompression bombs
 
@@ -104,9 +103,9 @@ def _flags(problem: Problem, photo: Photo, taken_at: datetime | None, now: datet
     if taken_at is None:
         flags.append("no_exif_time")
     else:
-        flags += [name for name, on in (("taken_before_report", taken_at < problem.reported_at - SKEW),
+        flags += [name for name, on in (("taken_before_report", taken_at < problem.reported_at - CLOCK_SKEW),
                                         ("taken_long_before_upload", now - taken_at > LONG_BEFORE_UPLOAD),
-                                        ("taken_in_future", taken_at > now + SKEW)) if on]
+                                        ("taken_in_future", taken_at > now + CLOCK_SKEW)) if on]
     if photo.lat is None:
         flags.append("no_exif_gps")
     elif problem.lat is not None and haversine_m(photo.lat, photo.lng, problem.lat, problem.lng) > far_m:
@@ -147,12 +146,9 @@ def add_attachment(*, actor: User, now: datetime, problem_id: int, kind: str, da
 
 def _attach_event(problem: Problem, attachment: Attachment, actor: User, now: datetime) -> None:
     """An `attach` event on the trail, flags included; the version does not change."""
-    seq = db.session.execute(update(Problem).where(Problem.id == problem.id).values(last_seq=Problem.last_seq + 1)
-                             .returning(Problem.last_seq).execution_options(synchronize_session=False)).scalar_one()
-    set_committed_value(problem, "last_seq", seq)
-    record_event(problem, actor, now, Action.ATTACH, problem.state, seq, note=attachment.note,
-                 fields={"attachment_id": attachment.id, "kind": attachment.kind, "flags": attachment.flags},
-                 stage=problem.stage, overdue=None)
+    entry = Entry(problem.state, {"attachment_id": attachment.id, "kind": attachment.kind, "flags": attachment.flags},
+                  attachment.note, problem.stage)
+    append_event(problem, actor, now, Action.ATTACH, entry, row=Row.SEQ)
 
 
 def _by_client_id(problem: Problem, actor: User, client_id: str | None) -> Attachment | None:

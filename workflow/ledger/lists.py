@@ -6,7 +6,7 @@ from sqlalchemy import delete, func, select
 
 from models import Problem, Unit, User
 from models.base import db, upsert
-from models.enums import Role, State
+from models.enums import ListState, Role, State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.problems.lifecycle import OPEN_STATES
@@ -39,7 +39,7 @@ def create_list(*, actor: User, now: datetime, lead_unit_id: int, **fields) -> P
         raise Invalid("unknown cooperating units", errors={"unit_ids": [str(unknown)]})
     if fields.get("starts_on") and fields.get("ends_on") and fields["ends_on"] < fields["starts_on"]:
         raise Invalid("ends_on is before starts_on", errors={"ends_on": ["before starts_on"]})
-    problem_list = ProblemList(lead_unit_id=lead_unit_id, state="open", created_at=now,
+    problem_list = ProblemList(lead_unit_id=lead_unit_id, state=ListState.OPEN, created_at=now,
                                unit_ids=list(dict.fromkeys(fields.pop("unit_ids", []))), **fields)
     db.session.add(problem_list)
     db.session.flush()
@@ -89,7 +89,7 @@ def close_list(*, actor: User, now: datetime, list_id: int) -> ProblemList:
     still_open = progress(problem_list, now)["open"]
     if still_open:
         raise Conflict(f"{still_open} problems on the list are still open")
-    problem_list.state, problem_list.closed_at = "closed", now
+    problem_list.state, problem_list.closed_at = ListState.CLOSED, now
     return problem_list
 
 
@@ -101,7 +101,7 @@ def manage_list(*, actor: User, list_id: int) -> ProblemList:
 def _open_list(actor: User, list_id: int) -> ProblemList:
     problem_list = get_list(actor=actor, list_id=list_id)
     _may_manage(actor, problem_list.lead_unit_id)
-    if problem_list.state != "open":
+    if problem_list.state != ListState.OPEN:
         raise Conflict("the list is closed")
     return problem_list
 

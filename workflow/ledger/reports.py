@@ -319,16 +319,20 @@ def load_indicators(path: str) -> list[dict]:
     if not isinstance(indicators, list) or not indicators:
         raise ValueError(f"{path}: give at least one [[indicators]]")
     for indicator in indicators:
-        name, weight, better = indicator.get("name"), indicator.get("weight"), indicator.get("better")
-        if name not in RATES:
-            raise ValueError(f"{path}: unknown indicator {name!r}; choose from {', '.join(RATES)}")
-        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
-            raise ValueError(f"{path}: the weight of {name} must be a positive number")
-        if better not in ("higher", "lower"):
-            raise ValueError(f"{path}: `better` of {name} is higher or lower")
+        _check_indicator(path, indicator)
     if len({indicator["name"] for indicator in indicators}) != len(indicators):
         raise ValueError(f"{path}: an indicator is listed twice")
     return [{"name": i["name"], "weight": i["weight"], "better": i["better"]} for i in indicators]
+
+
+def _check_indicator(path: str, indicator: dict) -> None:
+    name, weight, better = indicator.get("name"), indicator.get("weight"), indicator.get("better")
+    if name not in RATES:
+        raise ValueError(f"{path}: unknown indicator {name!r}; choose from {', '.join(RATES)}")
+    if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
+        raise ValueError(f"{path}: the weight of {name} must be a positive number")
+    if better not in ("higher", "lower"):
+        raise ValueError(f"{path}: `better` of {name} is higher or lower")
 
 
 def evaluate(*, actor: User, now: datetime, start: datetime, end: datetime, tz: str, indicators: list[dict]) -> dict:
@@ -338,17 +342,25 @@ def evaluate(*, actor: User, now: datetime, start: datetime, end: datetime, tz: 
     the rate, or 1 − the rate when lower is better); units with no value for any indicator are unranked.
     Equal scores share a rank (1, 2, 2, 4)."""
     figures = summary(actor=actor, now=now, start=start, end=end, group_by="unit", tz=tz, with_stage_times=False)
-    rows = []
-    for row in figures["rows"]:
-        values = {indicator["name"]: row[indicator["name"]] for indicator in indicators}
-        scored = [(i["weight"], value if i["better"] == "higher" else 1 - value)
-                  for i in indicators if (value := values[i["name"]]) is not None]
-        weight = sum(w for w, _ in scored)
-        rows.append({"unit_id": row["key"], "label": row["label"], "reported": row["reported"],
-                     "score": round(100 * sum(w * goodness for w, goodness in scored) / weight, 2) if weight else None,
-                     "values": values})
-    rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["label"]))
+    rows = sorted((_scored(row, indicators) for row in figures["rows"]),
+                  key=lambda r: (r["score"] is None, -(r["score"] or 0), r["label"]))
+    _rank(rows)
+    return {"from": start, "to": end, "indicators": indicators, "rows": rows}
+
+
+def _scored(row: dict, indicators: list[dict]) -> dict:
+    """A unit's evaluation row: its indicator values and weighted score (None without any value)."""
+    values = {indicator["name"]: row[indicator["name"]] for indicator in indicators}
+    scored = [(i["weight"], value if i["better"] == "higher" else 1 - value)
+              for i in indicators if (value := values[i["name"]]) is not None]
+    weight = sum(w for w, _ in scored)
+    return {"unit_id": row["key"], "label": row["label"], "reported": row["reported"],
+            "score": round(100 * sum(w * goodness for w, goodness in scored) / weight, 2) if weight else None,
+            "values": values}
+
+
+def _rank(rows: list[dict]) -> None:
+    """Ranks down the sorted rows: equal scores share one (1, 2, 2, 4); unscored rows have none."""
     for index, row in enumerate(rows):
         same = index and rows[index - 1]["score"] == row["score"]
         row["rank"] = None if row["score"] is None else rows[index - 1]["rank"] if same else index + 1
-    return {"from": start, "to": end, "indicators": indicators, "rows": rows}

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import EscalationFiring, PatrolPlan, PatrolRound, Point, Problem, ProblemEvent, Unit, User
 from models.base import db
-from models.enums import Role, State, label
+from models.enums import Role, RoundState, State, label
 from models.report import UnitReport
 from workflow.errors import Forbidden, NotFound
 from workflow.ledger.reports import RECURRENCE_DAYS
@@ -69,7 +69,7 @@ def figures(unit: Unit, start: datetime, end: datetime) -> dict:
                  .where(mine, ProblemEvent.to_state == State.CANCELLED, ProblemEvent.from_state != State.CANCELLED,
                         ProblemEvent.at >= start, ProblemEvent.at < end))
     rounds = (select(func.count()).select_from(PatrolRound).join(PatrolPlan, PatrolPlan.id == PatrolRound.plan_id)
-              .where(PatrolPlan.unit_id.in_(subtree_ids(unit)), PatrolRound.state != "cancelled",
+              .where(PatrolPlan.unit_id.in_(subtree_ids(unit)), PatrolRound.state != RoundState.CANCELLED,
                      PatrolRound.planned_start >= start, PatrolRound.planned_start < end))
     earliest = db.session.execute(select(
         func.min(case((Problem.stage_due_at <= end, Problem.stage_due_at))),
@@ -86,7 +86,7 @@ def figures(unit: Unit, start: datetime, end: datetime) -> dict:
                            .join(Problem, Problem.id == EscalationFiring.problem_id)
                            .where(mine, EscalationFiring.fired_at >= start, EscalationFiring.fired_at < end)),
         "rounds_scheduled": count(rounds),
-        "rounds_missed": count(rounds.where(PatrolRound.state == "missed")),
+        "rounds_missed": count(rounds.where(PatrolRound.state == RoundState.MISSED)),
         "top_points": _top_points(mine, end),
     }
 

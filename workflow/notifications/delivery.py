@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from models import OutboxMessage, Webhook, WebhookDelivery
 from models.base import db, upsert
+from models.enums import DeliveryStatus
 from workflow import tally
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ def fan_out(*, now: datetime) -> int:
         body = _body(message) if wanted else None
         for hook in wanted:
             db.session.execute(upsert(WebhookDelivery).values(
-                webhook_id=hook.id, event_id=message.id, event_type=message.topic, body=body, status="pending",
-                attempts=0, next_attempt_at=now, created_at=now).on_conflict_do_nothing(
+                webhook_id=hook.id, event_id=message.id, event_type=message.topic, body=body,
+                status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now).on_conflict_do_nothing(
                 index_elements=["webhook_id", "event_id"]))
         message.delivered_at = now
     return len(messages)
@@ -86,7 +87,7 @@ def http_post(url: str, body: bytes, headers: dict) -> int:
 
 def deliver(*, now: datetime, send: Sender = http_post) -> dict[str, int]:
     """Send the deliveries that are due; back off on failure; dead-letter after MAX_ATTEMPTS."""
-    due = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.status == "pending",
+    due = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.status == DeliveryStatus.PENDING,
                                                            WebhookDelivery.next_attempt_at <= now)
                              .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(BATCH)
                              .with_for_update(skip_locked=True)).all()
@@ -124,13 +125,13 @@ def _attempt(delivery: WebhookDelivery, hook: Webhook, now: datetime, send: Send
 def _record(delivery: WebhookDelivery, error: str | None, now: datetime) -> str:
     """The attempt's outcome on the delivery: delivered, failed (retried after a backoff) or dead."""
     if error is None:
-        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
-        return "delivered"
+        delivery.status, delivery.delivered_at, delivery.last_error = DeliveryStatus.DELIVERED, now, None
+        return DeliveryStatus.DELIVERED
     delivery.last_error = error[:500]
     if delivery.attempts >= MAX_ATTEMPTS:
         # A dead delivery is never due again: its next_attempt_at records when it died (/healthz counts a day's).
-        delivery.status, delivery.next_attempt_at = "dead", now
-        return "dead"
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.DEAD, now
+        return DeliveryStatus.DEAD
     delivery.next_attempt_at = now + backoff(delivery.attempts)
     return "failed"
 
@@ -138,6 +139,6 @@ def _record(delivery: WebhookDelivery, error: str | None, now: datetime) -> str:
 def redrive(*, delivery_id: int, now: datetime) -> WebhookDelivery | None:
     """Give a dead delivery a fresh set of attempts, starting now."""
     delivery = db.session.get(WebhookDelivery, delivery_id)
-    if delivery is not None and delivery.status == "dead":
-        delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+    if delivery is not None and delivery.status == DeliveryStatus.DEAD:
+        delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING, 0, now
     return delivery

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from models import Webhook, WebhookDelivery
 from models.base import db
+from models.enums import DeliveryStatus
 from workflow.errors import Conflict, NotFound
 from workflow.notifications import delivery
 
@@ -44,6 +45,6 @@ def redrive(*, delivery_id: int, now: datetime) -> WebhookDelivery:
     found = db.session.get(WebhookDelivery, delivery_id)
     if found is None:
         raise NotFound(f"delivery {delivery_id} not found")
-    if found.status != "dead":
+    if found.status != DeliveryStatus.DEAD:
         raise Conflict(f"only a dead delivery can be redriven; this one is {found.status}")
     return delivery.redrive(delivery_id=delivery_id, now=now)

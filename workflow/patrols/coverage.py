@@ -21,14 +21,15 @@ from sqlalchemy import Integer, and_, case, cast, func, literal, select
 
 from models import PatrolCheckin, PatrolPlan, PatrolRound, Problem, User
 from models.base import db, dialect_name
+from models.enums import RoundState
 from workflow.errors import Invalid
 from workflow.ledger.reports import local_day, seconds_between
 from workflow.patrols.rounds import STARTED, visible_rounds
 
 GROUPS = ("plan", "window", "officer", "day")
-PENDING = ("scheduled", "open", "in_progress")
-STATES = {"completed": ("completed",), "completed_late": ("completed_late",), "missed": ("missed",),
-          "pending": PENDING}
+PENDING = (RoundState.SCHEDULED, RoundState.OPEN, RoundState.IN_PROGRESS)
+STATES = {"completed": (RoundState.COMPLETED,), "completed_late": (RoundState.COMPLETED_LATE,),
+          "missed": (RoundState.MISSED,), "pending": PENDING}
 FIGURES = ("scheduled", *STATES)
 RATES = {"completion_rate": (("completed", "completed_late"), ("scheduled", "pending")),
          "missed_rate": (("missed",), ("scheduled", "pending")),
@@ -69,7 +70,7 @@ def _rounds(actor: User, start: datetime, end: datetime, tz: str):
         local_day(PatrolRound.planned_start, tz, start).label("day"), PatrolRound.state.label("state"),
         PatrolRound.officer_ids.label("officer_ids"), _route_length().label("points_planned"),
         checked.label("points_checked"), findings.label("findings"), hours.label("round_hours"),
-    ).where(visible_rounds(actor), PatrolRound.state != "cancelled",
+    ).where(visible_rounds(actor), PatrolRound.state != RoundState.CANCELLED,
             PatrolRound.planned_start >= start, PatrolRound.planned_start < end).subquery()
 
 
@@ -88,24 +89,26 @@ def coverage(*, actor: User, start: datetime, end: datetime, group_by: str, tz: 
     if group_by not in GROUPS:
         raise Invalid("unknown grouping", errors={"group_by": list(GROUPS)})
     rounds = _rounds(actor, start, end, tz)
-    out = {}
-    for name, grouping in (("rows", group_by), ("totals", None)):
-        base, key = _grouped(rounds, group_by if grouping else None)
-        source = base.add_columns(key.label("key")).subquery()
-        counts = [func.count().label("scheduled")] + [
-            func.sum(case((source.c.state.in_(states), 1), else_=0)).label(figure) for figure, states in STATES.items()]
-        sums = [func.sum(source.c[column]).label(column)
-                for column in ("points_planned", "points_checked", "findings", "round_hours")]
-        stmt = select(source.c.key, *counts, *sums).group_by(source.c.key)
-        out[name] = [_with_rates(dict(row._mapping)) for row in db.session.execute(stmt)]
-    labels = _labels(group_by, [row["key"] for row in out["rows"]])
-    rows = sorted(out["rows"], key=lambda row: str(row["key"]))
-    totals = out["totals"][0] if out["totals"] else _with_rates(
+    rows = sorted(_figures(rounds, group_by), key=lambda row: str(row["key"]))
+    labels = _labels(group_by, [row["key"] for row in rows])
+    totals = next(iter(_figures(rounds, None)), None) or _with_rates(
         {"key": None, "scheduled": 0, **{figure: 0 for figure in STATES}, "points_planned": 0,
          "points_checked": 0, "findings": 0, "round_hours": 0})
     totals.pop("key")
     return {"basis": "rounds_starting_in_period", "from": start, "to": end, "group_by": group_by,
             "rows": [row | {"label": labels.get(row["key"], str(row["key"]))} for row in rows], "totals": totals}
+
+
+def _figures(rounds, group_by: str | None) -> list[dict]:
+    """The figures of each group (`group_by` None: one row of totals)."""
+    base, key = _grouped(rounds, group_by)
+    source = base.add_columns(key.label("key")).subquery()
+    counts = [func.count().label("scheduled")] + [
+        func.sum(case((source.c.state.in_(states), 1), else_=0)).label(figure) for figure, states in STATES.items()]
+    sums = [func.sum(source.c[column]).label(column)
+            for column in ("points_planned", "points_checked", "findings", "round_hours")]
+    stmt = select(source.c.key, *counts, *sums).group_by(source.c.key)
+    return [_with_rates(dict(row._mapping)) for row in db.session.execute(stmt)]
 
 
 def _labels(group_by: str, keys: list) -> dict:

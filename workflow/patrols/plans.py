@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from models import Grid, PatrolPlan, PatrolRound, Point, Unit, User
 from models.base import db
-from models.enums import Role
+from models.enums import Role, RoundState
 from workflow.calendar import WorkCalendar
 from workflow.errors import Forbidden, Invalid, NotFound
 from workflow.org import check_timezone
@@ -146,8 +146,9 @@ def _cancel_unstarted(plan: PatrolPlan, now: datetime) -> None:
     db.session.flush()
     db.session.execute(
         update(PatrolRound)
-        .where(PatrolRound.plan_id == plan.id, PatrolRound.state == "scheduled", PatrolRound.planned_start > now)
-        .values(state="cancelled", updated_at=now)
+        .where(PatrolRound.plan_id == plan.id, PatrolRound.state == RoundState.SCHEDULED,
+               PatrolRound.planned_start > now)
+        .values(state=RoundState.CANCELLED, updated_at=now)
         .execution_options(synchronize_session=False))
 
 

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import cast, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
-from models.base import db, dialect_name, upsert
-from models.enums import Role, State
+from models.base import db, dialect_name, mark_written, upsert
+from models.enums import Role, RoundState, State
+from models.patrol import LIVE_ROUNDS
 from workflow import tally
-from workflow.calendar import WorkCalendar, load_calendar
+from workflow.calendar import CLOCK_SKEW, WorkCalendar, load_calendar
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.geo import haversine_m
 from workflow.inspections import tasks as inspection_tasks
@@ -26,7 +26,7 @@ from workflow.scope import subtree_ids
 
 HORIZON = timedelta(hours=48)
 LONGEST_WINDOW = timedelta(hours=24)
-STARTED = ("in_progress", "completed", "completed_late")
+STARTED = (RoundState.IN_PROGRESS, RoundState.COMPLETED, RoundState.COMPLETED_LATE)
 
 
 # --- the scheduler's side --------------------------------------------------------------------
@@ -56,7 +56,7 @@ def materialize_rounds(*, now: datetime, horizon: timedelta = HORIZON) -> int:
 def _round_row(plan: PatrolPlan, window: Window, now: datetime, calendar: WorkCalendar, facts: "_Facts") -> dict:
     passed = window.end + timedelta(minutes=plan.late_grace_minutes) <= now
     return {"plan_id": plan.id, "label": window.label, "planned_start": window.start, "planned_end": window.end,
-            "grace_minutes": plan.late_grace_minutes, "state": "missed" if passed else "scheduled",
+            "grace_minutes": plan.late_grace_minutes, "state": RoundState.MISSED if passed else RoundState.SCHEDULED,
             "missed_reason": "not_opened" if passed else None, "officer_ids": _officers(plan, window, calendar),
             "checklist": build_checklist(plan, window.start, facts),
             "focus_categories": list(window.focus_categories), "created_at": now, "updated_at": now}
@@ -69,13 +69,13 @@ def _insert_rounds(rows: list[dict], now: datetime) -> int:
     a statement with the values inlined was compiled anew for every batch, which cost more than the insert."""
     if not rows:
         return 0
-    live = text("state != 'cancelled'")
+    live = text(LIVE_ROUNDS)
     stmt = (upsert(PatrolRound).on_conflict_do_nothing(index_elements=["plan_id", "planned_start"], index_where=live)
             .returning(PatrolRound.id, PatrolRound.state))
     made = db.session.execute(stmt, rows).all()
     for round_id, state in sorted(made):
         tally.count("round_made")
-        if state == "missed":  # a window that passed while the scheduler was down
+        if state == RoundState.MISSED:  # a window that passed while the scheduler was down
             _announce_missed(round_id, now)
             tally.count("round_missed", reason="not_opened")
     return len(made)
@@ -129,18 +129,21 @@ class _Facts:
         facts = cls(points, defaultdict(list), defaultdict(list), {})
         if not everywhere or not spans:
             return facts
-        at_points = Problem.point_id.in_(everywhere)
-        verifying = select(Problem.id, Problem.point_id).where(at_points, Problem.state == State.VERIFYING)
-        for problem_id, point in db.session.execute(verifying.order_by(Problem.id)):
-            facts.verifying[point].append(problem_id)
-        closed = select(Problem.id, Problem.point_id, Problem.closed_at).where(
-            at_points, Problem.state == State.CLOSED, Problem.closed_at >= min(first for first, _ in spans),
-            Problem.closed_at < max(last for _, last in spans))
-        for problem_id, point, closed_at in db.session.execute(closed.order_by(Problem.id)):
-            facts.closed[point].append((problem_id, closed_at))
+        facts._load_problems(everywhere, min(first for first, _ in spans), max(last for _, last in spans))
         hot = select(Point.id, Point.hot_until).where(Point.id.in_(everywhere), Point.hot_until.is_not(None))
         facts.hot = dict(db.session.execute(hot).tuples().all())
         return facts
+
+    def _load_problems(self, everywhere: list[int], since: datetime, until: datetime) -> None:
+        """Problems at these points waiting for verification, and those closed in [since, until)."""
+        at_points = Problem.point_id.in_(everywhere)
+        verifying = select(Problem.id, Problem.point_id).where(at_points, Problem.state == State.VERIFYING)
+        for problem_id, point in db.session.execute(verifying.order_by(Problem.id)):
+            self.verifying[point].append(problem_id)
+        closed = select(Problem.id, Problem.point_id, Problem.closed_at).where(
+            at_points, Problem.state == State.CLOSED, Problem.closed_at >= since, Problem.closed_at < until)
+        for problem_id, point, closed_at in db.session.execute(closed.order_by(Problem.id)):
+            self.closed[point].append((problem_id, closed_at))
 
 
 def _points_of(plans: list[PatrolPlan]) -> dict[int, list[int]]:
@@ -176,19 +179,19 @@ def advance_rounds(*, now: datetime) -> dict[str, int]:
     Each change is a compare-and-set on the state, so an officer's check-in racing this tick, or a second
     scheduler, never has a round missed twice or a walked round marked missed."""
     due = db.session.scalars(select(PatrolRound).where(
-        PatrolRound.state.in_(("scheduled", "open")), PatrolRound.planned_start <= now)
+        PatrolRound.state.in_((RoundState.SCHEDULED, RoundState.OPEN)), PatrolRound.planned_start <= now)
         .order_by(PatrolRound.planned_start, PatrolRound.id)).all()
     counts = {"opened": 0, "missed": 0}
     for round_ in due:
         if round_.planned_end + timedelta(minutes=round_.grace_minutes) <= now:
-            reason = "not_opened" if round_.state == "scheduled" else "no_checkin"
-            if _move(round_, now, state="missed", missed_reason=reason):
+            reason = "not_opened" if round_.state == RoundState.SCHEDULED else "no_checkin"
+            if _move(round_, now, state=RoundState.MISSED, missed_reason=reason):
                 _announce_missed(round_.id, now)
                 tally.count("round_missed", reason=reason)
                 counts["missed"] += 1
-        elif round_.state == "scheduled":
+        elif round_.state == RoundState.SCHEDULED:
             checklist = with_inspection_tasks(build_checklist(round_.plan, round_.planned_start))
-            counts["opened"] += _move(round_, now, state="open", checklist=checklist)
+            counts["opened"] += _move(round_, now, state=RoundState.OPEN, checklist=checklist)
     return counts
 
 
@@ -206,8 +209,7 @@ def _move(round_: PatrolRound, now: datetime, **values) -> bool:
             .execution_options(synchronize_session=False))
     if db.session.execute(stmt).first() is None:
         return False
-    for key, value in values.items():  # keep the loaded object true to the row
-        set_committed_value(round_, key, value)
+    mark_written(round_, values)  # keep the loaded object true to the row
     return True
 
 
@@ -279,10 +281,10 @@ def start_round(*, actor: User, now: datetime, round_id: int, at: datetime | Non
     at = at or now
     if round_.state in STARTED:
         return round_
-    if round_.state not in ("open", "missed") or not _in_window(round_, at):
+    if round_.state not in (RoundState.OPEN, RoundState.MISSED) or not _in_window(round_, at):
         raise Conflict(f"a {round_.state} round cannot be started at {at.isoformat()}",
                        extra={"state": round_.state})
-    round_.state, round_.started_at, round_.missed_reason, round_.updated_at = "in_progress", at, None, now
+    round_.state, round_.started_at, round_.missed_reason, round_.updated_at = RoundState.IN_PROGRESS, at, None, now
     return round_
 
 
@@ -297,14 +299,14 @@ def check_in(*, actor: User, now: datetime, round_id: int, point_id: int, lat: f
     at = at or now
     if point_id not in _checkable_points(round_):
         raise Invalid("the point is not on this round's checklist", errors={"point_id": ["not on the checklist"]})
-    if round_.state in ("scheduled", "cancelled"):
+    if round_.state in (RoundState.SCHEDULED, RoundState.CANCELLED):
         raise Conflict(f"a {round_.state} round takes no check-ins", extra={"state": round_.state})
     point = db.session.get(Point, point_id)
     distance = haversine_m(lat, lng, point.lat, point.lng)
     flags = [name for name, on in (("far_from_point", distance > round_.plan.checkin_radius_m),
                                    ("outside_window", not _in_window(round_, at)),
-                                   ("in_future", at > now + timedelta(minutes=5))) if on]
-    if round_.state in ("open", "missed") and "outside_window" not in flags:
+                                   ("in_future", at > now + CLOCK_SKEW)) if on]
+    if round_.state in (RoundState.OPEN, RoundState.MISSED) and "outside_window" not in flags:
         start_round(actor=actor, now=now, round_id=round_id, at=at)
     checkin = PatrolCheckin(round_id=round_.id, point_id=point_id, officer_id=actor.id, at=at, received_at=now,
                             result=result, note=note, lat=lat, lng=lng, distance_m=round(distance, 1),
@@ -343,7 +345,7 @@ def report_finding(*, actor: User, now: datetime, round_id: int, point_id: int, 
     """Report a problem found on the round, through the same workflow as any report."""
     round_ = get_round(actor=actor, round_id=round_id)
     _walker(actor, round_)
-    if round_.state in ("scheduled", "cancelled"):
+    if round_.state in (RoundState.SCHEDULED, RoundState.CANCELLED):
         raise Conflict(f"a {round_.state} round has no findings yet", extra={"state": round_.state})
     if point_id not in _checkable_points(round_):
         raise Invalid("the point is not on this round's checklist", errors={"point_id": ["not on the checklist"]})
@@ -354,15 +356,16 @@ def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | 
     """Finish walking: completed, or completed_late after the window's end plus grace."""
     round_ = get_round(actor=actor, round_id=round_id)
     _walker(actor, round_)
-    if round_.state in ("completed", "completed_late"):
+    if round_.state in (RoundState.COMPLETED, RoundState.COMPLETED_LATE):
         return round_
-    if round_.state != "in_progress":
+    if round_.state != RoundState.IN_PROGRESS:
         raise Conflict(f"a {round_.state} round cannot be completed; start it first", extra={"state": round_.state})
     at = at or now
     if round_.started_at is not None and at < round_.started_at:
         raise Invalid("a round cannot end before it started", errors={"at": ["before the round started"]})
     late = at > round_.planned_end + timedelta(minutes=round_.grace_minutes)
-    round_.state, round_.completed_at, round_.updated_at = ("completed_late" if late else "completed"), at, now
+    round_.state = RoundState.COMPLETED_LATE if late else RoundState.COMPLETED
+    round_.completed_at, round_.updated_at = at, now
     tally.count("round_completed", state=round_.state)
     if unvisited_points(round_):
         tally.count("round_incomplete")

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from models import Problem, User
-from models.enums import Action, Role, Stage, State
+from models.enums import FINISHED_STATES, Action, Role, Stage, State
 from workflow.problems import effects, guards
 
-FINISHED_STATES = frozenset({State.CLOSED, State.CANCELLED})
 OPEN_STATES = frozenset(State) - FINISHED_STATES
 
 

@@ -1,23 +1,23 @@
 """Reporting a problem, and correcting the report while it waits for dispatch."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Category, Grid, Party, Point, Problem, User
-from models.base import db
+from models.base import db, mark_written
 from models.enums import OUTSIDE_SOURCES, Action, Role, Source, Stage, State
 from workflow import tally
+from workflow.calendar import CLOCK_SKEW
 from workflow.errors import Forbidden, Invalid, InvalidTransition
 from workflow.intake import contact as contacts
 from workflow.intake import locate
 from workflow.intake.links import check_link
 from workflow.notifications import outbox
 from workflow.problems import clocks, codes
-from workflow.problems.actions import allowed_actions, check_version, compare_and_set
-from workflow.problems.events import event_fields, record_event
+from workflow.problems.actions import allowed_actions, check_version
+from workflow.problems.events import Entry, Row, append_event, event_fields
 from workflow.problems.recurrence import relink_repeats_of, repeats
 from workflow.problems.visibility import get_problem
 from workflow.scope import unit_within
@@ -31,7 +31,6 @@ SOURCES_OF_ROLE = {
     Role.PUBLIC: (Source.PUBLIC,),
 }
 NEAREST_POINT_M = 500.0  # the default of INTAKE_NEAREST_POINT_METRES
-CLOCK_SKEW = timedelta(minutes=5)
 EDITABLE = ("title", "description", "severity", "address", "lat", "lng")
 
 
@@ -58,14 +57,11 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
     grid, point = _location(point_id, grid_id, lat, lng, nearest_m)
     _check_may_report_in(actor, grid)
     _check_party(party_id, grid)
-    if observed_at is not None and observed_at > now + CLOCK_SKEW:
-        raise Invalid("observed_at lies in the future", errors={"observed_at": ["must not be in the future"]})
+    _check_observed(observed_at, now)
     problem = Problem(
         category=category, category_id=category.id, title=title, description=description,
         severity=severity, point_id=point.id if point else None, grid_id=grid.id,
-        grid_unit_id=grid.unit_id, lat=lat if lat is not None else (point.lat if point else None),
-        lng=lng if lng is not None else (point.lng if point else None),
-        address=address or (point.address if point else None), timezone=grid.unit.timezone,
+        grid_unit_id=grid.unit_id, **_place(point, lat, lng, address), timezone=grid.unit.timezone,
         reporter_id=actor.id, client_id=client_id, resolved_on_site=resolved_on_site,
         observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1, round_id=round_id,
         next_check_at=now, party_id=party_id, due_at=due_at,
@@ -78,6 +74,19 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
     # Last: the day's counter row stays locked until the commit, so concurrent reports queue only for the rest.
     problem.code = codes.next_code(prefix=codes.code_prefix(grid.unit), tz=grid.unit.timezone, now=now)
     return _insert_report(problem, actor, now)
+
+
+def _check_observed(observed_at: datetime | None, now: datetime) -> None:
+    if observed_at is not None and observed_at > now + CLOCK_SKEW:
+        raise Invalid("observed_at lies in the future", errors={"observed_at": ["must not be in the future"]})
+
+
+def _place(point: Point | None, lat: float | None, lng: float | None, address: str | None) -> dict:
+    """Where the problem is: what the report says, else its point's."""
+    if point is None:
+        return {"lat": lat, "lng": lng, "address": address or None}
+    return {"lat": lat if lat is not None else point.lat, "lng": lng if lng is not None else point.lng,
+            "address": address or point.address}
 
 
 def _start(problem: Problem, actor: User, now: datetime) -> None:
@@ -104,8 +113,7 @@ def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Proble
             raise
         return existing, False
     fields = {"resolved_on_site": True} if problem.resolved_on_site else {}
-    event = record_event(problem, actor, now, Action.REPORT, None, 1, fields=fields, note=None,
-                         stage=None, overdue=None)
+    event = append_event(problem, actor, now, Action.REPORT, Entry(None, fields), row=Row.INSERTED)
     outbox.enqueue(topic="problem.created", now=now, payload={
         "problem_id": problem.id, "event_id": event.id, "data": outbox.problem_data(problem)})
     tally.count("report", source=report_source(problem, actor))
@@ -216,9 +224,9 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
     with db.session.no_autoflush:
         _edit_fields(problem, actor, now, changes)
         problem.updated_at = now
-        seq = compare_and_set(problem)
-        record_event(problem, actor, now, Action.EDIT, problem.state, seq, fields=event_fields(changes),
-                     note=None, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
+        entry = Entry(problem.state, event_fields(changes), stage=problem.stage,
+                      overdue=clocks.stage_overdue(problem, now))
+        append_event(problem, actor, now, Action.EDIT, entry, row=Row.COMPARE_AND_SET)
     if "category_code" in changes or "point_id" in changes:
         _relink(problem)
     return problem
@@ -230,7 +238,7 @@ def _relink(problem: Problem) -> None:
     if repeated != problem.recurrence_of:
         db.session.execute(update(Problem).where(Problem.id == problem.id).values(recurrence_of=repeated)
                            .execution_options(synchronize_session=False))
-        set_committed_value(problem, "recurrence_of", repeated)
+        mark_written(problem, {"recurrence_of": repeated})
     relink_repeats_of(problem.id, gone=False)
 
 
