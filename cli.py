@@ -14,11 +14,13 @@ from workflow.errors import DomainError
 from workflow.inspections import defaults as inspection_defaults
 from workflow.intake import keys as intake_keys
 from workflow.paging import MAX_ID
+from workflow.roster import imports
 
 seed_cli = AppGroup("seed", help="Seed reference and demo data.")
 users_cli = AppGroup("users", help="Manage users.")
 calendar_cli = AppGroup("calendar", help="The working calendar.")
 audit_cli = AppGroup("audit", help="Tamper evidence of the problem trails.")
+import_cli = AppGroup("import", help="Bulk imports.")
 open311_cli = AppGroup("open311", help="The Open311 GeoReport v2 face.")
 open311_keys_cli = AppGroup("keys", help="API keys of Open311 client applications.")
 open311_cli.add_command(open311_keys_cli)
@@ -30,7 +32,7 @@ def _print_tokens(issued) -> None:
         unit = f" @ {user.unit.name}" if user.unit else ""
         click.echo(f"  {user.role:<10} {user.name}{unit}  (id {user.id})\n    {token}")
         if password := getattr(user, "demo_password", None):
-            click.echo(f"    console /console/login: login {user.login}, password {password}")
+            click.echo(f"  ↳ console (/console/login): login {user.login}, password {password}")
 
 
 @seed_cli.command("demo")
@@ -155,17 +157,48 @@ def seed_calendar_command(years):
     click.echo(f"wrote {written} calendar rows; estimated years: {calendar.estimated_years(db.session)}")
 
 
+@import_cli.command("template")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def import_template_command(path):
+    """Write the empty import template (XLSX) to PATH."""
+    path.write_bytes(imports.template())
+    click.echo(f"wrote the template to {path}")
+
+
+@import_cli.command("org")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_org_command(path):
+    """Import units, grids, points and people from an XLSX or CSV: all or nothing; a rerun changes nothing.
+    Prints what it did and each new person's token (once); exits 1 naming every bad row."""
+    try:
+        report = imports.import_roster(actor=None, now=utcnow(), data=path.read_bytes(), filename=path.name)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        click.echo(f"refused: {error.detail}", err=True)
+        for where, messages in error.errors.items():
+            click.echo(f"  {where}: {'; '.join(messages)}", err=True)
+        raise SystemExit(1) from None
+    for what in ("created", "updated", "unchanged"):
+        click.echo(f"{what}: " + ", ".join(f"{n} {sheet}" for sheet, n in getattr(report, what).items()))
+    for issued in report.tokens:
+        click.echo(f"  {issued['name']} (id {issued['user_id']}, {issued['phone'] or issued['employee_no']})"
+                   f"\n    {issued['token']}")
+
+
 @audit_cli.command("verify")
 @click.option("--problem", "problem_id", type=click.IntRange(1, MAX_ID), help="Check this problem only.")
 @click.option("--party", "party_id", type=click.IntRange(1, MAX_ID), help="Check this party only.")
+@click.option("--admin", "admin_only", is_flag=True, help="Check the admin trail only.")
 @click.pass_context
-def audit_verify_command(ctx, problem_id, party_id):
-    """Walk every trail's hash chain, problems then parties; exit 1 naming the first broken link."""
-    if problem_id is not None and party_id is not None:
-        raise click.BadParameter("give --problem or --party, not both", param_hint="--party")
+def audit_verify_command(ctx, problem_id, party_id, admin_only):
+    """Walk every trail's hash chain, problems, parties, then the admin trail; exit 1 naming the first broken
+    link."""
+    if sum((problem_id is not None, party_id is not None, admin_only)) > 1:
+        raise click.BadParameter("give one of --problem, --party, --admin", param_hint="--party")
     mode = sqlite_begin_mode.set("DEFERRED")  # only reads: do not hold SQLite's write lock meanwhile
     try:
-        verdict = audit.verify_chains(problem_id=problem_id, party_id=party_id)
+        verdict = audit.verify_chains(problem_id=problem_id, party_id=party_id, admin_only=admin_only)
     finally:
         db.session.rollback()
         sqlite_begin_mode.reset(mode)
@@ -176,15 +209,19 @@ def audit_verify_command(ctx, problem_id, party_id):
     if not verdict.intact:
         click.echo(str(verdict.broken))
         ctx.exit(1)
-    click.echo(_intact(verdict, party_only=party_id is not None))
+    click.echo(_intact(verdict, party_only=party_id is not None, admin_only=admin_only))
 
 
-def _intact(verdict: audit.Verdict, *, party_only: bool) -> str:
+def _intact(verdict: audit.Verdict, *, party_only: bool, admin_only: bool = False) -> str:
     problems = f"{verdict.problems} problems, {verdict.events} events"
     parties = f"{verdict.parties} parties, {verdict.party_events} party events"
+    admin = f"{verdict.admin_events} admin events"
     if party_only:
         return f"intact: {parties}"
-    return f"intact: {problems}" + (f"; {parties}" if verdict.parties else "")
+    if admin_only:
+        return f"intact: {admin}"
+    return (f"intact: {problems}" + (f"; {parties}" if verdict.parties else "")
+            + (f"; {admin}" if verdict.admin_events else ""))
 
 
 @audit_cli.command("digest")

@@ -42,7 +42,8 @@ FAILURE_DETAILS = {
 
 
 def authenticate_caller() -> None:
-    """Set g.actor from the bearer token, or raise AuthFailure; slow an address that keeps failing."""
+    """Set g.actor from the bearer token, or raise AuthFailure; an address that keeps failing gets 429 for its
+    failures (never for a valid token)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -50,9 +51,11 @@ def authenticate_caller() -> None:
         raise AuthFailure(401, FAILURE_DETAILS["missing"])
     throttle, now = current_app.extensions["rectify_auth_throttle"], request_now()
     address = request.remote_addr or "unknown"
-    _refuse_throttled(throttle, address, now)
+    # The credential is looked at first: a valid one always passes, whoever failed from this address before
+    # (an office behind one NAT shares an address with whoever keeps guessing). Only failures are throttled.
     result = authenticate(token, now=now) if scheme.lower() == "bearer" and token else None
     if result is None or result.user is None:
+        _refuse_throttled(throttle, address, now)
         reason = result.failure if result else "missing"
         _fail(throttle, address, now, reason, result.token if result else None)
     g.actor, g.api_token = result.user, result.token
@@ -62,7 +65,7 @@ def authenticate_caller() -> None:
 
 
 def _refuse_throttled(throttle, address: str, now: datetime) -> None:
-    """429 for an address that failed too often lately, before its token is even looked at."""
+    """429 for a failing credential from an address that failed too often lately (a valid one never gets here)."""
     if (wait := throttle.retry_after(address, now=now)) is not None:
         log.info("authentication refused from %s for %d s more: too many failures", address, wait)
         raise AuthFailure(429, "Too many failed authentications from this address; retry later.",

@@ -1,13 +1,14 @@
 """Escalation rules (supervisors for their subtree, admins for all), the inbox, and webhooks (admins)."""
 
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.blueprint import ID, Blueprint
-from api.context import current_actor, request_now, require_role
+from api.context import current_actor, if_match_version, request_now, require_role
 from api.errors import ProblemSchema
 from api.fields import StrictBoolean, StrictFloat, StrictString
-from api.schemas import In, PageArgs, _id, choice, page_of
+from api.schemas import ETAG, In, PageArgs, _id, choice, edit_doc, etag, page_of, reason_field
 from api.write import write
 from models.enums import DeliveryStatus, Severity, Stage
 from workflow.escalation import firing, rules
@@ -50,9 +51,11 @@ class RuleIn(RuleFields):
 
 
 class RuleEditIn(RuleFields):
+    reason = reason_field()
+
     @validates_schema
     def _something(self, data, **kwargs):
-        if not data:
+        if not set(data) - {"reason"}:
             raise ValidationError("give at least one field to change", "_schema")
 
 
@@ -72,6 +75,11 @@ class RuleOut(Schema):
     severities = fields.List(fields.String(), allow_none=True)
     unit_id = fields.Integer(allow_none=True)
     active = fields.Boolean()
+    failing = fields.Boolean(attribute="failing", metadata={
+        "description": "the sweep could not run this rule and skips it until it is edited"})
+    failing_since = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    version = fields.Integer()
 
 
 class DryRunHit(Schema):
@@ -121,10 +129,11 @@ class WebhookEditIn(In):
     secret = StrictString(load_only=True, validate=validate.Length(min=16, max=200))
     events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), validate=validate.Length(min=1))
     active = StrictBoolean()
+    reason = reason_field()
 
     @validates_schema
     def _something(self, data, **kwargs):
-        if not data:
+        if not set(data) - {"reason"}:
             raise ValidationError("give at least one field to change", "_schema")
 
 
@@ -133,6 +142,7 @@ class WebhookOut(Schema):
     url = fields.String()
     events = fields.List(fields.String())
     active = fields.Boolean()
+    version = fields.Integer()
 
 
 class DeliveryArgs(PageArgs):
@@ -183,11 +193,14 @@ class RuleById(MethodView):
 
     @write
     @blp.arguments(RuleEditIn)
-    @blp.response(200, RuleOut)
-    @blp.alt_response(404, schema=ProblemSchema)
+    @blp.response(200, RuleOut, headers=ETAG)
+    @edit_doc(blp)
     def patch(self, data, rule_id):
-        """Change a rule (set active false to retire it; its firings stay on the trails)."""
-        return rules.edit_rule(actor=current_actor(), now=request_now(), rule_id=rule_id, **data)
+        """Change a rule under If-Match (set active false to retire it; its firings stay on the trails); the
+        change goes on the admin trail."""
+        rule = rules.edit_rule(actor=current_actor(), now=request_now(), rule_id=rule_id,
+                               expected_version=if_match_version(), **data)
+        return rule, 200, etag(rule)
 
 
 @blp.route("/escalation-rules/dry-run", methods=["POST"])
@@ -241,18 +254,23 @@ class Webhooks(MethodView):
     def post(self, data):
         """Add a webhook (admin). The secret is write-only: deliveries are signed with it."""
         require_role("admin")
-        return webhooks.create_webhook(now=request_now(), **data), 201
+        return webhooks.create_webhook(actor=current_actor(), now=request_now(),
+                                       allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"], **data), 201
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>", methods=["PATCH"])
 @write
 @blp.arguments(WebhookEditIn)
-@blp.response(200, WebhookOut)
-@blp.alt_response(404, schema=ProblemSchema)
+@blp.response(200, WebhookOut, headers=ETAG)
+@edit_doc(blp)
 def edit_webhook(data, webhook_id):
-    """Change a webhook, or set active false to stop its deliveries (admin)."""
+    """Change a webhook under If-Match, or set active false to stop its deliveries (admin); on the admin
+    trail (a new secret is written "changed")."""
     require_role("admin")
-    return webhooks.edit_webhook(webhook_id=webhook_id, **data)
+    hook = webhooks.edit_webhook(actor=current_actor(), now=request_now(), webhook_id=webhook_id,
+                                 expected_version=if_match_version(),
+                                 allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"], **data)
+    return hook, 200, etag(hook)
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>/deliveries")

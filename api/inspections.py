@@ -14,7 +14,9 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, lang, request_now, require_role
 from api.errors import ProblemSchema, problem_response
-from api.fields import AwareDateTime, CommaList, StrictBoolean, StrictFloat, StrictString
+from api.evidence import exp_alive
+from api.fields import AwareDateTime, CommaList, Computed, StrictBoolean, StrictFloat, StrictString
+from api.openapi import refuses
 from api.schemas import In, PageArgs, _id, choice, page_of, text
 from api.write import write
 from models.enums import ItemType, OrderState, Outcome, PartyKind, Severity, TaskKind
@@ -79,8 +81,8 @@ class InspectionTemplateOut(Schema):
     items = fields.List(fields.Dict(), metadata={"description": "code, label, type (check|choice|number|date), "
                                                 "required, choices?, min?, max?, max_age_days?, photo_required, "
                                                 "category, severity, rectify_days, on_fail, requirement"})
-    in_use = fields.Function(templates.in_use, metadata={"description": "inspections used this version: a "
-                                                         "change makes the next version"})
+    in_use = Computed(templates.in_use, returns=fields.Boolean(), metadata={
+        "description": "inspections used this version: a change makes the next version"})
     created_at = fields.DateTime()
 
 
@@ -132,7 +134,8 @@ class InspectionResultIn(In):
     item = StrictString(required=True, validate=validate.Length(min=1, max=40))
     value = fields.Raw(required=True, allow_none=True, metadata={
         "description": "check: pass|fail|na; choice: a choice's value; number; date: YYYY-MM-DD; null: not "
-                       "answered (optional items only)"})
+                       "answered (optional items only)",
+        "anyOf": [{"type": "string", "nullable": True}, {"type": "number", "nullable": True}]})
     note = StrictString(allow_none=True, validate=validate.Length(max=500))
     photo_ids = fields.List(_id(), validate=validate.Length(max=10))
 
@@ -161,8 +164,8 @@ class OrderBriefOut(Schema):
 class InspectionOut(Schema):
     id = fields.Integer()
     party_id = fields.Integer()
-    template_code = fields.Function(lambda i: _template(i).code)
-    template_version = fields.Function(lambda i: _template(i).version)
+    template_code = Computed(lambda i: _template(i).code, returns=fields.String())
+    template_version = Computed(lambda i: _template(i).version, returns=fields.Integer())
     officer_id = fields.Integer()
     list_id = fields.Integer(allow_none=True)
     round_id = fields.Integer(allow_none=True)
@@ -170,12 +173,13 @@ class InspectionOut(Schema):
     at = fields.DateTime()
     received_at = fields.DateTime()
     outcome = fields.String(metadata={"description": "pass | rectify"})
-    outcome_label = fields.Function(lambda i: term("outcome", i.outcome, lang()))
+    outcome_label = Computed(lambda i: term("outcome", i.outcome, lang()), returns=fields.String())
     results = fields.List(fields.Dict())
     note = fields.String(allow_none=True)
-    problem_ids = fields.Function(lambda i: _outcome(i)["problem_ids"])
-    order = fields.Function(lambda i: _brief(_outcome(i)["order"]), allow_none=True)
-    reinspected_order_id = fields.Function(lambda i: _outcome(i)["reinspected_order_id"], allow_none=True)
+    problem_ids = Computed(lambda i: _outcome(i)["problem_ids"], returns=fields.List(fields.Integer()))
+    order = Computed(lambda i: _brief(_outcome(i)["order"]), returns=fields.Nested(OrderBriefOut, allow_none=True))
+    reinspected_order_id = Computed(lambda i: _outcome(i)["reinspected_order_id"],
+                                    returns=fields.Integer(allow_none=True))
 
 
 def _outcome(inspection) -> dict:
@@ -217,6 +221,7 @@ class Inspections(MethodView):
     @blp.response(201, InspectionOut)
     @blp.alt_response(200, schema=InspectionOut, description="A repeated client_id: the first inspection")
     @blp.alt_response(409, schema=ProblemSchema)
+    @refuses(404)  # a party the caller cannot see, or no such template
     def post(self, data):
         """Record an inspection (officers in their grids, supervisors in their area): results are checked
         against the template version (errors name the item: `items[3].value`), failed items raise problems
@@ -248,10 +253,10 @@ class RectificationOrderOut(Schema):
     deadline_at = fields.DateTime()
     items = fields.List(fields.Dict())
     state = fields.String(metadata={"description": "open | complied | failed"})
-    state_label = fields.Function(lambda o: term("order_state", o.state, lang()))
+    state_label = Computed(lambda o: term("order_state", o.state, lang()), returns=fields.String())
     closed_at = fields.DateTime(allow_none=True)
     closed_by_inspection_id = fields.Integer(allow_none=True)
-    print_url = fields.Function(lambda o: url_for("inspections.print_order", order_id=o.id))
+    print_url = Computed(lambda o: url_for("inspections.print_order", order_id=o.id), returns=fields.String())
 
 
 class RectificationOrderArgs(PageArgs):
@@ -310,7 +315,7 @@ class InspectionTaskOut(Schema):
     id = fields.Integer()
     kind = fields.String(metadata={"description": "reinspection (an order's deadline passed) | recheck (an item "
                                                   "expires soon)"})
-    kind_label = fields.Function(lambda t: term("task_kind", t.kind, lang()))
+    kind_label = Computed(lambda t: term("task_kind", t.kind, lang()), returns=fields.String())
     party_id = fields.Integer()
     order_id = fields.Integer(allow_none=True)
     item_code = fields.String(allow_none=True)
@@ -369,8 +374,9 @@ class InspectionPhotoOut(Schema):
     height = fields.Integer(allow_none=True)
     taken_at = fields.DateTime(allow_none=True)
     inspection_id = fields.Integer(allow_none=True)
-    url = fields.Function(lambda p: _signed_url(p, "original"))
-    thumbnail_url = fields.Function(lambda p: _signed_url(p, "thumbnail"))
+    activity_id = fields.Integer(allow_none=True, metadata={"description": "the campaign activity that named it"})
+    url = Computed(lambda p: _signed_url(p, "original"), returns=fields.String())
+    thumbnail_url = Computed(lambda p: _signed_url(p, "thumbnail"), returns=fields.String())
     created_at = fields.DateTime()
 
 
@@ -407,7 +413,7 @@ def photo_content(args, photo_id):
     """The bytes, for a URL from `url`/`thumbnail_url`: no Authorization header needed until it expires."""
     expected = _signature(photo_id, args["variant"], args["exp"])
     photo = photos.photo_by_id(photo_id)
-    if not hmac.compare_digest(expected, args["sig"]) or args["exp"] < request_now().timestamp() or photo is None:
+    if not hmac.compare_digest(expected, args["sig"]) or not exp_alive(args["exp"]) or photo is None:
         return problem_response(403, detail="This link is forged or has expired; read the photo again.")
     thumb = args["variant"] == "thumbnail"
     data = current_app.extensions["rectify_storage"].get(f"{photo.sha256}-thumb" if thumb else photo.sha256)

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now, require_role
 from api.errors import ProblemSchema
-from api.fields import StrictString
+from api.fields import Computed, StrictString
 from api.schemas import In, PageArgs
 from api.write import write
 from workflow.intake import keys
@@ -24,8 +24,8 @@ class KeyOut(Schema):
     name = fields.String()
     user_id = fields.Integer(metadata={"description": "the application's system account (role public): the "
                                                       "reporter of what it posts"})
-    status = fields.Function(lambda row: "revoked" if row.revoked_at else "active",
-                             metadata={"description": "active | revoked"})
+    status = Computed(lambda row: "revoked" if row.revoked_at else "active",
+                      returns=fields.String(validate=validate.OneOf(["active", "revoked"])))
     created_by = fields.Integer(attribute="created_by_id", allow_none=True)
     created_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, current_token, request_now, require_role
 from api.errors import ProblemSchema
-from api.fields import AwareDateTime, StrictString
+from api.fields import AwareDateTime, Computed, StrictString
 from api.schemas import In
 from api.write import write
 from workflow import auth
@@ -25,10 +25,10 @@ class TokenOut(Schema):
     id = fields.Integer()
     user_id = fields.Integer()
     label = fields.String()
-    status = fields.Function(lambda token: token.status(request_now()),
-                             metadata={"description": "active | expired | revoked"})
-    current = fields.Function(lambda token: token.id == current_token().id,
-                              metadata={"description": "true for the token this request was made with"})
+    status = Computed(lambda token: token.status(request_now()),
+                      returns=fields.String(validate=validate.OneOf(["active", "expired", "revoked"])))
+    current = Computed(lambda token: token.id == current_token().id, returns=fields.Boolean(),
+                       metadata={"description": "true for the token this request was made with"})
     created_by = fields.Integer(attribute="created_by_id", allow_none=True)
     created_at = fields.DateTime()
     expires_at = fields.DateTime(allow_none=True, metadata={"description": "null: never (tokens that predate expiry)"})

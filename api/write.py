@@ -17,7 +17,7 @@ from models.base import db
 from workflow import idempotency
 from workflow.errors import DomainError, Invalid
 
-KEPT_HEADERS = ("Content-Type", "ETag", "Location")
+KEPT_HEADERS = ("Content-Type", "ETag", "Location", "Deprecation")
 # Answers about the If-Match header are not the request's outcome: a retry that fixes it must run.
 NOT_STORED = frozenset({412, 428})
 MAX_KEY_LENGTH = 255

@@ -11,11 +11,20 @@ def _sqlite_url(name: str) -> str:
     return f"sqlite:///{ROOT / 'instance' / name}"
 
 
+# Keys that are public (the old development default, the example file's placeholder) or too short to guess hard:
+# production refuses them, development replaces them by a random key kept in instance/secret_key.
 DEV_SECRET = "dev-only-not-secret"
+PLACEHOLDER_SECRETS = frozenset({"", DEV_SECRET, "CHANGE-ME", "change-me", "secret"})
+MIN_SECRET_LENGTH = 32
+
+
+def weak_secret(key: str | None) -> bool:
+    """Whether `key` must not sign anything: unset, a known placeholder, or shorter than 32 characters."""
+    return key is None or key in PLACEHOLDER_SECRETS or len(key) < MIN_SECRET_LENGTH
 
 
 class Base:
-    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url("rectify.db")
     # hide_parameters: an error's message never carries the values it was writing (tokens, secrets) into a log.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
@@ -51,6 +60,8 @@ class Base:
     JSON_MAX_BYTES = 1024 * 1024
     ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR") or str(ROOT / "instance" / "attachments")
     ATTACHMENT_FAR_METRES = 200
+    # Photos whose header announces more pixels are refused (413) before anything is decoded.
+    PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", "50000000"))
     # Public and hotline reports outside every grid boundary go to the grid of the nearest point within this.
     INTAKE_NEAREST_POINT_METRES = float(os.environ.get("INTAKE_NEAREST_POINT_METRES", "500"))
     # Open311: requests per API key (posts) and per client address (reads) in a sliding minute, per process.
@@ -58,13 +69,15 @@ class Base:
     OPEN311_READS_PER_MINUTE = int(os.environ.get("OPEN311_READS_PER_MINUTE", "120"))
     OPEN311_MAX_BYTES = 64 * 1024
     SIGNED_URL_SECONDS = 900
+    # Webhooks toward private, loopback or link-local addresses (a receiver on this machine or the office
+    # network): refused unless set explicitly, in every environment (tests and a local demo receiver set it).
+    WEBHOOK_ALLOW_PRIVATE = os.environ.get("WEBHOOK_ALLOW_PRIVATE", "false").lower() in ("1", "true", "yes")
     API_TITLE = "Rectify"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
-    OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    # /docs is api/docs.py: Swagger UI from the pinned flask-swagger-ui wheel, not flask-smorest's CDN page
     JSON_SORT_KEYS = False
     RUN_HOST = os.environ.get("HOST", "127.0.0.1")
     RUN_PORT = int(os.environ.get("PORT", "5000"))
@@ -91,6 +104,7 @@ class Development(Base):
 
 class Testing(Base):
     TESTING = True
+    SECRET_KEY = "testing-only-secret-key-of-forty-characters"
     # One app serves the whole test session: tests of the limit lower it and clear the counts themselves.
     AUTH_FAILURE_LIMIT = 1_000_000
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite://"

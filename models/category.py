@@ -1,6 +1,6 @@
 """Problem categories (问题类别) with their time limits per stage."""
 
-from sqlalchemy import JSON, ForeignKey, String, false
+from sqlalchemy import JSON, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import db
@@ -22,6 +22,9 @@ class Category(db.Model):
     # {"dispatch": {"minutes": 120, "clock": "working"}, "accept": ..., "whole": ...}
     limits: Mapped[dict] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(default=True)
+    # A non-spatial category (支部建设, 制度建设): its problems belong to a unit, not to a grid and a point.
+    spatial: Mapped[bool] = mapped_column(default=True, server_default=true())
+    version: Mapped[int] = mapped_column(default=1)
     # Offered to the public as an Open311 service (service_code = code), with these attributes:
     # [{"code", "datatype": string|number|datetime|text|singlevaluelist|multivaluelist, "required",
     #   "description", "values": [{"key", "name"}]}].

@@ -52,6 +52,7 @@ class Action(StrEnum):
     EDIT = "edit"
     ESCALATE = "escalate"
     ATTACH = "attach"
+    RELEASE = "release"  # by the system: the handler left, the problem is back on the unit's queue
 
 
 class Source(StrEnum):
@@ -115,13 +116,15 @@ class Light(StrEnum):
 
 
 class RoundState(StrEnum):
-    """A patrol round: scheduled → open (its window began) → in_progress → completed (late), or missed."""
+    """A patrol round: scheduled → open (its window began) → in_progress → completed (late), or incomplete
+    (started, never completed by its end plus grace), or missed."""
 
     SCHEDULED = "scheduled"
     OPEN = "open"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     COMPLETED_LATE = "completed_late"
+    INCOMPLETE = "incomplete"
     MISSED = "missed"
     CANCELLED = "cancelled"
 
@@ -193,6 +196,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "edit": ("修改", "Edit"),
     "escalate": ("督办升级", "Escalate"),
     "attach": ("上传附件", "Attach"),
+    "release": ("退回单位待派", "Back to the unit's queue"),
     # roles
     "officer": ("巡查员", "Officer"),
     "handler": ("处置人员", "Handler"),

@@ -28,8 +28,16 @@ class EscalationRule(db.Model):
     severities: Mapped[list | None] = mapped_column(JSON)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by the sweep when the rule could not run (it is skipped until edited); the error, for its keepers.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def failing(self) -> bool:
+        return self.failing_since is not None
 
 
 class EscalationFiring(db.Model):
@@ -72,6 +80,7 @@ class Webhook(db.Model):
     secret: Mapped[str] = mapped_column(String(200))
     events: Mapped[list] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -93,3 +102,6 @@ class WebhookDelivery(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # While a scheduler sends it: until when it holds it, and its claim (the result is recorded only under it).
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(32))

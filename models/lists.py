@@ -22,6 +22,8 @@ class ProblemList(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # campaign | star | round_findings | other
+    # A drive (e.g. 五星支部创建) holds one child list per star; progress rolls up one level (decision 0090).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("problem_lists.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     lead_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)  # 牵头单位
     unit_ids: Mapped[list] = mapped_column(JSON, default=list)  # cooperating units

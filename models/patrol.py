@@ -33,6 +33,7 @@ class PatrolPlan(db.Model):
     follow_up_days: Mapped[int] = mapped_column(default=7)
     checkin_radius_m: Mapped[int] = mapped_column(default=200)
     paused: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)  # false: retired (no rounds; kept for history)
     # Secret per plan: dynamic rounds shuffle with it, reproducible but not guessable by officers.
     seed: Mapped[str] = mapped_column(String(32))
     # Every window starting before this instant has been turned into a round (or recorded missed).
@@ -90,3 +91,21 @@ class PatrolCheckin(db.Model):
     distance_m: Mapped[float] = mapped_column(Float)
     flags: Mapped[list] = mapped_column(JSON, default=list)
     client_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class ChecklistOutcome(db.Model):
+    """What the officers found of one problem listed on a round's checklist for verification (复查) or a
+    follow-up look (回头看): still there (with the finding reported for it), fixed, or not seen."""
+
+    __tablename__ = "checklist_outcomes"
+    __table_args__ = (UniqueConstraint("round_id", "problem_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("patrol_rounds.id"), index=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # verify | follow_up
+    outcome: Mapped[str] = mapped_column(String(12))  # still_there | fixed | not_seen
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

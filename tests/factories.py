@@ -121,7 +121,7 @@ PATHS = {
     "closed": lambda w: [_assign(w), ("accept", "handler", {}), ("submit", "handler", {"note": "done"}),
                          ("verify", "officer", {"note": "ok"}), ("close", "supervisor", {})],
     "cancelled": lambda w: [("cancel", "supervisor", {"reason": "duplicate", "reason_code": "other"})],
-    "suspended": lambda w: [_assign(w), ("accept", "handler", {}), ("suspend", "supervisor", {"reason": "winter"})],
+    "suspended": lambda w: [_assign(w), ("accept", "handler", {}), ("suspend", "supervisor", {"note": "winter"})],
 }
 
 
@@ -129,15 +129,15 @@ def default_fields(w: World, action: str, now: datetime) -> dict:
     """A valid set of fields for each action, for walks over the whole table."""
     return {
         "assign": {"unit_id": w.units["squad"].id},
-        "reassign": {"unit_id": w.units["squad"].id, "reason": "handler changed"},
+        "reassign": {"unit_id": w.units["squad"].id, "note": "handler changed"},
         "return": {"reason": "not ours"},
         "submit": {"note": "cleared"},
         "verify": {"note": "checked on site"},
         "reject": {"reason": "still there"},
         "send_back": {"reason": "photos unclear"},
         "cancel": {"reason": "duplicate", "reason_code": "other"},
-        "suspend": {"reason": "waiting for demolition"},
-        "request_extension": {"until": now + timedelta(days=30), "reason": "contractor needed"},
+        "suspend": {"note": "waiting for demolition"},
+        "request_extension": {"until": now + timedelta(days=30), "note": "contractor needed"},
         "comment": {"text": "noted"},
         "callback": {"satisfaction": "unsatisfied", "note": "the stall is back"},
         "reopen": {"reason": "the reporter is unsatisfied"},

@@ -10,7 +10,7 @@ from tests.conftest import NOW
 from tests.factories import World
 from workflow.patrols import plans
 
-BEFORE = "b7d2e4f6a810"  # the revision before sources
+BEFORE = "8e4f2a6c1d39"  # the revision before sources
 
 
 def test_a_patrol_finding_becomes_patrol_and_an_officers_report_officer(scratch):

@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from models import JobRun, OutboxMessage, SchedulerLease, WebhookDelivery
 from models.base import db
 from models.enums import DeliveryStatus
-from workflow.calendar import estimated_years
+from workflow.calendar import estimated_years, statutory_years, years_without_days
 
 LEASE = "scheduler"
 
@@ -47,9 +47,14 @@ def scheduler_status(*, now: datetime) -> dict:
 
 
 def warnings(*, now: datetime) -> list[str]:
-    """Things an operator should fix: a working calendar that is still the library's estimate."""
-    return [f"the working calendar for {year} is the holiday library's estimate; import the official "
-            "schedule through /api/v1/calendar" for year in estimated_years(db.session) if year <= now.year + 1]
+    """Things an operator should fix: a current or next year without any statutory day, or one that is still
+    the library's estimate."""
+    missing = [f"the working calendar has no statutory holidays for {year}: working time would count them as "
+               "workdays; run `flask calendar seed` or import the schedule through /api/v1/calendar"
+               for year in years_without_days(db.session, years=statutory_years(now))]
+    return missing + [f"the working calendar for {year} is the holiday library's estimate; import the official "
+                      "schedule through /api/v1/calendar" for year in estimated_years(db.session)
+                      if year <= now.year + 1]
 
 
 # --- operational warnings (each its own check; /healthz lists what they say) -----------------------------

@@ -14,6 +14,7 @@ from workflow.auth import issue_token, revoke_all
 from workflow.escalation import rules
 from workflow.evidence.storage import Storage
 from workflow.inspections import demo as gas_demo
+from workflow.ledger import campaign_demo
 from workflow.patrols import plans
 
 
@@ -48,7 +49,7 @@ def is_empty() -> bool:
 
 def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -> list[tuple[User, str]]:
     """Build the demo district on an empty database; returns each demo user with their token. With a photo
-    `storage`, the gas-safety campaign too."""
+    `storage`, the gas-safety campaign, the 五星支部 drive and the 全城清洁 campaign too."""
     spec = _load("demo.toml")
     calendar.seed_calendar(db.session, years=calendar.default_years(), now=now)
     units = _seed_units(spec["units"], now, timezone)
@@ -68,6 +69,8 @@ def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -
     for plan in spec["plans"]:
         _seed_plan(plan, now, units, grids, points, people)
     gas_demo.seed_gas_campaign(now=now, storage=storage)
+    if storage is not None:  # benchmarks seed the district without them: they write problems with their own ids
+        campaign_demo.seed_campaigns(now=now, storage=storage)
     return issued
 
 

@@ -2,7 +2,7 @@
 categories; Open311 API keys
 
 Revision ID: a19b0c311001
-Revises: b7d2e4f6a810
+Revises: 8e4f2a6c1d39
 Create Date: 2026-12-03 12:50:00
 
 Existing problems get their source from what they are: a patrol round's finding is `patrol`, a problem about
@@ -15,7 +15,7 @@ import models.base
 
 
 revision = 'a19b0c311001'
-down_revision = 'b7d2e4f6a810'
+down_revision = '8e4f2a6c1d39'
 branch_labels = None
 depends_on = None
 

@@ -119,11 +119,18 @@ def test_a_reopen_without_an_unsatisfied_callback_is_409(client, world):
 def test_a_grid_boundary_is_drawn_by_an_admin(client, world):
     square = {"type": "Polygon", "coordinates": [[[118.0, 35.0], [118.1, 35.0], [118.1, 35.1], [118.0, 35.1],
                                                   [118.0, 35.0]]]}
-    response = client.patch(f"/api/v1/grids/{world.grids['west'].id}", json={"boundary": square},
-                            headers=world.auth("admin"))
+    response = client.put(f"/api/v1/grids/{world.grids['west'].id}/boundary", json={"boundary": square},
+                          headers=world.auth("admin", **{"If-Match": '"1"'}))
     assert response.status_code == 200 and response.json["boundary"] == square
+    assert response.headers["ETag"] == '"2"' and response.json["version"] == 2
     placed = post_ticket(client, world, lat=35.05, lng=118.05, external_ref="T-2")
     assert placed.json["grid_id"] == world.grids["west"].id
-    bad = client.patch(f"/api/v1/grids/{world.grids['west'].id}", json={"boundary": {"type": "Polygon"}},
-                       headers=world.auth("admin"))
+    bad = client.put(f"/api/v1/grids/{world.grids['west'].id}/boundary", json={"boundary": {"type": "Polygon"}},
+                     headers=world.auth("admin", **{"If-Match": '"2"'}))
     assert_problem_json(bad, 422)
+    stale = client.put(f"/api/v1/grids/{world.grids['west'].id}/boundary", json={"boundary": None},
+                       headers=world.auth("admin", **{"If-Match": '"1"'}))
+    assert_problem_json(stale, 412)
+    unconditional = client.put(f"/api/v1/grids/{world.grids['west'].id}/boundary", json={"boundary": None},
+                               headers=world.auth("admin"))
+    assert_problem_json(unconditional, 428)

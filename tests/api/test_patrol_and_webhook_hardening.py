@@ -126,7 +126,8 @@ def test_a_redirect_is_a_failed_delivery_not_a_success(client, world):
 
 def test_a_paused_webhook_keeps_its_deliveries_until_it_is_active_again(client, world):
     hook_id = hook(client, world, "http://127.0.0.1:9/hook")
-    patched = client.patch(f"/api/v1/webhooks/{hook_id}", json={"active": False}, headers=world.auth("admin"))
+    patched = client.patch(f"/api/v1/webhooks/{hook_id}", json={"active": False},
+                           headers=world.auth("admin", **{"If-Match": '"1"'}))
     assert (patched.status_code, patched.json["active"]) == (200, False)
     report(world)
     delivery.fan_out(now=NOW)
@@ -134,4 +135,4 @@ def test_a_paused_webhook_keeps_its_deliveries_until_it_is_active_again(client, 
         {"delivered": 0, "failed": 0, "dead": 0}
     assert_problem_json(client.patch(f"/api/v1/webhooks/{hook_id}", json={}, headers=world.auth("admin")), 422)
     assert_problem_json(client.patch(f"/api/v1/webhooks/{hook_id}", json={"active": True},
-                                     headers=world.auth("supervisor")), 403)
+                                     headers=world.auth("supervisor", **{"If-Match": '"2"'})), 403)

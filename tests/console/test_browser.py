@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from models import Problem
 from models.base import db
@@ -39,6 +40,14 @@ def settle(problem: Problem) -> tuple[int, str]:
     return ids
 
 
+def submit(driver, name: str) -> None:
+    """Press a form's button and wait until the answer's page replaced this one (else a read may find the
+    old page's elements)."""
+    button = driver.find_element(By.NAME, name)
+    button.click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(button))
+
+
 def fresh(problem_id: int) -> Problem:
     db.session.commit()  # a new transaction: see what the browser's requests wrote
     return db.session.get(Problem, problem_id)
@@ -63,7 +72,7 @@ def test_a_supervisor_sees_red_dispatches_compares_photos_and_closes(app, live, 
     Select(driver.find_element(By.ID, "assign-unit_id")).select_by_visible_text("squad")
     Select(driver.find_element(By.ID, "assign-handler_id")).select_by_index(1)
     labelled(driver)
-    driver.find_element(By.NAME, "submit-assign").click()
+    submit(driver, "submit-assign")
     assert "已完成" in driver.find_element(By.CLASS_NAME, "flash").text
     assert driver.find_element(By.ID, "state").text == "已派遣"
     assert fresh(pid).unit_id == world.units["squad"].id
@@ -85,7 +94,7 @@ def test_a_supervisor_sees_red_dispatches_compares_photos_and_closes(app, live, 
     labelled(driver)
     screenshot(driver, "problem")
 
-    driver.find_element(By.NAME, "submit-close").click()
+    submit(driver, "submit-close")
     assert driver.find_element(By.ID, "state").text == "已结案"
     assert fresh(pid).state == "closed"
 
@@ -101,9 +110,9 @@ def test_a_stale_form_is_refused_after_another_desk_acted(app, live, browser, wo
         driver.get(f"{live}/console/problems/{pid}")
         Select(driver.find_element(By.ID, "assign-unit_id")).select_by_visible_text("squad")
 
-    first.find_element(By.NAME, "submit-assign").click()
+    submit(first, "submit-assign")
     assert first.find_element(By.ID, "state").text == "已派遣"
-    second.find_element(By.NAME, "submit-assign").click()
+    submit(second, "submit-assign")
     assert "其他人已先操作" in second.find_element(By.ID, "form-error").text
     assert second.find_element(By.ID, "state").text == "已派遣"  # the page shows the problem as it is now
     screenshot(second, "stale")

@@ -6,6 +6,7 @@ from models.base import db
 from tests.conftest import NOW
 from workflow import org
 from workflow.intake import keys
+from workflow.roster import edits
 
 ATTRIBUTES = [
     {"code": "stall_count", "datatype": "number", "required": False, "description": "how many stalls"},
@@ -19,8 +20,9 @@ def scene(world, app):
     for name in ("rectify_open311_reads", "rectify_open311_posts"):
         app.extensions[name].clear()
     app.extensions["rectify_auth_throttle"].clear()
-    org.publish_category(actor=None, now=NOW, category_id=world.categories["hawker"].id, public=True,
-                         public_description="街头流动摊贩占道经营", attributes=ATTRIBUTES)
+    hawker = world.categories["hawker"]
+    edits.publish_category(actor=None, now=NOW, category_id=hawker.id, expected_version=hawker.version, public=True,
+                           public_description="街头流动摊贩占道经营", attributes=ATTRIBUTES)
     world.categories["graffiti"] = org.create_category(actor=None, now=NOW, code="graffiti", name="乱涂乱画",
                                                        name_en="Graffiti", limits={}, public=True)
     row, key = keys.create_key(actor=None, now=NOW, name="city app")

@@ -1,5 +1,6 @@
 """The escalation sweep: fires each due step of every rule once per clock cycle and remembers when to look next."""
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +21,9 @@ SEVERITY_UP = {Severity.LOW.value: Severity.NORMAL.value, Severity.NORMAL.value:
                Severity.HIGH.value: Severity.URGENT.value}
 QUIET = (*FINISHED_STATES, State.SUSPENDED)  # suspended (挂账) problems fire nothing until they resume
 BATCH = 500
+MAX_RETRIES = 20  # rules or problems set aside in one sweep before it gives up
+PROBLEM_RETRY = timedelta(hours=1)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,11 +112,73 @@ def _recurring(rule: EscalationRule, problem: Problem) -> list[int]:
 def sweep(*, now: datetime) -> list[str]:
     """Fire every step that is due by `now`, oldest first, each once; say what fired.
 
-    A batch of due problems (locked, so nobody else writes them meanwhile) costs a few statements plus two per
-    fired step (its event: the hash chain reads the previous link): the firings are claimed in one INSERT,
-    the problems written in one executemany, inbox items and outbox rows inserted together (bench/RESULTS.md).
+    One rule or problem the sweep cannot handle stops nothing else: the batch is rolled back to a savepoint
+    and run again without the culprit — a rule that fails is marked failing (with its error) and skipped until
+    someone edits it; a problem that fails under two rules is set aside for an hour (docs/decisions/0020).
     """
-    due, steps = _due_steps(now)
+    trouble = _Trouble()
+    for _ in range(MAX_RETRIES):
+        try:
+            with db.session.begin_nested():
+                fired = _sweep_once(now, trouble)
+        except Exception as error:  # isolate whatever one rule or problem raises
+            if not trouble.blame(error):
+                raise
+            continue
+        trouble.settle(now)
+        return fired
+    raise RuntimeError(f"escalation sweep gave up after {MAX_RETRIES} failing rules or problems")
+
+
+class _Trouble:
+    """What failed in this sweep: the rule and problem being handled, the rules and problems set aside."""
+
+    def __init__(self):
+        self.at: tuple[int, int] | None = None  # (rule id, problem id) being handled
+        self.rules: dict[int, tuple[int, str]] = {}  # rule id -> (problem id, error)
+        self.problems: dict[int, str] = {}  # problem id -> error
+
+    def blame(self, error: Exception) -> bool:
+        """Set aside the rule (or, when a second rule fails on the same problem, the problem) that raised."""
+        if self.at is None:
+            return False
+        rule_id, problem_id = self.at
+        self.at = None
+        text = f"{type(error).__name__}: {error}"[:500]
+        log.exception("escalation rule %d failed on problem %d", rule_id, problem_id,
+                      extra={"rule_id": rule_id, "problem_id": problem_id})
+        blamed_here = [r for r, (p, _) in self.rules.items() if p == problem_id]
+        if blamed_here:  # two rules fail on one problem: the problem is at fault, not the rules
+            self.problems[problem_id] = text
+            for rule in blamed_here:
+                del self.rules[rule]
+        else:
+            self.rules[rule_id] = (problem_id, text)
+        return True
+
+    def skips(self, rule: EscalationRule, problem: Problem) -> bool:
+        return rule.id in self.rules or problem.id in self.problems
+
+    def settle(self, now: datetime) -> None:
+        """Record the rules that failed (skipped until edited) and hold the failing problems back an hour."""
+        for rule_id, (_, text) in self.rules.items():
+            db.session.execute(update(EscalationRule).where(EscalationRule.id == rule_id)
+                               .values(failing_since=now, last_error=text)
+                               .execution_options(synchronize_session=False))
+        for problem_id in self.problems:
+            db.session.execute(update(Problem).where(Problem.id == problem_id)
+                               .values(next_check_at=now + PROBLEM_RETRY)
+                               .execution_options(synchronize_session=False))
+
+
+def _sweep_once(now: datetime, trouble: _Trouble) -> list[str]:
+    """One pass over a batch of due problems (locked, so nobody else writes them meanwhile).
+
+    It costs a few statements plus two per fired step (its event: the hash chain reads the previous link):
+    the firings are claimed in one INSERT, the problems written in one executemany, inbox items and outbox
+    rows inserted together (bench/RESULTS.md).
+    """
+    due, steps = _due_steps(now, trouble)
     ripe = {problem_id: sorted((s for s in found if s.at <= now), key=lambda s: (s.at, s.rule.level, s.rule.id))
             for problem_id, found in steps.items()}
     claimed = _record(ripe, now)
@@ -120,8 +186,8 @@ def sweep(*, now: datetime) -> list[str]:
     audience: dict[tuple, list[int]] = {}  # who hears, by unit, handler and targets: asked once per sweep
     with db.session.no_autoflush:  # events, inbox items and outbox rows go in together at the end
         for problem in due:
-            fired += [_fire(problem, step, now, audience, events) for step in ripe[problem.id]
-                      if (problem.id, step.rule.id, step.rule.level, step.cycle) in claimed]
+            fired += _fire_claimed(problem, ripe[problem.id], claimed, trouble,
+                                   lambda step, p=problem: _fire(p, step, now, audience, events))
             changes.append(_marks(problem, steps[problem.id], now))
     if changes:
         db.session.execute(update(Problem), changes)  # by primary key, one executemany
@@ -130,16 +196,41 @@ def sweep(*, now: datetime) -> list[str]:
     return fired
 
 
-def _due_steps(now: datetime) -> tuple[list[Problem], dict[int, list[Step]]]:
-    """A batch of problems due for a look (locked), and the steps every active rule has on each."""
-    rules = db.session.scalars(select(EscalationRule).where(EscalationRule.active.is_(True))
+def _fire_claimed(problem: Problem, ripe: list[Step], claimed: set[tuple], trouble: _Trouble, fire) -> list[str]:
+    """Fire the claimed steps of one problem, remembering which rule is at work (for `trouble`)."""
+    fired = []
+    for step in ripe:
+        if (problem.id, step.rule.id, step.rule.level, step.cycle) in claimed:
+            trouble.at = (step.rule.id, problem.id)
+            fired.append(fire(step))
+    trouble.at = None
+    return fired
+
+
+def _due_steps(now: datetime, trouble: _Trouble) -> tuple[list[Problem], dict[int, list[Step]]]:
+    """A batch of problems due for a look (locked), and the steps every active, non-failing rule has on each."""
+    rules = db.session.scalars(select(EscalationRule).where(EscalationRule.active.is_(True),
+                                                            EscalationRule.failing_since.is_(None))
                                .order_by(EscalationRule.id)).all()
     scopes = _scopes(rules)
     due = db.session.scalars(
         select(Problem).where(Problem.next_check_at <= now).order_by(Problem.next_check_at, Problem.id)
-        .limit(BATCH).with_for_update(skip_locked=True, of=Problem)).all()
-    return due, {problem.id: [step for rule in rules if (step := step_of(rule, problem, scopes)) is not None]
-                 for problem in due}
+        .limit(BATCH).with_for_update(skip_locked=True, of=Problem)
+        .execution_options(populate_existing=True)).all()  # a retried pass must not see a rolled-back pass's marks
+    due = [problem for problem in due if problem.id not in trouble.problems]
+    return due, {problem.id: _steps(rules, problem, scopes, trouble) for problem in due}
+
+
+def _steps(rules, problem: Problem, scopes: dict[int, set[int]], trouble: _Trouble) -> list[Step]:
+    found = []
+    for rule in rules:
+        if trouble.skips(rule, problem):
+            continue
+        trouble.at = (rule.id, problem.id)
+        if (step := step_of(rule, problem, scopes)) is not None:
+            found.append(step)
+    trouble.at = None
+    return found
 
 
 def _marks(problem: Problem, steps: list[Step], now: datetime) -> dict:
@@ -221,5 +312,7 @@ def _mark_hot(problem: Problem, rule: EscalationRule, now: datetime) -> dict:
         db.session.execute(update(Point).where(Point.id == problem.point_id)
                            .values(hot_until=now + timedelta(days=rule.effects["hot_days"]))
                            .execution_options(synchronize_session=False))
+    if rule.trigger != Trigger.RECURRENCE:  # any trigger may mark the point hot; only recurrence has related ones
+        return {}
     return {"related_problem_ids": [pid for pid in _recurring(rule, problem) if pid != problem.id]}
 

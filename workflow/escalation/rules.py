@@ -6,16 +6,19 @@ from sqlalchemy import func, or_, select, text, update
 
 from models import Category, EscalationRule, Problem, Unit, User
 from models.base import db
-from models.enums import FINISHED_STATES, Role, Trigger
+from models.enums import FINISHED_STATES, Role, Stage, Trigger
 from workflow.errors import Forbidden, Invalid, NotFound
 from workflow.escalation.firing import step_of
 from workflow.notifications.inbox import USER_TARGET, target_user
+from workflow.roster import trail
+from workflow.roster.edits import Kind, check_version, commit_edit
 from workflow.scope import problem_filter, subtree_ids, unit_within
 
 # --- rules (admin for all; supervisors for their subtree) ------------------------------------
 
 RULE_FIELDS = ("name", "trigger", "stage", "fraction", "after_minutes", "threshold", "window_days", "level",
                "notify", "effects", "categories", "severities", "unit_id", "active")
+RULE = Kind("escalation_rule", EscalationRule, RULE_FIELDS)
 
 
 # The parameters each trigger needs besides its stage.
@@ -47,6 +50,7 @@ def check_rule(rule: EscalationRule) -> None:
         raise Invalid(f"trigger {rule.trigger} needs more", errors=missing)
     if rule.unit_id is not None and db.session.get(Unit, rule.unit_id) is None:
         raise Invalid("unknown unit", errors={"unit_id": ["unknown unit"]})
+    _check_runnable(rule)
     _check_notify(rule.notify or [])
 
 
@@ -54,6 +58,17 @@ def _check_notify(targets: list[str]) -> None:
     bad = [t for t in targets if t.startswith(USER_TARGET) and target_user(t) is None]
     if bad:
         raise Invalid("unknown users to notify", errors={"notify": bad})
+
+
+def _check_runnable(rule: EscalationRule) -> None:
+    """What would make the sweep skip or trip over the rule: categories nobody has, a stage it never sees."""
+    if rule.categories:
+        known = set(db.session.scalars(select(Category.code).where(Category.code.in_(rule.categories))))
+        if unknown := [code for code in rule.categories if code not in known]:
+            raise Invalid("unknown categories", errors={"categories": [f"unknown category {c}" for c in unknown]})
+    if rule.trigger == Trigger.NOT_DISPATCHED and rule.stage not in (None, Stage.DISPATCH):
+        raise Invalid("not_dispatched watches the dispatch stage",
+                      errors={"stage": ["not_dispatched fires on the dispatch stage only"]})
 
 
 def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRule:
@@ -65,19 +80,27 @@ def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRul
     check_rule(rule)
     db.session.add(rule)
     db.session.flush()
+    if actor is not None:  # a person's creation goes on the admin trail (seeds and fixtures do not)
+        trail.record_creation(RULE.resource, rule, RULE.fields, actor=actor, now=now)
     _recheck_open_problems(now, rule)
     return rule
 
 
-def edit_rule(*, actor: User, now: datetime, rule_id: int, **changes) -> EscalationRule:
+def edit_rule(*, actor: User, now: datetime, rule_id: int, expected_version: int | None,
+              reason: str | None = None, **changes) -> EscalationRule:
+    """Change or retire (`active: false`) a rule under If-Match; the change goes on the admin trail."""
     rule = get_rule(actor=actor, rule_id=rule_id)
     _may_manage(actor, changes.get("unit_id", rule.unit_id), changes.get("notify"))
+    check_version(rule, expected_version, "escalation rule")
+    before = {name: getattr(rule, name) for name in RULE.fields}
     with db.session.no_autoflush:  # check the new values before anything reaches the database
         for name in RULE_FIELDS:
             if name in changes:
                 setattr(rule, name, changes[name])
-        rule.updated_at = now
         check_rule(rule)
+        rule.failing_since = rule.last_error = None  # checked again: the sweep tries it from the next run
+        if commit_edit(RULE, rule, actor=actor, now=now, before=before, reason=reason):
+            rule.updated_at = now
     _recheck_open_problems(now, rule)
     return rule
 

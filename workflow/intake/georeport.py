@@ -28,6 +28,21 @@ TEXT_LIMITS = {"description": 4000, "first_name": 50, "last_name": 50, "address_
 LIST_TYPES = ("singlevaluelist", "multivaluelist")
 
 
+def check_attributes(attributes: list | None) -> list | None:
+    """Open311 attributes: unique codes; list types carry their values, other types none."""
+    if not attributes:
+        return None
+    codes = [a["code"] for a in attributes]
+    if len(codes) != len(set(codes)):
+        raise Invalid("attribute codes repeat", errors={"attributes": ["each code once"]})
+    for attribute in attributes:
+        listed = attribute["datatype"] in LIST_TYPES
+        if listed != bool(attribute.get("values")):
+            raise Invalid(f"attribute {attribute['code']!r}: values go with the list datatypes, and only with them",
+                          errors={"attributes": ["values go with singlevaluelist and multivaluelist only"]})
+    return [dict(a) for a in attributes]
+
+
 def _public_categories():
     return select(Category).where(Category.public.is_(True), Category.active.is_(True)).order_by(Category.code)
 

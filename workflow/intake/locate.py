@@ -56,8 +56,10 @@ def _in_ring(ring: list, x: float, y: float) -> bool:
 
 
 def grid_at(*, lat: float, lng: float, max_m: float) -> tuple[Grid, Point | None]:
-    """The grid a report at (lat, lng) belongs to, and the point it was placed by (None: by a boundary)."""
-    bounded = db.session.scalars(select(Grid).where(Grid.boundary.is_not(None)).order_by(Grid.id))
+    """The grid a report at (lat, lng) belongs to, and the point it was placed by (None: by a boundary); retired
+    grids and points place nothing."""
+    bounded = db.session.scalars(select(Grid).where(Grid.boundary.is_not(None), Grid.active.is_(True))
+                                 .order_by(Grid.id))
     for grid in bounded:
         if inside(grid.boundary, lat, lng):
             return grid, None
@@ -69,11 +71,15 @@ def grid_at(*, lat: float, lng: float, max_m: float) -> tuple[Grid, Point | None
     return point.grid, point
 
 
+def _active_points():
+    return select(Point).join(Grid, Grid.id == Point.grid_id).where(Point.active.is_(True), Grid.active.is_(True))
+
+
 def nearest_point(*, lat: float, lng: float, max_m: float) -> Point | None:
     """The nearest point within `max_m` metres (an index-friendly box first, then exact distances)."""
     dlat = max_m / METRES_PER_DEGREE
     dlng = dlat / max(math.cos(math.radians(lat)), 0.01)
-    stmt = select(Point).where(Point.lat.between(lat - dlat, lat + dlat), Point.lng.between(lng - dlng, lng + dlng))
+    stmt = _active_points().where(Point.lat.between(lat - dlat, lat + dlat), Point.lng.between(lng - dlng, lng + dlng))
     best = min(((haversine_m(lat, lng, p.lat, p.lng), p.id, p) for p in db.session.scalars(stmt)),
                default=None, key=lambda t: t[:2])
     return best[2] if best is not None and best[0] <= max_m else None
@@ -82,6 +88,6 @@ def nearest_point(*, lat: float, lng: float, max_m: float) -> Point | None:
 def point_by_address(address: str) -> Point | None:
     """The one point whose address or name is exactly `address` (trimmed, case-insensitive), or None."""
     wanted = address.strip().lower()
-    stmt = select(Point).where((db.func.lower(Point.address) == wanted) | (db.func.lower(Point.name) == wanted))
+    stmt = _active_points().where((db.func.lower(Point.address) == wanted) | (db.func.lower(Point.name) == wanted))
     found = list(db.session.scalars(stmt.limit(2)))
     return found[0] if len(found) == 1 else None

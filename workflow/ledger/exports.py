@@ -17,6 +17,7 @@ from datetime import datetime
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
@@ -24,18 +25,26 @@ from models import Category, Grid, Problem, Unit, User
 from models.base import db
 from models.enums import label
 from workflow.errors import Forbidden
-from workflow.inspections.ledger import safe_text
 from workflow.intake.contact import SEES_CONTACT
 from workflow.ledger.query import ledger_filters
 from workflow.scope import problem_filter
 
 BATCH = 1000
-# (header, width in characters)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# (header, width in characters). 所属单位: the grid's unit, or the unit a shortfall without a place belongs to.
 COLUMNS = [("编号", 18), ("状态", 8), ("类别", 14), ("标题", 30), ("严重程度", 8), ("地址", 30), ("网格", 16),
            ("责任单位", 16), ("上报时间", 17), ("整改期限", 17), ("结案时间", 17), ("时区", 14), ("是否超期", 8),
-           ("返工次数", 8), ("督办", 6), ("纬度", 10), ("经度", 10)]
+           ("返工次数", 8), ("督办", 6), ("纬度", 10), ("经度", 10), ("所属单位", 16)]
 # Only for a supervisor or admin who asks (include_contact): where it came from and whom to call back.
 CONTACT_COLUMNS = [("来源", 10), ("外部编号", 18), ("联系人", 10), ("联系电话", 14), ("联系邮箱", 24)]
+
+
+def safe_text(value) -> str:
+    """Text for a spreadsheet cell (CSV or XLSX), the one helper every export and workbook uses: never read as
+    a formula (a leading =, +, -, @, tab or CR gets an apostrophe, as OWASP advises) and without the control
+    characters XML cannot carry (text stored before they were refused)."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value))
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _problems(actor: User, now: datetime, filters: dict) -> Iterator[Problem]:
@@ -54,7 +63,8 @@ def _local(value: datetime | None, tz: str) -> str:
 
 ROW_COLUMNS = (Problem.code, Problem.state, Problem.category_id, Problem.title, Problem.severity, Problem.address,
                Problem.grid_id, Problem.unit_id, Problem.reported_at, Problem.due_at, Problem.closed_at,
-               Problem.timezone, Problem.rework_count, Problem.supervised, Problem.lat, Problem.lng)
+               Problem.timezone, Problem.rework_count, Problem.supervised, Problem.lat, Problem.lng,
+               Problem.grid_unit_id)
 
 
 def columns(include_contact: bool) -> list[tuple[str, int]]:
@@ -70,7 +80,7 @@ def check_contact_export(actor: User, include_contact: bool) -> None:
 def rows(*, actor: User, now: datetime, filters: dict, include_contact: bool = False) -> Iterator[list]:
     """One list of cell values per problem, in ledger order, times in the problem's own timezone."""
     check_contact_export(actor, include_contact)
-    grids, units, categories = _names(Grid), _names(Unit), _names(Category)
+    grids, units, categories = _names(Grid) | {None: ""}, _names(Unit), _names(Category)
     contact = (Problem.source, Problem.external_ref, Problem.contact_name, Problem.contact_phone,
                Problem.contact_email) if include_contact else ()
     stmt = (select(*ROW_COLUMNS, *contact, Problem.overdue_clause(now).label("overdue"))
@@ -79,11 +89,13 @@ def rows(*, actor: User, now: datetime, filters: dict, include_contact: bool = F
     for p in db.session.execute(stmt):
         extra = [label(p.source), *(safe_text(v) for v in (p.external_ref, p.contact_name, p.contact_phone,
                                                             p.contact_email))] if include_contact else []
-        yield [p.code, label(p.state), categories[p.category_id], p.title, label(p.severity), p.address or "",
-               grids[p.grid_id], units.get(p.unit_id, ""), _local(p.reported_at, p.timezone),
+        yield [safe_text(p.code), label(p.state), safe_text(categories[p.category_id]), safe_text(p.title),
+               label(p.severity), safe_text(p.address), safe_text(grids[p.grid_id]), safe_text(units.get(p.unit_id)),
+               _local(p.reported_at, p.timezone),
                _local(p.due_at, p.timezone), _local(p.closed_at, p.timezone), p.timezone,
                "是" if p.overdue else "否", p.rework_count, "是" if p.supervised else "否",
-               p.lat if p.lat is not None else "", p.lng if p.lng is not None else "", *extra]
+               p.lat if p.lat is not None else "", p.lng if p.lng is not None else "",
+               safe_text(units[p.grid_unit_id]), *extra]
 
 
 def csv_chunks(*, actor: User, now: datetime, filters: dict, include_contact: bool = False) -> Iterator[str]:
@@ -138,7 +150,7 @@ LETTERS = [get_column_letter(index) for index in range(1, len(COLUMNS) + len(CON
 
 # Which cells hold text people typed (escaped), which are numbers (rework count, latitude, longitude: a whole
 # cell each, or nothing when empty); the others are labels, times and zone names this module wrote.
-TYPED_TEXT = {0, 2, 3, 5, 6, 7, *range(len(COLUMNS), len(COLUMNS) + len(CONTACT_COLUMNS))}
+TYPED_TEXT = {0, 2, 3, 5, 6, 7, 17, *range(len(COLUMNS), len(COLUMNS) + len(CONTACT_COLUMNS))}
 NUMBERS = {13, 15, 16}
 
 

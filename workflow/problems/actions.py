@@ -15,13 +15,13 @@ from workflow.errors import Conflict, Forbidden, Invalid, InvalidTransition, Pre
 from workflow.notifications import outbox
 from workflow.problems import clocks
 from workflow.problems.events import Entry, Row, append_event, event_fields, event_note
-from workflow.problems.lifecycle import STAGE_OF_STATE, TRANSITIONS, Rule, Step, rule_for
+from workflow.problems.lifecycle import STAGE_OF_STATE, TRANSITIONS, Rule, Step, current_names, rule_for
 from workflow.problems.visibility import get_problem
 
 
 def check_action(*, actor: User, action: str, fields: dict) -> Rule:
     """Refuse an action whose fields do not fit it (422) or that the caller's role never takes (403)."""
-    rule = rule_for(action)
+    rule, fields = rule_for(action), current_names(action, fields)[0]
     missing = {name: ["required for this action"] for name in rule.required if fields.get(name) is None}
     extra = {name: ["not a field of this action"] for name in fields
              if name not in rule.required | rule.optional}
@@ -36,6 +36,7 @@ def apply_action(*, actor: User, now: datetime, problem_id: int, action: str,
                  expected_version: int | None, **fields) -> Problem:
     """Apply one action of the transition table, in the current transaction (flush only)."""
     problem = get_problem(actor=actor, problem_id=problem_id)
+    fields = current_names(action, fields)[0]
     rule = check_action(actor=actor, action=action, fields=fields)
     if rule.changes_version:
         check_version(problem, expected_version)

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from models import Category, Grid, Party, Point, Problem, User
+from models import Category, Grid, Party, Point, Problem, Unit, User
 from models.base import db, mark_written
 from models.enums import OUTSIDE_SOURCES, Action, Role, Source, Stage, State
 from workflow import tally
@@ -18,7 +18,7 @@ from workflow.notifications import outbox
 from workflow.problems import clocks, codes
 from workflow.problems.actions import allowed_actions, check_version
 from workflow.problems.events import Entry, Row, append_event, event_fields
-from workflow.problems.recurrence import relink_repeats_of, repeats
+from workflow.problems.recurrence import duplicates, link, relink_repeats_of, repeats
 from workflow.problems.visibility import get_problem
 from workflow.scope import unit_within
 
@@ -40,28 +40,28 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
                    lat: float | None = None, lng: float | None = None, address: str | None = None,
                    resolved_on_site: bool = False, observed_at: datetime | None = None,
                    client_id: str | None = None, round_id: int | None = None, party_id: int | None = None,
-                   due_at: datetime | None = None, source: str | None = None, external_ref: str | None = None,
-                   contact: dict | None = None, media_url: str | None = None,
-                   intake_attributes: dict | None = None,
-                   nearest_m: float = NEAREST_POINT_M) -> tuple[Problem, bool]:
+                   due_at: datetime | None = None, unit_id: int | None = None, source: str | None = None,
+                   external_ref: str | None = None, contact: dict | None = None, media_url: str | None = None,
+                   intake_attributes: dict | None = None, nearest_m: float = NEAREST_POINT_M) -> tuple[Problem, bool]:
     """Report a problem; returns it and whether it is new (a repeated `client_id`, or `external_ref` of the
     same source, is not). `party_id` names the party (经营主体) it is about; `due_at` fixes its whole-case
     deadline from the report on (an order to rectify sets one) instead of the category's limit from the
-    assignment. Without `point_id` and `grid_id`, the grid is found from `lat`, `lng` (locate.py)."""
+    assignment. Without `point_id` and `grid_id`, the grid is found from `lat`, `lng` (locate.py). A problem
+    of a non-spatial category names the unit it belongs to (`unit_id`) instead of a place."""
     if actor.role not in REPORTERS:
         raise Forbidden("only officers, supervisors, the hotline and Open311 clients report problems")
     source = _source(actor, source, round_id, external_ref, contact)
     if existing := _repeated(actor, client_id, source, external_ref):
         return existing, False
     category = _category(category_code)
-    grid, point = _location(point_id, grid_id, lat, lng, nearest_m)
-    _check_may_report_in(actor, grid)
-    _check_party(party_id, grid)
+    area, grid, point = _placement(actor, category, unit_id=unit_id, point_id=point_id, grid_id=grid_id,
+                                   place={"lat": lat, "lng": lng, "address": address, "party_id": party_id},
+                                   nearest_m=nearest_m)
     _check_observed(observed_at, now)
     problem = Problem(
         category=category, category_id=category.id, title=title, description=description,
-        severity=severity, point_id=point.id if point else None, grid_id=grid.id,
-        grid_unit_id=grid.unit_id, **_place(point, lat, lng, address), timezone=grid.unit.timezone,
+        severity=severity, point_id=point.id if point else None, grid_id=grid.id if grid else None,
+        grid_unit_id=area.id, **_place(point, lat, lng, address), timezone=area.timezone,
         reporter_id=actor.id, client_id=client_id, resolved_on_site=resolved_on_site,
         observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1, round_id=round_id,
         next_check_at=now, party_id=party_id, due_at=due_at,
@@ -70,9 +70,9 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
         **contacts.check_contact(contact or {}),
     )
     _start(problem, actor, now)
-    problem.recurrence_of = repeats(problem)
+    link(problem)
     # Last: the day's counter row stays locked until the commit, so concurrent reports queue only for the rest.
-    problem.code = codes.next_code(prefix=codes.code_prefix(grid.unit), tz=grid.unit.timezone, now=now)
+    problem.code = codes.next_code(prefix=codes.code_prefix(area), tz=area.timezone, now=now)
     return _insert_report(problem, actor, now)
 
 
@@ -112,7 +112,9 @@ def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Proble
         if existing is None:
             raise
         return existing, False
-    fields = {"resolved_on_site": True} if problem.resolved_on_site else {}
+    # The category's name of the day stays on the trail; the ledger shows its current name (decision 0072).
+    fields = {"category_code": problem.category.code, "category_name": problem.category.name}
+    fields |= {"resolved_on_site": True} if problem.resolved_on_site else {}
     event = append_event(problem, actor, now, Action.REPORT, Entry(None, fields), row=Row.INSERTED)
     outbox.enqueue(topic="problem.created", now=now, payload={
         "problem_id": problem.id, "event_id": event.id, "data": outbox.problem_data(problem)})
@@ -166,8 +168,10 @@ def _by_client_id(actor: User, client_id: str) -> Problem | None:
 
 def _category(code: str) -> Category:
     category = db.session.scalars(select(Category).where(Category.code == code)).first()
-    if category is None or not category.active:
+    if category is None:
         raise Invalid(f"unknown category {code!r}", errors={"category_code": ["unknown category"]})
+    if not category.active:
+        raise Invalid(f"category {code!r} is retired", errors={"category_code": ["retired category"]})
     return category
 
 
@@ -182,14 +186,61 @@ def _location(point_id: int | None, grid_id: int | None, lat: float | None = Non
         grid, _ = locate.grid_at(lat=lat, lng=lng, max_m=nearest_m)
         return grid, None
     if point_id is not None:
-        point = db.session.get(Point, point_id)
-        if point is None:
-            raise Invalid(f"unknown point {point_id}", errors={"point_id": ["unknown point"]})
+        point = _point(point_id)
         return point.grid, point
     grid = db.session.get(Grid, grid_id) if grid_id is not None else None
     if grid is None:
         raise Invalid(f"unknown grid {grid_id}", errors={"grid_id": ["unknown grid"]})
+    if not grid.active:
+        raise Invalid(f"grid {grid_id} is retired", errors={"grid_id": ["retired grid"]})
     return grid, None
+
+
+def _point(point_id: int) -> Point:
+    """The active point a report names, in an active grid (422 otherwise)."""
+    point = db.session.get(Point, point_id)
+    if point is None:
+        raise Invalid(f"unknown point {point_id}", errors={"point_id": ["unknown point"]})
+    if not point.active or not point.grid.active:
+        raise Invalid(f"point {point_id} is retired", errors={"point_id": ["retired point"]})
+    return point
+
+
+def _placement(actor: User, category: Category, *, unit_id: int | None, point_id: int | None,
+               grid_id: int | None, place: dict,
+               nearest_m: float = NEAREST_POINT_M) -> tuple[Unit, Grid | None, Point | None]:
+    """(area unit, grid, point) of a report: a place for a spatial category (found from lat, lng without
+    point_id and grid_id), the named unit for another."""
+    if not category.spatial:
+        area = _owner(category, unit_id, place | {"point_id": point_id, "grid_id": grid_id})
+        _check_may_report_for(actor, area)
+        return area, None, None
+    if unit_id is not None:
+        raise Invalid(f"category {category.code!r} needs a place", errors={
+            "unit_id": ["only for a non-spatial category; give point_id, or lat, lng and address"]})
+    grid, point = _location(point_id, grid_id, place["lat"], place["lng"], nearest_m)
+    _check_may_report_in(actor, grid)
+    _check_party(place["party_id"], grid)
+    return grid.unit, grid, point
+
+
+def _owner(category: Category, unit_id: int | None, placed: dict) -> Unit:
+    """The unit a shortfall of a non-spatial category belongs to; it has no place."""
+    if given := [name for name, value in placed.items() if value is not None]:
+        raise Invalid(f"category {category.code!r} has no place",
+                      errors={name: ["a non-spatial category names unit_id instead"] for name in given})
+    unit = db.session.get(Unit, unit_id) if unit_id is not None else None
+    if unit is None:
+        raise Invalid("unknown unit", errors={"unit_id": ["required for a non-spatial category" if unit_id is None
+                                                          else "unknown unit"]})
+    return unit
+
+
+def _check_may_report_for(actor: User, unit: Unit) -> None:
+    """A shortfall of a unit is reported by an officer or a supervisor of that unit or of a unit above it (never
+    from outside: the hotline and Open311 report places)."""
+    if actor.role not in (Role.OFFICER, Role.SUPERVISOR) or not unit_within(unit, actor.unit):
+        raise Forbidden("report shortfalls only of units in your own unit's subtree")
 
 
 def _check_party(party_id: int | None, grid: Grid) -> None:
@@ -224,8 +275,9 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
     with db.session.no_autoflush:
         _edit_fields(problem, actor, now, changes)
         problem.updated_at = now
-        entry = Entry(problem.state, event_fields(changes), stage=problem.stage,
-                      overdue=clocks.stage_overdue(problem, now))
+        fields = event_fields(changes) | (
+            {"category_name": problem.category.name} if "category_code" in changes else {})
+        entry = Entry(problem.state, fields, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
         append_event(problem, actor, now, Action.EDIT, entry, row=Row.COMPARE_AND_SET)
     if "category_code" in changes or "point_id" in changes:
         _relink(problem)
@@ -234,15 +286,30 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
 
 def _relink(problem: Problem) -> None:
     """A report moved to another point or category repeats something else, and is repeated by others."""
-    repeated = repeats(problem)
-    if repeated != problem.recurrence_of:
-        db.session.execute(update(Problem).where(Problem.id == problem.id).values(recurrence_of=repeated)
+    links = {"recurrence_of": repeats(problem), "possible_duplicate_of": duplicates(problem)}
+    if links != {name: getattr(problem, name) for name in links}:
+        db.session.execute(update(Problem).where(Problem.id == problem.id).values(**links)
                            .execution_options(synchronize_session=False))
-        mark_written(problem, {"recurrence_of": repeated})
+        mark_written(problem, links)
     relink_repeats_of(problem.id, gone=False)
 
 
+PLACE_FIELDS = ("point_id", "lat", "lng", "address")
+
+
+def _check_edit_keeps_kind(problem: Problem, changes: dict) -> None:
+    """A shortfall without a place stays one, and a problem at a place keeps a place (decision 0091)."""
+    spatial = problem.grid_id is not None
+    if not spatial and (placed := [name for name in PLACE_FIELDS if name in changes]):
+        raise Invalid("a problem of a non-spatial category has no place",
+                      errors={name: ["not for a problem without a place"] for name in placed})
+    if "category_code" in changes and _category(changes["category_code"]).spatial != spatial:
+        raise Invalid("the new category differs in having a place", errors={
+            "category_code": ["a spatial and a non-spatial category cannot replace each other"]})
+
+
 def _edit_fields(problem: Problem, actor: User, now: datetime, changes: dict) -> None:
+    _check_edit_keeps_kind(problem, changes)
     for name in EDITABLE:
         if name in changes:
             setattr(problem, name, changes[name])

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from models import Problem
 from models.base import db
 from tests.conftest import NOW
-from workflow import org
 from workflow.errors import Conflict, Forbidden, Invalid, InvalidTransition, OutsideArea
 from workflow.intake import contact, links, locate
 from workflow.problems import actions, reporting
+from workflow.roster import edits
 
 # A square around the east market (lng, lat), closed.
 EAST_SQUARE = {"type": "Polygon", "coordinates": [[[118.35, 35.06], [118.36, 35.06], [118.36, 35.07],
@@ -30,7 +30,8 @@ def hotline(world, *, ref="12345-0001", lat=35.0621, lng=118.3561, **fields):
 
 def test_a_report_inside_a_grid_boundary_lands_in_that_grid_even_when_another_grids_point_is_nearer(world):
     west = world.grids["west"]
-    org.update_grid(actor=world.users["admin"], now=NOW, grid_id=west.id, boundary=EAST_SQUARE)
+    edits.set_grid_boundary(actor=world.users["admin"], now=NOW, grid_id=west.id, expected_version=west.version,
+                            boundary=EAST_SQUARE)
     db.session.commit()
     problem, _ = hotline(world, lat=35.0622, lng=118.3562)  # 15 m from the east market point
     assert problem.grid_id == west.id
@@ -72,7 +73,8 @@ def test_the_nearest_distance_is_a_setting(world):
 ])
 def test_a_boundary_that_is_not_a_polygon_of_closed_rings_is_refused(world, boundary):
     with pytest.raises(Invalid) as refused:
-        org.update_grid(actor=world.users["admin"], now=NOW, grid_id=world.grids["east"].id, boundary=boundary)
+        edits.set_grid_boundary(actor=world.users["admin"], now=NOW, grid_id=world.grids["east"].id,
+                                expected_version=world.grids["east"].version, boundary=boundary)
     assert "boundary" in refused.value.errors
 
 
