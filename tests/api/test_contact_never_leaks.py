@@ -12,6 +12,7 @@ from sqlalchemy import select
 from models import OutboxMessage
 from models.base import db
 from tests.conftest import NOW
+from tests.console.helpers import sign_in
 from workflow.ledger import lists
 from workflow.problems import reporting
 
@@ -70,6 +71,22 @@ def test_no_route_answers_another_role_with_the_reporters_contact(client, scene,
         assert not [s for s in SECRETS if s in text], f"{role} GET {path} leaks the contact"
         seen += response.status_code == 200 and scene.problem.code in text
     assert seen >= (0 if role in ("west_officer", "sanitation_handler") else 3)
+
+
+@pytest.mark.parametrize("role", OTHERS)
+def test_no_console_page_shows_another_role_the_reporters_contact(client, scene, role):
+    """Signed in to the console (a session, not a token): every page and export, the problem's own page too."""
+    sign_in(client, scene, role)
+    seen = 0
+    for path in _paths(scene.problem):
+        if path.startswith("/console/") and not path.endswith("/logout"):
+            response = client.get(path)
+            text = _text(response)
+            assert not [s for s in SECRETS if s in text], f"{role} GET {path} leaks the contact"
+            seen += response.status_code == 200 and scene.problem.code in text
+    for fmt in ("csv", "xlsx", "geojson"):
+        assert not [s for s in SECRETS if s in _text(client.get(f"/console/problems/export?format={fmt}"))]
+    assert seen >= (0 if role in ("west_officer", "sanitation_handler") else 1)
 
 
 @pytest.mark.parametrize("role", ("officer", "handler", "hotline"))
