@@ -15,7 +15,7 @@ from workflow.intake.georeport import check_attributes
 from workflow.intake.locate import check_boundary
 from workflow.paging import Page, by_column
 from workflow.roster import trail
-from workflow.roster.edits import CATEGORY, GRID, POINT, UNIT, check_unique
+from workflow.roster.edits import CATEGORY, GRID, POINT, UNIT, check_may_be_public, check_unique
 from workflow.roster.people import PERSON, PERSONAL, check_keys_free, check_may_manage, grids_for, visible_people
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -135,6 +135,7 @@ def create_category(*, actor: User | None, now: datetime, code: str, name: str, 
             raise Invalid(f"unknown parent {parent_code!r}", errors={"parent_code": ["unknown category"]})
     if default_unit_id is not None:
         _get(Unit, default_unit_id, "default_unit_id")
+    check_may_be_public(spatial, public)
     own = {"requires_after_photo": requires_after_photo, "pause_on_extension": pause_on_extension,
            "requires_verification_photo": requires_verification_photo}
     category = Category(

@@ -44,7 +44,7 @@ def evaluation(client, world, who="supervisor", **query):
 def test_scores_ranks_and_the_values_behind_them(client, world, units, five):
     body = evaluation(client, world).json
     assert [i["name"] for i in body["indicators"]] == [
-        "closure_rate", "on_time_rate", "rework_rate", "overdue_rate", "recurrence_rate", "satisfaction_rate"]
+        "closure_rate", "on_time_rate", "rework_rate", "overdue_rate", "recurrence_rate"]
     rows = [(row["unit_id"], row["score"], row["rank"]) for row in body["rows"]]
     # sanitation: everything perfect; the squad: 30×0.5 + 30×1 + 15×1 + 15×1 + 10×(1 − 0.5) = 80;
     # east: only closure (0), overdue (0 → 1) and recurrence (0 → 1) have values: (15 + 10) / 55
@@ -52,7 +52,7 @@ def test_scores_ranks_and_the_values_behind_them(client, world, units, five):
                     (units["east"].id, round(100 * 25 / 55, 2), 3)]
     squad = body["rows"][1]
     assert squad["values"] == {"closure_rate": 0.5, "on_time_rate": 1.0, "rework_rate": 0.0, "overdue_rate": 0.0,
-                               "recurrence_rate": 0.5, "satisfaction_rate": None}  # no callbacks: not weighed
+                               "recurrence_rate": 0.5}
     assert (squad["label"], squad["reported"]) == ("squad", 2)
     assert body["rows"][2]["values"]["on_time_rate"] is None
 

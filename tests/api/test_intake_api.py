@@ -134,3 +134,40 @@ def test_a_grid_boundary_is_drawn_by_an_admin(client, world):
     unconditional = client.put(f"/api/v1/grids/{world.grids['west'].id}/boundary", json={"boundary": None},
                                headers=world.auth("admin"))
     assert_problem_json(unconditional, 428)
+
+
+def test_publishing_a_category_is_a_reference_edit_under_if_match_on_the_admin_trail(client, world):
+    hawker = world.categories["hawker"]
+    path = f"/api/v1/categories/{hawker.id}/public"
+    body = {"public": True, "public_description": "占道经营",
+            "attributes": [{"code": "stalls", "datatype": "number", "description": "摊位数"}]}
+    assert_problem_json(client.put(path, json=body, headers=world.auth("admin")), 428)
+    published = client.put(path, json=body, headers=world.auth("admin", **{"If-Match": '"1"'}))
+    assert published.status_code == 200 and published.headers["ETag"] == '"2"'
+    assert (published.json["public"], published.json["attributes"][0]["code"]) == (True, "stalls")
+    assert_problem_json(client.put(path, json={"public": False}, headers=world.auth("admin", **{"If-Match": '"1"'})),
+                        412)
+    same = client.put(path, json={"public": True}, headers=world.auth("admin", **{"If-Match": '"2"'}))
+    assert same.status_code == 200 and same.headers["ETag"] == '"2"'  # nothing changed: no version, no trail
+    listed = client.put(path, json={"attributes": [{"code": "when", "datatype": "singlevaluelist",
+                                                    "description": "时段"}]},
+                        headers=world.auth("admin", **{"If-Match": '"2"'}))
+    assert_problem_json(listed, 422)  # a list type without its values
+    [event] = client.get("/api/v1/admin-events", query_string={"resource": "category", "id": hawker.id},
+                         headers=world.auth("admin")).json["items"]
+    assert event["action"] == "edit" and set(event["changes"]) == {"public", "public_description", "attributes"}
+    services = client.get("/open311/v2/services.json").json
+    assert [s["service_code"] for s in services] == ["hawker"]
+
+
+def test_a_category_without_a_place_is_never_an_open311_service(client, world):
+    made = client.post("/api/v1/categories", json={"code": "charter", "name": "制度建设", "spatial": False,
+                                                   "public": True}, headers=world.auth("admin"))
+    assert_problem_json(made, 422)
+    assert "public" in made.json["errors"]
+    charter = client.post("/api/v1/categories", json={"code": "charter", "name": "制度建设", "spatial": False},
+                          headers=world.auth("admin"))
+    assert charter.status_code == 201
+    published = client.put(f"/api/v1/categories/{charter.json['id']}/public", json={"public": True},
+                           headers=world.auth("admin", **{"If-Match": '"1"'}))
+    assert_problem_json(published, 422)

@@ -237,9 +237,9 @@ def _owner(category: Category, unit_id: int | None, placed: dict) -> Unit:
 
 
 def _check_may_report_for(actor: User, unit: Unit) -> None:
-    """A shortfall of a unit is reported by an officer or a supervisor of that unit or of a unit above it (never
-    from outside: the hotline and Open311 report places)."""
-    if actor.role not in (Role.OFFICER, Role.SUPERVISOR) or not unit_within(unit, actor.unit):
+    """A shortfall of a unit is reported by an officer or a supervisor of that unit or of a unit above it (or
+    the hotline account of the district, for a 12345 ticket about a unit)."""
+    if not unit_within(unit, actor.unit):
         raise Forbidden("report shortfalls only of units in your own unit's subtree")
 
 

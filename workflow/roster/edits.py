@@ -302,6 +302,14 @@ def publish_category(*, actor: User | None, now: datetime, category_id: int, exp
 
 
 def _apply_public(category: Category, changes: dict, now: datetime) -> None:
+    check_may_be_public(category.spatial, changes.get("public", False))
     if "attributes" in changes:
         changes["attributes"] = check_attributes(changes["attributes"])
     _set(category, changes, ("public", "public_description", "attributes"))
+
+
+def check_may_be_public(spatial: bool, public: bool) -> None:
+    """An Open311 service request is about a place: a category without one is never offered as a service."""
+    if public and not spatial:
+        raise Invalid("a non-spatial category cannot be an Open311 service",
+                      errors={"public": ["only categories with a place (spatial) are offered to the public"]})
