@@ -39,6 +39,8 @@ def create_app(config=None) -> Flask:
     ops.init_app(app)  # first: the request id exists before authentication runs
     api.init_app(app)
     console.init_app(app)
+    import open311
+    open311.init_app(app)
     app.after_request(add_security_headers)
     _init_cli(app)
     if app.config["SCHEDULER_ENABLED"]:
@@ -92,10 +94,19 @@ def _init_database(app: Flask) -> None:
 
 
 def _init_cli(app: Flask) -> None:
-    from cli import audit_cli, backup_command, calendar_cli, import_cli, restore_command, seed_cli, users_cli
+    from cli import (
+        audit_cli,
+        backup_command,
+        calendar_cli,
+        import_cli,
+        open311_cli,
+        restore_command,
+        seed_cli,
+        users_cli,
+    )
     from schedules.cli import scheduler_cli
     for group in (seed_cli, users_cli, calendar_cli, scheduler_cli, audit_cli, import_cli, backup_command,
-                  restore_command):
+                  restore_command, open311_cli):
         app.cli.add_command(group)
 
 

@@ -12,6 +12,7 @@ from models.base import db, sqlite_begin_mode, utcnow
 from workflow import audit, calendar, org, passwords, seed
 from workflow.errors import DomainError
 from workflow.inspections import defaults as inspection_defaults
+from workflow.intake import keys as intake_keys
 from workflow.paging import MAX_ID
 from workflow.roster import imports
 
@@ -20,6 +21,9 @@ users_cli = AppGroup("users", help="Manage users.")
 calendar_cli = AppGroup("calendar", help="The working calendar.")
 audit_cli = AppGroup("audit", help="Tamper evidence of the problem trails.")
 import_cli = AppGroup("import", help="Bulk imports.")
+open311_cli = AppGroup("open311", help="The Open311 GeoReport v2 face.")
+open311_keys_cli = AppGroup("keys", help="API keys of Open311 client applications.")
+open311_cli.add_command(open311_keys_cli)
 
 
 def _print_tokens(issued) -> None:
@@ -72,7 +76,7 @@ def seed_inspections_command():
 
 @users_cli.command("create")
 @click.option("--name", required=True)
-@click.option("--role", required=True, type=click.Choice(["officer", "handler", "supervisor", "admin"]))
+@click.option("--role", required=True, type=click.Choice(["officer", "handler", "supervisor", "admin", "hotline"]))
 @click.option("--unit", "unit_id", type=int, help="The unit id (required for every role but admin).")
 @click.option("--grid", "grid_ids", type=int, multiple=True, help="A grid id (officers; repeatable).")
 def create_user_command(name, role, unit_id, grid_ids):
@@ -85,6 +89,31 @@ def create_user_command(name, role, unit_id, grid_ids):
     db.session.commit()
     click.echo(f"created {user.role} {user.name} (id {user.id}); their token:")
     click.echo(token)
+
+
+@open311_keys_cli.command("create")
+@click.option("--name", required=True, help="The client application.")
+def create_open311_key_command(name):
+    """Create an API key for a client application; the key is printed alone on the last line, once."""
+    try:
+        row, key = intake_keys.create_key(actor=None, now=utcnow(), name=name)
+    except DomainError as error:
+        raise click.ClickException(f"{error.detail} {error.errors or ''}".strip()) from None
+    db.session.commit()
+    click.echo(f"created Open311 key {row.id} for {row.name}; the key:")
+    click.echo(key)
+
+
+@open311_keys_cli.command("revoke")
+@click.argument("key_id", type=int)
+def revoke_open311_key_command(key_id):
+    """Revoke an API key: its application can no longer post."""
+    try:
+        row = intake_keys.revoke_key(actor=None, now=utcnow(), key_id=key_id)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    db.session.commit()
+    click.echo(f"revoked Open311 key {row.id} ({row.name})")
 
 
 @users_cli.command("password")

@@ -13,6 +13,7 @@ from api import (
     health,
     inspections,
     lists,
+    open311_keys,
     openapi,
     org,
     parties,
@@ -152,7 +153,7 @@ def init_app(app) -> None:
     if computed_property not in api.ma_plugin.converter.attribute_functions:
         api.ma_plugin.converter.add_attribute_function(computed_property)
     for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, reports.blp,
-                      calendar.blp, tokens.blp, parties.blp, inspections.blp, activities.blp):
+                      calendar.blp, tokens.blp, parties.blp, inspections.blp, activities.blp, open311_keys.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     app.register_blueprint(docs.blp)

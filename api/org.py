@@ -15,6 +15,8 @@ from api.schemas import (
     CategoryIn,
     CategoryOut,
     CategoryPage,
+    CategoryPublicIn,
+    GridBoundaryIn,
     GridEditIn,
     GridIn,
     GridOut,
@@ -202,6 +204,17 @@ def edit_grid(data, grid_id):
                                    expected_version=if_match_version(), **data))
 
 
+@blp.route(f"/grids/<{ID}:grid_id>/boundary", methods=["PUT"])
+@write
+@blp.arguments(GridBoundaryIn)
+@blp.response(200, GridOut, headers=ETAG)
+@edit_doc(blp)
+def set_grid_boundary(data, grid_id):
+    """Draw or erase a grid's boundary (admin, If-Match): public reports inside it land in this grid."""
+    return _edited(edits.set_grid_boundary(actor=current_actor(), now=request_now(), grid_id=grid_id,
+                                           expected_version=if_match_version(), **data))
+
+
 @blp.route("/points", methods=["GET"])
 @blp.arguments(ActiveArgs, location="query")
 @blp.response(200, PointPage)
@@ -279,6 +292,19 @@ def edit_category(data, category_id):
     the name of the day; the ledger shows the current name."""
     return _edited(edits.edit_category(actor=current_actor(), now=request_now(), category_id=category_id,
                                        expected_version=if_match_version(), **data))
+
+
+
+@blp.route(f"/categories/<{ID}:category_id>/public", methods=["PUT"])
+@write
+@blp.arguments(CategoryPublicIn)
+@blp.response(200, CategoryOut, headers=ETAG)
+@edit_doc(blp)
+def publish_category(data, category_id):
+    """Offer a category to the public as an Open311 service, or withdraw it, with its attributes (admin,
+    If-Match)."""
+    return _edited(edits.publish_category(actor=current_actor(), now=request_now(), category_id=category_id,
+                                          expected_version=if_match_version(), **data))
 
 
 # --- the admin trail -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import functools
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 
 from api.blueprint import ID, Blueprint
@@ -90,10 +90,17 @@ class Problems(MethodView):
     @blp.alt_response(200, schema=ProblemOut, description="A repeated client_id: the existing problem")
     @blp.doc(parameters=[IDEMPOTENCY_KEY], responses={201: {"links": LINKS | EDIT_LINK}, 200: {"links": LINKS}})
     def post(self, data):
-        """Report a problem (officers in their grids, supervisors in their area)."""
-        require_role("officer", "supervisor")
-        problem, created = reporting.report_problem(actor=current_actor(), now=request_now(), **data)
+        """Report a problem (officers in their grids, supervisors in their area, the hotline account anywhere)."""
+        require_role("officer", "supervisor", "hotline")
+        problem, created = reporting.report_problem(actor=current_actor(), now=request_now(), **_outside(data),
+                                                    nearest_m=current_app.config["INTAKE_NEAREST_POINT_METRES"])
         return problem, 201 if created else 200, etag(problem) | {"Location": f"/api/v1/problems/{problem.id}"}
+
+
+def _outside(data: dict) -> dict:
+    """The contact fields travel together into the workflow."""
+    contact = {name: data.pop(name) for name in ("contact_name", "contact_phone", "contact_email") if name in data}
+    return data | ({"contact": contact} if contact else {})
 
 
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",
@@ -106,8 +113,9 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+js
               description="CSV (UTF-8 with BOM), XLSX or GeoJSON of the filtered ledger, streamed")
 def export(args):
     """The filtered ledger as a file: ?format=csv|xlsx|geojson and the ledger's filters (no paging)."""
-    fmt = args.pop("format")
-    options = {"actor": current_actor(), "now": request_now(), "filters": args}
+    fmt, include_contact = args.pop("format"), args.pop("include_contact")
+    exports.check_contact_export(current_actor(), include_contact)  # refused before the stream starts
+    options = {"actor": current_actor(), "now": request_now(), "filters": args, "include_contact": include_contact}
     name = f"rectify-ledger-{request_now():%Y%m%d-%H%M}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     chunks = {"csv": exports.csv_chunks, "xlsx": exports.xlsx_chunks, "geojson": exports.geojson_chunks}[fmt]

@@ -113,8 +113,19 @@ class Figures(Schema):
     overdue_rate = fields.Float(allow_none=True)
     recurrence_rate = fields.Float(allow_none=True)
     self_resolved_share = fields.Float(allow_none=True)
+    outside = fields.Integer(metadata={"description": "first reported by the public or the 12345 hotline"})
+    missed = fields.Integer(metadata={"description": "漏报: outside and not cancelled"})
+    callback_due = fields.Integer()
+    called_back = fields.Integer()
+    unreachable = fields.Integer()
+    satisfied = fields.Integer()
+    missed_report_rate = fields.Float(allow_none=True, metadata={"description": "漏报率"})
+    callback_rate = fields.Float(allow_none=True, metadata={"description": "回访率"})
+    satisfaction_rate = fields.Float(allow_none=True, metadata={"description": "满意率"})
     stage_times = fields.Dict(keys=fields.String(validate=validate.OneOf(reports.STAGES)),
                               values=fields.Nested(StageTime))
+    intake_times = fields.Nested(StageTime, allow_none=True, metadata={
+        "description": "how long intake (受理) of outside reports took: their dispatch stage times"})
 
 
 class SummaryOut(Schema):
@@ -149,7 +160,7 @@ def drill(args):
     require_role("admin", "supervisor")
     start, end = _bounds(args)
     group_by, key = args.get("group_by"), args.get("key")
-    if group_by in ("unit", "grid", "category", "officer", "list") and key is not None:
+    if group_by in ("unit", "grid", "category", "officer", "grid_officer", "list") and key is not None:
         key = _int_key(key)
     ids = reports.drill(actor=current_actor(), now=request_now(), start=start, end=end, figure=args["figure"],
                         group_by=group_by if key is not None else None, key=key, tz=_tz())

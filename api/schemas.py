@@ -14,7 +14,20 @@ from api.fields import (
     StrictFloat,
     StrictString,
 )
-from models.enums import Action, Light, Role, Severity, Stage, State, UnitKind, label
+from models.enums import (
+    Action,
+    CancelReason,
+    Light,
+    Role,
+    Satisfaction,
+    Severity,
+    Source,
+    Stage,
+    State,
+    UnitKind,
+    label,
+)
+from workflow.intake.contact import contact_for
 from workflow.paging import MAX_ID
 from workflow.problems.actions import allowed_actions
 from workflow.problems.lifecycle import ACTIONS
@@ -141,7 +154,8 @@ class UnitOut(Schema):
 class UserIn(In):
     name = line(100, required=True)
     login = text(64, metadata={"description": "the console sign-in (employee number or phone), unique"})
-    role = choice(Role, required=True)
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role if r != Role.PUBLIC]),
+                         metadata={"description": "public accounts come with Open311 keys only"})
     unit_id = _id(allow_none=True)
     grid_ids = fields.List(_id(), validate=validate.Length(max=100))
     phone = OneLine(allow_none=True, validate=PHONE, metadata={"description": "unique; a natural key"})
@@ -216,10 +230,19 @@ class NewUserOut(PersonOut):
     token = fields.String(allow_none=True, metadata={"description": "shown once; null on replays"})
 
 
+BOUNDARY_DOC = {"description": "GeoJSON Polygon or MultiPolygon ([lng, lat], closed rings): public reports "
+                                "inside it land in this grid", "type": "object", "nullable": True}
+
+
 class GridIn(In):
     name = line(100, required=True)
     unit_id = _id(required=True)
     code = natural_key("the grid's code (网格编码); unique")
+    boundary = fields.Dict(allow_none=True, metadata=BOUNDARY_DOC)
+
+
+class GridBoundaryIn(In):
+    boundary = fields.Dict(required=True, allow_none=True, metadata=BOUNDARY_DOC)
 
 
 class GridEditIn(RowEditIn):
@@ -235,6 +258,7 @@ class GridOut(Schema):
     code = fields.String(allow_none=True)
     active = fields.Boolean()
     version = fields.Integer()
+    boundary = fields.Dict(allow_none=True, metadata=BOUNDARY_DOC)
 
 
 class PointIn(In):
@@ -272,6 +296,23 @@ class LimitIn(In):
     clock = fields.String(required=True, validate=validate.OneOf(["natural", "working"]))
 
 
+class AttributeValueIn(In):
+    key = StrictString(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,40}$"))
+    name = text(100, required=True)
+
+
+class AttributeIn(In):
+    """An Open311 attribute of a public category's service definition."""
+
+    code = StrictString(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_]{1,40}$"))
+    datatype = fields.String(required=True, validate=validate.OneOf(
+        ["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]))
+    required = StrictBoolean(load_default=False)
+    description = text(200, required=True)
+    datatype_description = text(200, allow_none=True)
+    values = fields.List(fields.Nested(AttributeValueIn), validate=validate.Length(max=50))
+
+
 class CategoryIn(In):
     code = StrictString(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,39}$"))
     name = line(100, required=True)
@@ -286,6 +327,21 @@ class CategoryIn(In):
     limits = fields.Dict(keys=choice(Stage), values=fields.Nested(LimitIn), load_default=dict)
     spatial = StrictBoolean(load_default=True, metadata={
         "description": "false: a shortfall without a place (支部建设, 制度建设); its reports name unit_id"})
+    public = StrictBoolean(load_default=False, metadata={"description": "offered as an Open311 service"})
+    public_description = text(500, allow_none=True)
+    attributes = fields.List(fields.Nested(AttributeIn), allow_none=True,
+                             validate=validate.Length(max=30))
+
+
+class CategoryPublicIn(In):
+    public = StrictBoolean()
+    public_description = text(500, allow_none=True)
+    attributes = fields.List(fields.Nested(AttributeIn), allow_none=True, validate=validate.Length(max=30))
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("give at least one field to change", "_schema")
 
 
 class CategoryEditIn(RowEditIn):
@@ -316,6 +372,9 @@ class CategoryOut(Schema):
     spatial = fields.Boolean()
     active = fields.Boolean()
     version = fields.Integer()
+    public = fields.Boolean()
+    public_description = fields.String(allow_none=True)
+    attributes = fields.List(fields.Dict(), allow_none=True)
 
     def _name(self, category) -> str:
         return category_label(category)
@@ -399,6 +458,14 @@ class ReportIn(In):
     party_id = _id(allow_none=True, metadata={"description": "the party (经营主体) it is about, in the same grid"})
     unit_id = _id(allow_none=True, metadata={
         "description": "instead of a place, for a category with spatial: false: the unit the shortfall belongs to"})
+    source = choice(Source, metadata={"description": "officer (default), inspection; supervisors also public, "
+                                                     "hotline, media; the hotline account: hotline"})
+    external_ref = StrictString(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"), metadata={
+        "description": "the outside reference (the 12345 ticket number): one problem per source and reference"})
+    contact_name = text(100, allow_none=True, metadata={"description": "the outside reporter's name"})
+    contact_phone = text(40, allow_none=True)
+    contact_email = text(254, allow_none=True)
+    media_url = text(2000, allow_none=True, metadata={"description": "a link to a photo; stored, never fetched"})
 
     @validates_schema
     def _one_location(self, data, **kwargs):
@@ -409,7 +476,8 @@ class ReportIn(In):
             if any(data.get(name) is not None for name in ("lat", "lng", "grid_id")):
                 raise ValidationError("give point_id, or lat, lng, address and grid_id, not both", "point_id")
             return
-        missing = {name: ["required without point_id (or unit_id)"] for name in ("lat", "lng", "address", "grid_id")
+        # Without grid_id the grid is found from lat, lng (a boundary, else the nearest point).
+        missing = {name: ["required without point_id (or unit_id)"] for name in ("lat", "lng", "address")
                    if data.get(name) is None}
         if missing:
             raise ValidationError(missing)
@@ -449,7 +517,18 @@ class ActionIn(In):
     unit_id = _id()
     handler_id = _id()
     duplicate_of = _id()
+    reason_code = choice(CancelReason, metadata={"description": "cancel: why an intake refuses a report"})
+    satisfaction = choice(Satisfaction, metadata={"description": "callback: the reporter's satisfaction"})
     until = AwareDateTime()
+
+
+class ContactOut(Schema):
+    """An outside reporter's contact; `masked` when the viewer is not a supervisor or an admin."""
+
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    masked = fields.Boolean()
 
 
 class ExtensionOut(Schema):
@@ -509,12 +588,23 @@ class ProblemOut(Schema):
                        "reported: a supervisor may cancel this one with duplicate_of"})
     round_id = fields.Integer(allow_none=True, metadata={"description": "the patrol round that found it"})
     party_id = fields.Integer(allow_none=True, metadata={"description": "the party (经营主体) it is about"})
+    source = choice(Source, metadata={"description": "officer, patrol, inspection, public, hotline or media"})
+    source_label = Computed(lambda p: label(p.source, lang()), returns=fields.String())
+    external_ref = fields.String(allow_none=True)
+    media_url = fields.String(allow_none=True, metadata={"description": "the reporter's link; never fetched"})
+    contact = ComputedMethod("_contact", returns=fields.Nested(ContactOut, allow_none=True), metadata={
+        "description": "the outside reporter's contact: whole for supervisors and admins, masked for others"})
+    callback_satisfaction = choice(Satisfaction, allow_none=True)
+    callback_at = fields.DateTime(allow_none=True)
     extension = Computed(lambda p: EXTENSION_OUT.dump(p) if p.extension_until else None,
                          returns=fields.Nested(ExtensionOut, allow_none=True))
     version = fields.Integer()
     allowed_actions = ComputedMethod("_allowed", returns=fields.List(choice(Action)))
     action_labels = ComputedMethod("_labels", returns=fields.Dict(keys=choice(Action), values=fields.String()),
                                    metadata={"description": "allowed action -> its label"})
+
+    def _contact(self, problem) -> dict | None:
+        return contact_for(current_actor(), problem)
 
     def _allowed(self, problem) -> list[str]:
         cache = g.setdefault("allowed_actions", {})
@@ -546,6 +636,14 @@ class ExportArgs(LedgerArgs):
         exclude = ("limit", "cursor")
 
     format = fields.String(required=True, validate=validate.OneOf(["csv", "xlsx", "geojson"]))
+    include_contact = fields.Boolean(load_default=False, metadata={
+        "description": "csv and xlsx: add source, outside reference and the reporter's contact (supervisors and "
+                       "admins only, 403 otherwise)"})
+
+    @validates_schema
+    def _contact_in_tables(self, data, **kwargs):
+        if data.get("include_contact") and data.get("format") == "geojson":
+            raise ValidationError("the contact goes into csv or xlsx only", "include_contact")
 
 
 class EventOut(Schema):

@@ -62,6 +62,12 @@ class Base:
     ATTACHMENT_FAR_METRES = 200
     # Photos whose header announces more pixels are refused (413) before anything is decoded.
     PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", "50000000"))
+    # Public and hotline reports outside every grid boundary go to the grid of the nearest point within this.
+    INTAKE_NEAREST_POINT_METRES = float(os.environ.get("INTAKE_NEAREST_POINT_METRES", "500"))
+    # Open311: requests per API key (posts) and per client address (reads) in a sliding minute, per process.
+    OPEN311_POSTS_PER_MINUTE = int(os.environ.get("OPEN311_POSTS_PER_MINUTE", "30"))
+    OPEN311_READS_PER_MINUTE = int(os.environ.get("OPEN311_READS_PER_MINUTE", "120"))
+    OPEN311_MAX_BYTES = 64 * 1024
     SIGNED_URL_SECONDS = 900
     # Webhooks toward private, loopback or link-local addresses (a receiver on this machine or the office
     # network): refused unless set explicitly, in every environment (tests and a local demo receiver set it).

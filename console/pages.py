@@ -16,8 +16,9 @@ from console.blueprint import bp
 from console.text import t
 from models import Attachment, Category, Grid, PatrolPlan, PatrolRound, Point, Problem, ProblemEvent, Unit, User
 from models.base import db
-from models.enums import Role, State
+from models.enums import CancelReason, Role, Satisfaction, State
 from workflow.errors import DomainError, Forbidden, Stale
+from workflow.intake.contact import contact_for
 from workflow.ledger import dashboard as desk
 from workflow.ledger import exports, query
 from workflow.patrols.rounds import list_rounds
@@ -29,7 +30,10 @@ PAGE_SIZE = 50
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 PHOTO_KINDS = ("before", "after", "verification", "other")
-FORM_FIELDS = ("unit_id", "handler_id", "reason", "note", "text", "until", "duplicate_of")
+FORM_FIELDS = ("unit_id", "handler_id", "reason", "note", "text", "until", "duplicate_of", "reason_code",
+               "satisfaction")
+# The fields whose form is a choice among an enum's values (cancel's reason_code, the callback's answer).
+CHOICES = {"reason_code": tuple(CancelReason), "satisfaction": tuple(Satisfaction)}
 
 
 @bp.errorhandler(DomainError)
@@ -160,7 +164,9 @@ def _problem_view(problem: Problem, actor: User, now: datetime) -> dict:
     return {"p": problem, "events": events, "photos": _photos(problem), "people": _handler(problem), "now": now,
             "allowed": allowed, "fields": {a: _form_fields(a) for a in allowed}, "point": _point(problem),
             "units": _units(actor), "handlers": _handlers(actor), "light": problem.light(now),
-            "unit": db.session.get(Unit, problem.unit_id) if problem.unit_id else None}
+            "unit": db.session.get(Unit, problem.unit_id) if problem.unit_id else None, "choices": CHOICES,
+            # As the API shows it: whole to supervisors and admins, masked to everyone else.
+            "contact": contact_for(actor, problem)}
 
 
 def _photos(problem: Problem) -> dict:

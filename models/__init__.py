@@ -16,6 +16,7 @@ from models.inspection import (
     ItemExpiry,
     Reinspection,
 )
+from models.intake import Open311Key
 from models.lists import ProblemList, problem_list_items
 from models.order import OrderCounter, RectificationOrder
 from models.org import ApiToken, Grid, Point, Unit, User, user_grids
@@ -31,7 +32,7 @@ __all__ = [
     "ChecklistOutcome", "JobRun", "OutboxMessage", "PatrolCheckin", "PatrolPlan", "PatrolRound", "Point", "Problem",
     "ProblemEvent", "SchedulerLease", "Unit", "EscalationFiring", "EscalationRule", "Notification", "Webhook",
     "WebhookDelivery", "ProblemList", "problem_list_items", "UnitReport",
-    "UTCDateTime", "User", "WorkPeriod", "db", "user_grids", "utcnow",
+    "UTCDateTime", "User", "Open311Key", "WorkPeriod", "db", "user_grids", "utcnow",
     # the gas-safety ledger: parties, inspections, orders to rectify, the enforcement ladder
     "CampaignScope", "Inspection", "InspectionFinding", "InspectionPhoto", "InspectionTask", "InspectionTemplate",
     "ItemExpiry", "LadderStep", "OrderCounter", "Party", "PartyEvent", "PartyTag", "RectificationOrder",

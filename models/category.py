@@ -1,6 +1,6 @@
 """Problem categories (问题类别) with their time limits per stage."""
 
-from sqlalchemy import JSON, ForeignKey, String, true
+from sqlalchemy import JSON, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import db
@@ -25,6 +25,12 @@ class Category(db.Model):
     # A non-spatial category (支部建设, 制度建设): its problems belong to a unit, not to a grid and a point.
     spatial: Mapped[bool] = mapped_column(default=True, server_default=true())
     version: Mapped[int] = mapped_column(default=1)
+    # Offered to the public as an Open311 service (service_code = code), with these attributes:
+    # [{"code", "datatype": string|number|datetime|text|singlevaluelist|multivaluelist, "required",
+    #   "description", "values": [{"key", "name"}]}].
+    public: Mapped[bool] = mapped_column(default=False, server_default=false())
+    public_description: Mapped[str | None] = mapped_column(String(500))
+    attributes: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
 
     def limit(self, stage: str) -> tuple[int, str] | None:
         """The (minutes, clock) limit of a stage, or None when the stage has no limit."""

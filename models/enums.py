@@ -8,6 +8,10 @@ class Role(StrEnum):
     HANDLER = "handler"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    # The 12345 hotline bridge's system account: reports, reads its own reports, records callbacks.
+    HOTLINE = "hotline"
+    # An Open311 client application's account: it reports through /open311 only and never holds a token.
+    PUBLIC = "public"
 
 
 class State(StrEnum):
@@ -43,10 +47,44 @@ class Action(StrEnum):
     GRANT_EXTENSION = "grant_extension"
     DENY_EXTENSION = "deny_extension"
     COMMENT = "comment"
+    CALLBACK = "callback"
+    REOPEN = "reopen"
     EDIT = "edit"
     ESCALATE = "escalate"
     ATTACH = "attach"
     RELEASE = "release"  # by the system: the handler left, the problem is back on the unit's queue
+
+
+class Source(StrEnum):
+    """Where a problem was first reported from (漏报: the outside sources found what the grid missed)."""
+
+    OFFICER = "officer"
+    PATROL = "patrol"
+    INSPECTION = "inspection"
+    PUBLIC = "public"
+    HOTLINE = "hotline"
+    MEDIA = "media"
+
+
+OUTSIDE_SOURCES = frozenset({Source.PUBLIC, Source.HOTLINE, Source.MEDIA})
+# The sources whose reporter is called back after closing (回访), and whose reports count as 漏报.
+CALLED_BACK_SOURCES = frozenset({Source.PUBLIC, Source.HOTLINE})
+
+
+class Satisfaction(StrEnum):
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    UNSATISFIED = "unsatisfied"
+    UNREACHABLE = "unreachable"
+
+
+class CancelReason(StrEnum):
+    """Why an intake (受理) refused a report."""
+
+    INVALID = "invalid"
+    OUT_OF_SCOPE = "out_of_scope"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
 
 
 class Severity(StrEnum):
@@ -153,6 +191,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "grant_extension": ("批准延期", "Grant extension"),
     "deny_extension": ("驳回延期", "Deny extension"),
     "comment": ("备注", "Comment"),
+    "callback": ("回访", "Callback"),
+    "reopen": ("重新整改", "Reopen"),
     "edit": ("修改", "Edit"),
     "escalate": ("督办升级", "Escalate"),
     "attach": ("上传附件", "Attach"),
@@ -162,6 +202,21 @@ LABELS: dict[str, tuple[str, str]] = {
     "handler": ("处置人员", "Handler"),
     "supervisor": ("值班长", "Supervisor"),
     "admin": ("管理员", "Administrator"),
+    "hotline": ("12345热线", "12345 hotline"),
+    "public": ("公众", "Public"),
+    # sources (public and hotline are above, as roles)
+    "patrol": ("巡查上报", "Patrol"),
+    "inspection": ("检查上报", "Inspection"),
+    "media": ("媒体曝光", "Media"),
+    # callbacks and intake refusals
+    "satisfied": ("满意", "Satisfied"),
+    "basically_satisfied": ("基本满意", "Basically satisfied"),
+    "unsatisfied": ("不满意", "Unsatisfied"),
+    "unreachable": ("联系不上", "Unreachable"),
+    "invalid": ("无效诉求", "Invalid"),
+    "out_of_scope": ("非本辖区职责", "Out of scope"),
+    "duplicate": ("重复诉求", "Duplicate"),
+    "other": ("其他", "Other"),
     # severities, stages, lights
     "low": ("轻微", "Low"),
     "normal": ("一般", "Normal"),

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Column, Float, ForeignKey, Index, String, Table
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, utcnow
@@ -102,6 +102,8 @@ class Grid(db.Model):
     code: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)  # natural key of imports
     active: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(default=1)
+    # Optional GeoJSON Polygon or MultiPolygon (WGS-84 lng/lat): public reports inside it land in this grid.
+    boundary: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     unit: Mapped[Unit] = relationship()

@@ -28,6 +28,10 @@ class Problem(db.Model):
         Index("ix_problems_open_desk", "state", "stage_due_at", "stage_warn_at", "grid_unit_id", "unit_id",
               postgresql_where=text("state NOT IN ('closed', 'cancelled')"),
               sqlite_where=text("state NOT IN ('closed', 'cancelled')")),
+        # A hotline ticket (or any outside reference) makes one problem per source, however often it is posted.
+        Index("uq_problems_source_external_ref", "source", "external_ref", unique=True),
+        # 漏报: the share of a grid's problems first reported from outside, per period.
+        Index("ix_problems_source_reported_at", "source", "reported_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +70,21 @@ class Problem(db.Model):
     round_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_rounds.id"), index=True)  # a finding
     # The party (经营主体) the problem is about, when it has one: an inspection's failed item always does.
     party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"), index=True)
+
+    # Where the report came from (models/enums.py::Source) and, from outside, its reference there (the
+    # hotline ticket number) and the reporter's contact: only supervisors and admins ever see the contact.
+    source: Mapped[str] = mapped_column(String(12), default="officer", server_default="officer")
+    external_ref: Mapped[str | None] = mapped_column(String(64))
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    # A link the reporter gave (Open311 media_url): stored, shown, never fetched by the server.
+    media_url: Mapped[str | None] = mapped_column(String(2000))
+    # Answers to the Open311 service definition's attributes: {code: value or [values]}.
+    intake_attributes: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    # The latest callback (回访) to the reporter after closing; the trail keeps every one.
+    callback_satisfaction: Mapped[str | None] = mapped_column(String(24))
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -55,7 +55,7 @@ TALLIES = {
 # Known label values start at 0, so every series is in a scrape (and a rate) before its first event.
 KNOWN = {
     "transition": [{"action": action.value} for action in TRANSITIONS],
-    "report": [{"source": source} for source in ("officer", "supervisor", "patrol_round")],
+    "report": [{"source": source} for source in ("officer", "supervisor", "patrol_round", "hotline", "public")],
     "escalation": [{"level": level} for level in (1, 2, 3, 4)],  # the default ladder's; rules may use up to 9
     "round_missed": [{"reason": reason} for reason in ("not_opened", "no_checkin")],
     "round_completed": [{"state": state} for state in ("completed", "completed_late")],

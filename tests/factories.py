@@ -58,6 +58,7 @@ class World:
         w.user("handler", "handler", "squad")
         w.user("handler2", "handler", "squad")
         w.user("sanitation_handler", "handler", "sanitation")
+        w.user("hotline", "hotline", "district")
         return w
 
     def unit(self, key: str, kind: str, parent: str | None, code: str | None = None) -> Unit:
@@ -98,9 +99,9 @@ class World:
             problem = self.act(problem, action, by=by, at=at + timedelta(minutes=index + 1), **fields)
         return problem
 
-    def to_state(self, state: str, *, category: str = "hawker") -> Problem:
-        """A fresh problem walked into `state` along the usual path."""
-        problem = self.report(category=category)
+    def to_state(self, state: str, *, category: str = "hawker", **report) -> Problem:
+        """A fresh problem walked into `state` along the usual path (`report`: how it is reported)."""
+        problem = self.report(category=category, **report)
         for action, by, fields in PATHS[state](self):
             problem = self.act(problem, action, by=by, **fields)
         return problem
@@ -119,7 +120,7 @@ PATHS = {
                            ("verify", "officer", {"note": "ok"})],
     "closed": lambda w: [_assign(w), ("accept", "handler", {}), ("submit", "handler", {"note": "done"}),
                          ("verify", "officer", {"note": "ok"}), ("close", "supervisor", {})],
-    "cancelled": lambda w: [("cancel", "supervisor", {"reason": "duplicate"})],
+    "cancelled": lambda w: [("cancel", "supervisor", {"reason": "duplicate", "reason_code": "other"})],
     "suspended": lambda w: [_assign(w), ("accept", "handler", {}), ("suspend", "supervisor", {"note": "winter"})],
 }
 
@@ -134,8 +135,10 @@ def default_fields(w: World, action: str, now: datetime) -> dict:
         "verify": {"note": "checked on site"},
         "reject": {"reason": "still there"},
         "send_back": {"reason": "photos unclear"},
-        "cancel": {"reason": "duplicate"},
+        "cancel": {"reason": "duplicate", "reason_code": "other"},
         "suspend": {"note": "waiting for demolition"},
         "request_extension": {"until": now + timedelta(days=30), "note": "contractor needed"},
         "comment": {"text": "noted"},
+        "callback": {"satisfaction": "unsatisfied", "note": "the stall is back"},
+        "reopen": {"reason": "the reporter is unsatisfied"},
     }.get(action, {})

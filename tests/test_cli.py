@@ -74,3 +74,25 @@ def test_scheduler_tick_never_moves_back_in_time(runner):
     earlier = runner.invoke(args=["scheduler", "tick", "--at", "2026-11-26T07:00:00+08:00"])
     assert earlier.exit_code == 0
     assert all("skipped" in line for line in earlier.output.strip().splitlines())
+
+
+def test_open311_keys_create_prints_the_key_alone_on_the_last_line_and_it_posts(runner, client, world):
+    result = runner.invoke(args=["open311", "keys", "create", "--name", "城市App"])
+    assert result.exit_code == 0, result.output
+    key = result.output.rstrip("\n").splitlines()[-1]
+    assert key == key.strip() and " " not in key and len(key) >= 32
+    world.categories["hawker"].public = True
+    response = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "hawker",
+                                                              "lat": "35.0621", "long": "118.3561"})
+    assert response.status_code == 201, response.json
+    revoked = runner.invoke(args=["open311", "keys", "revoke", "1"])
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    assert client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "hawker",
+                                                          "lat": "35.0621", "long": "118.3561"}).status_code == 403
+
+
+def test_users_create_makes_the_hotline_account(runner, client, world):
+    result = runner.invoke(args=["users", "create", "--name", "12345热线", "--role", "hotline",
+                                 "--unit", str(world.units["district"].id)])
+    assert result.exit_code == 0, result.output
+    assert me(client, result.output.rstrip("\n").splitlines()[-1]).json["role"] == "hotline"

@@ -52,7 +52,7 @@ def authenticate(token: str, *, now: datetime) -> Authentication:
     status = api_token.status(now)
     if status != "active":
         return Authentication(None, api_token, status)
-    if not user.active:
+    if not user.active or user.role == Role.PUBLIC:  # an Open311 application's account speaks Open311 only
         return Authentication(None, api_token, "inactive")
     return Authentication(user, api_token)
 
@@ -103,9 +103,13 @@ def _user(user_id: int) -> User:
 
 def issue_token_for(*, actor: User | None, now: datetime, user_id: int, label: str,
                     expires_at: datetime | None = None) -> tuple[ApiToken, str]:
-    """An admin gives a user a token for another device."""
+    """An admin gives a user a token for another device (never to an Open311 application's account)."""
     _require_admin(actor)
-    return issue_token(user=_user(user_id), now=now, label=label, actor=actor, expires_at=expires_at)
+    user = _user(user_id)
+    if user.role == Role.PUBLIC:
+        raise Invalid("an Open311 application's account holds an API key, not tokens",
+                      errors={"user_id": ["an Open311 application's account"]})
+    return issue_token(user=user, now=now, label=label, actor=actor, expires_at=expires_at)
 
 
 def list_tokens(*, actor: User, user_id: int) -> list[ApiToken]:

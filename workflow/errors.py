@@ -33,6 +33,7 @@ ERROR_KINDS = (
     ErrorKind(413, "payload-too-large", "请求体过大", "Payload too large"),
     ErrorKind(415, "unsupported-media-type", "不支持的内容类型", "Unsupported media type"),
     ErrorKind(422, "validation", "请求参数有误", "Invalid request"),
+    ErrorKind(422, "outside-area", "不在本辖区网格内", "Outside the district"),
     ErrorKind(428, "if-match-required", "缺少 If-Match", "If-Match required"),
     ErrorKind(429, "too-many-requests", "认证失败次数过多", "Too many failed authentications"),
     ErrorKind(500, "internal", "内部错误", "Internal error"),
@@ -85,6 +86,10 @@ class Invalid(DomainError, slug="validation"):
     pass
 
 
+class OutsideArea(Invalid, slug="outside-area"):
+    pass
+
+
 class Conflict(DomainError, slug="conflict"):
     pass
 
@@ -122,7 +127,7 @@ class Stale(DomainError, slug="stale-version"):
 
 
 ERROR_TYPES = [
-    NotFound, Forbidden, SeparationOfDuties, Invalid, Conflict, InvalidTransition,
+    NotFound, Forbidden, SeparationOfDuties, Invalid, OutsideArea, Conflict, InvalidTransition,
     ExtensionConflict, EvidenceRequired, IdempotencyInFlight, UnsupportedMedia, PayloadTooLarge,
     PreconditionRequired, Stale,
 ]

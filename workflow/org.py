@@ -11,9 +11,11 @@ from workflow import passwords
 from workflow.auth import issue_token
 from workflow.calendar import check_timezone
 from workflow.errors import Forbidden, Invalid, NotFound
+from workflow.intake.georeport import check_attributes
+from workflow.intake.locate import check_boundary
 from workflow.paging import Page, by_column
 from workflow.roster import trail
-from workflow.roster.edits import CATEGORY, GRID, POINT, UNIT, check_unique
+from workflow.roster.edits import CATEGORY, GRID, POINT, UNIT, check_may_be_public, check_unique
 from workflow.roster.people import PERSON, PERSONAL, check_keys_free, check_may_manage, grids_for, visible_people
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -87,13 +89,14 @@ def create_user(*, actor: User | None, now: datetime, name: str, role: str, unit
     return user, token
 
 
-def create_grid(*, actor: User | None, now: datetime, name: str, unit_id: int, code: str | None = None) -> Grid:
-    """Add a grid (网格) managed by a unit."""
+def create_grid(*, actor: User | None, now: datetime, name: str, unit_id: int, code: str | None = None,
+                boundary: dict | None = None) -> Grid:
+    """Add a grid (网格) managed by a unit, with an optional GeoJSON boundary."""
     _require_admin(actor)
     if code is not None:
         _taken(Grid, Grid.code, code, "code")
     grid = Grid(name=name, unit_id=_get(Unit, unit_id, "unit_id").id, code=code, created_at=now, active=True,
-                version=1)
+                version=1, boundary=check_boundary(boundary))
     db.session.add(grid)
     db.session.flush()
     _trail(GRID.resource, grid, GRID.fields, actor, now)
@@ -118,9 +121,10 @@ def create_category(*, actor: User | None, now: datetime, code: str, name: str, 
                     name_en: str | None = None, parent_code: str | None = None,
                     default_unit_id: int | None = None, requires_after_photo: bool | None = None,
                     requires_verification_photo: bool | None = None,
-                    pause_on_extension: bool | None = None, spatial: bool = True) -> Category:
+                    pause_on_extension: bool | None = None, spatial: bool = True, public: bool = False,
+                    public_description: str | None = None, attributes: list | None = None) -> Category:
     """Add a category with its time limits per stage; what a child leaves unset it takes from its parent;
-    `spatial=False`: its problems name a unit, not a place."""
+    `spatial=False`: its problems name a unit, not a place; `public`: offered as an Open311 service."""
     _require_admin(actor)
     if db.session.scalars(select(Category.id).where(Category.code == code)).first() is not None:
         raise Invalid(f"category {code!r} exists", errors={"code": ["already taken"]})
@@ -131,6 +135,7 @@ def create_category(*, actor: User | None, now: datetime, code: str, name: str, 
             raise Invalid(f"unknown parent {parent_code!r}", errors={"parent_code": ["unknown category"]})
     if default_unit_id is not None:
         _get(Unit, default_unit_id, "default_unit_id")
+    check_may_be_public(spatial, public)
     own = {"requires_after_photo": requires_after_photo, "pause_on_extension": pause_on_extension,
            "requires_verification_photo": requires_verification_photo}
     category = Category(
@@ -138,6 +143,7 @@ def create_category(*, actor: User | None, now: datetime, code: str, name: str, 
         active=True, spatial=spatial, version=1, **inherited_settings(parent, own),
         limits=(dict(parent.limits or {}) if parent else {}) | {Stage(stage).value: dict(limit)
                                                                  for stage, limit in limits.items()},
+        public=public, public_description=public_description, attributes=check_attributes(attributes),
     )
     db.session.add(category)
     db.session.flush()

@@ -1,5 +1,6 @@
 """Who sees what: a supervisor their unit's subtree, an officer their grids (and the placeless shortfalls of
-their unit's subtree), a handler their unit."""
+their unit's subtree), a handler their unit, the hotline account its own reports; an Open311 client account
+nothing here (its face is /open311)."""
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
@@ -34,6 +35,9 @@ def scope_filter(actor: User, rows) -> ColumnElement[bool]:
         return or_(rows.grid_id.in_(grids), placeless)
     if actor.role == Role.HANDLER and actor.unit_id is not None:
         return rows.unit_id == actor.unit_id
+    if actor.role == Role.HOTLINE and hasattr(rows, "reporter_id"):
+        # The bridge follows the tickets it passed on, nothing else (the dashboard's counts hold no reporter).
+        return rows.reporter_id == actor.id
     return false()
 
 

@@ -166,7 +166,7 @@ def test_only_an_admin_may_change_the_organisation(client, world, path, by):
     assert post(client, world, path, admin_bodies(world)[path]).status_code == 201
 
 
-@pytest.mark.parametrize(("path", "total"), [("units", 5), ("users", 10), ("grids", 2), ("points", 2),
+@pytest.mark.parametrize(("path", "total"), [("units", 5), ("users", 11), ("grids", 2), ("points", 2),
                                              ("categories", 2)])
 def test_reference_lists_walk_in_keyset_pages(client, world, path, total):
     seen, cursor = [], None

@@ -46,6 +46,7 @@ from workflow.escalation import rules
 from workflow.evidence import attachments
 from workflow.inspections import coverage, defaults, inspections, parties
 from workflow.inspections import photos as inspection_photos
+from workflow.intake import keys as open311_keys
 from workflow.ledger import lists, unit_reports
 from workflow.notifications import inbox, webhooks
 from workflow.patrols import plans
@@ -59,12 +60,16 @@ PERSONAS = {
     "officer_other": "west_officer",
     "handler_own": "handler",
     "handler_other": "sanitation_handler",
+    "hotline": "hotline",  # the 12345 bridge's system account: sees only the tickets it reported
 }
 
 # Reachable without a bearer token. The signed attachment URL carries its own proof (an HMAC and an expiry).
 PUBLIC = {"GET /healthz", "GET /livez", "GET /docs", "GET /docs/{name}", "GET /openapi.json"}
 PROBES = {"GET /healthz", "GET /livez"}  # documented in /openapi.json too, without a token
 SIGNED = {"GET /api/v1/attachments/{attachment_id}/content", "GET /api/v1/inspection-photos/{photo_id}/content"}
+# The Open311 face: reads are public, posting takes an application's api_key (tests/open311/).
+OPEN311 = {"GET /open311/discovery.{fmt}", "GET /open311/v2/{name}", "POST /open311/v2/{name}",
+           "GET /open311/v2/services/{name}", "GET /open311/v2/requests/{name}"}
 # For the monitoring system, not for users: METRICS_TOKEN or a loopback caller (tests/ops/test_metrics.py).
 OPERATOR = {"GET /metrics"}
 # The console's pages take a signed-in session, not a token; what each persona gets there is tested in
@@ -228,7 +233,14 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/points": Case(everyone(200)),
     "POST /api/v1/points": Case(admin_only(201), lambda s: {"name": "新点位", "grid_id": s.id("east_grid"),
                                                            "lat": 35.06, "lng": 118.35}),
+    "PUT /api/v1/grids/{grid_id}/boundary": Case(admin_only(200), {"boundary": None}, headers={"If-Match": '"1"'}),
     "GET /api/v1/categories": Case(everyone(200)),
+    "PUT /api/v1/categories/{category_id}/public": Case(admin_only(200), {"public": True},
+                                                       headers={"If-Match": '"1"'}),
+    # --- Open311 keys: admins
+    "GET /api/v1/open311-keys": Case(admin_only(200)),
+    "POST /api/v1/open311-keys": Case(admin_only(201), {"name": "城市App"}),
+    "DELETE /api/v1/open311-keys/{key_id}": Case(admin_only(204)),
     "POST /api/v1/categories": Case(admin_only(201), {"code": "matrix", "name": "矩阵", "limits": NATURAL}),
     "GET /api/v1/users": Case(supervisors(200)),
     # People: admins everyone; supervisors the officers and handlers of their subtree (docs/decisions/0071)
@@ -260,8 +272,10 @@ MATRIX: dict[str, Case] = {
     "DELETE /api/v1/users/{user_id}/tokens/{token_id}": Case(expect(403, admin=204, officer_own=204)),
     # --- problems
     "GET /api/v1/problems": Case(everyone(200)),
-    "POST /api/v1/problems": Case(expect(403, supervisor_own=201, supervisor_parent=201, officer_own=201),
-                                  _report),
+    # The hotline account reports too, but always with its ticket number (this body has none: 422;
+    # tests/api/test_intake_api.py posts tickets).
+    "POST /api/v1/problems": Case(expect(403, supervisor_own=201, supervisor_parent=201, officer_own=201,
+                                         hotline=422), _report),
     "GET /api/v1/problems/export": Case(everyone(200), query={"format": "csv"}),
     "GET /api/v1/problems/{problem_id}": Case(sees_problem(200)),
     # A report still waiting for dispatch: its reporter and supervisors edit it; an admin is neither.
@@ -351,7 +365,7 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/orders/{order_id}": Case(sees_party(200)),
     "GET /api/v1/orders/{order_id}/print": Case(sees_party(200)),
     "GET /api/v1/inspection-tasks": Case(everyone(200)),
-    "POST /api/v1/inspection-photos": Case(expect(201, admin=403, handler_own=403, handler_other=403),
+    "POST /api/v1/inspection-photos": Case(expect(201, admin=403, handler_own=403, handler_other=403, hotline=403),
                                            lambda s: {"file": (io.BytesIO(PHOTO), "photo.jpg")}, multipart=True),
     "GET /api/v1/inspection-photos/{photo_id}": Case(expect(404, officer_own=200)),  # unused: its uploader's
     "GET /api/v1/problem-lists/{list_id}/scope": Case(east_object(200), ids={"list_id": "campaign"}),
@@ -373,7 +387,7 @@ DEFAULT_IDS = {"unit_id": "east", "problem_id": "problem", "list_id": "full_list
                "attachment_id": "attachment", "report_id": "unit_report",
                "party_id": "party", "inspection_id": "inspection", "order_id": "order",
                "photo_id": "inspection_photo", "code": "template", "grid_id": "east_grid", "point_id": "market",
-               "category_id": "hawker"}
+               "category_id": "hawker", "key_id": "open311_key"}
 
 CONVERTER = re.compile(r"<(?:[^:<>]+:)?([a-z_]+)>")
 
@@ -397,9 +411,9 @@ def openapi_routes(client) -> set[str]:
 
 def test_every_route_has_an_entry_in_the_matrix(app):
     routes = app_routes(app)
-    assert sorted(routes - set(MATRIX) - PUBLIC - SIGNED - OPERATOR - CONSOLE) == [], \
+    assert sorted(routes - set(MATRIX) - PUBLIC - SIGNED - OPERATOR - CONSOLE - OPEN311) == [], \
         "add these routes to the authorization matrix"
-    assert sorted((set(MATRIX) | PUBLIC | SIGNED | OPERATOR | CONSOLE) - routes) == [], \
+    assert sorted((set(MATRIX) | PUBLIC | SIGNED | OPERATOR | CONSOLE | OPEN311) - routes) == [], \
         "these matrix entries name no route"
 
 
@@ -577,6 +591,7 @@ BUILDERS: dict[str, Callable[[Scene], int]] = {
     "order": lambda s: db.session.query(RectificationOrder).filter_by(inspection_id=s.id("inspection")).one().id,
     "inspection_photo": _inspection_photo,
     "campaign": _campaign,
+    "open311_key": lambda s: open311_keys.create_key(actor=None, now=s.world.now, name="城市App")[0].id,
 }
 
 

@@ -204,7 +204,7 @@ def test_an_if_match_refusal_under_a_key_is_not_replayed_to_the_corrected_retry(
 # --- users ---------------------------------------------------------------------------------------
 
 EAST_SUBTREE = {"officer", "officer2", "east_supervisor", "handler", "handler2"}
-EVERYONE = EAST_SUBTREE | {"admin", "supervisor", "west_supervisor", "west_officer", "sanitation_handler"}
+EVERYONE = EAST_SUBTREE | {"admin", "supervisor", "west_supervisor", "west_officer", "sanitation_handler", "hotline"}
 
 
 def test_a_subdistrict_supervisor_lists_their_subtree_and_every_handler(client, world):

@@ -277,3 +277,52 @@ def test_a_sibling_supervisor_gets_404_on_anothers_problem(client, world):
                     {"action": "assign", "unit_id": world.units["squad"].id, "version": 1},
                     page="/console/dashboard")
     assert response.status_code == 404
+
+
+# --- outside reports on the console: the contact as the API shows it, intake and callback forms -----------
+
+CONTACT = {"contact_name": "欧阳娜娜", "contact_phone": "+86 139-8765-4321", "contact_email": "nana@example.org"}
+
+
+def _ticket(world, ref: str = "12345-9") -> Problem:
+    problem, _ = reporting.report_problem(
+        actor=world.users["hotline"], now=world.now, category_code="hawker", title="占道", lat=35.0621,
+        lng=118.3561, address="东关路口", external_ref=ref, contact=CONTACT)
+    db.session.commit()
+    return problem
+
+
+def test_the_problem_page_shows_a_supervisor_the_reporters_contact_and_an_officer_only_its_mask(client, world):
+    problem = _ticket(world)
+    sign_in(client, world, "supervisor")
+    whole = client.get(f"/console/problems/{problem.id}").get_data(as_text=True)
+    assert "12345热线 · 12345-9" in whole and "欧阳娜娜 · +86 139-8765-4321 · nana@example.org" in whole
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/dashboard")})
+    sign_in(client, world, "officer")
+    masked = client.get(f"/console/problems/{problem.id}").get_data(as_text=True)
+    assert "欧***" in masked and "*********4321" in masked and "（已遮蔽）" in masked
+    assert not [secret for secret in ("娜娜", "8765", "nana@") if secret in masked]
+
+
+def test_intake_refuses_with_a_reason_code_and_a_callback_is_recorded_from_the_page(client, world):
+    refused = _ticket(world, "12345-10")
+    sign_in(client, world, "supervisor")
+    page = f"/console/problems/{refused.id}"
+    text = client.get(page).get_data(as_text=True)
+    assert 'id="cancel-reason_code"' in text and '<option value="out_of_scope">非本辖区职责</option>' in text
+    response = post(client, f"{page}/actions", {"action": "cancel", "reason": "不属本区", "reason_code": "out_of_scope",
+                                                "version": refused.version}, page=page)
+    assert response.status_code == 303
+    assert db.session.get(Problem, refused.id).state == "cancelled"
+
+    closed = world.walk(_ticket(world, "12345-11"), ("assign", "supervisor", {"unit_id": world.units["squad"].id}),
+                        ("accept", "handler", {}), ("submit", "handler", {"note": "已清理"}),
+                        ("verify", "officer", {"note": "核查"}), ("close", "supervisor", {}))
+    page = f"/console/problems/{closed.id}"
+    assert 'id="callback-satisfaction" name="satisfaction" required' in client.get(page).get_data(as_text=True)
+    response = post(client, f"{page}/actions", {"action": "callback", "satisfaction": "unsatisfied",
+                                                "note": "仍有摊贩", "version": closed.version}, page=page)
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Problem, closed.id).callback_satisfaction == "unsatisfied"
+    assert 'id="form-reopen"' in client.get(page).get_data(as_text=True)

@@ -95,3 +95,15 @@ def test_a_comment_racing_a_transition_keeps_the_trail_gapless(app, world):
 
 
 PATH_TO_RECTIFYING = ("report", "assign", "accept")
+
+
+def test_twenty_posts_of_one_hotline_ticket_create_one_problem(app, world):
+    body = {"category_code": "hawker", "lat": 35.0621, "lng": 118.3561, "address": "东关路口", "title": "来电",
+            "external_ref": "12345-20261125-0099"}
+    headers = world.auth("hotline")
+
+    responses = race(app, lambda c, _: c.post("/api/v1/problems", json=body, headers=headers))
+
+    assert sorted(r.status_code for r in responses) == [200] * (THREADS - 1) + [201]
+    assert len({r.json["id"] for r in responses}) == 1
+    assert db.session.scalar(select(func.count()).select_from(Problem)) == 1

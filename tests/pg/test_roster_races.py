@@ -110,3 +110,30 @@ def test_the_admin_trail_is_append_only(app, world, client, statement):
     assert refused.value.orig.sqlstate == "42501"
     assert "admin_events is append-only" in str(refused.value.orig)
     assert audit.verify_chains(admin_only=True).admin_events == 1
+
+
+def _square(i: int) -> dict:
+    west, south = 118.30 + i / 1000, 35.00
+    return {"type": "Polygon", "coordinates": [[[west, south], [west + 0.01, south], [west + 0.01, south + 0.01],
+                                                [west, south + 0.01], [west, south]]]}
+
+
+PUTS = {
+    "grid boundary": (lambda w: f"grids/{w.grids['east'].id}/boundary", lambda i: {"boundary": _square(i)}),
+    "public category": (lambda w: f"categories/{w.categories['hawker'].id}/public",
+                        lambda i: {"public": True, "public_description": f"占道经营 {i}"}),
+}
+
+
+@pytest.mark.parametrize("resource", list(PUTS))
+def test_twenty_admins_drawing_a_boundary_or_publishing_with_the_same_etag_have_one_winner(app, world, resource):
+    path_of, body_of = PUTS[resource]
+    url = f"/api/v1/{path_of(world)}"
+    headers = world.auth("admin", **{"If-Match": '"1"'})
+
+    responses = race(app, lambda c, i: c.put(url, json=body_of(i), headers=headers))
+
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [412] * (THREADS - 1), codes
+    assert db.session.scalar(select(func.count()).select_from(AdminEvent).where(AdminEvent.action != "create")) == 1
+    assert audit.verify_chains(admin_only=True).intact

@@ -175,7 +175,7 @@ def _report(actor: User, now: datetime, party: Party, inspection: Inspection, an
     problem, _ = reporting.report_problem(
         actor=actor, now=now, category_code=item["category"], title=f"{party.name}：{item['label']}不合格"[:200],
         severity=item["severity"], description=description, point_id=party.point_id, observed_at=inspection.at,
-        round_id=inspection.round_id, party_id=party.id, due_at=due_at)
+        round_id=inspection.round_id, party_id=party.id, due_at=due_at, source="inspection")
     return problem
 
 

@@ -24,6 +24,8 @@ from sqlalchemy import select
 from models import Category, Grid, Problem, Unit, User
 from models.base import db
 from models.enums import label
+from workflow.errors import Forbidden
+from workflow.intake.contact import SEES_CONTACT
 from workflow.ledger.query import ledger_filters
 from workflow.scope import problem_filter
 
@@ -33,6 +35,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = [("编号", 18), ("状态", 8), ("类别", 14), ("标题", 30), ("严重程度", 8), ("地址", 30), ("网格", 16),
            ("责任单位", 16), ("上报时间", 17), ("整改期限", 17), ("结案时间", 17), ("时区", 14), ("是否超期", 8),
            ("返工次数", 8), ("督办", 6), ("纬度", 10), ("经度", 10), ("所属单位", 16)]
+# Only for a supervisor or admin who asks (include_contact): where it came from and whom to call back.
+CONTACT_COLUMNS = [("来源", 10), ("外部编号", 18), ("联系人", 10), ("联系电话", 14), ("联系邮箱", 24)]
 
 
 def safe_text(value) -> str:
@@ -63,29 +67,45 @@ ROW_COLUMNS = (Problem.code, Problem.state, Problem.category_id, Problem.title, 
                Problem.grid_unit_id)
 
 
-def rows(*, actor: User, now: datetime, filters: dict) -> Iterator[list]:
+def columns(include_contact: bool) -> list[tuple[str, int]]:
+    return COLUMNS + CONTACT_COLUMNS if include_contact else COLUMNS
+
+
+def check_contact_export(actor: User, include_contact: bool) -> None:
+    """The reporter's contact leaves only with a supervisor or admin who asked for it (403 otherwise)."""
+    if include_contact and actor.role not in SEES_CONTACT:
+        raise Forbidden("only supervisors and admins export the reporters' contact")
+
+
+def rows(*, actor: User, now: datetime, filters: dict, include_contact: bool = False) -> Iterator[list]:
     """One list of cell values per problem, in ledger order, times in the problem's own timezone."""
+    check_contact_export(actor, include_contact)
     grids, units, categories = _names(Grid) | {None: ""}, _names(Unit), _names(Category)
-    stmt = (select(*ROW_COLUMNS, Problem.overdue_clause(now).label("overdue"))
+    contact = (Problem.source, Problem.external_ref, Problem.contact_name, Problem.contact_phone,
+               Problem.contact_email) if include_contact else ()
+    stmt = (select(*ROW_COLUMNS, *contact, Problem.overdue_clause(now).label("overdue"))
             .where(problem_filter(actor), *ledger_filters(now, filters))
             .order_by(Problem.reported_at.desc(), Problem.id.desc()).execution_options(yield_per=BATCH))
     for p in db.session.execute(stmt):
+        extra = [label(p.source), *(safe_text(v) for v in (p.external_ref, p.contact_name, p.contact_phone,
+                                                            p.contact_email))] if include_contact else []
         yield [safe_text(p.code), label(p.state), safe_text(categories[p.category_id]), safe_text(p.title),
                label(p.severity), safe_text(p.address), safe_text(grids[p.grid_id]), safe_text(units.get(p.unit_id)),
                _local(p.reported_at, p.timezone),
                _local(p.due_at, p.timezone), _local(p.closed_at, p.timezone), p.timezone,
                "是" if p.overdue else "否", p.rework_count, "是" if p.supervised else "否",
                p.lat if p.lat is not None else "", p.lng if p.lng is not None else "",
-               safe_text(units[p.grid_unit_id])]
+               safe_text(units[p.grid_unit_id]), *extra]
 
 
-def csv_chunks(*, actor: User, now: datetime, filters: dict) -> Iterator[str]:
+def csv_chunks(*, actor: User, now: datetime, filters: dict, include_contact: bool = False) -> Iterator[str]:
     """The CSV, a few hundred rows at a time, starting with a BOM so Excel reads the Chinese right."""
+    check_contact_export(actor, include_contact)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow([name for name, _ in COLUMNS])
-    for count, row in enumerate(rows(actor=actor, now=now, filters=filters), 1):
+    writer.writerow([name for name, _ in columns(include_contact)])
+    for count, row in enumerate(rows(actor=actor, now=now, filters=filters, include_contact=include_contact), 1):
         writer.writerow(row)
         if count % 500 == 0:
             yield buffer.getvalue()
@@ -125,18 +145,18 @@ SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workshe
               'formats.org/spreadsheetml/2006/main"><sheetViews><sheetView workbookViewId="0"><pane ySplit="1" '
               'topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews><cols>{cols}</cols>'
               '<sheetData>')
-LETTERS = [get_column_letter(index) for index in range(1, len(COLUMNS) + 1)]
+LETTERS = [get_column_letter(index) for index in range(1, len(COLUMNS) + len(CONTACT_COLUMNS) + 1)]
 
 
 # Which cells hold text people typed (escaped), which are numbers (rework count, latitude, longitude: a whole
 # cell each, or nothing when empty); the others are labels, times and zone names this module wrote.
-TYPED_TEXT = {0, 2, 3, 5, 6, 7, 17}
+TYPED_TEXT = {0, 2, 3, 5, 6, 7, 17, *range(len(COLUMNS), len(COLUMNS) + len(CONTACT_COLUMNS))}
 NUMBERS = {13, 15, 16}
 
 
-def _row_template() -> str:
+def _row_template(width: int = len(COLUMNS)) -> str:
     cells = []
-    for index, letter in enumerate(LETTERS):
+    for index, letter in enumerate(LETTERS[:width]):
         if index in NUMBERS:
             cells.append(f"{{{index + 1}}}")
         else:
@@ -145,6 +165,7 @@ def _row_template() -> str:
 
 
 ROW_TEMPLATE = _row_template()
+CONTACT_ROW_TEMPLATE = _row_template(len(COLUMNS) + len(CONTACT_COLUMNS))
 
 
 def _row(number: int, values: list) -> str:
@@ -153,22 +174,26 @@ def _row(number: int, values: list) -> str:
     for index in NUMBERS:
         value = values[index]
         cells[index] = f'<c r="{LETTERS[index]}{number}"><v>{value!r}</v></c>' if value != "" else ""
-    return ROW_TEMPLATE.format(number, *cells)
+    template = ROW_TEMPLATE if len(values) == len(COLUMNS) else CONTACT_ROW_TEMPLATE
+    return template.format(number, *cells)
 
 
-def xlsx_chunks(*, actor: User, now: datetime, filters: dict) -> Iterator[bytes]:
+def xlsx_chunks(*, actor: User, now: datetime, filters: dict, include_contact: bool = False) -> Iterator[bytes]:
     """The workbook (Chinese headers, frozen header row, column widths), via a temporary file."""
+    check_contact_export(actor, include_contact)
+    chosen = columns(include_contact)
     cols = "".join(f'<col min="{i}" max="{i}" width="{width}" customWidth="1"/>'
-                   for i, (_, width) in enumerate(COLUMNS, 1))
+                   for i, (_, width) in enumerate(chosen, 1))
     with tempfile.TemporaryFile() as out:
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
             for name, part in XLSX_PARTS.items():
                 book.writestr(name, part)
             with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
                 header = "".join(f'<c r="{letter}1" t="inlineStr"><is><t>{name}</t></is></c>'
-                                 for letter, (name, _) in zip(LETTERS, COLUMNS, strict=True))
+                                 for letter, (name, _) in zip(LETTERS, chosen, strict=False))
                 buffer = [SHEET_HEAD.format(cols=cols), f'<row r="1">{header}</row>']
-                for number, row in enumerate(rows(actor=actor, now=now, filters=filters), 2):
+                for number, row in enumerate(rows(actor=actor, now=now, filters=filters,
+                                                  include_contact=include_contact), 2):
                     buffer.append(_row(number, row))
                     if len(buffer) >= 500:
                         sheet.write("".join(buffer).encode())
@@ -180,8 +205,9 @@ def xlsx_chunks(*, actor: User, now: datetime, filters: dict) -> Iterator[bytes]
             yield chunk
 
 
-def geojson_chunks(*, actor: User, now: datetime, filters: dict) -> Iterator[str]:
-    """A FeatureCollection of the problems that have coordinates, with codes, labels and offset times."""
+def geojson_chunks(*, actor: User, now: datetime, filters: dict, include_contact: bool = False) -> Iterator[str]:
+    """A FeatureCollection of the problems that have coordinates, with codes, labels and offset times (the map
+    carries no contact: include_contact is refused for GeoJSON by the API)."""
     yield '{"type": "FeatureCollection", "features": ['
     first = True
     for p in _problems(actor, now, filters):

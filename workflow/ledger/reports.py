@@ -23,6 +23,15 @@ Definitions (the one place they live; the API docs repeat them):
   count, average and p90 (nearest rank: the smallest value that at least 90 % of the stages took no longer
   than) of the time from entering the stage to leaving it, in natural and in working seconds (the working
   calendar in the problem's timezone); pauses (挂账) count, reassignments and rework start a new stage.
+- outside: first reported by the public or the 12345 hotline (source public or hotline); missed (漏报): outside
+  and not cancelled (a report refused at intake as invalid or out of scope was nothing the grid missed);
+  missed_report_rate = missed / (reported - cancelled); grouped by grid, unit, or `grid_officer` (every officer
+  of the problem's grid: the officers who should have found it);
+- callback_due: an outside case now closed; called_back: of those, with a callback recorded (回访);
+  unreachable: the callback found nobody; satisfied: satisfied or basically satisfied;
+  callback_rate = called_back / callback_due; satisfaction_rate = satisfied / (called_back - unreachable);
+- intake_times: as stage_times' dispatch stage, over outside reports only: from the report to its intake
+  (受理: assign, or cancel).
 A zero denominator gives null. Weeks start on Monday; days, weeks and months are local to the timezone asked.
 """
 
@@ -33,18 +42,21 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, false, func, literal, literal_column, or_, select, tuple_
 
-from models import Category, Grid, Problem, ProblemEvent, Unit, User
+from models import Category, Grid, Problem, ProblemEvent, Unit, User, user_grids
 from models.base import UTCDateTime, db, dialect_name
-from models.enums import Role, State
+from models.enums import CALLED_BACK_SOURCES, Role, Satisfaction, State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Invalid
 from workflow.ledger.lists import visible_lists
 from workflow.problems.recurrence import RECURRENCE_WINDOW
 from workflow.scope import problem_filter
 
-GROUPS = ("unit", "grid", "category", "officer", "list", "day", "week", "month")
+GROUPS = ("unit", "grid", "category", "officer", "grid_officer", "list", "day", "week", "month")
 FIGURES = ("reported", "dispatched", "closed", "cancelled", "on_time", "submitted", "reworked", "extended",
-           "overdue", "recurred", "self_resolved")
+           "overdue", "recurred", "self_resolved", "outside", "missed", "callback_due", "called_back", "unreachable",
+           "satisfied")
+OUTSIDE = tuple(str(s) for s in CALLED_BACK_SOURCES)
+INTAKE = "intake"  # the pseudo-stage of stage_times behind intake_times
 STAGES = ("dispatch", "accept", "rectify", "verify")
 DRILLABLE = FIGURES + tuple(f"left_{stage}" for stage in STAGES)  # left_<stage>: behind stage_times
 RECURRENCE_DAYS = RECURRENCE_WINDOW.days
@@ -65,6 +77,13 @@ def conditions(now: datetime) -> dict:
         "overdue": Problem.overdue_clause(now),
         "recurred": _recurred(),
         "self_resolved": Problem.resolved_on_site.is_(True),
+        "outside": Problem.source.in_(OUTSIDE),
+        "missed": and_(Problem.source.in_(OUTSIDE), Problem.state != State.CANCELLED),
+        "callback_due": and_(Problem.source.in_(OUTSIDE), Problem.state == State.CLOSED),
+        "called_back": and_(Problem.state == State.CLOSED, Problem.callback_satisfaction.is_not(None)),
+        "unreachable": and_(Problem.state == State.CLOSED, Problem.callback_satisfaction == Satisfaction.UNREACHABLE),
+        "satisfied": and_(Problem.state == State.CLOSED, Problem.callback_satisfaction.in_(
+            (Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED))),
     }
 
 
@@ -72,7 +91,10 @@ RATES = {"closure_rate": ("closed", ("reported", "cancelled")), "on_time_rate": 
          "rework_rate": ("reworked", ("submitted",)), "extension_rate": ("extended", ("dispatched",)),
          "overdue_rate": ("overdue", ("reported", "cancelled")),
          "recurrence_rate": ("recurred", ("reported", "cancelled")),
-         "self_resolved_share": ("self_resolved", ("reported",))}
+         "self_resolved_share": ("self_resolved", ("reported",)),
+         "missed_report_rate": ("missed", ("reported", "cancelled")),
+         "callback_rate": ("called_back", ("callback_due",)),
+         "satisfaction_rate": ("satisfied", ("called_back", "unreachable"))}
 
 
 # --- portable SQL pieces ----------------------------------------------------------------------
@@ -125,22 +147,25 @@ def _local_week(column, tz: str, at: datetime):
 
 
 def _key(group_by: str, tz: str, start: datetime, actor: User):
-    """(key expression, extra joins) for a grouping; by list, only the lists `actor` may see (a list's name and
-    its problems' count are not for those who get 404 on it)."""
+    """(key expression, extra joins as (table, on clause)) for a grouping; by list, only the lists `actor` may
+    see (a list's name and its problems' count are not for those who get 404 on it)."""
     if group_by == "unit":
         return func.coalesce(Problem.unit_id, Problem.grid_unit_id), []
+    if group_by == "grid_officer":  # a problem counts for every officer of its grid
+        return user_grids.c.user_id, [(user_grids, user_grids.c.grid_id == Problem.grid_id)]
     if group_by in ("grid", "category", "officer"):
         return {"grid": Problem.grid_id, "category": Problem.category_id, "officer": Problem.reporter_id}[group_by], []
     if group_by == "list":
-        return problem_list_items.c.list_id, [(problem_list_items, problem_list_items.c.list_id.in_(
-            _visible_list_ids(actor)))]
+        return problem_list_items.c.list_id, [(problem_list_items, and_(
+            problem_list_items.c.problem_id == Problem.id, problem_list_items.c.list_id.in_(_visible_list_ids(actor))))]
     if group_by == "week":
         return _local_week(Problem.reported_at, tz, start), []
     day = local_day(Problem.reported_at, tz, start)
     return (func.substr(day, 1, 7) if group_by == "month" else day), []
 
 
-LABELS = {"unit": Unit, "grid": Grid, "category": Category, "officer": User, "list": ProblemList}
+LABELS = {"unit": Unit, "grid": Grid, "category": Category, "officer": User, "grid_officer": User,
+          "list": ProblemList}
 
 
 def _period_filter(actor: User, start: datetime, end: datetime):
@@ -154,8 +179,8 @@ def _visible_list_ids(actor: User):
 
 
 def _joined(stmt, joins):
-    for table, only in joins:
-        stmt = stmt.join(table, and_(table.c.problem_id == Problem.id, only))
+    for table, onclause in joins:
+        stmt = stmt.join(table, onclause)
     return stmt
 
 
@@ -179,12 +204,15 @@ def summary(*, actor: User, now: datetime, start: datetime, end: datetime, group
     else:
         totals = _added(rows, [figure.name for figure in figures])
     times, totals_times = stage_times(where, key, joins) if with_stage_times else ({}, {})
+    intake = {k: stages.pop(INTAKE, None) for k, stages in times.items()}
+    totals_intake = totals_times.pop(INTAKE, None)
     labels = _labels(group_by, [row["key"] for row in rows])
     return {"basis": "reported_in_period", "from": start, "to": end, "group_by": group_by,
             "rows": [_with_rates(row) | {"label": labels.get(row["key"], _unlabelled(group_by, row["key"])),
-                                         "stage_times": times.get(row["key"], {})}
+                                         "stage_times": times.get(row["key"], {}),
+                                         "intake_times": intake.get(row["key"])}
                      for row in sorted(rows, key=lambda r: str(r["key"]))],
-            "totals": _with_rates(totals) | {"stage_times": totals_times}}
+            "totals": _with_rates(totals) | {"stage_times": totals_times, "intake_times": totals_intake}}
 
 
 def _added(rows: list[dict], names: list[str]) -> dict:
@@ -208,11 +236,16 @@ def stage_times(where, key, joins) -> tuple[dict, dict]:
 
 
 def _stage_rows(where, key, joins):
-    return _joined(select(
-        (literal(None) if key is None else key).label("key"), ProblemEvent.stage.label("stage"),
-        ProblemEvent.stage_natural_s.label("natural"), ProblemEvent.stage_working_s.label("working"),
-    ).select_from(ProblemEvent).join(Problem, Problem.id == ProblemEvent.problem_id), joins).where(
-        where, ProblemEvent.stage_natural_s.is_not(None))
+    """One row per stage-ending event, plus the dispatch stages of outside reports again as the pseudo-stage
+    `intake` (受理): the summary splits it off into `intake_times`, in the same statement."""
+    def rows(stage, *conditions):
+        return _joined(select(
+            (literal(None) if key is None else key).label("key"), stage.label("stage"),
+            ProblemEvent.stage_natural_s.label("natural"), ProblemEvent.stage_working_s.label("working"),
+        ).select_from(ProblemEvent).join(Problem, Problem.id == ProblemEvent.problem_id), joins).where(
+            where, ProblemEvent.stage_natural_s.is_not(None), *conditions)
+    intake = rows(literal(INTAKE), ProblemEvent.stage == "dispatch", Problem.source.in_(OUTSIDE))
+    return rows(ProblemEvent.stage).union_all(intake)
 
 
 def _stage_times_grouping_sets(where, key) -> tuple[dict, dict]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from models import Problem, Unit, User
 from models.base import db
-from models.enums import Role
+from models.enums import CALLED_BACK_SOURCES, CancelReason, Role, Satisfaction
 from workflow.errors import Invalid, NotFound
 from workflow.lookup import known
 from workflow.problems import clocks
@@ -81,7 +81,9 @@ def close(step: Step) -> None:
 
 
 def cancel(step: Step) -> None:
-    """Stop every clock; a duplicate names its original; what repeated this one looks again."""
+    """Stop every clock; a duplicate names its original; what repeated this one looks again. Refusing an
+    outside report at intake (受理) says why: invalid, out_of_scope, duplicate (with duplicate_of) or other."""
+    _check_reason_code(step)
     duplicate_of = step.fields.get("duplicate_of")
     if duplicate_of is not None:
         try:
@@ -94,6 +96,38 @@ def cancel(step: Step) -> None:
         step.problem.duplicate_of = duplicate_of
     clocks.stop_all(step.problem)
     relink_repeats_of(step.problem.id, gone=True)
+
+
+def _check_reason_code(step: Step) -> None:
+    code, duplicate_of = step.fields.get("reason_code"), step.fields.get("duplicate_of")
+    if code is not None and code not in set(CancelReason):
+        raise Invalid(f"unknown reason_code {code!r}", errors={"reason_code": [f"one of: {', '.join(CancelReason)}"]})
+    if code is None and step.problem.source in CALLED_BACK_SOURCES:
+        raise Invalid("refusing a public or hotline report needs a reason_code",
+                      errors={"reason_code": [f"one of: {', '.join(CancelReason)}"]})
+    if (code == CancelReason.DUPLICATE) != (duplicate_of is not None) and code is not None:
+        raise Invalid("reason_code duplicate goes with duplicate_of, and only it",
+                      errors={"duplicate_of": ["required with reason_code duplicate, and only with it"]})
+
+
+def callback(step: Step) -> None:
+    """回访: the reporter's satisfaction with how the case was closed; the latest answer stays on the row."""
+    satisfaction = step.fields["satisfaction"]
+    if satisfaction not in set(Satisfaction):
+        raise Invalid(f"unknown satisfaction {satisfaction!r}",
+                      errors={"satisfaction": [f"one of: {', '.join(Satisfaction)}"]})
+    step.problem.callback_satisfaction, step.problem.callback_at = satisfaction, step.now
+
+
+def reopen(step: Step) -> None:
+    """Back to rectification after an unsatisfied callback: counted as rework (返工); the whole-case clock
+    starts again from now, and the case waits for a new verification, closing and callback."""
+    problem = step.problem
+    problem.rework_count += 1
+    problem.verified_by_id = problem.closed_at = None
+    problem.callback_satisfaction = problem.callback_at = None
+    problem.whole_started_at = problem.due_at = None
+    clocks.start_whole(problem, step.now)
 
 
 def suspend(step: Step) -> None:

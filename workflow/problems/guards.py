@@ -5,12 +5,14 @@ A guard raises Forbidden (403) or a Conflict (409) and changes nothing.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from models import Attachment, Unit
 from models.base import db
+from models.enums import CALLED_BACK_SOURCES, Satisfaction
 from workflow.errors import Conflict, EvidenceRequired, ExtensionConflict, Forbidden, SeparationOfDuties
 from workflow.scope import unit_within
 
@@ -106,3 +108,22 @@ def has_responsible_unit(step: Step) -> None:
     if step.problem.unit_id is None:
         raise Conflict("resolved on site, it has no responsible unit to rectify it: cancel is not possible "
                        "either; report the problem anew if it came back")
+
+
+REOPEN_WITHIN = timedelta(days=30)
+
+
+def called_back_source(step: Step) -> None:
+    """Callbacks (回访) go to the people who reported from outside: the public and the 12345 hotline."""
+    if step.problem.source not in CALLED_BACK_SOURCES:
+        raise Conflict(f"a problem reported by {step.problem.source} has no outside reporter to call back")
+
+
+def unsatisfied_callback(step: Step) -> None:
+    """Reopen only after an `unsatisfied` callback, within 30 days of the closing, with a unit to rectify."""
+    problem = step.problem
+    if problem.callback_satisfaction != Satisfaction.UNSATISFIED:
+        raise Conflict("only a case whose reporter was called back and is unsatisfied can be reopened")
+    if problem.closed_at is None or step.now > problem.closed_at + REOPEN_WITHIN:
+        raise Conflict("a case can be reopened within 30 days of its closing only")
+    has_responsible_unit(step)

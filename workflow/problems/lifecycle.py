@@ -71,8 +71,8 @@ TRANSITIONS: dict[Action, Rule] = {
                        guard=g.may_close, effect=e.close),
     Action.SEND_BACK: rule({S.VERIFIED}, S.RECTIFYING, {R.SUPERVISOR}, {"reason"},
                            guard=g.has_responsible_unit, effect=e.rework, restarts_stage=True),
-    Action.CANCEL: rule({S.REPORTED, S.ASSIGNED}, S.CANCELLED, {R.SUPERVISOR}, {"reason"}, {"duplicate_of"},
-                        effect=e.cancel),
+    Action.CANCEL: rule({S.REPORTED, S.ASSIGNED}, S.CANCELLED, {R.SUPERVISOR}, {"reason"},
+                        {"duplicate_of", "reason_code"}, effect=e.cancel),
     Action.SUSPEND: rule({S.RECTIFYING}, S.SUSPENDED, {R.SUPERVISOR}, {"note"},
                          guard=g.may_suspend, effect=e.suspend),
     Action.RESUME: rule({S.SUSPENDED}, S.RECTIFYING, {R.SUPERVISOR}, (), {"note"}, effect=e.resume),
@@ -82,7 +82,11 @@ TRANSITIONS: dict[Action, Rule] = {
                                  guard=g.may_grant_extension, effect=e.grant_extension),
     Action.DENY_EXTENSION: rule({S.RECTIFYING}, None, {R.SUPERVISOR}, (), {"reason"},
                                 guard=g.may_answer_extension, effect=e.deny_extension),
-    Action.COMMENT: rule(OPEN_STATES, None, set(Role), {"text"}, changes_version=False),
+    Action.COMMENT: rule(OPEN_STATES, None, set(Role) - {R.PUBLIC}, {"text"}, changes_version=False),
+    Action.CALLBACK: rule({S.CLOSED}, None, {R.SUPERVISOR, R.HOTLINE}, {"satisfaction"}, {"note"},
+                          guard=g.called_back_source, effect=e.callback),
+    Action.REOPEN: rule({S.CLOSED}, S.RECTIFYING, {R.SUPERVISOR}, {"reason"},
+                        guard=g.unsatisfied_callback, effect=e.reopen, restarts_stage=True),
 }
 
 ACTIONS = tuple(TRANSITIONS)

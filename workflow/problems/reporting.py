@@ -7,10 +7,13 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Category, Grid, Party, Point, Problem, Unit, User
 from models.base import db, mark_written
-from models.enums import Action, Role, Stage, State
+from models.enums import OUTSIDE_SOURCES, Action, Role, Source, Stage, State
 from workflow import tally
 from workflow.calendar import CLOCK_SKEW
 from workflow.errors import Forbidden, Invalid, InvalidTransition
+from workflow.intake import contact as contacts
+from workflow.intake import locate
+from workflow.intake.links import check_link
 from workflow.notifications import outbox
 from workflow.problems import clocks, codes
 from workflow.problems.actions import allowed_actions, check_version
@@ -19,7 +22,15 @@ from workflow.problems.recurrence import duplicates, link, relink_repeats_of, re
 from workflow.problems.visibility import get_problem
 from workflow.scope import unit_within
 
-REPORTERS = frozenset({Role.OFFICER, Role.SUPERVISOR})
+REPORTERS = frozenset({Role.OFFICER, Role.SUPERVISOR, Role.HOTLINE, Role.PUBLIC})
+# The sources each role may name (the first is its default; a round's finding is `patrol` whoever reports).
+SOURCES_OF_ROLE = {
+    Role.OFFICER: (Source.OFFICER, Source.INSPECTION),
+    Role.SUPERVISOR: (Source.OFFICER, Source.INSPECTION, Source.PUBLIC, Source.HOTLINE, Source.MEDIA),
+    Role.HOTLINE: (Source.HOTLINE,),
+    Role.PUBLIC: (Source.PUBLIC,),
+}
+NEAREST_POINT_M = 500.0  # the default of INTAKE_NEAREST_POINT_METRES
 EDITABLE = ("title", "description", "severity", "address", "lat", "lng")
 
 
@@ -29,18 +40,23 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
                    lat: float | None = None, lng: float | None = None, address: str | None = None,
                    resolved_on_site: bool = False, observed_at: datetime | None = None,
                    client_id: str | None = None, round_id: int | None = None, party_id: int | None = None,
-                   due_at: datetime | None = None, unit_id: int | None = None) -> tuple[Problem, bool]:
-    """Report a problem; returns it and whether it is new (a repeated `client_id` is not). `party_id` names
-    the party (经营主体) it is about; `due_at` fixes its whole-case deadline from the report on (an order to
-    rectify sets one) instead of the category's limit from the assignment. A problem of a non-spatial category
-    names the unit it belongs to (`unit_id`) instead of a place."""
+                   due_at: datetime | None = None, unit_id: int | None = None, source: str | None = None,
+                   external_ref: str | None = None, contact: dict | None = None, media_url: str | None = None,
+                   intake_attributes: dict | None = None, nearest_m: float = NEAREST_POINT_M) -> tuple[Problem, bool]:
+    """Report a problem; returns it and whether it is new (a repeated `client_id`, or `external_ref` of the
+    same source, is not). `party_id` names the party (经营主体) it is about; `due_at` fixes its whole-case
+    deadline from the report on (an order to rectify sets one) instead of the category's limit from the
+    assignment. Without `point_id` and `grid_id`, the grid is found from `lat`, `lng` (locate.py). A problem
+    of a non-spatial category names the unit it belongs to (`unit_id`) instead of a place."""
     if actor.role not in REPORTERS:
-        raise Forbidden("only officers and supervisors report problems")
-    if client_id is not None and (existing := _by_client_id(actor, client_id)):
+        raise Forbidden("only officers, supervisors, the hotline and Open311 clients report problems")
+    source = _source(actor, source, round_id, external_ref, contact)
+    if existing := _repeated(actor, client_id, source, external_ref):
         return existing, False
     category = _category(category_code)
     area, grid, point = _placement(actor, category, unit_id=unit_id, point_id=point_id, grid_id=grid_id,
-                                   place={"lat": lat, "lng": lng, "address": address, "party_id": party_id})
+                                   place={"lat": lat, "lng": lng, "address": address, "party_id": party_id},
+                                   nearest_m=nearest_m)
     _check_observed(observed_at, now)
     problem = Problem(
         category=category, category_id=category.id, title=title, description=description,
@@ -50,6 +66,8 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
         observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1, round_id=round_id,
         next_check_at=now, party_id=party_id, due_at=due_at,
         stage_cycle=0, rework_count=0, escalation_level=0, supervised=False, extension_count=0,
+        source=source, external_ref=external_ref, media_url=check_link(media_url), intake_attributes=intake_attributes,
+        **contacts.check_contact(contact or {}),
     )
     _start(problem, actor, now)
     link(problem)
@@ -87,8 +105,10 @@ def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Proble
             db.session.add(problem)
             db.session.flush()
     except IntegrityError:
-        # A concurrent retry with the same client_id won the race: answer with its problem.
+        # A concurrent retry with the same client_id (or outside reference) won the race: answer with its problem.
         existing = _by_client_id(actor, problem.client_id) if problem.client_id else None
+        if existing is None and problem.external_ref is not None:
+            existing = _by_external_ref(problem.source, problem.external_ref)
         if existing is None:
             raise
         return existing, False
@@ -107,6 +127,40 @@ def report_source(problem: Problem, actor: User) -> str:
     return "patrol_round" if problem.round_id is not None else str(actor.role)
 
 
+def _repeated(actor: User, client_id: str | None, source: str, external_ref: str | None) -> Problem | None:
+    """The problem a repeated `client_id` (per reporter) or outside reference (per source) already made."""
+    if client_id is not None and (existing := _by_client_id(actor, client_id)):
+        return existing
+    return _by_external_ref(source, external_ref) if external_ref is not None else None
+
+
+def _named_source(actor: User, source: str | None, round_id: int | None) -> Source:
+    allowed = SOURCES_OF_ROLE[Role(actor.role)]
+    if source is not None and source not in allowed:
+        raise Invalid(f"a {actor.role} may not report as {source!r}",
+                      errors={"source": [f"one of: {', '.join(allowed)}"]})
+    chosen = Source(source) if source is not None else allowed[0]
+    return Source.PATROL if round_id is not None and chosen == Source.OFFICER else chosen
+
+
+def _source(actor: User, source: str | None, round_id: int | None, external_ref: str | None,
+            contact: dict | None) -> Source:
+    """The report's source: what the caller's role may name (422 otherwise); outside details only from outside."""
+    chosen = _named_source(actor, source, round_id)
+    outside = chosen in OUTSIDE_SOURCES
+    if not outside and (external_ref is not None or any((contact or {}).values())):
+        raise Invalid("external_ref and the reporter's contact belong to outside reports (public, hotline, media)",
+                      errors={"source": ["external_ref and contact need source public, hotline or media"]})
+    if chosen == Source.HOTLINE and external_ref is None:
+        raise Invalid("a hotline report names its ticket", errors={"external_ref": ["the 12345 ticket number"]})
+    return chosen
+
+
+def _by_external_ref(source: str, external_ref: str) -> Problem | None:
+    stmt = select(Problem).where(Problem.source == source, Problem.external_ref == external_ref)
+    return db.session.scalars(stmt).first()
+
+
 def _by_client_id(actor: User, client_id: str) -> Problem | None:
     stmt = select(Problem).where(Problem.reporter_id == actor.id, Problem.client_id == client_id)
     return db.session.scalars(stmt).first()
@@ -121,13 +175,18 @@ def _category(code: str) -> Category:
     return category
 
 
-def _location(point_id: int | None, grid_id: int | None) -> tuple[Grid, Point | None]:
+def point_by_address(address: str) -> Point | None:
+    """The one point an address names exactly (Open311 address_string without coordinates)."""
+    return locate.point_by_address(address)
+
+
+def _location(point_id: int | None, grid_id: int | None, lat: float | None = None, lng: float | None = None,
+              nearest_m: float = NEAREST_POINT_M) -> tuple[Grid, Point | None]:
+    if point_id is None and grid_id is None and lat is not None and lng is not None:
+        grid, _ = locate.grid_at(lat=lat, lng=lng, max_m=nearest_m)
+        return grid, None
     if point_id is not None:
-        point = db.session.get(Point, point_id)
-        if point is None:
-            raise Invalid(f"unknown point {point_id}", errors={"point_id": ["unknown point"]})
-        if not point.active or not point.grid.active:
-            raise Invalid(f"point {point_id} is retired", errors={"point_id": ["retired point"]})
+        point = _point(point_id)
         return point.grid, point
     grid = db.session.get(Grid, grid_id) if grid_id is not None else None
     if grid is None:
@@ -137,17 +196,29 @@ def _location(point_id: int | None, grid_id: int | None) -> tuple[Grid, Point | 
     return grid, None
 
 
+def _point(point_id: int) -> Point:
+    """The active point a report names, in an active grid (422 otherwise)."""
+    point = db.session.get(Point, point_id)
+    if point is None:
+        raise Invalid(f"unknown point {point_id}", errors={"point_id": ["unknown point"]})
+    if not point.active or not point.grid.active:
+        raise Invalid(f"point {point_id} is retired", errors={"point_id": ["retired point"]})
+    return point
+
+
 def _placement(actor: User, category: Category, *, unit_id: int | None, point_id: int | None,
-               grid_id: int | None, place: dict) -> tuple[Unit, Grid | None, Point | None]:
-    """(area unit, grid, point) of a report: a place for a spatial category, the named unit for another."""
+               grid_id: int | None, place: dict,
+               nearest_m: float = NEAREST_POINT_M) -> tuple[Unit, Grid | None, Point | None]:
+    """(area unit, grid, point) of a report: a place for a spatial category (found from lat, lng without
+    point_id and grid_id), the named unit for another."""
     if not category.spatial:
         area = _owner(category, unit_id, place | {"point_id": point_id, "grid_id": grid_id})
         _check_may_report_for(actor, area)
         return area, None, None
     if unit_id is not None:
         raise Invalid(f"category {category.code!r} needs a place", errors={
-            "unit_id": ["only for a non-spatial category; give point_id, or lat, lng, address and grid_id"]})
-    grid, point = _location(point_id, grid_id)
+            "unit_id": ["only for a non-spatial category; give point_id, or lat, lng and address"]})
+    grid, point = _location(point_id, grid_id, place["lat"], place["lng"], nearest_m)
     _check_may_report_in(actor, grid)
     _check_party(place["party_id"], grid)
     return grid.unit, grid, point
@@ -166,7 +237,8 @@ def _owner(category: Category, unit_id: int | None, placed: dict) -> Unit:
 
 
 def _check_may_report_for(actor: User, unit: Unit) -> None:
-    """A shortfall of a unit is reported by an officer or a supervisor of that unit or of a unit above it."""
+    """A shortfall of a unit is reported by an officer or a supervisor of that unit or of a unit above it (or
+    the hotline account of the district, for a 12345 ticket about a unit)."""
     if not unit_within(unit, actor.unit):
         raise Forbidden("report shortfalls only of units in your own unit's subtree")
 
@@ -181,6 +253,7 @@ def _check_party(party_id: int | None, grid: Grid) -> None:
 
 
 def _check_may_report_in(actor: User, grid: Grid) -> None:
+    """Officers in their grids, supervisors in their area; the hotline and Open311 anywhere in the district."""
     if actor.role == Role.OFFICER and grid.id not in actor.grid_ids:
         raise Forbidden("officers report only in their own grids")
     if actor.role == Role.SUPERVISOR and not unit_within(grid.unit, actor.unit):

@@ -17,6 +17,8 @@ from models.base import db
 from models.enums import Role, Stage
 from workflow.calendar import check_timezone
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionRequired, Stale
+from workflow.intake.georeport import check_attributes
+from workflow.intake.locate import check_boundary
 from workflow.lookup import known
 from workflow.problems.lifecycle import OPEN_STATES
 from workflow.roster import trail
@@ -32,11 +34,11 @@ class Kind:
 
 
 UNIT = Kind("unit", Unit, ("name", "kind", "code", "unit_code", "parent_id", "timezone", "active"))
-GRID = Kind("grid", Grid, ("name", "unit_id", "code", "active"))
+GRID = Kind("grid", Grid, ("name", "unit_id", "code", "active", "boundary"))
 POINT = Kind("point", Point, ("name", "grid_id", "lat", "lng", "address", "code", "active"))
 CATEGORY = Kind("category", Category, (
     "name", "name_en", "parent_code", "default_unit_id", "requires_after_photo", "requires_verification_photo",
-    "pause_on_extension", "limits", "active"))
+    "pause_on_extension", "limits", "active", "public", "public_description", "attributes"))
 
 
 def require_precondition(expected_version: int | None, what: str) -> int:
@@ -233,6 +235,17 @@ def _apply_grid(grid: Grid, changes: dict, now: datetime) -> None:
         grid.active = changes["active"]
 
 
+def set_grid_boundary(*, actor: User | None, now: datetime, grid_id: int, expected_version: int | None,
+                      boundary: dict | None, reason: str | None = None) -> Grid:
+    """Draw (or, with None, erase) a grid's boundary (If-Match): public reports inside it land in this grid."""
+    return _edit(GRID, actor=actor, now=now, row_id=grid_id, expected_version=expected_version, reason=reason,
+                 apply=_apply_boundary, changes={"boundary": boundary})
+
+
+def _apply_boundary(grid: Grid, changes: dict, now: datetime) -> None:
+    grid.boundary = check_boundary(changes["boundary"])
+
+
 def edit_point(*, actor: User | None, now: datetime, point_id: int, expected_version: int | None,
                reason: str | None = None, **changes) -> Point:
     """Rename, move (coordinates or grid), recode or retire a point (If-Match); old problems keep where they
@@ -271,3 +284,25 @@ def _apply_category(category: Category, changes: dict, now: datetime) -> None:
         changes["limits"] = {Stage(stage).value: dict(limit) for stage, limit in changes["limits"].items()}
     _set(category, changes, ("name", "name_en", "parent_code", "default_unit_id", "requires_after_photo",
                              "requires_verification_photo", "pause_on_extension", "limits", "active"))
+
+
+def publish_category(*, actor: User | None, now: datetime, category_id: int, expected_version: int | None,
+                     reason: str | None = None, **changes) -> Category:
+    """Offer a category to the public as an Open311 service, or withdraw it, with its description and
+    attributes (If-Match)."""
+    return _edit(CATEGORY, actor=actor, now=now, row_id=category_id, expected_version=expected_version,
+                 reason=reason, apply=_apply_public, changes=changes)
+
+
+def _apply_public(category: Category, changes: dict, now: datetime) -> None:
+    check_may_be_public(category.spatial, changes.get("public", False))
+    if "attributes" in changes:
+        changes["attributes"] = check_attributes(changes["attributes"])
+    _set(category, changes, ("public", "public_description", "attributes"))
+
+
+def check_may_be_public(spatial: bool, public: bool) -> None:
+    """An Open311 service request is about a place: a category without one is never offered as a service."""
+    if public and not spatial:
+        raise Invalid("a non-spatial category cannot be an Open311 service",
+                      errors={"public": ["only categories with a place (spatial) are offered to the public"]})

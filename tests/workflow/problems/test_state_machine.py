@@ -47,7 +47,7 @@ NEEDS_UNIT = {State.ASSIGNED, State.RECTIFYING, State.VERIFYING, State.SUSPENDED
 
 def fields_for(world, action: str, problem: Problem, now, unit: str, duplicate) -> dict:
     """Fields that fit the action (the test is about states and people, not field validation)."""
-    base = {"note": "好", "reason": "原因", "text": "备注 📝"}
+    base = {"note": "好", "reason": "原因", "text": "备注 📝", "satisfaction": "unsatisfied"}
     if action in ("assign", "reassign"):
         return {"unit_id": world.units[unit].id} | ({"reason": base["reason"]} if action == "reassign" else {})
     if action == "request_extension":

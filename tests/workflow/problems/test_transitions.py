@@ -26,7 +26,7 @@ from workflow.problems import actions, reporting, visibility
 
 STATES = ("reported", "assigned", "rectifying", "verifying", "verified", "closed", "cancelled", "suspended")
 OPEN = set(STATES) - {"closed", "cancelled"}
-ROLES = ("officer", "handler", "supervisor", "admin")
+ROLES = ("officer", "handler", "supervisor", "admin", "hotline")
 
 # DESIGN.md, "The problem workflow", written out by hand: action -> (from states, roles, to state).
 # A `to` of None means the state does not change.
@@ -47,6 +47,8 @@ TABLE = {
     "grant_extension": ({"rectifying"}, {"supervisor"}, None),
     "deny_extension": ({"rectifying"}, {"supervisor"}, None),
     "comment": (OPEN, set(ROLES), None),
+    "callback": ({"closed"}, {"supervisor", "hotline"}, None),
+    "reopen": ({"closed"}, {"supervisor"}, "rectifying"),
 }
 ANSWERS = ("grant_extension", "deny_extension")
 
@@ -77,12 +79,18 @@ def refused_with(error: type) -> list:
 MOVES = params(t for t in TRIPLES if isinstance(outcome(*t), str))
 
 
+TICKETS = iter(range(1, 10**6))
+
+
 def build(world, state: str, role: str) -> Problem:
-    """A problem in `state` that the user of `role` can see."""
+    """A problem in `state` that the user of `role` can see: a 12345 ticket, so that callbacks apply and
+    the hotline account sees it too."""
+    ticket = {"by": "hotline", "external_ref": f"T{next(TICKETS)}"}
     if role == "handler" and state == "cancelled":
         # Cancelled straight from `reported` it was never the squad's; cancel it after assignment.
-        return world.act(world.to_state("assigned"), "cancel", by="supervisor", reason="duplicate")
-    return world.to_state(state)
+        return world.act(world.to_state("assigned", **ticket), "cancel", by="supervisor", reason="duplicate",
+                         reason_code="duplicate", duplicate_of=world.report().id)
+    return world.to_state(state, **ticket)
 
 
 def attempt(world, problem: Problem, action: str, *, by: str, at: datetime = NOW, **fields) -> Problem:
@@ -109,6 +117,8 @@ def prepare(world, state: str, action: str, role: str) -> Problem:
     problem = build(world, state, role)
     if state == "rectifying" and action in ANSWERS:
         problem = with_pending_request(world, problem)
+    if state == "closed" and action == "reopen":
+        problem = world.act(problem, "callback", by="hotline", satisfaction="unsatisfied")
     return problem
 
 
@@ -182,7 +192,7 @@ def succeeds(world, problem: Problem, action: str, role: str) -> bool:
     return True
 
 
-SEEN = [(state, role) for state in (*STATES, "rectifying+request") for role in ROLES
+SEEN = [(state, role) for state in (*STATES, "rectifying+request", "closed+unsatisfied") for role in ROLES
         if (state, role) != ("reported", "handler")]
 
 
@@ -191,6 +201,8 @@ def test_allowed_actions_lists_exactly_the_actions_that_succeed(world, state, ro
     problem = build(world, state.split("+")[0], role)
     if state.endswith("+request"):
         problem = with_pending_request(world, problem)
+    if state.endswith("+unsatisfied"):
+        problem = world.act(problem, "callback", by="supervisor", satisfaction="unsatisfied")
     works = {action for action in TABLE if succeeds(world, problem, action, role)}
     assert set(actions.allowed_actions(problem, world.users[role], NOW)) == works
 
