@@ -17,6 +17,7 @@ from api import (
     problems,
     reports,
     tokens,
+    work,
 )
 from api.context import AuthFailure, authenticate_caller
 from api.errors import ProblemSchema, problem_response
@@ -116,6 +117,6 @@ def init_app(app) -> None:
     api.init_app(app)
     api.register_field(CommaList, "string", None)
     for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, reports.blp,
-                      calendar.blp, tokens.blp, parties.blp, inspections.blp):
+                      calendar.blp, tokens.blp, parties.blp, inspections.blp, work.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)

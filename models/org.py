@@ -27,6 +27,9 @@ class Unit(db.Model):
     path: Mapped[str] = mapped_column(String(400), index=True, default="")
     timezone: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Quiet hours (local "HH:MM"): non-urgent group-chat messages wait until they end.
+    quiet_start: Mapped[str] = mapped_column(String(5), default="22:00", server_default="22:00")
+    quiet_end: Mapped[str] = mapped_column(String(5), default="07:00", server_default="07:00")
 
     parent: Mapped["Unit | None"] = relationship(remote_side=[id])
 
@@ -44,6 +47,7 @@ class User(db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    phone: Mapped[str | None] = mapped_column(String(20))  # group-chat robots @-mention it
 
     unit: Mapped[Unit | None] = relationship(lazy="joined")
     grids: Mapped[list["Grid"]] = relationship(secondary=user_grids, order_by="Grid.id")

@@ -19,7 +19,7 @@ from workflow.calendar import WorkCalendar, load_calendar
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.geo import haversine_m
 from workflow.inspections import tasks as inspection_tasks
-from workflow.notifications import outbox
+from workflow.notifications import outbox, work
 from workflow.patrols.plans import Window, runs_on, windows_between
 from workflow.problems import reporting
 from workflow.scope import subtree_ids
@@ -214,6 +214,7 @@ def _move(round_: PatrolRound, now: datetime, **values) -> bool:
 def _announce_missed(round_id: int, now: datetime) -> None:
     round_ = db.session.get(PatrolRound, round_id)
     outbox.enqueue(topic="round.missed", now=now, payload={"round_id": round_id, "data": outbox.round_data(round_)})
+    work.on_round(round_=round_, kind="round_missed", now=now)
 
 
 # --- the officer's side ----------------------------------------------------------------------
@@ -230,7 +231,8 @@ def visible_rounds(actor: User):
     return PatrolRound.id.is_(None)
 
 
-def _rounds_of(officer_id: int):
+def rounds_of(officer_id: int):
+    """The ids of the rounds an officer walks (a subquery)."""
     return _having_member(PatrolRound, officer_id)
 
 
@@ -256,7 +258,7 @@ def list_rounds(*, actor: User, plan_id=None, state=None, officer_id=None, start
     stmt = select(PatrolRound) if own else select(PatrolRound).where(visible_rounds(actor))
     conds = [PatrolRound.plan_id == plan_id if plan_id else None,
              PatrolRound.state.in_(state) if state else None,
-             PatrolRound.id.in_(_rounds_of(officer_id)) if officer_id else None,
+             PatrolRound.id.in_(rounds_of(officer_id)) if officer_id else None,
              PatrolRound.planned_start >= start if start else None,
              PatrolRound.planned_start < end if end else None]
     return stmt.where(*[cond for cond in conds if cond is not None])
@@ -366,6 +368,7 @@ def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | 
     tally.count("round_completed", state=round_.state)
     if unvisited_points(round_):
         tally.count("round_incomplete")
+        work.on_round(round_=round_, kind="round_incomplete", now=now)
     return round_
 
 

@@ -15,7 +15,7 @@ from models.base import db
 from models.enums import Action
 from workflow import tally
 from workflow.errors import Conflict, Forbidden, Invalid, InvalidTransition, PreconditionRequired, Stale
-from workflow.notifications import outbox
+from workflow.notifications import outbox, work
 from workflow.problems import clocks
 from workflow.problems.events import event_fields, event_note, record_event
 from workflow.problems.lifecycle import STAGE_OF_STATE, TRANSITIONS, Rule, Step, rule_for
@@ -82,6 +82,7 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     from_state = problem.state
     ends_stage = rule.to is not None and (rule.restarts_stage or STAGE_OF_STATE[rule.to] is None)
     took = clocks.stage_took(problem, now) if ends_stage else None
+    before = {"extension_requested_by_id": problem.extension_requested_by_id}
     rule.effect(step)
     if rule.to is not None:
         problem.state = rule.to
@@ -95,6 +96,7 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     outbox.enqueue(topic="problem.transitioned", now=now, payload={
         "problem_id": problem.id, "event_id": event.id,
         "data": outbox.problem_data(problem) | {"action": action.value, "from_state": from_state}})
+    work.on_transition(problem=problem, action=action, actor=step.actor, seq=seq, before=before, now=now)
     tally.count("transition", action=action.value)
     return problem
 
