@@ -259,6 +259,9 @@ MATRIX: dict[str, Case] = {
     "PATCH /api/v1/escalation-rules/{rule_id}": Case(east_object(200), {"name": "改名"}),
     "POST /api/v1/escalation-rules/dry-run": Case(supervisors(200), {"name": "草稿", "trigger": "at_due"}),
     "GET /api/v1/me/notifications": Case(everyone(200)),
+    # --- the to-do queue: everyone has one (their own, computed from what they may act on)
+    "GET /api/v1/me/tasks": Case(everyone(200)),
+    "GET /api/v1/me/tasks/summary": Case(everyone(200)),
     "POST /api/v1/me/notifications/{notification_id}/read": Case(expect(404, officer_own=200)),
     "POST /api/v1/me/notifications/read-all": Case(everyone(200)),
     "GET /api/v1/webhooks": Case(admin_only(200)),
