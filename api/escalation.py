@@ -1,5 +1,6 @@
 """Escalation rules (supervisors for their subtree, admins for all), the inbox, and webhooks (admins)."""
 
+from flask import current_app, g
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -11,7 +12,7 @@ from api.schemas import In, PageArgs, _id, choice, page_of
 from api.write import check_replay, write
 from models.enums import Severity, Stage
 from workflow.escalation import firing, rules
-from workflow.notifications import delivery, inbox, webhooks
+from workflow.notifications import delivery, formats, inbox, webhooks
 from workflow.paging import by_column
 
 blp = Blueprint("escalation", __name__, url_prefix="/api/v1",
@@ -109,11 +110,18 @@ ASCII_URL = validate.Regexp(r"^[\x21-\x7e]+$", error="ASCII only: write internat
 
 class WebhookIn(In):
     url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
-                     validate=[validate.Length(max=500), ASCII_URL])
-    secret = StrictString(required=True, load_only=True, validate=validate.Length(min=16, max=200))
+                     validate=[validate.Length(max=500), ASCII_URL],
+                     metadata={"description": "where to POST: a receiver of ours, or a group-chat robot's URL; "
+                                              "never a private, loopback or link-local address"})
+    secret = StrictString(load_only=True, validate=validate.Length(min=16, max=200), metadata={
+        "description": "rectify: signs X-Rectify-Signature (omit it and one is made and shown once); dingtalk "
+                       "and feishu: the robot's signing secret (required); wecom: none (the key is in the URL)"})
     events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), required=True,
                          validate=validate.Length(min=1))
     active = StrictBoolean(load_default=True)
+    format = fields.String(load_default="rectify", validate=validate.OneOf(formats.FORMATS))
+    unit_id = _id(allow_none=True, metadata={
+        "description": "only events of this unit's subtree (a supervisor: their own unit unless given)"})
 
 
 class WebhookEditIn(In):
@@ -121,6 +129,7 @@ class WebhookEditIn(In):
     secret = StrictString(load_only=True, validate=validate.Length(min=16, max=200))
     events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), validate=validate.Length(min=1))
     active = StrictBoolean()
+    unit_id = _id(allow_none=True)
 
     @validates_schema
     def _something(self, data, **kwargs):
@@ -129,10 +138,17 @@ class WebhookEditIn(In):
 
 
 class WebhookOut(Schema):
-    id = fields.Integer()
-    url = fields.String()
-    events = fields.List(fields.String())
-    active = fields.Boolean()
+    id = fields.Integer(required=True)
+    url = fields.String(required=True)
+    events = fields.List(fields.String(), required=True)
+    active = fields.Boolean(required=True)
+    format = fields.String(required=True, metadata={"enum": list(formats.FORMATS)})
+    unit_id = fields.Integer(allow_none=True, required=True)
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret = fields.String(allow_none=True, attribute="shown_secret", metadata={
+        "description": "the secret made for you, shown this once (null when you gave one, and on a replay)"})
 
 
 class DeliveryArgs(PageArgs):
@@ -231,18 +247,21 @@ class Webhooks(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, WebhookPage)
     def get(self, args):
-        """Webhooks (admin)."""
-        require_role("admin")
-        return by_column(webhooks.select_webhooks(), webhooks.Webhook.id, **args)
+        """Webhooks and group-chat robots: an admin's all, a supervisor's those of their subtree."""
+        return by_column(webhooks.select_webhooks(actor=current_actor()), webhooks.Webhook.id, **args)
 
     @write
     @blp.arguments(WebhookIn)
-    @blp.response(201, WebhookOut)
+    @blp.response(201, WebhookCreatedOut)
+    @blp.alt_response(403, schema=ProblemSchema)
     def post(self, data):
-        """Add a webhook (admin). The secret is write-only: deliveries are signed with it."""
-        require_role("admin")
+        """Add a webhook or group-chat robot (admins anywhere, supervisors in their subtree). The secret is
+        write-only; one made for you is shown in this answer only."""
+        require_role("admin", "supervisor")
         check_replay()
-        return webhooks.create_webhook(now=request_now(), **data), 201
+        g.idempotency_scrub = ("secret",)
+        return webhooks.create_webhook(actor=current_actor(), now=request_now(), allow_private=_private(),
+                                       **data), 201
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>", methods=["PATCH"])
@@ -251,20 +270,20 @@ class Webhooks(MethodView):
 @blp.response(200, WebhookOut)
 @blp.alt_response(404, schema=ProblemSchema)
 def edit_webhook(data, webhook_id):
-    """Change a webhook, or set active false to stop its deliveries (admin)."""
-    require_role("admin")
-    return webhooks.edit_webhook(webhook_id=webhook_id, **data)
+    """Change a webhook, or set active false to stop its deliveries (admins; supervisors their subtree's)."""
+    require_role("admin", "supervisor")
+    return webhooks.edit_webhook(actor=current_actor(), webhook_id=webhook_id, allow_private=_private(), **data)
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>/deliveries")
 @blp.arguments(DeliveryArgs, location="query")
 @blp.response(200, DeliveryPage)
 def list_deliveries(args, webhook_id):
-    """A webhook's deliveries, e.g. ?status=dead for the dead letters (admin)."""
-    require_role("admin")
+    """A webhook's deliveries, e.g. ?status=dead for the dead letters (admins; supervisors their subtree's)."""
+    require_role("admin", "supervisor")
     limit, cursor = args.pop("limit"), args.pop("cursor", None)
-    return by_column(webhooks.select_deliveries(webhook_id=webhook_id, **args), webhooks.WebhookDelivery.id,
-                     limit=limit, cursor=cursor)
+    return by_column(webhooks.select_deliveries(actor=current_actor(), webhook_id=webhook_id, **args),
+                     webhooks.WebhookDelivery.id, limit=limit, cursor=cursor)
 
 
 @blp.route(f"/webhook-deliveries/<{ID}:delivery_id>/redrive", methods=["POST"])
@@ -273,6 +292,11 @@ def list_deliveries(args, webhook_id):
 @blp.alt_response(404, schema=ProblemSchema)
 @blp.alt_response(409, schema=ProblemSchema)
 def redrive(delivery_id):
-    """Give a dead delivery a fresh set of attempts from now (admin)."""
-    require_role("admin")
-    return webhooks.redrive(delivery_id=delivery_id, now=request_now())
+    """Give a dead delivery a fresh set of attempts from now (admins; supervisors their subtree's)."""
+    require_role("admin", "supervisor")
+    return webhooks.redrive(actor=current_actor(), delivery_id=delivery_id, now=request_now())
+
+
+def _private() -> bool:
+    """Development lets a webhook call the dev server's own echo endpoint; production never."""
+    return bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE_URLS"))

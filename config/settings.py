@@ -69,10 +69,20 @@ class Base:
     METRICS_ENABLED = os.environ.get("METRICS_ENABLED", "true").lower() in ("1", "true", "yes")
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
     PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    # Links in chat messages lead here (the address people reach the service at).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    # Webhook URLs given by users are never called at private, loopback or link-local addresses; development
+    # turns this on for the dev server's own echo endpoint (the demo's robot), never production.
+    WEBHOOK_ALLOW_PRIVATE_URLS = False
+    # The echo endpoint that stands in for a WeCom robot in development (POST /dev/robot-echo): logs, answers
+    # {"errcode": 0}.
+    DEV_ROBOT_ECHO = False
 
 
 class Development(Base):
     DEBUG = False
+    WEBHOOK_ALLOW_PRIVATE_URLS = True
+    DEV_ROBOT_ECHO = True
 
 
 class Testing(Base):

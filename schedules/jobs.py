@@ -40,8 +40,10 @@ def sweep_escalations(now: datetime) -> str:
 
 def deliver_outbox(now: datetime) -> str:
     """Fan the outbox out to webhooks and send what is due (inbox items are written with their cause)."""
-    fanned = delivery.fan_out(now=now)
-    counts = delivery.deliver(now=now)
+    config = current_app.config
+    fanned = delivery.fan_out(now=now, base_url=config.get("PUBLIC_BASE_URL"))
+    db.session.commit()  # the fan-out is kept even if a send below fails badly
+    counts = delivery.deliver(now=now, allow_private=bool(config.get("WEBHOOK_ALLOW_PRIVATE_URLS")))
     return f"fanned out {fanned} messages; delivered {counts['delivered']}, failed {counts['failed']}, " \
            f"dead {counts['dead']}"
 

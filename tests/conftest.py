@@ -124,6 +124,15 @@ END $$;
 
 
 @pytest.fixture
+def private_webhooks(app):
+    """Let webhooks call 127.0.0.1, for a test that runs its own local receiver (deliberately: by default a
+    private address is refused, as in production)."""
+    app.config["WEBHOOK_ALLOW_PRIVATE_URLS"] = True
+    yield
+    app.config["WEBHOOK_ALLOW_PRIVATE_URLS"] = False
+
+
+@pytest.fixture
 def ctx(app):
     """An application context with a clean session, for workflow tests."""
     with app.app_context():

@@ -49,7 +49,7 @@ class Recorder:
 
 
 def hook(url: str = "https://example.test/hook", events: tuple = ("problem.created",)):
-    created = webhooks.create_webhook(now=NOW, url=url, secret=SECRET, events=list(events))
+    created = webhooks.create_webhook(now=NOW, url=url, secret=SECRET, events=list(events), allow_private=True)
     db.session.commit()
     return created
 
@@ -57,7 +57,7 @@ def hook(url: str = "https://example.test/hook", events: tuple = ("problem.creat
 def tick(at: datetime, send) -> dict[str, int]:
     """One delivery tick with an injected sender, committed as the job wrapper does."""
     delivery.fan_out(now=at)
-    counts = delivery.deliver(now=at, send=send)
+    counts = delivery.deliver(now=at, send=send, allow_private=True)  # the local receivers of these tests
     db.session.commit()
     return counts
 
@@ -248,7 +248,7 @@ def serving(receiver: Receiver):
         thread.join()
 
 
-def test_a_receiver_that_fails_twice_gets_the_event_once_successfully_with_the_same_event_id(world):
+def test_a_receiver_that_fails_twice_gets_the_event_once_successfully_with_the_same_event_id(world, private_webhooks):
     receiver = Receiver(500, 500, 200)
     with serving(receiver) as url:
         hook(url=url)
@@ -270,7 +270,7 @@ def test_a_receiver_that_always_fails_ends_in_the_dead_letter_after_eight_attemp
         world.report()
         for hours in range(10):
             delivery.fan_out(now=NOW + timedelta(hours=hours))
-            delivery.deliver(now=NOW + timedelta(hours=hours))
+            delivery.deliver(now=NOW + timedelta(hours=hours), allow_private=True)
             db.session.commit()
 
     assert len(receiver.seen) == 8 and all(valid for _, valid, _ in receiver.seen)
@@ -312,15 +312,19 @@ def test_a_crash_between_commit_and_delivery_loses_nothing(app, world):
 def test_a_crash_after_sending_but_before_recording_sends_the_same_event_again(app, world):
     hook()
     world.report()
-    first = Recorder()
     delivery.fan_out(now=NOW)
-    delivery.deliver(now=NOW, send=first)
-    db.session.rollback()  # the tick died before its commit
+    db.session.commit()
+    first = Recorder()
+    (job,) = delivery.claim(now=NOW)  # claimed and committed: the lease is held
+    first(job.url, job.body.encode(), {})  # sent; the process dies before it records the outcome
+    db.session.remove()
 
+    held = Recorder()
+    assert tick(NOW + minutes(4), held) == {"delivered": 0, "failed": 0, "dead": 0}  # nobody sends it meanwhile
     second = Recorder()
-    tick(NOW + minutes(1), second)
+    tick(NOW + delivery.LEASE, second)  # the lease ran out: sent again, the same body
 
-    assert [b["event_id"] for b in first.bodies()] == [b["event_id"] for b in second.bodies()]
+    assert held.calls == [] and [b["event_id"] for b in first.bodies()] == [b["event_id"] for b in second.bodies()]
     assert deliveries()[0].status == "delivered"
 
 
