@@ -15,7 +15,7 @@ from workflow import audit, idempotency
 from workflow.escalation import firing
 from workflow.inspections import ladder, tasks
 from workflow.ledger import unit_reports
-from workflow.notifications import delivery
+from workflow.notifications import delivery, digest
 from workflow.patrols import rounds
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,11 @@ def relax_ladder(now: datetime) -> str:
     return f"stepped down {len(stepped)}" + "".join(f"\n  - {line}" for line in stepped)
 
 
+def send_digests(now: datetime) -> str:
+    """At 08:00 local on working days, each supervisor's daily digest to their inbox and the unit's channels."""
+    return f"sent {digest.send_digests(now=now)} daily digests"
+
+
 # job id -> (tick, interval in seconds). Later jobs (rounds, escalation, outbox) join this table.
 JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "materialize_rounds": (materialize_rounds, 300),
@@ -90,6 +95,7 @@ JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "anchor_audit": (anchor_audit, 3600),
     "plan_inspection_tasks": (plan_inspection_tasks, 300),
     "relax_ladder": (relax_ladder, 3600),
+    "send_digests": (send_digests, 300),
 }
 
 
