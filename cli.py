@@ -41,9 +41,16 @@ def seed_demo_command(if_empty, reissue_tokens):
             click.echo("Demo already seeded. `flask --app app seed demo --reissue-tokens` prints new tokens.")
         return
     issued = seed.seed_demo(now=utcnow(), timezone=current_app.config["RECTIFY_TIMEZONE"],
-                            storage=current_app.extensions["rectify_storage"])
+                            storage=current_app.extensions["rectify_storage"], robot_url=_robot_url(current_app))
     db.session.commit()
     _print_tokens(issued)
+
+
+def _robot_url(app) -> str | None:
+    """Development: the dev server's own WeCom stand-in (api/devecho.py), so the demo's chat shows in the log."""
+    if not app.config.get("DEV_ROBOT_ECHO"):
+        return None
+    return f"http://{app.config['RUN_HOST']}:{app.config['RUN_PORT']}/dev/robot-echo?key=demo"
 
 
 @seed_cli.command("categories")
@@ -194,7 +201,7 @@ def first_run() -> None:
         upgrade(directory=str(app.extensions["migrate"].directory))
         if seed.is_empty():
             _print_tokens(seed.seed_demo(now=utcnow(), timezone=app.config["RECTIFY_TIMEZONE"],
-                                         storage=app.extensions["rectify_storage"]))
+                                         storage=app.extensions["rectify_storage"], robot_url=_robot_url(app)))
             db.session.commit()
         else:
             click.echo("Demo already seeded. `flask --app app seed demo --reissue-tokens` prints new tokens.")

@@ -5,6 +5,7 @@ from flask_smorest import Api
 
 from api import (
     calendar,
+    devecho,
     errors,
     escalation,
     evidence,
@@ -120,3 +121,5 @@ def init_app(app) -> None:
                       calendar.blp, tokens.blp, parties.blp, inspections.blp, work.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
+    if app.config.get("DEV_ROBOT_ECHO"):
+        app.register_blueprint(devecho.blp)

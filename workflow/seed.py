@@ -13,6 +13,7 @@ from workflow.auth import issue_token, revoke_all
 from workflow.escalation import rules
 from workflow.evidence.storage import Storage
 from workflow.inspections import demo as gas_demo
+from workflow.notifications import webhooks
 from workflow.patrols import plans
 
 
@@ -45,9 +46,11 @@ def is_empty() -> bool:
     return db.session.scalars(select(Unit.id).limit(1)).first() is None
 
 
-def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -> list[tuple[User, str]]:
+def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None,
+              robot_url: str | None = None) -> list[tuple[User, str]]:
     """Build the demo district on an empty database; returns each demo user with their token. With a photo
-    `storage`, the gas-safety campaign too."""
+    `storage`, the gas-safety campaign too; with a `robot_url` (development's echo endpoint), a WeCom robot
+    that hears every problem, escalation, missed round and digest."""
     spec = _load("demo.toml")
     calendar.seed_calendar(db.session, years=calendar.default_years(), now=now)
     units = {}
@@ -75,6 +78,10 @@ def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -
             active_from=p["active_from"],
             point_ids=[points[name].id for name in p["points"]] if "points" in p else None)
     gas_demo.seed_gas_campaign(now=now, storage=storage)
+    if robot_url:
+        webhooks.create_webhook(now=now, url=robot_url, format="wecom", allow_private=True,
+                                events=["problem.created", "problem.transitioned", "escalation.fired",
+                                        "round.missed", "digest.daily"])
     return issued
 
 
