@@ -29,9 +29,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 TIMEOUT_S = 5
 BATCH = 200
-PER_HOOK = 20  # deliveries one webhook gets per run; a robot's own limit may be lower
 CHAT_PER_MINUTE = 20  # WeCom, DingTalk and Feishu robots each take about 20 messages a minute
-LEASE = timedelta(minutes=5)  # longer than PER_HOOK sends can take (the first failure ends a hook's run)
+LEASE = timedelta(minutes=5)  # a hook's run ends at its first failure, so one slow receiver costs one timeout
 EVENTS = ("problem.created", "problem.transitioned", "escalation.fired", "round.missed", "audit.anchor",
           "digest.daily")
 
@@ -183,9 +182,11 @@ def claim(*, now: datetime) -> list[Job]:
 
 
 def _within_rate(due: list, now: datetime) -> list[int]:
-    """Keep at most PER_HOOK per webhook, and for a robot what its per-minute limit leaves."""
+    """Keep, for a robot, what its per-minute limit leaves."""
+    # Locked (in id order) while we count and lease: two senders claiming for one robot at once take turns,
+    # and the second sees the first's leases, so together they keep to its per-minute limit.
     hooks = {hook.id: hook for hook in db.session.scalars(select(Webhook).where(
-        Webhook.id.in_({webhook_id for _, webhook_id in due})))}
+        Webhook.id.in_({webhook_id for _, webhook_id in due})).order_by(Webhook.id).with_for_update())}
     room = {webhook_id: _room(hook, now) for webhook_id, hook in hooks.items()}
     chosen = []
     for delivery_id, webhook_id in due:
@@ -197,11 +198,11 @@ def _within_rate(due: list, now: datetime) -> list[int]:
 
 def _room(hook: Webhook, now: datetime) -> int:
     if hook.format not in formats.CHATS:
-        return PER_HOOK
+        return BATCH
     recent = db.session.scalar(select(func.count()).select_from(WebhookDelivery).where(
         WebhookDelivery.webhook_id == hook.id,
         or_(WebhookDelivery.last_attempt_at > now - timedelta(minutes=1), WebhookDelivery.lease_until > now)))
-    return max(0, min(PER_HOOK, CHAT_PER_MINUTE - recent))
+    return max(0, CHAT_PER_MINUTE - recent)
 
 
 def _jobs(ids: list[int], token: str) -> list[Job]:

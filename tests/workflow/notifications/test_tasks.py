@@ -1,4 +1,6 @@
-"""The to-do queue's rounds and gas-safety inspection tasks (problem kinds: tests/api/test_work_reaches_its_person.py)."""
+"""The to-do queue's rounds and gas-safety inspection tasks.
+
+The problem kinds are walked in tests/api/test_work_reaches_its_person.py."""
 
 from datetime import UTC, datetime, timedelta
 
