@@ -108,9 +108,17 @@ class ReadAllOut(Schema):
 ASCII_URL = validate.Regexp(r"^[\x21-\x7e]+$", error="ASCII only: write international hosts in punycode")
 
 
+HTTP_URL = validate.URL(schemes={"http", "https"}, require_tld=False)
+
+
+def _url_or_mailto(value: str) -> None:
+    """An http(s) URL, or for an e-mail channel `mailto:` addresses (checked further by the workflow)."""
+    if not value.startswith("mailto:"):
+        HTTP_URL(value)
+
+
 class WebhookIn(In):
-    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
-                     validate=[validate.Length(max=500), ASCII_URL],
+    url = StrictString(required=True, validate=[validate.Length(max=500), ASCII_URL, _url_or_mailto],
                      metadata={"description": "where to POST: a receiver of ours, or a group-chat robot's URL; "
                                               "never a private, loopback or link-local address"})
     secret = StrictString(load_only=True, validate=validate.Length(min=16, max=200), metadata={
@@ -119,13 +127,15 @@ class WebhookIn(In):
     events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), required=True,
                          validate=validate.Length(min=1))
     active = StrictBoolean(load_default=True)
-    format = fields.String(load_default="rectify", validate=validate.OneOf(formats.FORMATS))
+    format = fields.String(load_default="rectify", validate=validate.OneOf(formats.FORMATS), metadata={
+        "description": "rectify (signed JSON), wecom, dingtalk, feishu (group-chat robots), email (the daily "
+                       "digest by mail: events [digest.daily] only)"})
     unit_id = _id(allow_none=True, metadata={
         "description": "only events of this unit's subtree (a supervisor: their own unit unless given)"})
 
 
 class WebhookEditIn(In):
-    url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=[validate.Length(max=500), ASCII_URL])
+    url = StrictString(validate=[validate.Length(max=500), ASCII_URL, _url_or_mailto])
     secret = StrictString(load_only=True, validate=validate.Length(min=16, max=200))
     events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), validate=validate.Length(min=1))
     active = StrictBoolean()

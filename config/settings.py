@@ -74,6 +74,15 @@ class Base:
     # Webhook URLs given by users are never called at private, loopback or link-local addresses; development
     # turns this on for the dev server's own echo endpoint (the demo's robot), never production.
     WEBHOOK_ALLOW_PRIVATE_URLS = False
+    # E-mail channels (the daily digest): this SMTP server, STARTTLS before the login (SMTP_CA_FILE: trust a
+    # private relay's CA). Without SMTP_HOST e-mail deliveries fail (and are retried, then dead-lettered).
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "587"))
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_FROM = os.environ.get("SMTP_FROM", "rectify@localhost")
+    SMTP_STARTTLS = os.environ.get("SMTP_STARTTLS", "true").lower() in ("1", "true", "yes")
+    SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE", "")
     # The echo endpoint that stands in for a WeCom robot in development (POST /dev/robot-echo): logs, answers
     # {"errcode": 0}.
     DEV_ROBOT_ECHO = False

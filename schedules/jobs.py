@@ -15,7 +15,7 @@ from workflow import audit, idempotency
 from workflow.escalation import firing
 from workflow.inspections import ladder, tasks
 from workflow.ledger import unit_reports
-from workflow.notifications import delivery, digest
+from workflow.notifications import delivery, digest, mail
 from workflow.patrols import rounds
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,18 @@ def deliver_outbox(now: datetime) -> str:
     config = current_app.config
     fanned = delivery.fan_out(now=now, base_url=config.get("PUBLIC_BASE_URL"))
     db.session.commit()  # the fan-out is kept even if a send below fails badly
-    counts = delivery.deliver(now=now, allow_private=bool(config.get("WEBHOOK_ALLOW_PRIVATE_URLS")))
+    counts = delivery.deliver(now=now, allow_private=bool(config.get("WEBHOOK_ALLOW_PRIVATE_URLS")),
+                              smtp=_smtp(config))
     return f"fanned out {fanned} messages; delivered {counts['delivered']}, failed {counts['failed']}, " \
            f"dead {counts['dead']}"
+
+
+def _smtp(config) -> "mail.Smtp | None":
+    if not config.get("SMTP_HOST"):
+        return None
+    return mail.Smtp(host=config["SMTP_HOST"], port=config["SMTP_PORT"], username=config["SMTP_USERNAME"],
+                     password=config["SMTP_PASSWORD"], sender=config["SMTP_FROM"], starttls=config["SMTP_STARTTLS"],
+                     ca_file=config.get("SMTP_CA_FILE") or None)
 
 
 def purge_idempotency(now: datetime) -> str:

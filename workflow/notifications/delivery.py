@@ -7,6 +7,7 @@ lease is held nobody else sends that delivery. At least once: a crash after a re
 we recorded it sends the same body (same event_id) again once the lease expires, so receivers deduplicate.
 """
 
+import json
 import logging
 import queue
 import secrets as random_secrets
@@ -22,7 +23,7 @@ from sqlalchemy import func, or_, select, update
 from models import OutboxMessage, Webhook, WebhookDelivery
 from models.base import db, upsert
 from workflow import tally
-from workflow.notifications import formats, quiet, render
+from workflow.notifications import formats, mail, quiet, render
 from workflow.notifications.webhooks import check_destination
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,8 @@ class Job:
     status: int | None = None
 
 
-def deliver(*, now: datetime, send: Sender | None = None, allow_private: bool = False,
-            resolve=None) -> dict[str, int]:
+def deliver(*, now: datetime, send: Sender | None = None, allow_private: bool = False, resolve=None,
+            smtp: mail.Smtp | None = None) -> dict[str, int]:
     """Claim what is due, send it outside any transaction (one thread per webhook), record each outcome.
 
     Over the network (`send` None or http_post) every URL is checked first and refused when it is or resolves to
@@ -123,7 +124,7 @@ def deliver(*, now: datetime, send: Sender | None = None, allow_private: bool = 
     for job in jobs:
         groups.setdefault(job.webhook_id, []).append(job)
     for group in groups.values():
-        threading.Thread(target=_send_group, args=(group, now, send, allow_private, resolve, results),
+        threading.Thread(target=_send_group, args=(group, now, send, allow_private, resolve, smtp, results),
                          daemon=True, name=f"webhook-{group[0].webhook_id}").start()
     for _ in jobs:  # record each outcome as it arrives: a slow hook's wait is nobody else's
         job = results.get()
@@ -134,14 +135,15 @@ def deliver(*, now: datetime, send: Sender | None = None, allow_private: bool = 
     return counts
 
 
-def _send_group(jobs: list[Job], now: datetime, send: Sender | None, allow_private: bool, resolve, results) -> None:
+def _send_group(jobs: list[Job], now: datetime, send: Sender | None, allow_private: bool, resolve, smtp,
+                results) -> None:
     """Send one webhook's jobs in order; after its first failure the rest wait for a later run."""
     failed = False
     for job in jobs:
         if failed:
             job.error = "skipped: an earlier attempt to this webhook failed in this run"
         else:
-            _attempt(job, now, send, allow_private, resolve)
+            _mail(job, smtp) if job.format == "email" else _attempt(job, now, send, allow_private, resolve)
             failed = job.error is not None
         results.put(job)
 
@@ -156,6 +158,16 @@ def _attempt(job: Job, now: datetime, send: Sender | None, allow_private: bool, 
         job.status, reply = answer if isinstance(answer, tuple) else (answer, b"")
         job.error = formats.outcome(job.format, job.status, reply)
     except Exception as failure:  # refused, reset, timed out, a URL refused or unusable: one bad hook stops no other
+        job.error = f"{type(failure).__name__}: {failure}"
+
+
+def _mail(job: Job, smtp: "mail.Smtp | None") -> None:
+    try:
+        if smtp is None:
+            raise RuntimeError("no SMTP server is configured (SMTP_HOST)")
+        content = json.loads(job.body)
+        mail.send(smtp, to=mail.recipients(job.url), subject=content["subject"], text=content["text"])
+    except Exception as failure:  # refused, timed out, TLS refused, a bad address: a failed attempt like any
         job.error = f"{type(failure).__name__}: {failure}"
 
 

@@ -24,7 +24,7 @@ from datetime import datetime
 
 from models.enums import label
 
-FORMATS = ("rectify", "wecom", "dingtalk", "feishu")
+FORMATS = ("rectify", "wecom", "dingtalk", "feishu", "email")
 CHATS = frozenset({"wecom", "dingtalk", "feishu"})
 NEEDS_SECRET = frozenset({"rectify", "dingtalk", "feishu"})
 MAX_TEXT = 1500  # the robots cut long messages; ours stay short
@@ -90,9 +90,13 @@ def _headline(topic: str, data: dict) -> str:
 
 
 def chat_body(fmt: str, text: Text) -> str:
-    """The stored JSON for a robot (without the per-attempt timestamp and signature)."""
+    """The stored JSON for a robot (without the per-attempt timestamp and signature), or an e-mail's subject
+    and plain text."""
     content = "\n\n".join(text.lines)[:MAX_TEXT]
-    if fmt == "wecom":
+    if fmt == "email":
+        plain = "\n".join(line.replace("**", "") for line in text.lines)
+        payload = {"subject": text.title, "text": plain}
+    elif fmt == "wecom":
         payload = {"msgtype": "markdown", "markdown": {"content": content}}
     elif fmt == "dingtalk":
         mention = " ".join(f"@{mobile}" for mobile in text.mobiles)

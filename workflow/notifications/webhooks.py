@@ -12,7 +12,7 @@ from models import Unit, User, Webhook, WebhookDelivery
 from models.base import db
 from models.enums import Role
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
-from workflow.notifications import formats
+from workflow.notifications import formats, mail
 from workflow.scope import subtree_ids, unit_within
 
 
@@ -50,12 +50,21 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _checked_url(url: str, allow_private: bool) -> str:
+def _checked_url(url: str, allow_private: bool, fmt: str = "rectify") -> str:
     try:
-        check_destination(url, allow_private=allow_private, resolve=False)
-    except RefusedDestination as refused:
+        if fmt == "email":
+            mail.recipients(url)
+        else:
+            check_destination(url, allow_private=allow_private, resolve=False)
+    except ValueError as refused:
         raise Invalid(f"the URL cannot be used: {refused}", errors={"url": [f"{refused}"]}) from None
     return url
+
+
+def _checked_events(fmt: str, events: list[str]) -> list[str]:
+    if fmt == "email" and set(events) - {"digest.daily"}:
+        raise Invalid("an e-mail channel carries the daily digest only", errors={"events": ["digest.daily only"]})
+    return list(dict.fromkeys(events))
 
 
 def _scope(actor: User, unit_id: int | None) -> int | None:
@@ -89,7 +98,8 @@ def create_webhook(*, now: datetime, url: str, events: list[str], actor: User | 
     """Register a webhook; a secret made here is on the returned object once (`shown_secret`)."""
     unit_id = _scope(actor, unit_id) if actor is not None else unit_id
     secret, made = _secret(format, secret)
-    hook = Webhook(url=_checked_url(url, allow_private), secret=secret or "", events=list(dict.fromkeys(events)),
+    hook = Webhook(url=_checked_url(url, allow_private, format), secret=secret or "",
+                   events=_checked_events(format, events),
                    active=active, created_at=now, format=format, unit_id=unit_id)
     db.session.add(hook)
     db.session.flush()
@@ -101,7 +111,9 @@ def edit_webhook(*, webhook_id: int, actor: User | None = None, allow_private: b
     """Change a webhook's URL, secret, events, scope or active flag (deliveries already made keep their body)."""
     hook = get_webhook(actor=actor, webhook_id=webhook_id)
     if "url" in changes:
-        _checked_url(changes["url"], allow_private)
+        _checked_url(changes["url"], allow_private, hook.format)
+    if "events" in changes:
+        changes["events"] = _checked_events(hook.format, changes["events"])
     if "unit_id" in changes and actor is not None:
         changes["unit_id"] = _scope(actor, changes["unit_id"])
     for name in ("url", "secret", "events", "active", "unit_id"):
