@@ -140,12 +140,16 @@ def _send_group(jobs: list[Job], now: datetime, send: Sender | None, allow_priva
     """Send one webhook's jobs in order; after its first failure the rest wait for a later run."""
     failed = False
     for job in jobs:
-        if failed:
-            job.error = "skipped: an earlier attempt to this webhook failed in this run"
-        else:
-            _mail(job, smtp) if job.format == "email" else _attempt(job, now, send, allow_private, resolve)
-            failed = job.error is not None
-        results.put(job)
+        try:
+            if failed:
+                job.error = "skipped: an earlier attempt to this webhook failed in this run"
+            else:
+                _mail(job, smtp) if job.format == "email" else _attempt(job, now, send, allow_private, resolve)
+                failed = job.error is not None
+        except BaseException as failure:  # never leave the recorder waiting for an answer that cannot come
+            job.error, failed = f"{type(failure).__name__}: {failure}", True
+        finally:
+            results.put(job)
 
 
 def _attempt(job: Job, now: datetime, send: Sender | None, allow_private: bool, resolve) -> None:
