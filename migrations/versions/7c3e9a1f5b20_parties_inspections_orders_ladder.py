@@ -316,16 +316,31 @@ def upgrade():
     with op.batch_alter_table('reinspections', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reinspections_order_id'), ['order_id'], unique=False)
 
-    with _sqlite_foreign_keys_off():
-        with op.batch_alter_table('problems', schema=None) as batch_op:
-            batch_op.add_column(sa.Column('party_id', sa.Integer(), nullable=True))
-            batch_op.create_index(batch_op.f('ix_problems_party_id'), ['party_id'], unique=False)
-            batch_op.create_foreign_key(batch_op.f('fk_problems_party_id_parties'), 'parties', ['party_id'], ['id'])
-
     if op.get_bind().dialect.name == 'postgresql':
         op.execute(APPEND_ONLY_FUNCTION)
         op.execute(APPEND_ONLY_TRIGGER)
+        _add_party_to_problems_online()
+    else:
+        with _sqlite_foreign_keys_off():
+            with op.batch_alter_table('problems', schema=None) as batch_op:
+                batch_op.add_column(sa.Column('party_id', sa.Integer(), nullable=True))
+                batch_op.create_index(batch_op.f('ix_problems_party_id'), ['party_id'], unique=False)
+                batch_op.create_foreign_key(batch_op.f('fk_problems_party_id_parties'), 'parties', ['party_id'],
+                                            ['id'])
     # ### end Alembic commands ###
+
+
+def _add_party_to_problems_online():
+    """PostgreSQL, without blocking writers to problems while it works (docs/decisions/0052): a nullable
+    column and a NOT VALID foreign key take a brief lock and touch no row; the constraint is validated under
+    SHARE UPDATE EXCLUSIVE; the index is built concurrently outside the migration's transaction."""
+    op.add_column('problems', sa.Column('party_id', sa.Integer(), nullable=True))
+    op.execute('ALTER TABLE problems ADD CONSTRAINT fk_problems_party_id_parties FOREIGN KEY (party_id) '
+               'REFERENCES parties (id) NOT VALID')
+    op.execute('ALTER TABLE problems VALIDATE CONSTRAINT fk_problems_party_id_parties')
+    with op.get_context().autocommit_block():
+        op.create_index('ix_problems_party_id', 'problems', ['party_id'], unique=False,
+                        postgresql_concurrently=True, if_not_exists=True)
 
 
 def downgrade():
