@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint migrate serve scheduler bench smoke-prod
+.PHONY: install run test lint lint-openapi migrate serve scheduler bench smoke-prod
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,9 +18,11 @@ install: $(STAMP)
 run: install
 	$(PY) app.py
 
-# Lint, then the whole suite on SQLite; again on PostgreSQL when TEST_DATABASE_URL is set.
+# Lint (ruff, the import layers, function size and complexity), then the whole suite on SQLite; again on PostgreSQL when TEST_DATABASE_URL is set.
 test: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m bench.code_shape --check
 	$(VENV)/bin/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== the suite again on PostgreSQL =="; \
@@ -29,6 +31,15 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m bench.code_shape --check
+
+# redocly lint of the served /openapi.json with redocly.yaml (redocly from npm, into .redocly/; needs node):
+# tests/api/test_openapi.py::test_redocly_lint_finds_no_error runs it.
+REDOCLY_VERSION := 2.77.0
+lint-openapi: install
+	test -x .redocly/node_modules/.bin/redocly || npm install --prefix .redocly --no-audit --no-fund @redocly/cli@$(REDOCLY_VERSION)
+	REDOCLY=.redocly/node_modules/.bin/redocly $(VENV)/bin/pytest -q tests/api/test_openapi.py -k redocly
 
 migrate: install
 	$(VENV)/bin/flask --app app db upgrade
@@ -38,9 +49,10 @@ migrate: install
 smoke-prod: install
 	$(PY) deploy/smoke_prod.py
 
-# Production-style: gunicorn for the API, a separate scheduler process (see README).
+# Production-style: gunicorn for the API, a separate scheduler process (see README). Production config: it
+# refuses to start without a real SECRET_KEY.
 serve: install
-	$(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py
+	RECTIFY_ENV=$${RECTIFY_ENV:-production} $(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py
 
 scheduler: install
 	$(VENV)/bin/flask --app app scheduler run

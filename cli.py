@@ -1,5 +1,6 @@
 """Flask CLI groups: seed, users, calendar, audit; backup and restore; and `python app.py`, the embedded first run."""
 
+import sys
 from pathlib import Path
 
 import click
@@ -8,14 +9,18 @@ from sqlalchemy import select
 
 from models import User
 from models.base import db, sqlite_begin_mode, utcnow
-from workflow import audit, calendar, org, seed
+from workflow import audit, calendar, org, passwords, seed
 from workflow.errors import DomainError
 from workflow.inspections import defaults as inspection_defaults
+from workflow.notifications import targets
+from workflow.paging import MAX_ID
+from workflow.roster import imports
 
 seed_cli = AppGroup("seed", help="Seed reference and demo data.")
 users_cli = AppGroup("users", help="Manage users.")
 calendar_cli = AppGroup("calendar", help="The working calendar.")
 audit_cli = AppGroup("audit", help="Tamper evidence of the problem trails.")
+import_cli = AppGroup("import", help="Bulk imports.")
 
 
 def _print_tokens(issued) -> None:
@@ -23,6 +28,8 @@ def _print_tokens(issued) -> None:
     for user, token in issued:
         unit = f" @ {user.unit.name}" if user.unit else ""
         click.echo(f"  {user.role:<10} {user.name}{unit}  (id {user.id})\n    {token}")
+        if password := getattr(user, "demo_password", None):
+            click.echo(f"  ↳ console (/console/login): login {user.login}, password {password}")
 
 
 @seed_cli.command("demo")
@@ -50,7 +57,7 @@ def _robot_url(app) -> str | None:
     """Development: the dev server's own WeCom stand-in (api/devecho.py), so the demo's chat shows in the log."""
     if not app.config.get("DEV_ROBOT_ECHO"):
         return None
-    return f"http://{app.config['RUN_HOST']}:{app.config['RUN_PORT']}/dev/robot-echo?key=demo"
+    return targets.dev_echo_url(app.config["RUN_HOST"], app.config["RUN_PORT"])
 
 
 @seed_cli.command("categories")
@@ -88,6 +95,38 @@ def create_user_command(name, role, unit_id, grid_ids):
     click.echo(token)
 
 
+@users_cli.command("password")
+@click.option("--login", "login", required=True, help="The person's console login.")
+def password_command(login):
+    """Set a console password, read from stdin (one line): permanent, as an operator's act."""
+    user = db.session.scalars(select(User).where(User.login == login)).first()
+    if user is None:
+        raise click.ClickException(f"no user with login {login!r}")
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        passwords.set_password(actor=None, now=utcnow(), user_id=user.id, password=password)
+    except DomainError as error:
+        raise click.ClickException(f"{error.detail} {error.errors or ''}".strip()) from None
+    db.session.commit()
+    click.echo(f"password set for {user.name} (id {user.id}, login {login})")
+
+
+@users_cli.command("login")
+@click.option("--user", "user_id", type=int, required=True, help="The user id.")
+@click.option("--login", "login", required=True, help="Their console login (employee number or phone).")
+def login_command(user_id, login):
+    """Give a user a console login."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise click.ClickException(f"no user {user_id}")
+    try:
+        passwords.set_login(user, login)
+    except DomainError as error:
+        raise click.ClickException(f"{error.detail} {error.errors or ''}".strip()) from None
+    db.session.commit()
+    click.echo(f"{user.name} (id {user.id}) signs in as {user.login}")
+
+
 @calendar_cli.command("seed")
 @click.option("--year", "years", type=int, multiple=True, help="Years to seed (default: config).")
 def seed_calendar_command(years):
@@ -97,17 +136,48 @@ def seed_calendar_command(years):
     click.echo(f"wrote {written} calendar rows; estimated years: {calendar.estimated_years(db.session)}")
 
 
+@import_cli.command("template")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def import_template_command(path):
+    """Write the empty import template (XLSX) to PATH."""
+    path.write_bytes(imports.template())
+    click.echo(f"wrote the template to {path}")
+
+
+@import_cli.command("org")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_org_command(path):
+    """Import units, grids, points and people from an XLSX or CSV: all or nothing; a rerun changes nothing.
+    Prints what it did and each new person's token (once); exits 1 naming every bad row."""
+    try:
+        report = imports.import_roster(actor=None, now=utcnow(), data=path.read_bytes(), filename=path.name)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        click.echo(f"refused: {error.detail}", err=True)
+        for where, messages in error.errors.items():
+            click.echo(f"  {where}: {'; '.join(messages)}", err=True)
+        raise SystemExit(1) from None
+    for what in ("created", "updated", "unchanged"):
+        click.echo(f"{what}: " + ", ".join(f"{n} {sheet}" for sheet, n in getattr(report, what).items()))
+    for issued in report.tokens:
+        click.echo(f"  {issued['name']} (id {issued['user_id']}, {issued['phone'] or issued['employee_no']})"
+                   f"\n    {issued['token']}")
+
+
 @audit_cli.command("verify")
-@click.option("--problem", "problem_id", type=click.IntRange(1, 2**31 - 1), help="Check this problem only.")
-@click.option("--party", "party_id", type=click.IntRange(1, 2**31 - 1), help="Check this party only.")
+@click.option("--problem", "problem_id", type=click.IntRange(1, MAX_ID), help="Check this problem only.")
+@click.option("--party", "party_id", type=click.IntRange(1, MAX_ID), help="Check this party only.")
+@click.option("--admin", "admin_only", is_flag=True, help="Check the admin trail only.")
 @click.pass_context
-def audit_verify_command(ctx, problem_id, party_id):
-    """Walk every trail's hash chain, problems then parties; exit 1 naming the first broken link."""
-    if problem_id is not None and party_id is not None:
-        raise click.BadParameter("give --problem or --party, not both", param_hint="--party")
+def audit_verify_command(ctx, problem_id, party_id, admin_only):
+    """Walk every trail's hash chain, problems, parties, then the admin trail; exit 1 naming the first broken
+    link."""
+    if sum((problem_id is not None, party_id is not None, admin_only)) > 1:
+        raise click.BadParameter("give one of --problem, --party, --admin", param_hint="--party")
     mode = sqlite_begin_mode.set("DEFERRED")  # only reads: do not hold SQLite's write lock meanwhile
     try:
-        verdict = audit.verify_chains(problem_id=problem_id, party_id=party_id)
+        verdict = audit.verify_chains(problem_id=problem_id, party_id=party_id, admin_only=admin_only)
     finally:
         db.session.rollback()
         sqlite_begin_mode.reset(mode)
@@ -118,15 +188,19 @@ def audit_verify_command(ctx, problem_id, party_id):
     if not verdict.intact:
         click.echo(str(verdict.broken))
         ctx.exit(1)
-    click.echo(_intact(verdict, party_only=party_id is not None))
+    click.echo(_intact(verdict, party_only=party_id is not None, admin_only=admin_only))
 
 
-def _intact(verdict: audit.Verdict, *, party_only: bool) -> str:
+def _intact(verdict: audit.Verdict, *, party_only: bool, admin_only: bool = False) -> str:
     problems = f"{verdict.problems} problems, {verdict.events} events"
     parties = f"{verdict.parties} parties, {verdict.party_events} party events"
+    admin = f"{verdict.admin_events} admin events"
     if party_only:
         return f"intact: {parties}"
-    return f"intact: {problems}" + (f"; {parties}" if verdict.parties else "")
+    if admin_only:
+        return f"intact: {admin}"
+    return (f"intact: {problems}" + (f"; {parties}" if verdict.parties else "")
+            + (f"; {admin}" if verdict.admin_events else ""))
 
 
 @audit_cli.command("digest")

@@ -5,8 +5,10 @@ import json
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs.flaskparser import FlaskParser, abort
 
+from workflow.paging import MAX_ID
+
 # Path ids: a URL with an id outside the database's integer range is simply not found.
-ID = "int(min=1, max=2147483647)"
+ID = f"int(min=1, max={MAX_ID})"
 
 
 class StrictParser(FlaskParser):

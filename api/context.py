@@ -6,10 +6,9 @@ from datetime import datetime
 
 from flask import current_app, g, request
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import ApiToken, User
-from models.base import db, utcnow
+from models.base import db, mark_written, utcnow
 from ops.requests import identify
 from workflow.auth import authenticate, last_used_due, touch_token
 from workflow.errors import Forbidden
@@ -43,7 +42,8 @@ FAILURE_DETAILS = {
 
 
 def authenticate_caller() -> None:
-    """Set g.actor from the bearer token, or raise AuthFailure; slow an address that keeps failing."""
+    """Set g.actor from the bearer token, or raise AuthFailure; an address that keeps failing gets 429 for its
+    failures (never for a valid token)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -51,18 +51,25 @@ def authenticate_caller() -> None:
         raise AuthFailure(401, FAILURE_DETAILS["missing"])
     throttle, now = current_app.extensions["rectify_auth_throttle"], request_now()
     address = request.remote_addr or "unknown"
-    if (wait := throttle.retry_after(address, now=now)) is not None:
-        log.info("authentication refused from %s for %d s more: too many failures", address, wait)
-        raise AuthFailure(429, "Too many failed authentications from this address; retry later.",
-                          retry_after=wait)
+    # The credential is looked at first: a valid one always passes, whoever failed from this address before
+    # (an office behind one NAT shares an address with whoever keeps guessing). Only failures are throttled.
     result = authenticate(token, now=now) if scheme.lower() == "bearer" and token else None
     if result is None or result.user is None:
+        _refuse_throttled(throttle, address, now)
         reason = result.failure if result else "missing"
         _fail(throttle, address, now, reason, result.token if result else None)
     g.actor, g.api_token = result.user, result.token
     identify(result.user.id)
     if last_used_due(result.token, now):
         _stamp_last_use(result.token, now)
+
+
+def _refuse_throttled(throttle, address: str, now: datetime) -> None:
+    """429 for a failing credential from an address that failed too often lately (a valid one never gets here)."""
+    if (wait := throttle.retry_after(address, now=now)) is not None:
+        log.info("authentication refused from %s for %d s more: too many failures", address, wait)
+        raise AuthFailure(429, "Too many failed authentications from this address; retry later.",
+                          retry_after=wait)
 
 
 def _stamp_last_use(token: ApiToken, now: datetime) -> None:
@@ -77,7 +84,7 @@ def _stamp_last_use(token: ApiToken, now: datetime) -> None:
                  error.__class__.__name__)
         return
     _commit_keeping_loaded()
-    set_committed_value(token, "last_used_at", now)  # what the row now holds, without a new change to flush
+    mark_written(token, {"last_used_at": now})  # what the row now holds, without a new change to flush
 
 
 def _commit_keeping_loaded() -> None:

@@ -8,12 +8,13 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
+from workflow.notifications.targets import DEV_ECHO_PATH
+
 log = logging.getLogger(__name__)
 blp = Blueprint("devecho", __name__)
-PATH = "/dev/robot-echo"
 
 
-@blp.post(PATH)
+@blp.post(DEV_ECHO_PATH)
 def robot_echo():
     """Log a robot message and answer like WeCom does."""
     message = request.get_json(silent=True) or {}

@@ -12,16 +12,10 @@ from api.context import lang
 from models.base import db
 from models.enums import label
 from ops.logs import request_id
-from workflow.errors import DomainError
+from workflow.errors import DomainError, kind_of
 from workflow.health import database_unavailable
 
 log = logging.getLogger(__name__)
-
-SLUGS = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
-         405: "method-not-allowed", 409: "conflict", 412: "stale-version", 413: "payload-too-large",
-         415: "unsupported-media-type", 422: "validation", 428: "if-match-required", 429: "too-many-requests",
-         500: "internal", 503: "unavailable"}
-
 
 class ProblemSchema(Schema):
     """An error (RFC 9457 problem details)."""
@@ -38,11 +32,11 @@ class ProblemSchema(Schema):
 def problem_response(status: int, *, slug: str | None = None, detail: str = "", errors: dict | None = None,
                      extra: dict | None = None, headers: dict | None = None) -> Response:
     """Render an error as application/problem+json, its title in the caller's language."""
-    slug = slug or SLUGS.get(status, "error")
+    kind = kind_of(status=status, slug=slug)
     extra = dict(extra or {})
     if "state" in extra:
         extra["state_label"] = label(extra["state"], _lang())
-    body = {"type": f"/errors/{slug}", "title": _title(slug), "status": status, "detail": detail,
+    body = {"type": f"/errors/{kind.slug}", "title": kind.title(_lang()), "status": status, "detail": detail,
             "errors": errors or {}} | extra
     if (current := request_id.get()) is not None:
         body["request_id"] = current
@@ -60,36 +54,8 @@ def _encode(body: dict) -> bytes:
         return json.dumps(body, ensure_ascii=True).encode()
 
 
-TITLES = {
-    "bad-request": ("请求无法解析", "Bad request"),
-    "unauthenticated": ("需要登录凭证", "Authentication required"),
-    "forbidden": ("无权执行", "Forbidden"),
-    "separation-of-duties": ("不得自查自结", "Separation of duties"),
-    "not-found": ("未找到", "Not found"),
-    "method-not-allowed": ("不支持该方法", "Method not allowed"),
-    "conflict": ("冲突", "Conflict"),
-    "invalid-transition": ("当前状态不允许此操作", "Action not allowed in this state"),
-    "extension-conflict": ("延期申请冲突", "Extension request conflict"),
-    "evidence-required": ("缺少整改照片", "Evidence required"),
-    "idempotency-in-flight": ("相同请求正在处理", "Request in flight"),
-    "stale-version": ("数据已被他人修改", "Stale version"),
-    "payload-too-large": ("请求体过大", "Payload too large"),
-    "unsupported-media-type": ("请求体须为 JSON", "Unsupported media type"),
-    "validation": ("请求参数有误", "Invalid request"),
-    "if-match-required": ("缺少 If-Match", "If-Match required"),
-    "too-many-requests": ("认证失败次数过多", "Too many failed authentications"),
-    "internal": ("内部错误", "Internal error"),
-    "unavailable": ("服务暂不可用", "Service unavailable"),
-}
-
-
 def _lang() -> str:
     return lang() if has_request_context() else "zh"
-
-
-def _title(slug: str) -> str:
-    zh, en = TITLES.get(slug, ("错误", "Error"))
-    return en if _lang() == "en" else zh
 
 
 def from_domain(error: DomainError) -> Response:
@@ -101,13 +67,22 @@ def from_http(error: HTTPException) -> Response:
     """Render werkzeug and webargs errors (422 carries webargs' messages by location)."""
     data = getattr(error, "data", None) or {}
     errors = data.get("errors") or _flatten(data.get("messages") or {})
-    detail = data.get("message") or error.description or ""
+    return problem_response(error.code or 500, detail=_http_detail(error, data), errors=errors,
+                            headers=_http_headers(error, data))
+
+
+def _http_detail(error: HTTPException, data: dict) -> str:
     if error.code == 422 and not data.get("message"):
-        detail = "The request does not match the schema; see errors."
+        return "The request does not match the schema; see errors."
+    return data.get("message") or error.description or ""
+
+
+def _http_headers(error: HTTPException, data: dict) -> dict:
+    """webargs' headers, plus Allow on a 405."""
     headers = dict(data.get("headers") or {})
-    if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+    if error.code == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)
-    return problem_response(error.code or 500, detail=detail, errors=errors, headers=headers)
+    return headers
 
 
 def _flatten(messages: dict) -> dict:

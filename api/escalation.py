@@ -1,18 +1,19 @@
-"""Escalation rules (supervisors for their subtree, admins for all), the inbox, and webhooks (admins)."""
+"""Escalation rules (supervisors for their subtree, admins for all), the inbox, and webhooks (admins; supervisors
+those of their subtree)."""
 
-from flask import current_app, g
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.blueprint import ID, Blueprint
-from api.context import current_actor, request_now, require_role
+from api.context import current_actor, if_match_version, request_now, require_role
 from api.errors import ProblemSchema
 from api.fields import StrictBoolean, StrictFloat, StrictString
-from api.schemas import In, PageArgs, _id, choice, page_of
-from api.write import check_replay, write
-from models.enums import Severity, Stage
+from api.schemas import ETAG, In, PageArgs, _id, choice, edit_doc, etag, page_of, reason_field
+from api.write import write
+from models.enums import DeliveryStatus, Severity, Stage, WebhookFormat
 from workflow.escalation import firing, rules
-from workflow.notifications import delivery, formats, inbox, webhooks
+from workflow.notifications import delivery, inbox, webhooks
 from workflow.paging import by_column
 
 blp = Blueprint("escalation", __name__, url_prefix="/api/v1",
@@ -51,9 +52,11 @@ class RuleIn(RuleFields):
 
 
 class RuleEditIn(RuleFields):
+    reason = reason_field()
+
     @validates_schema
     def _something(self, data, **kwargs):
-        if not data:
+        if not set(data) - {"reason"}:
             raise ValidationError("give at least one field to change", "_schema")
 
 
@@ -73,6 +76,11 @@ class RuleOut(Schema):
     severities = fields.List(fields.String(), allow_none=True)
     unit_id = fields.Integer(allow_none=True)
     active = fields.Boolean()
+    failing = fields.Boolean(attribute="failing", metadata={
+        "description": "the sweep could not run this rule and skips it until it is edited"})
+    failing_since = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    version = fields.Integer()
 
 
 class DryRunHit(Schema):
@@ -127,7 +135,7 @@ class WebhookIn(In):
     events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), required=True,
                          validate=validate.Length(min=1))
     active = StrictBoolean(load_default=True)
-    format = fields.String(load_default="rectify", validate=validate.OneOf(formats.FORMATS), metadata={
+    format = choice(WebhookFormat, load_default=WebhookFormat.RECTIFY, metadata={
         "description": "rectify (signed JSON), wecom, dingtalk, feishu (group-chat robots), email (the daily "
                        "digest by mail: events [digest.daily] only)"})
     unit_id = _id(allow_none=True, metadata={
@@ -140,20 +148,22 @@ class WebhookEditIn(In):
     events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), validate=validate.Length(min=1))
     active = StrictBoolean()
     unit_id = _id(allow_none=True)
+    reason = reason_field()
 
     @validates_schema
     def _something(self, data, **kwargs):
-        if not data:
+        if not set(data) - {"reason"}:
             raise ValidationError("give at least one field to change", "_schema")
 
 
 class WebhookOut(Schema):
-    id = fields.Integer(required=True)
-    url = fields.String(required=True)
-    events = fields.List(fields.String(), required=True)
-    active = fields.Boolean(required=True)
-    format = fields.String(required=True, metadata={"enum": list(formats.FORMATS)})
-    unit_id = fields.Integer(allow_none=True, required=True)
+    id = fields.Integer()
+    url = fields.String()
+    events = fields.List(fields.String())
+    active = fields.Boolean()
+    version = fields.Integer()
+    format = choice(WebhookFormat)
+    unit_id = fields.Integer(allow_none=True)
 
 
 class WebhookCreatedOut(WebhookOut):
@@ -162,7 +172,7 @@ class WebhookCreatedOut(WebhookOut):
 
 
 class DeliveryArgs(PageArgs):
-    status = fields.String(validate=validate.OneOf(["pending", "delivered", "dead"]))
+    status = fields.String(validate=validate.OneOf([status.value for status in DeliveryStatus]))
 
 
 class DeliveryOut(Schema):
@@ -196,7 +206,6 @@ class Rules(MethodView):
     @blp.response(201, RuleOut)
     def post(self, data):
         """Add a rule (a supervisor: with a unit_id in their subtree)."""
-        check_replay()
         return rules.create_rule(actor=current_actor(), now=request_now(), **data), 201
 
 
@@ -210,14 +219,18 @@ class RuleById(MethodView):
 
     @write
     @blp.arguments(RuleEditIn)
-    @blp.response(200, RuleOut)
-    @blp.alt_response(404, schema=ProblemSchema)
+    @blp.response(200, RuleOut, headers=ETAG)
+    @edit_doc(blp)
     def patch(self, data, rule_id):
-        """Change a rule (set active false to retire it; its firings stay on the trails)."""
-        return rules.edit_rule(actor=current_actor(), now=request_now(), rule_id=rule_id, **data)
+        """Change a rule under If-Match (set active false to retire it; its firings stay on the trails); the
+        change goes on the admin trail."""
+        rule = rules.edit_rule(actor=current_actor(), now=request_now(), rule_id=rule_id,
+                               expected_version=if_match_version(), **data)
+        return rule, 200, etag(rule)
 
 
 @blp.route("/escalation-rules/dry-run", methods=["POST"])
+@write  # writes nothing, but a POST honours Idempotency-Key like every other
 @blp.arguments(RuleIn)
 @blp.response(200, DryRunOut)
 def dry_run(data):
@@ -260,16 +273,14 @@ class Webhooks(MethodView):
         """Webhooks and group-chat robots: an admin's all, a supervisor's those of their subtree."""
         return by_column(webhooks.select_webhooks(actor=current_actor()), webhooks.Webhook.id, **args)
 
-    @write
+    @write(scrub=("secret",))
     @blp.arguments(WebhookIn)
     @blp.response(201, WebhookCreatedOut)
     @blp.alt_response(403, schema=ProblemSchema)
     def post(self, data):
         """Add a webhook or group-chat robot (admins anywhere, supervisors in their subtree). The secret is
-        write-only; one made for you is shown in this answer only."""
+        write-only; one made for you is shown in this answer only (its stored replay holds null)."""
         require_role("admin", "supervisor")
-        check_replay()
-        g.idempotency_scrub = ("secret",)
         return webhooks.create_webhook(actor=current_actor(), now=request_now(), allow_private=_private(),
                                        **data), 201
 
@@ -277,12 +288,15 @@ class Webhooks(MethodView):
 @blp.route(f"/webhooks/<{ID}:webhook_id>", methods=["PATCH"])
 @write
 @blp.arguments(WebhookEditIn)
-@blp.response(200, WebhookOut)
-@blp.alt_response(404, schema=ProblemSchema)
+@blp.response(200, WebhookOut, headers=ETAG)
+@edit_doc(blp)
 def edit_webhook(data, webhook_id):
-    """Change a webhook, or set active false to stop its deliveries (admins; supervisors their subtree's)."""
+    """Change a webhook under If-Match, or set active false to stop its deliveries (admins; supervisors their
+    subtree's); on the admin trail (a new secret is written "changed")."""
     require_role("admin", "supervisor")
-    return webhooks.edit_webhook(actor=current_actor(), webhook_id=webhook_id, allow_private=_private(), **data)
+    hook = webhooks.edit_webhook(actor=current_actor(), now=request_now(), webhook_id=webhook_id,
+                                 expected_version=if_match_version(), allow_private=_private(), **data)
+    return hook, 200, etag(hook)
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>/deliveries")
@@ -308,5 +322,5 @@ def redrive(delivery_id):
 
 
 def _private() -> bool:
-    """Development lets a webhook call the dev server's own echo endpoint; production never."""
-    return bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE_URLS"))
+    """WEBHOOK_ALLOW_PRIVATE: a receiver on 127.0.0.1 or the office network (tests; never by default)."""
+    return current_app.config["WEBHOOK_ALLOW_PRIVATE"]

@@ -10,10 +10,10 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now
 from api.errors import ProblemSchema, problem_response
-from api.fields import StrictString
+from api.fields import Computed, StrictString
 from api.problems import visible_problem
 from api.schemas import In
-from api.write import check_replay, write
+from api.write import write
 from workflow.evidence import attachments
 
 blp = Blueprint("evidence", __name__, url_prefix="/api/v1",
@@ -48,10 +48,21 @@ def signed_url(attachment, variant: str) -> str:
                    sig=_signature(attachment.id, variant, exp))
 
 
+# A signed link lives SIGNED_URL_SECONDS; one claiming longer was not made here (hosts' clocks may differ a little).
+CLOCK_SKEW_SECONDS = 60
+
+
+def exp_alive(exp: int) -> bool:
+    """Whether a signed link's expiry lies between now and now + SIGNED_URL_SECONDS (plus a little skew): a
+    forged far-future `exp` is refused even when the signature checks out."""
+    now = request_now().timestamp()
+    return now <= exp <= now + current_app.config["SIGNED_URL_SECONDS"] + CLOCK_SKEW_SECONDS
+
+
 class AttachmentOut(Schema):
     id = fields.Integer()
     problem_id = fields.Integer()
-    kind = fields.String()
+    kind = fields.String(validate=validate.OneOf(attachments.KINDS))
     content_type = fields.String()
     size = fields.Integer()
     sha256 = fields.String()
@@ -62,8 +73,8 @@ class AttachmentOut(Schema):
     lng = fields.Float(allow_none=True)
     flags = fields.List(fields.String())
     note = fields.String(allow_none=True)
-    url = fields.Function(lambda a: signed_url(a, "original"))
-    thumbnail_url = fields.Function(lambda a: signed_url(a, "thumbnail"))
+    url = Computed(lambda a: signed_url(a, "original"), returns=fields.String())
+    thumbnail_url = Computed(lambda a: signed_url(a, "thumbnail"), returns=fields.String())
     uploaded_by = fields.Integer(attribute="uploaded_by_id")
     created_at = fields.DateTime()
 
@@ -84,7 +95,6 @@ class AttachmentList(Schema):
 @blp.alt_response(415, schema=ProblemSchema)
 def upload(form, files, problem_id):
     """Upload a photo (multipart: kind, file, note?, client_id?); its type is read from its bytes."""
-    check_replay()
     config = current_app.config
     attachment, created = attachments.add_attachment(
         actor=current_actor(), now=request_now(), problem_id=problem_id, data=files["file"].read(),
@@ -111,8 +121,7 @@ def content(args, attachment_id):
     """The bytes, for a URL from `url`/`thumbnail_url`: no Authorization header needed until it expires."""
     expected = _signature(attachment_id, args["variant"], args["exp"])
     attachment = attachments.get_attachment(attachment_id)
-    if (not hmac.compare_digest(expected, args["sig"]) or args["exp"] < request_now().timestamp()
-            or attachment is None):
+    if not hmac.compare_digest(expected, args["sig"]) or not exp_alive(args["exp"]) or attachment is None:
         return problem_response(403, detail="This link is forged or has expired; list the attachments again.")
     thumb = args["variant"] == "thumbnail"
     data = current_app.extensions["rectify_storage"].get(f"{attachment.sha256}-thumb" if thumb else attachment.sha256)

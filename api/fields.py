@@ -1,6 +1,7 @@
 """Strict marshmallow fields: JSON types are not coerced, naive datetimes are refused."""
 
 import math
+import re
 from datetime import UTC, datetime
 
 from marshmallow import ValidationError, fields
@@ -28,20 +29,35 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+# C0 control characters but tab, LF and CR: no text needs them, and XML (XLSX exports, reports) cannot hold them.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 class StrictString(fields.String):
-    """A string that carries text: surrounding blanks stripped, NUL refused, and only characters UTF-8 can
-    store (JSON may escape half a surrogate pair, "\\ud800", which no database accepts)."""
+    """A string that carries text: surrounding blanks stripped, C0 control characters (but tab, LF, CR)
+    refused, and only characters UTF-8 can store (JSON may escape half a surrogate pair, "\\ud800", which no
+    database accepts)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("NUL characters are not allowed.")
+        if (found := CONTROL.search(text)) is not None:
+            raise ValidationError(f"Control characters are not allowed (U+{ord(found.group()):04X}).")
         if not text.isascii():
             try:
                 text.encode("utf-8")
             except UnicodeEncodeError:
                 raise ValidationError("Not valid Unicode text (a lone surrogate).") from None
         return text.strip()
+
+
+class OneLine(StrictString):
+    """A name, a code, an address: one line of text, no control characters at all (C0 and DEL)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if any(ord(char) < 32 or ord(char) == 127 for char in text):
+            raise ValidationError("Control characters are not allowed.")
+        return text
 
 
 class AwareDateTime(fields.AwareDateTime):
@@ -75,3 +91,26 @@ class CommaList(fields.Field):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else ",".join(str(v) for v in value)
+
+
+class Computed(fields.Function):
+    """A value computed from the object when dumping, documented as the field `returns` (its type, enum,
+    nullability), so the published schema types it instead of leaving it `any`."""
+
+    def __init__(self, serialize=None, *, returns: fields.Field, **kwargs):
+        super().__init__(serialize, allow_none=returns.allow_none, **kwargs)
+        self.returns = returns
+
+
+class ComputedMethod(fields.Method):
+    """Like `Computed`, from a method of the schema."""
+
+    def __init__(self, serialize: str, *, returns: fields.Field, **kwargs):
+        super().__init__(serialize, allow_none=returns.allow_none, **kwargs)
+        self.returns = returns
+
+
+def computed_property(converter, field, **kwargs) -> dict:
+    """apispec: a Computed field is documented as what it returns (registered in api/__init__.py)."""
+    returns = getattr(field, "returns", None)
+    return {} if returns is None else converter.field2property(returns)

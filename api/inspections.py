@@ -14,12 +14,15 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, lang, request_now, require_role
 from api.errors import ProblemSchema, problem_response
-from api.fields import AwareDateTime, CommaList, StrictBoolean, StrictFloat, StrictString
+from api.evidence import exp_alive
+from api.fields import AwareDateTime, CommaList, Computed, StrictBoolean, StrictFloat, StrictString
+from api.openapi import refuses
 from api.schemas import In, PageArgs, _id, choice, page_of, text
-from api.write import check_replay, write
+from api.write import write
 from models.enums import ItemType, OrderState, Outcome, PartyKind, Severity, TaskKind
 from workflow.inspections import coverage, inspections, ledger, orders, photos, tasks, templates
 from workflow.inspections.vocabulary import label as term
+from workflow.paging import MAX_ID
 
 blp = Blueprint("inspections", __name__, url_prefix="/api/v1", template_folder="templates",
                 description="Inspections (检查): typed checklists, orders to rectify (责令限期整改通知书), "
@@ -67,7 +70,7 @@ class InspectionTemplateIn(InspectionTemplateSaveIn):
 
 
 class InspectionTemplateArgs(In):
-    version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 class InspectionTemplateOut(Schema):
@@ -78,8 +81,8 @@ class InspectionTemplateOut(Schema):
     items = fields.List(fields.Dict(), metadata={"description": "code, label, type (check|choice|number|date), "
                                                 "required, choices?, min?, max?, max_age_days?, photo_required, "
                                                 "category, severity, rectify_days, on_fail, requirement"})
-    in_use = fields.Function(templates.in_use, metadata={"description": "inspections used this version: a "
-                                                         "change makes the next version"})
+    in_use = Computed(templates.in_use, returns=fields.Boolean(), metadata={
+        "description": "inspections used this version: a change makes the next version"})
     created_at = fields.DateTime()
 
 
@@ -101,7 +104,6 @@ class Templates(MethodView):
     def post(self, data):
         """Make a new template (admins); errors name the item: `items[3].max`."""
         require_role("admin")
-        check_replay()
         return templates.create_template(actor=current_actor(), now=request_now(), **data), 201
 
 
@@ -122,7 +124,6 @@ class TemplateByCode(MethodView):
     def put(self, data, code):
         """Change a template (admins): in place while unused, else as its next version."""
         require_role("admin")
-        check_replay()
         template, new = templates.save_template(actor=current_actor(), now=request_now(), code=code, **data)
         return template, 201 if new else 200
 
@@ -133,7 +134,8 @@ class InspectionResultIn(In):
     item = StrictString(required=True, validate=validate.Length(min=1, max=40))
     value = fields.Raw(required=True, allow_none=True, metadata={
         "description": "check: pass|fail|na; choice: a choice's value; number; date: YYYY-MM-DD; null: not "
-                       "answered (optional items only)"})
+                       "answered (optional items only)",
+        "anyOf": [{"type": "string", "nullable": True}, {"type": "number", "nullable": True}]})
     note = StrictString(allow_none=True, validate=validate.Length(max=500))
     photo_ids = fields.List(_id(), validate=validate.Length(max=10))
 
@@ -141,7 +143,7 @@ class InspectionResultIn(In):
 class InspectionIn(In):
     party_id = _id(required=True)
     template_code = StrictString(required=True, validate=validate.Length(min=1, max=40))
-    template_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1), metadata={
+    template_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), metadata={
         "description": "the version the phone filled in (default: the newest)"})
     list_id = _id(allow_none=True, metadata={"description": "the campaign (a problem list of kind campaign)"})
     round_id = _id(allow_none=True)
@@ -162,8 +164,8 @@ class OrderBriefOut(Schema):
 class InspectionOut(Schema):
     id = fields.Integer()
     party_id = fields.Integer()
-    template_code = fields.Function(lambda i: _template(i).code)
-    template_version = fields.Function(lambda i: _template(i).version)
+    template_code = Computed(lambda i: _template(i).code, returns=fields.String())
+    template_version = Computed(lambda i: _template(i).version, returns=fields.Integer())
     officer_id = fields.Integer()
     list_id = fields.Integer(allow_none=True)
     round_id = fields.Integer(allow_none=True)
@@ -171,12 +173,13 @@ class InspectionOut(Schema):
     at = fields.DateTime()
     received_at = fields.DateTime()
     outcome = fields.String(metadata={"description": "pass | rectify"})
-    outcome_label = fields.Function(lambda i: term("outcome", i.outcome, lang()))
+    outcome_label = Computed(lambda i: term("outcome", i.outcome, lang()), returns=fields.String())
     results = fields.List(fields.Dict())
     note = fields.String(allow_none=True)
-    problem_ids = fields.Function(lambda i: _outcome(i)["problem_ids"])
-    order = fields.Function(lambda i: _brief(_outcome(i)["order"]), allow_none=True)
-    reinspected_order_id = fields.Function(lambda i: _outcome(i)["reinspected_order_id"], allow_none=True)
+    problem_ids = Computed(lambda i: _outcome(i)["problem_ids"], returns=fields.List(fields.Integer()))
+    order = Computed(lambda i: _brief(_outcome(i)["order"]), returns=fields.Nested(OrderBriefOut, allow_none=True))
+    reinspected_order_id = Computed(lambda i: _outcome(i)["reinspected_order_id"],
+                                    returns=fields.Integer(allow_none=True))
 
 
 def _outcome(inspection) -> dict:
@@ -218,11 +221,11 @@ class Inspections(MethodView):
     @blp.response(201, InspectionOut)
     @blp.alt_response(200, schema=InspectionOut, description="A repeated client_id: the first inspection")
     @blp.alt_response(409, schema=ProblemSchema)
+    @refuses(404)  # a party the caller cannot see, or no such template
     def post(self, data):
         """Record an inspection (officers in their grids, supervisors in their area): results are checked
         against the template version (errors name the item: `items[3].value`), failed items raise problems
         and, from the order step of the ladder up, an order to rectify."""
-        check_replay()
         inspection, created = inspections.record_inspection(actor=current_actor(), now=request_now(), **data)
         return inspection, 201 if created else 200, {"Location": f"/api/v1/inspections/{inspection.id}"}
 
@@ -250,10 +253,10 @@ class RectificationOrderOut(Schema):
     deadline_at = fields.DateTime()
     items = fields.List(fields.Dict())
     state = fields.String(metadata={"description": "open | complied | failed"})
-    state_label = fields.Function(lambda o: term("order_state", o.state, lang()))
+    state_label = Computed(lambda o: term("order_state", o.state, lang()), returns=fields.String())
     closed_at = fields.DateTime(allow_none=True)
     closed_by_inspection_id = fields.Integer(allow_none=True)
-    print_url = fields.Function(lambda o: url_for("inspections.print_order", order_id=o.id))
+    print_url = Computed(lambda o: url_for("inspections.print_order", order_id=o.id), returns=fields.String())
 
 
 class RectificationOrderArgs(PageArgs):
@@ -312,7 +315,7 @@ class InspectionTaskOut(Schema):
     id = fields.Integer()
     kind = fields.String(metadata={"description": "reinspection (an order's deadline passed) | recheck (an item "
                                                   "expires soon)"})
-    kind_label = fields.Function(lambda t: term("task_kind", t.kind, lang()))
+    kind_label = Computed(lambda t: term("task_kind", t.kind, lang()), returns=fields.String())
     party_id = fields.Integer()
     order_id = fields.Integer(allow_none=True)
     item_code = fields.String(allow_none=True)
@@ -371,8 +374,9 @@ class InspectionPhotoOut(Schema):
     height = fields.Integer(allow_none=True)
     taken_at = fields.DateTime(allow_none=True)
     inspection_id = fields.Integer(allow_none=True)
-    url = fields.Function(lambda p: _signed_url(p, "original"))
-    thumbnail_url = fields.Function(lambda p: _signed_url(p, "thumbnail"))
+    activity_id = fields.Integer(allow_none=True, metadata={"description": "the campaign activity that named it"})
+    url = Computed(lambda p: _signed_url(p, "original"), returns=fields.String())
+    thumbnail_url = Computed(lambda p: _signed_url(p, "thumbnail"), returns=fields.String())
     created_at = fields.DateTime()
 
 
@@ -386,7 +390,6 @@ class InspectionPhotoOut(Schema):
 @blp.alt_response(415, schema=ProblemSchema)
 def upload_photo(form, files):
     """Upload an item's photo (multipart: file, client_id?) before the inspection that names it in `photo_ids`."""
-    check_replay()
     photo, created = photos.add_photo(actor=current_actor(), now=request_now(), data=files["file"].read(),
                                       storage=current_app.extensions["rectify_storage"],
                                       max_bytes=current_app.config["ATTACHMENT_MAX_BYTES"], **form)
@@ -410,7 +413,7 @@ def photo_content(args, photo_id):
     """The bytes, for a URL from `url`/`thumbnail_url`: no Authorization header needed until it expires."""
     expected = _signature(photo_id, args["variant"], args["exp"])
     photo = photos.photo_by_id(photo_id)
-    if not hmac.compare_digest(expected, args["sig"]) or args["exp"] < request_now().timestamp() or photo is None:
+    if not hmac.compare_digest(expected, args["sig"]) or not exp_alive(args["exp"]) or photo is None:
         return problem_response(403, detail="This link is forged or has expired; read the photo again.")
     thumb = args["variant"] == "thumbnail"
     data = current_app.extensions["rectify_storage"].get(f"{photo.sha256}-thumb" if thumb else photo.sha256)
@@ -484,7 +487,6 @@ class Scope(MethodView):
     @blp.alt_response(409, schema=ProblemSchema)
     def put(self, data, list_id):
         """Set the campaign's scope of parties (every tag, any grid, any kind) and its checklist."""
-        check_replay()
         return coverage.set_scope(actor=current_actor(), now=request_now(), list_id=list_id, **data)
 
 

@@ -1,14 +1,15 @@
 """Problem lists (问题清单): campaigns and shortfall lists with live progress."""
 
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_dump, validate
 
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now
 from api.errors import ProblemSchema
 from api.fields import StrictString
-from api.schemas import In, PageArgs, _id, page_of
-from api.write import check_replay, write
+from api.schemas import In, PageArgs, _id, choice, page_of
+from api.write import write
+from models.enums import State
 from workflow.ledger import lists
 from workflow.paging import by_column
 
@@ -27,10 +28,43 @@ class ListIn(In):
     ends_on = fields.Date(allow_none=True)
     target_on = fields.Date(allow_none=True)
     description = StrictString(allow_none=True, validate=validate.Length(max=5000))
+    parent_id = _id(allow_none=True, metadata={
+        "description": "the drive this list is a star (child) of; lists are one level deep"})
+
+
+class ListArgs(PageArgs):
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    parent_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),
+                               metadata={"description": "only the children of this list"})
+    top = fields.Boolean(metadata={"description": "true: only lists without a parent (drives and plain lists)"})
 
 
 class ProblemIdsIn(In):
     problem_ids = fields.List(_id(), required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ProgressOut(Schema):
+    total = fields.Integer(required=True, metadata={"description": "items (a problem on two children counts twice)"})
+    by_state = fields.Dict(keys=choice(State), values=fields.Integer(), required=True)
+    open = fields.Integer(required=True)
+    closed = fields.Integer(required=True)
+    overdue = fields.Integer(required=True)
+    closed_on_time = fields.Integer(required=True)
+    closed_with_deadline = fields.Integer(required=True)
+    on_time_rate = fields.Float(required=True, allow_none=True,
+                                metadata={"description": "closed_on_time / closed_with_deadline; null when 0"})
+
+
+class ChildOut(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    name = fields.String(required=True)
+    lead_unit_id = fields.Integer(required=True)
+    unit_ids = fields.List(fields.Integer(), required=True)
+    target_on = fields.Date(required=True, allow_none=True)
+    ends_on = fields.Date(required=True, allow_none=True)
+    state = fields.String(required=True)
+    progress = fields.Nested(ProgressOut, required=True)
 
 
 class ListOut(Schema):
@@ -44,7 +78,19 @@ class ListOut(Schema):
     target_on = fields.Date(allow_none=True)
     description = fields.String(allow_none=True)
     state = fields.String()
-    progress = fields.Function(lambda item: lists.progress(item, request_now()))
+    parent_id = fields.Integer(allow_none=True)
+    progress = fields.Nested(ProgressOut, metadata={"description": "own items plus the sum of the children's"})
+    children = fields.List(fields.Nested(ChildOut), metadata={"description": "the child lists (a drive's stars)"})
+
+    @pre_dump
+    def _rolled_up(self, problem_list, **kwargs) -> dict:
+        children = lists.children_of(problem_list.id)
+        progress = lists.rolled_up(problem_list, children, request_now())
+        shown = {name: getattr(problem_list, name) for name in self.fields if name not in ("progress", "children")}
+        return shown | {"progress": progress[problem_list.id],
+                        "children": [{name: getattr(child, name) for name in ChildOut._declared_fields
+                                      if name != "progress"} | {"progress": progress[child.id]}
+                                     for child in children]}
 
 
 ListPage = page_of(ListOut, "ListPage")
@@ -52,18 +98,19 @@ ListPage = page_of(ListOut, "ListPage")
 
 @blp.route("/problem-lists")
 class Lists(MethodView):
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(ListArgs, location="query")
     @blp.response(200, ListPage)
     def get(self, args):
-        """Lists led by the caller's subtree (admins: all), with progress."""
-        return by_column(lists.select_lists(actor=current_actor()), lists.ProblemList.id, **args)
+        """Lists led by the caller's subtree (admins: all), with progress; filters: kind, parent_id, top."""
+        stmt = lists.select_lists(actor=current_actor(), kind=args.pop("kind", None),
+                                  parent_id=args.pop("parent_id", None), top=args.pop("top", False))
+        return by_column(stmt, lists.ProblemList.id, **args)
 
     @write
     @blp.arguments(ListIn)
     @blp.response(201, ListOut)
     def post(self, data):
-        """Open a list (a supervisor of the lead unit or above, or an admin)."""
-        check_replay()
+        """Open a list (a supervisor of the lead unit or above, or an admin); `parent_id` makes it a drive's star."""
         return lists.create_list(actor=current_actor(), now=request_now(), **data), 201
 
 
@@ -82,7 +129,6 @@ def get_list(list_id):
 @blp.alt_response(409, schema=ProblemSchema)
 def add_problems(data, list_id):
     """Put problems on the list."""
-    check_replay()
     return lists.add_problems(actor=current_actor(), now=request_now(), list_id=list_id, **data)
 
 

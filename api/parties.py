@@ -8,12 +8,13 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, if_match_version, lang, request_now
 from api.errors import ProblemSchema
-from api.fields import CommaList, StrictFloat, StrictString
-from api.schemas import In, PageArgs, _id, choice, page_of, text
-from api.write import check_replay, write
-from models.enums import PartyKind, PartyStatus, label
+from api.fields import CommaList, Computed, ComputedMethod, StrictFloat, StrictString
+from api.schemas import ActorOut, In, PageArgs, _id, choice, page_of, text
+from api.write import write
+from models.enums import PartyKind, PartyStatus, State, label
 from workflow.inspections import ladder, parties
 from workflow.inspections.vocabulary import label as term
+from workflow.paging import MAX_ID
 
 blp = Blueprint("parties", __name__, url_prefix="/api/v1",
                 description="Parties (经营主体): shops, restaurants, stalls and booths; their history and the "
@@ -59,7 +60,7 @@ class PartyArgs(PageArgs):
     kind = CommaList(choice(PartyKind))
     status = CommaList(choice(PartyStatus))
     tag = TAG
-    grid_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)))
+    grid_id = CommaList(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)))
     ladder_step = CommaList(StrictString(validate=validate.Length(min=1, max=16)))
     q = StrictString(validate=validate.Length(min=1, max=100))
 
@@ -67,18 +68,18 @@ class PartyArgs(PageArgs):
 class PartyOut(Schema):
     id = fields.Integer()
     name = fields.String()
-    kind = fields.String()
-    kind_label = fields.Function(lambda p: term("party_kind", p.kind, lang()))
+    kind = choice(PartyKind)
+    kind_label = Computed(lambda p: term("party_kind", p.kind, lang()), returns=fields.String())
     credit_code = fields.String(allow_none=True)
     licence_numbers = fields.List(fields.String())
-    contact_name = fields.Function(lambda p: parties.contact(p)["contact_name"], allow_none=True)
-    contact_phone = fields.Function(lambda p: parties.contact(p)["contact_phone"], allow_none=True)
-    contact_masked = fields.Function(lambda p: parties.contact(p)["contact_masked"], metadata={
+    contact_name = Computed(lambda p: parties.contact(p)["contact_name"], returns=fields.String(allow_none=True))
+    contact_phone = Computed(lambda p: parties.contact(p)["contact_phone"], returns=fields.String(allow_none=True))
+    contact_masked = Computed(lambda p: parties.contact(p)["contact_masked"], returns=fields.Boolean(), metadata={
         "description": "true: name and phone are masked (only the party's supervisors and the officers who "
                        "inspected it see them)"})
     tags = fields.List(fields.String())
-    status = fields.String()
-    status_label = fields.Function(lambda p: term("party_status", p.status, lang()))
+    status = choice(PartyStatus)
+    status_label = Computed(lambda p: term("party_status", p.status, lang()), returns=fields.String())
     point_id = fields.Integer()
     grid_id = fields.Integer()
     address = fields.String(allow_none=True)
@@ -95,8 +96,8 @@ class PartyHistoryProblemOut(Schema):
     id = fields.Integer()
     code = fields.String()
     title = fields.String()
-    state = fields.String()
-    state_label = fields.Function(lambda p: label(p.state, lang()))
+    state = choice(State)
+    state_label = Computed(lambda p: label(p.state, lang()), returns=fields.String())
     reported_at = fields.DateTime()
     due_at = fields.DateTime(allow_none=True)
 
@@ -121,10 +122,11 @@ class PartyEventOut(Schema):
     id = fields.Integer()
     seq = fields.Integer()
     action = fields.String()
-    action_label = fields.Function(lambda e: term("party_action", e.action, lang()))
-    actor = fields.Function(
+    action_label = Computed(lambda e: term("party_action", e.action, lang()), returns=fields.String())
+    actor = Computed(
         lambda e: {"id": e.actor_id, "name": e.actor_name, "role": e.actor_role} if e.actor_role else None,
-        allow_none=True, metadata={"description": "who decided it; null: the scheduler, by rule"})
+        returns=fields.Nested(ActorOut, allow_none=True),
+        metadata={"description": "who decided it; null: the scheduler, by rule"})
     from_step = fields.String(allow_none=True)
     to_step = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
@@ -142,7 +144,8 @@ class PartyHistoryOut(Schema):
 
 
 class PartyDetailOut(PartyOut):
-    history = fields.Method("_history", metadata={"description": "the latest 20 of each, newest first"})
+    history = ComputedMethod("_history", returns=fields.Nested(PartyHistoryOut),
+                             metadata={"description": "the latest 20 of each, newest first"})
 
     def _history(self, party) -> dict:
         return PartyHistoryOut().dump(parties.history(actor=current_actor(), party=party))
@@ -161,7 +164,7 @@ class LadderStepIn(In):
 class LadderStepOut(Schema):
     code = fields.String()
     rank = fields.Integer()
-    name = fields.Method("_name")
+    name = ComputedMethod("_name", returns=fields.String())
     name_zh = fields.String(attribute="name")
     name_en = fields.String(allow_none=True)
     decided_by = fields.List(fields.String())
@@ -210,7 +213,6 @@ class Parties(MethodView):
     @blp.alt_response(409, schema=ProblemSchema)
     def post(self, data):
         """Register a party at a point (supervisors of its area, admins); a wrong credit code is 422."""
-        check_replay()
         party = parties.create_party(actor=current_actor(), now=request_now(), **data)
         return party, 201, etag(party) | {"Location": f"/api/v1/parties/{party.id}"}
 
@@ -259,7 +261,6 @@ def events(args, party_id):
 def take_step(data, party_id):
     """Put the party on a ladder step, as the step allows your role (立案处罚 and 重点监管: supervisors;
     down: supervisors); 立案处罚 needs `case_number` and `penalty`."""
-    check_replay()
     party = ladder.take_step(actor=current_actor(), now=request_now(), party_id=party_id, **data)
     return party, 200, etag(party)
 

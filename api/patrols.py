@@ -6,19 +6,20 @@ from flask.views import MethodView
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.blueprint import ID, Blueprint
-from api.context import current_actor, request_now
+from api.context import current_actor, if_match_version, request_now
 from api.errors import ProblemSchema
-from api.fields import AwareDateTime, CommaList, StrictFloat, StrictString
-from api.schemas import In, PageArgs, ProblemOut, ReportIn, _id, page_of
-from api.write import check_replay, write
-from workflow.paging import by_column
+from api.fields import AwareDateTime, CommaList, Computed, StrictBoolean, StrictFloat, StrictString
+from api.schemas import ETAG, In, PageArgs, ProblemOut, ReportIn, _id, edit_doc, etag, page_of, reason_field
+from api.write import write
+from models.enums import RoundState
+from workflow.paging import MAX_ID, by_column
 from workflow.patrols import plans, rounds
 
 blp = Blueprint("patrols", __name__, url_prefix="/api/v1",
                 description="Patrols (巡查): plans on staggered hours, their rounds, check-ins and findings.")
 
 HHMM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="HH:MM, 00:00-23:59")
-ROUND_STATES = ("scheduled", "open", "in_progress", "completed", "completed_late", "missed", "cancelled")
+ROUND_STATES = tuple(state.value for state in RoundState)
 
 
 class WindowIn(In):
@@ -41,6 +42,10 @@ class Days(fields.Field):
         raise ValidationError("every_day, workdays, rest_days or a list of mon..sun")
 
 
+DAYS = {"oneOf": [{"type": "string", "enum": list(plans.DAY_RULES)},
+                  {"type": "array", "items": {"type": "string", "enum": list(plans.WEEKDAYS)}}]}
+
+
 class PlanFields(In):
     name = StrictString(validate=validate.Length(min=1, max=100))
     mode = fields.String(validate=validate.OneOf(["fixed_post", "dynamic"]))
@@ -48,9 +53,7 @@ class PlanFields(In):
     point_ids = fields.List(_id(), allow_none=True, validate=validate.Length(min=1, max=500))
     officer_ids = fields.List(_id(), validate=validate.Length(min=1, max=100))
     windows = fields.List(fields.Nested(WindowIn), validate=validate.Length(min=1, max=12))
-    days = Days(metadata={"oneOf": [{"type": "string", "enum": list(plans.DAY_RULES)},
-                                    {"type": "array", "items": {"type": "string",
-                                                                "enum": list(plans.WEEKDAYS)}}]})
+    days = Days(metadata=DAYS)
     timezone = StrictString(validate=validate.Length(min=1, max=64))
     active_from = fields.Date(validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 1, 1)))
     active_until = fields.Date(allow_none=True, validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 1, 1)))
@@ -66,13 +69,16 @@ class PlanIn(PlanFields):
     mode = fields.String(required=True, validate=validate.OneOf(["fixed_post", "dynamic"]))
     officer_ids = fields.List(_id(), required=True, validate=validate.Length(min=1, max=100))
     windows = fields.List(fields.Nested(WindowIn), required=True, validate=validate.Length(min=1, max=12))
-    days = Days(load_default="every_day")
+    days = Days(load_default="every_day", metadata=DAYS)
 
 
 class PlanEditIn(PlanFields):
+    active = StrictBoolean(metadata={"description": "false retires the plan: no more rounds, its rounds stay"})
+    reason = reason_field()
+
     @validates_schema
     def _something(self, data, **kwargs):
-        if not data:
+        if not set(data) - {"reason"}:
             raise ValidationError("give at least one field to change", "_schema")
 
 
@@ -85,7 +91,7 @@ class PlanOut(Schema):
     point_ids = fields.List(fields.Integer(), allow_none=True)
     officer_ids = fields.List(fields.Integer())
     windows = fields.List(fields.Dict())
-    days = fields.Raw()
+    days = fields.Raw(metadata=DAYS)
     timezone = fields.String()
     active_from = fields.Date()
     active_until = fields.Date(allow_none=True)
@@ -94,6 +100,7 @@ class PlanOut(Schema):
     follow_up_days = fields.Integer()
     checkin_radius_m = fields.Integer()
     paused = fields.Boolean()
+    active = fields.Boolean(metadata={"description": "false: retired"})
     version = fields.Integer()
 
 
@@ -112,10 +119,37 @@ class RoundOut(Schema):
     missed_reason = fields.String(allow_none=True)
 
 
+class OutcomeIn(In):
+    problem_id = _id(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(rounds.OUTCOMES))
+    note = StrictString(allow_none=True, validate=validate.Length(max=2000))
+
+
+class OutcomeOut(Schema):
+    id = fields.Integer()
+    round_id = fields.Integer()
+    problem_id = fields.Integer()
+    kind = fields.String(metadata={"description": "verify (复查) or follow_up (回头看)"})
+    outcome = fields.String(metadata={"description": "still_there | fixed | not_seen"})
+    finding_id = fields.Integer(allow_none=True, metadata={"description": "the finding reported when still there"})
+    note = fields.String(allow_none=True)
+    recorded_by_id = fields.Integer()
+    recorded_at = fields.DateTime()
+
+
+OUTCOME_OUT = OutcomeOut()
+
+
+class RoundDetailOut(RoundOut):
+    checklist_outcomes = Computed(lambda r: OUTCOME_OUT.dump(rounds.outcomes_of(r.id), many=True),
+                                  returns=fields.List(fields.Nested(OutcomeOut)),
+                                  metadata={"description": "what the round recorded of its listed problems"})
+
+
 class RoundArgs(PageArgs):
-    plan_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    plan_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     state = CommaList(fields.String(validate=validate.OneOf(ROUND_STATES)))
-    officer_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    officer_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     from_ = AwareDateTime(data_key="from")
     to = AwareDateTime()
 
@@ -154,7 +188,7 @@ class CheckinOut(Schema):
 class FindingIn(ReportIn):
     class Meta:
         unknown = RAISE
-        exclude = ("grid_id", "lat", "lng", "address", "resolved_on_site")
+        exclude = ("grid_id", "lat", "lng", "address", "unit_id")
 
     point_id = _id(required=True)
 
@@ -178,7 +212,6 @@ class Plans(MethodView):
     @blp.response(201, PlanOut)
     def post(self, data):
         """Add a plan (a supervisor of the unit or above, or an admin); rounds follow at the next tick."""
-        check_replay()
         return plans.create_plan(actor=current_actor(), now=request_now(), **data), 201
 
 
@@ -192,11 +225,14 @@ class PlanById(MethodView):
 
     @write
     @blp.arguments(PlanEditIn)
-    @blp.response(200, PlanOut)
-    @blp.alt_response(404, schema=ProblemSchema)
+    @blp.response(200, PlanOut, headers=ETAG)
+    @edit_doc(blp)
     def patch(self, data, plan_id):
-        """Edit a plan: rounds not yet started are cancelled and made again; history stays."""
-        return plans.edit_plan(actor=current_actor(), now=request_now(), plan_id=plan_id, **data)
+        """Edit (If-Match) or retire a plan: rounds not yet started are cancelled and made again; history
+        stays; the change goes on the admin trail."""
+        plan = plans.edit_plan(actor=current_actor(), now=request_now(), plan_id=plan_id,
+                               expected_version=if_match_version(), **data)
+        return plan, 200, etag(plan)
 
 
 @blp.route(f"/patrol-plans/<{ID}:plan_id>/pause", methods=["POST"])
@@ -241,7 +277,7 @@ def my_rounds(args):
 
 
 @blp.route(f"/patrol-rounds/<{ID}:round_id>")
-@blp.response(200, RoundOut)
+@blp.response(200, RoundDetailOut)
 @blp.alt_response(404, schema=ProblemSchema)
 def get_round(round_id):
     """One round with its checklist."""
@@ -253,6 +289,7 @@ def get_round(round_id):
 @blp.arguments(AtIn)
 @blp.response(200, RoundOut)
 @blp.alt_response(409, schema=ProblemSchema)
+@blp.alt_response(412, schema=ProblemSchema, description="Someone moved the round meanwhile: read it and retry")
 def start_round(data, round_id):
     """Start walking the round (its officers)."""
     return rounds.start_round(actor=current_actor(), now=request_now(), round_id=round_id, **data)
@@ -263,6 +300,7 @@ def start_round(data, round_id):
 @blp.arguments(AtIn)
 @blp.response(200, RoundOut)
 @blp.alt_response(409, schema=ProblemSchema)
+@blp.alt_response(412, schema=ProblemSchema, description="Someone moved the round meanwhile: read it and retry")
 def complete_round(data, round_id):
     """Finish the round: completed, or completed_late after the window's end plus grace."""
     return rounds.complete_round(actor=current_actor(), now=request_now(), round_id=round_id, **data)
@@ -275,7 +313,6 @@ def complete_round(data, round_id):
 @blp.alt_response(200, schema=CheckinOut, description="A repeated client_id: the first check-in")
 def check_in(data, round_id):
     """Check in at a checklist point (late offline check-ins carry the phone's `at`)."""
-    check_replay()
     checkin, created = rounds.check_in(actor=current_actor(), now=request_now(), round_id=round_id, **data)
     return checkin, 201 if created else 200
 
@@ -294,7 +331,20 @@ def list_checkins(round_id):
 @blp.alt_response(200, schema=ProblemOut, description="A repeated client_id: the existing problem")
 def report_finding(data, round_id):
     """Report a problem found on the round at one of its points (linked to the round)."""
-    check_replay()
     problem, created = rounds.report_finding(actor=current_actor(), now=request_now(), round_id=round_id,
                                                     **data)
     return problem, 201 if created else 200, {"ETag": f'"{problem.version}"'}
+
+
+@blp.route(f"/patrol-rounds/<{ID}:round_id>/outcomes", methods=["POST"])
+@write
+@blp.arguments(OutcomeIn)
+@blp.response(201, OutcomeOut)
+@blp.alt_response(200, schema=OutcomeOut, description="Already recorded for this round: the first record")
+@blp.alt_response(404, schema=ProblemSchema)
+@blp.alt_response(409, schema=ProblemSchema)
+def record_outcome(data, round_id):
+    """Record what the round found of a problem its checklist lists (复查 / 回头看): still_there (a finding is
+    reported for it, linked to the round), fixed or not_seen."""
+    record, created = rounds.record_outcome(actor=current_actor(), now=request_now(), round_id=round_id, **data)
+    return record, 201 if created else 200

@@ -19,9 +19,9 @@ from api.schemas import (
     ProblemPage,
     ReportIn,
 )
-from api.write import check_replay, write
+from api.write import write
 from workflow.ledger import exports, query
-from workflow.problems import actions, reporting, visibility
+from workflow.problems import actions, lifecycle, reporting, visibility
 
 blp = Blueprint("problems", __name__, url_prefix="/api/v1/problems",
                 description="Problems (问题): report, the ledger (台账), the workflow and the trail.")
@@ -31,6 +31,11 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"t
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
                    "schema": {"type": "string", "maxLength": 255},
                    "description": "Makes a retry safe: a replay returns the first response."}
+
+
+DEPRECATED_SINCE = "@1796256000"  # 2026-12-03T00:00:00Z, when reason/note were sorted out (decision 0030)
+DEPRECATION = {"schema": {"type": "string"},
+               "description": "Present when the body used a field's deprecated name (RFC 9745 date)"}
 
 
 def _ref(path: str, method: str) -> str:
@@ -87,7 +92,6 @@ class Problems(MethodView):
     def post(self, data):
         """Report a problem (officers in their grids, supervisors in their area)."""
         require_role("officer", "supervisor")
-        check_replay()
         problem, created = reporting.report_problem(actor=current_actor(), now=request_now(), **data)
         return problem, 201 if created else 200, etag(problem) | {"Location": f"/api/v1/problems/{problem.id}"}
 
@@ -140,20 +144,29 @@ class ProblemById(MethodView):
 @write
 @visible_problem
 @blp.arguments(ActionIn)
-@blp.response(200, ProblemOut, headers={"ETag": {"schema": {"type": "string"}}})
+@blp.response(200, ProblemOut, headers={"ETag": {"schema": {"type": "string"}}, "Deprecation": DEPRECATION})
 @blp.alt_response(404, schema=ProblemSchema)
 @blp.alt_response(409, schema=ProblemSchema)
 @blp.alt_response(412, schema=ProblemSchema)
 @blp.alt_response(428, schema=ProblemSchema)
 @blp.doc(parameters=[IF_MATCH, IDEMPOTENCY_KEY], responses={200: {"links": LINKS}})
 def act(data, problem_id):
-    """Apply a workflow action: {"action": "accept", ...fields} with If-Match (not for comment)."""
+    """Apply a workflow action: {"action": "accept", ...fields} with If-Match (not for comment).
+
+    Refusals (return, reject, send_back, cancel, deny_extension) take `reason`, every other action `note`;
+    the old names (`reason` of reassign, suspend and request_extension, `note` of deny_extension) still
+    work and answer with a `Deprecation` header."""
     actor, action = current_actor(), data.pop("action")
+    data, deprecated = lifecycle.current_names(action, data)
     actions.check_action(actor=actor, action=action, fields=data)
-    check_replay()
     problem = actions.apply_action(actor=actor, now=request_now(), problem_id=problem_id, action=action,
                                     expected_version=if_match_version(), **data)
-    return problem, 200, etag(problem)
+    return problem, 200, etag(problem) | deprecation(deprecated)
+
+
+def deprecation(names: list[str]) -> dict:
+    """The Deprecation header (RFC 9745) of an action whose body used a field's old name."""
+    return {"Deprecation": DEPRECATED_SINCE} if names else {}
 
 
 @blp.route(f"/<{ID}:problem_id>/events")

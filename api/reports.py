@@ -9,10 +9,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, request_now, require_role
 from api.errors import ProblemSchema
-from api.fields import EARLIEST, LATEST
+from api.fields import EARLIEST, LATEST, Computed, StrictString
 from api.schemas import In, PageArgs, page_of
 from workflow.ledger import reports, unit_reports
-from workflow.paging import by_column
+from workflow.paging import MAX_ID, by_column
 from workflow.patrols import coverage
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
@@ -54,7 +54,7 @@ class DrillArgs(PeriodArgs):
                            metadata={"description": "a counted figure, or left_<stage> for the problems behind "
                                                     "stage_times"})
     group_by = fields.String(validate=validate.OneOf(reports.GROUPS))
-    key = fields.String(validate=validate.Length(min=1, max=40))
+    key = StrictString(validate=validate.Length(min=1, max=40))
 
 
 def _int_key(key: str) -> int:
@@ -84,9 +84,15 @@ class StageTime(Schema):
     working_p90_s = fields.Integer()
 
 
+# A row's key and label; the totals have neither (x-optional: api/openapi.py leaves them out of `required`).
+GROUP_KEY = {"description": "the group's key: a unit, grid or point id, a category code or a day; absent "
+                            "from the totals", "x-optional": True,
+             "anyOf": [{"type": "integer", "nullable": True}, {"type": "string", "nullable": True}]}
+
+
 class Figures(Schema):
-    key = fields.Raw(allow_none=True)
-    label = fields.String()
+    key = fields.Raw(allow_none=True, metadata=GROUP_KEY)
+    label = fields.String(metadata={"x-optional": True, "description": "the group's name; absent from the totals"})
     reported = fields.Integer()
     dispatched = fields.Integer()
     closed = fields.Integer()
@@ -157,21 +163,25 @@ class PatrolArgs(PeriodArgs):
 class PatrolDrillArgs(PatrolArgs):
     figure = fields.String(required=True, validate=validate.OneOf(coverage.FIGURES))
     group_by = fields.String(validate=validate.OneOf(coverage.GROUPS))
-    key = fields.String(validate=validate.Length(min=1, max=40))
+    key = StrictString(validate=validate.Length(min=1, max=40))
 
 
 class PatrolFigures(Schema):
-    key = fields.Raw(allow_none=True)
-    label = fields.String()
+    key = fields.Raw(allow_none=True, metadata=GROUP_KEY)
+    label = fields.String(metadata={"x-optional": True, "description": "the group's name; absent from the totals"})
     scheduled = fields.Integer()
     completed = fields.Integer()
     completed_late = fields.Integer()
+    incomplete = fields.Integer()
     missed = fields.Integer()
     pending = fields.Integer()
     points_planned = fields.Integer()
     points_checked = fields.Integer()
     findings = fields.Integer()
     round_hours = fields.Float()
+    items_still_there = fields.Integer()
+    items_fixed = fields.Integer()
+    items_not_seen = fields.Integer()
     completion_rate = fields.Float(allow_none=True)
     missed_rate = fields.Float(allow_none=True)
     checkpoint_coverage = fields.Float(allow_none=True)
@@ -220,6 +230,8 @@ class Indicator(Schema):
     name = fields.String()
     weight = fields.Float()
     better = fields.String()
+    min_volume = fields.Integer(metadata={"description": "below this many cases a unit is not ranked (absent: none)",
+                                          "x-optional": True})
 
 
 class UnitScore(Schema):
@@ -228,6 +240,8 @@ class UnitScore(Schema):
     reported = fields.Integer()
     score = fields.Float(allow_none=True)
     rank = fields.Integer(allow_none=True)
+    insufficient_data = fields.Boolean(metadata={
+        "description": "below an indicator's min_volume (or no value at all): shown, not ranked"})
     values = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
 
 
@@ -260,7 +274,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class UnitReportArgs(PageArgs):
-    unit_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    unit_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     kind = fields.String(validate=validate.OneOf(unit_reports.KINDS))
     since = fields.Date(metadata={"description": "periods starting on or after this local date"})
     until = fields.Date(metadata={"description": "periods starting on or before this local date"})
@@ -270,6 +284,14 @@ class TopPoint(Schema):
     point_id = fields.Integer()
     name = fields.String()
     problems = fields.Integer()
+
+
+class ActivityFigures(Schema):
+    activities = fields.Integer(required=True)
+    participants = fields.Integer(required=True)
+    volunteers = fields.Integer(required=True)
+    reached = fields.Integer(required=True)
+    materials = fields.Integer(required=True)
 
 
 class UnitReportFigures(Schema):
@@ -282,6 +304,8 @@ class UnitReportFigures(Schema):
     rounds_scheduled = fields.Integer()
     rounds_missed = fields.Integer()
     top_points = fields.List(fields.Nested(TopPoint))
+    activities = fields.Nested(ActivityFigures, metadata={
+        "description": "campaign activity days the unit's subtree organised in the period (absent before 0092)"})
 
 
 class UnitReportOut(Schema):
@@ -293,7 +317,7 @@ class UnitReportOut(Schema):
     timezone = fields.String()
     figures = fields.Nested(UnitReportFigures)
     created_at = fields.DateTime()
-    xlsx_url = fields.Function(lambda report: f"/api/v1/reports/units/{report.id}/xlsx")
+    xlsx_url = Computed(lambda report: f"/api/v1/reports/units/{report.id}/xlsx", returns=fields.String())
 
 
 UnitReportPage = page_of(UnitReportOut, "UnitReportPage")

@@ -1,7 +1,8 @@
 """Failed authentications per client address, counted in a sliding window, in this process.
 
-Per process on purpose: a failure costs no database write, and an address over the limit is answered
-429 before any query, so a flood of guesses cannot load the database. With W workers an address gets at
+Per process on purpose: a failure costs no database write. The token is looked up first (one indexed
+query), so a valid token always passes however many failures its address has (docs/decisions/0021); only
+the failures of an address over the limit are answered 429. With W workers an address gets at
 most W × AUTH_FAILURE_LIMIT tries per window; tokens carry 256 random bits, so the limit is there to slow
 and surface abuse (each failure is logged), not to make guessing infeasible.
 """

@@ -1,15 +1,14 @@
 """Bearer tokens: one per device, each with an expiry, revocable; a user sees and revokes their own,
 an admin issues and revokes anyone's."""
 
-from flask import g
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import ID, Blueprint
 from api.context import current_actor, current_token, request_now, require_role
 from api.errors import ProblemSchema
-from api.fields import AwareDateTime, StrictString
+from api.fields import AwareDateTime, Computed, StrictString
 from api.schemas import In
-from api.write import check_replay, write
+from api.write import write
 from workflow import auth
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/v1",
@@ -26,10 +25,10 @@ class TokenOut(Schema):
     id = fields.Integer()
     user_id = fields.Integer()
     label = fields.String()
-    status = fields.Function(lambda token: token.status(request_now()),
-                             metadata={"description": "active | expired | revoked"})
-    current = fields.Function(lambda token: token.id == current_token().id,
-                              metadata={"description": "true for the token this request was made with"})
+    status = Computed(lambda token: token.status(request_now()),
+                      returns=fields.String(validate=validate.OneOf(["active", "expired", "revoked"])))
+    current = Computed(lambda token: token.id == current_token().id, returns=fields.Boolean(),
+                       metadata={"description": "true for the token this request was made with"})
     created_by = fields.Integer(attribute="created_by_id", allow_none=True)
     created_at = fields.DateTime()
     expires_at = fields.DateTime(allow_none=True, metadata={"description": "null: never (tokens that predate expiry)"})
@@ -72,7 +71,7 @@ def user_tokens(user_id):
 
 
 @blp.route(f"/users/<{ID}:user_id>/tokens", methods=["POST"])
-@write
+@write(scrub=("token",))
 @blp.arguments(TokenIn)
 @blp.response(201, NewTokenOut)
 @blp.alt_response(403, schema=ProblemSchema)
@@ -80,8 +79,6 @@ def user_tokens(user_id):
 def issue_token(data, user_id):
     """Issue a user a token for another device (admin); the response carries it, once."""
     require_role("admin")
-    g.idempotency_scrub = ("token",)
-    check_replay()
     row, token = auth.issue_token_for(actor=current_actor(), now=request_now(), user_id=user_id, **data)
     row.token = token
     return row, 201

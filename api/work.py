@@ -4,8 +4,9 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.context import current_actor, lang, request_now
-from api.fields import CommaList
-from api.schemas import In
+from api.fields import CommaList, Computed
+from api.schemas import In, choice
+from models.enums import Light, Severity, State
 from workflow.notifications import tasks
 
 blp = Blueprint("work", __name__, url_prefix="/api/v1",
@@ -21,16 +22,16 @@ class TaskArgs(In):
 
 class TaskOut(Schema):
     kind = fields.String(required=True, metadata={"enum": list(tasks.KINDS)})
-    kind_label = fields.Function(lambda task: tasks.kind_label(task.kind, lang()), required=True)
+    kind_label = Computed(lambda task: tasks.kind_label(task.kind, lang()), returns=fields.String(), required=True)
     title = fields.String(required=True)
     due_at = fields.DateTime(allow_none=True, required=True, metadata={
         "description": "the deadline of the running stage (the whole case when none runs; a round's end)"})
     since = fields.DateTime(allow_none=True, required=True, metadata={"description": "since when it waits"})
-    light = fields.String(allow_none=True, required=True, metadata={"enum": ["green", "yellow", "red", None]})
+    light = choice(Light, allow_none=True, required=True)
     problem_id = fields.Integer(allow_none=True, required=True)
     code = fields.String(allow_none=True, required=True)
-    state = fields.String(allow_none=True, required=True)
-    severity = fields.String(allow_none=True, required=True)
+    state = choice(State, allow_none=True, required=True)
+    severity = choice(Severity, allow_none=True, required=True)
     rework_count = fields.Integer(required=True, metadata={"description": "返工: times sent back to rectify"})
     round_id = fields.Integer(allow_none=True, required=True)
     inspection_task_id = fields.Integer(allow_none=True, required=True)

@@ -1,9 +1,14 @@
-"""The boundary of every write: one commit, and Idempotency-Key replay for retried requests."""
+"""The boundary of every write: one commit, and Idempotency-Key replay for retried requests.
+
+`@write` owns the replay by construction: a request with a stored key is answered before the view runs,
+so no handler has to remember it (docs/decisions/0001-replay-before-the-view.md).
+"""
 
 import functools
+import hashlib
 import json
 
-from flask import Response, g, make_response, request
+from flask import Response, make_response, request
 from sqlalchemy.exc import IntegrityError
 
 from api.context import current_actor, request_now
@@ -12,88 +17,108 @@ from models.base import db
 from workflow import idempotency
 from workflow.errors import DomainError, Invalid
 
-KEPT_HEADERS = ("Content-Type", "ETag", "Location")
+KEPT_HEADERS = ("Content-Type", "ETag", "Location", "Deprecation")
 # Answers about the If-Match header are not the request's outcome: a retry that fixes it must run.
 NOT_STORED = frozenset({412, 428})
 MAX_KEY_LENGTH = 255
 
 
-class Replay(Exception):
-    def __init__(self, response: Response):
-        super().__init__("replay")
-        self.response = response
+def write(view=None, *, scrub: tuple[str, ...] = ()):
+    """Replay a stored Idempotency-Key answer, else run the view, commit once and store its answer.
+
+    `scrub` names response fields that are secrets: the stored copy has them null (`@write(scrub=("token",))`).
+    """
+    if view is None:
+        return functools.partial(write, scrub=scrub)
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        claim = None
+        try:
+            claim = _claim()
+            if claim is not None and (replay := _replay(*claim)) is not None:
+                db.session.rollback()
+                return replay
+            response = make_response(view(*args, **kwargs))
+        except DomainError as error:
+            db.session.rollback()
+            response = from_domain(error)
+        if not _stored(response, claim):
+            return response
+        return _commit(response, claim, scrub)
+
+    wrapper.honours_idempotency_key = True
+    return wrapper
 
 
-def check_replay() -> None:
-    """At the contract's replay point: answer a retried request with its stored first response."""
+def _claim() -> tuple[str, str] | None:
+    """The request's (key, fingerprint), the key held for this transaction; None without a key."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        return
+        return None
     idempotency.claim(user_id=current_actor().id, key=_checked(key))
-    record = idempotency.find(user_id=current_actor().id, key=key, request_hash=_fingerprint(),
-                              now=request_now())
-    if record is not None:
-        response = Response(record.body, status=record.status, headers=record.headers)
-        response.headers["Idempotent-Replayed"] = "true"
-        raise Replay(response)
-    g.idempotency_key = key
+    return key, idempotency.fingerprint(request.method, request.path, _canonical_body())
+
+
+def _replay(key: str, request_hash: str) -> Response | None:
+    record = idempotency.find(user_id=current_actor().id, key=key, request_hash=request_hash, now=request_now())
+    if record is None:
+        return None
+    response = Response(record.body, status=record.status, headers=record.headers)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _stored(response: Response, claim: tuple[str, str] | None) -> bool:
+    """Whether the answer is committed: a success always; a refusal only to keep it under a key."""
+    if response.status_code < 400:
+        return True
+    return claim is not None and response.status_code < 500 and response.status_code not in NOT_STORED
 
 
 def _checked(key: str) -> str:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise Invalid("Idempotency-Key must be 1-255 printable characters",
-                                  errors={"Idempotency-Key": ["1-255 printable characters"]})
+                      errors={"Idempotency-Key": ["1-255 printable characters"]})
     return key
 
 
-def _fingerprint() -> str:
-    return idempotency.fingerprint(request.method, request.path, request.get_data())
+def _canonical_body() -> bytes:
+    """The body as fingerprinted: an upload by its form fields and its files' SHA-256, else the raw bytes."""
+    if request.mimetype != "multipart/form-data":
+        return request.get_data()
+    fields = {name: request.form.getlist(name) for name in request.form}
+    files = {name: [_sha256(file.stream) for file in request.files.getlist(name)] for name in request.files}
+    return json.dumps({"form": fields, "files": files}, sort_keys=True).encode()
 
 
-def write(view):
-    """Commit once what the view did; store the response when the request has an Idempotency-Key."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        try:
-            response = make_response(view(*args, **kwargs))
-        except Replay as replay:
-            db.session.rollback()
-            return replay.response
-        except DomainError as error:
-            db.session.rollback()
-            response = from_domain(error)
-        if response.status_code >= 400 and ("idempotency_key" not in g or response.status_code in NOT_STORED):
-            return response
-        return _commit(response)
-
-    return wrapper
+def _sha256(stream) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(1 << 16), b""):
+        digest.update(chunk)
+    stream.seek(0)  # the view reads the file after us
+    return digest.hexdigest()
 
 
-def _commit(response: Response) -> Response:
-    key = g.get("idempotency_key")
+def _commit(response: Response, claim: tuple[str, str] | None, scrub: tuple[str, ...]) -> Response:
     try:
-        if key is not None:
-            _store(key, response)
+        if claim is not None:
+            _store(*claim, response, scrub)
         db.session.commit()
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as it did.
         db.session.rollback()
-        if key is None:
+        replay = _replay(*claim) if claim is not None else None
+        if replay is None:
             raise
-        try:
-            check_replay()
-        except Replay as replay:
-            return replay.response
-        raise
+        return replay
     return response
 
 
-def _store(key: str, response: Response) -> None:
+def _store(key: str, request_hash: str, response: Response, scrub: tuple[str, ...]) -> None:
     body = response.get_data(as_text=True)
-    secrets = g.get("idempotency_scrub", ())
-    if secrets and response.is_json:
-        body = json.dumps(json.loads(body) | {name: None for name in secrets}, ensure_ascii=False)
+    if scrub and response.is_json:
+        body = json.dumps(json.loads(body) | dict.fromkeys(scrub), ensure_ascii=False)
     headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
-    idempotency.store(user_id=current_actor().id, key=key, request_hash=_fingerprint(),
+    idempotency.store(user_id=current_actor().id, key=key, request_hash=request_hash,
                       status=response.status_code, body=body, headers=headers, now=request_now())

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from bench.common import RESULTS_DIR, ROOT
 
-BENCHMARKS = ("http", "scale", "jobs", "export")
+BENCHMARKS = ("http", "scale", "jobs", "export", "console")
 
 
 def main() -> int:

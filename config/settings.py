@@ -11,11 +11,20 @@ def _sqlite_url(name: str) -> str:
     return f"sqlite:///{ROOT / 'instance' / name}"
 
 
+# Keys that are public (the old development default, the example file's placeholder) or too short to guess hard:
+# production refuses them, development replaces them by a random key kept in instance/secret_key.
 DEV_SECRET = "dev-only-not-secret"
+PLACEHOLDER_SECRETS = frozenset({"", DEV_SECRET, "CHANGE-ME", "change-me", "secret"})
+MIN_SECRET_LENGTH = 32
+
+
+def weak_secret(key: str | None) -> bool:
+    """Whether `key` must not sign anything: unset, a known placeholder, or shorter than 32 characters."""
+    return key is None or key in PLACEHOLDER_SECRETS or len(key) < MIN_SECRET_LENGTH
 
 
 class Base:
-    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_url("rectify.db")
     # hide_parameters: an error's message never carries the values it was writing (tokens, secrets) into a log.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
@@ -34,6 +43,14 @@ class Base:
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     # Strict-Transport-Security max-age, sent only when set (> 0): when clients reach us over HTTPS only.
     HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "0"))
+    # The console's session cookie: signed with SECRET_KEY, HttpOnly, SameSite=Lax, Secure outside development
+    # (production serves HTTPS); a session idle this long signs out.
+    SESSION_COOKIE_NAME = "rectify_console"
+    SESSION_COOKIE_PATH = "/console"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "false").lower() in ("1", "true", "yes")
+    CONSOLE_IDLE_SECONDS = int(os.environ.get("CONSOLE_IDLE_SECONDS", "1800"))
     # The weighted indicators of the unit evaluation (综合评价).
     EVALUATION_FILE = os.environ.get("RECTIFY_EVALUATION_FILE") or str(DEFAULTS / "evaluation.toml")
     SCHEDULER_ENABLED = os.environ.get("SCHEDULER_ENABLED", "false").lower() in ("1", "true", "yes")
@@ -43,14 +60,18 @@ class Base:
     JSON_MAX_BYTES = 1024 * 1024
     ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR") or str(ROOT / "instance" / "attachments")
     ATTACHMENT_FAR_METRES = 200
+    # Photos whose header announces more pixels are refused (413) before anything is decoded.
+    PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", "50000000"))
     SIGNED_URL_SECONDS = 900
+    # Webhooks toward private, loopback or link-local addresses (a receiver on this machine or the office
+    # network): refused unless set explicitly, in every environment (tests and a local demo receiver set it).
+    WEBHOOK_ALLOW_PRIVATE = os.environ.get("WEBHOOK_ALLOW_PRIVATE", "false").lower() in ("1", "true", "yes")
     API_TITLE = "Rectify"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
-    OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    # /docs is api/docs.py: Swagger UI from the pinned flask-swagger-ui wheel, not flask-smorest's CDN page
     JSON_SORT_KEYS = False
     RUN_HOST = os.environ.get("HOST", "127.0.0.1")
     RUN_PORT = int(os.environ.get("PORT", "5000"))
@@ -71,9 +92,6 @@ class Base:
     PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     # Links in chat messages lead here (the address people reach the service at).
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
-    # Webhook URLs given by users are never called at private, loopback or link-local addresses; development
-    # turns this on for the dev server's own echo endpoint (the demo's robot), never production.
-    WEBHOOK_ALLOW_PRIVATE_URLS = False
     # E-mail channels (the daily digest): this SMTP server, STARTTLS before the login (SMTP_CA_FILE: trust a
     # private relay's CA). Without SMTP_HOST e-mail deliveries fail (and are retried, then dead-lettered).
     SMTP_HOST = os.environ.get("SMTP_HOST", "")
@@ -84,18 +102,19 @@ class Base:
     SMTP_STARTTLS = os.environ.get("SMTP_STARTTLS", "true").lower() in ("1", "true", "yes")
     SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE", "")
     # The echo endpoint that stands in for a WeCom robot in development (POST /dev/robot-echo): logs, answers
-    # {"errcode": 0}.
+    # {"errcode": 0}; the demo's robot points at it, the one private address deliveries may reach without
+    # WEBHOOK_ALLOW_PRIVATE.
     DEV_ROBOT_ECHO = False
 
 
 class Development(Base):
     DEBUG = False
-    WEBHOOK_ALLOW_PRIVATE_URLS = True
     DEV_ROBOT_ECHO = True
 
 
 class Testing(Base):
     TESTING = True
+    SECRET_KEY = "testing-only-secret-key-of-forty-characters"
     # One app serves the whole test session: tests of the limit lower it and clear the counts themselves.
     AUTH_FAILURE_LIMIT = 1_000_000
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite://"
@@ -105,6 +124,7 @@ class Testing(Base):
 
 class Production(Base):
     REQUIRE_SECRET_KEY = True
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "true").lower() in ("1", "true", "yes")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5,
                                  "pool_recycle": 1800, "hide_parameters": True}
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")

@@ -1,7 +1,9 @@
 """Every model, re-exported so `from models import Problem` works and Alembic sees all tables."""
 
+from models.activity import CampaignActivity
+from models.admin import AdminEvent, AdminTrail
 from models.base import Base, UTCDateTime, db, utcnow
-from models.calendar import CalendarDay, WorkPeriod
+from models.calendar import CalendarDay, CalendarVersion, WorkPeriod
 from models.category import Category
 from models.escalation import EscalationFiring, EscalationRule, Notification, Webhook, WebhookDelivery
 from models.inspection import (
@@ -18,14 +20,15 @@ from models.lists import ProblemList, problem_list_items
 from models.order import OrderCounter, RectificationOrder
 from models.org import ApiToken, Grid, Point, Unit, User, user_grids
 from models.party import LadderStep, Party, PartyEvent, PartyTag
-from models.patrol import PatrolCheckin, PatrolPlan, PatrolRound
+from models.patrol import ChecklistOutcome, PatrolCheckin, PatrolPlan, PatrolRound
 from models.problem import Attachment, CodeCounter, Problem, ProblemEvent
 from models.report import UnitReport
 from models.support import IdempotencyRecord, JobRun, OutboxMessage, SchedulerLease
 
 __all__ = [
-    "ApiToken", "Attachment", "Base", "CalendarDay", "Category", "CodeCounter", "Grid", "IdempotencyRecord",
-    "JobRun", "OutboxMessage", "PatrolCheckin", "PatrolPlan", "PatrolRound", "Point", "Problem",
+    "ApiToken", "Attachment", "Base", "CalendarDay", "CalendarVersion", "Category", "CodeCounter", "Grid",
+    "IdempotencyRecord",
+    "ChecklistOutcome", "JobRun", "OutboxMessage", "PatrolCheckin", "PatrolPlan", "PatrolRound", "Point", "Problem",
     "ProblemEvent", "SchedulerLease", "Unit", "EscalationFiring", "EscalationRule", "Notification", "Webhook",
     "WebhookDelivery", "ProblemList", "problem_list_items", "UnitReport",
     "UTCDateTime", "User", "WorkPeriod", "db", "user_grids", "utcnow",
@@ -33,4 +36,8 @@ __all__ = [
     "CampaignScope", "Inspection", "InspectionFinding", "InspectionPhoto", "InspectionTask", "InspectionTemplate",
     "ItemExpiry", "LadderStep", "OrderCounter", "Party", "PartyEvent", "PartyTag", "RectificationOrder",
     "Reinspection",
+    # campaigns: activity days
+    "CampaignActivity",
+    # the admin trail
+    "AdminEvent", "AdminTrail",
 ]

@@ -7,6 +7,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.attributes import set_committed_value
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -59,6 +60,13 @@ db = SQLAlchemy(model_class=Base)
 def dialect_name() -> str:
     """'postgresql' or 'sqlite': the few statements that differ (upserts) ask this."""
     return db.session.get_bind().dialect.name
+
+
+def mark_written(row, values: dict) -> None:
+    """Give a loaded object the values our own UPDATE just wrote, so the ORM neither writes them again nor
+    counts them as changes (every compare-and-set and the sweep's executemany end with this)."""
+    for key, value in values.items():
+        set_committed_value(row, key, value)
 
 
 def upsert(model):

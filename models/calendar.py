@@ -3,7 +3,7 @@
 from datetime import date, datetime, time
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, String, Time
+from sqlalchemy import BigInteger, CheckConstraint, Date, String, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import UTCDateTime, db
@@ -39,3 +39,14 @@ class WorkPeriod(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     starts: Mapped[time] = mapped_column(Time, nullable=False)
     ends: Mapped[time] = mapped_column(Time, nullable=False)
+
+
+class CalendarVersion(db.Model):
+    """One row whose `version` database triggers bump on every write to calendar_days and work_periods, so a
+    cached calendar can tell it is stale whoever wrote the change and whatever it changed."""
+
+    __tablename__ = "calendar_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

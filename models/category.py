@@ -1,6 +1,6 @@
 """Problem categories (问题类别) with their time limits per stage."""
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import db
@@ -22,6 +22,9 @@ class Category(db.Model):
     # {"dispatch": {"minutes": 120, "clock": "working"}, "accept": ..., "whole": ...}
     limits: Mapped[dict] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(default=True)
+    # A non-spatial category (支部建设, 制度建设): its problems belong to a unit, not to a grid and a point.
+    spatial: Mapped[bool] = mapped_column(default=True, server_default=true())
+    version: Mapped[int] = mapped_column(default=1)
 
     def limit(self, stage: str) -> tuple[int, str] | None:
         """The (minutes, clock) limit of a stage, or None when the stage has no limit."""

@@ -21,6 +21,10 @@ class State(StrEnum):
     SUSPENDED = "suspended"
 
 
+# A case that is over: no clock runs, nothing fires, a list counts it done.
+FINISHED_STATES = frozenset({State.CLOSED, State.CANCELLED})
+
+
 class Action(StrEnum):
     REPORT = "report"
     ASSIGN = "assign"
@@ -42,6 +46,7 @@ class Action(StrEnum):
     EDIT = "edit"
     ESCALATE = "escalate"
     ATTACH = "attach"
+    RELEASE = "release"  # by the system: the handler left, the problem is back on the unit's queue
 
 
 class Severity(StrEnum):
@@ -65,9 +70,60 @@ class Clock(StrEnum):
 
 
 class Light(StrEnum):
+    """The traffic light of a running stage clock (`models/problem.py::Problem.light`)."""
+
     GREEN = "green"
     YELLOW = "yellow"
     RED = "red"
+
+
+class RoundState(StrEnum):
+    """A patrol round: scheduled → open (its window began) → in_progress → completed (late), or incomplete
+    (started, never completed by its end plus grace), or missed."""
+
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    COMPLETED_LATE = "completed_late"
+    INCOMPLETE = "incomplete"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class ListState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class DeliveryStatus(StrEnum):
+    """A webhook delivery: pending until delivered, or dead after its last attempt failed."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class WebhookFormat(StrEnum):
+    """How a webhook's messages look: Rectify's signed JSON, a group-chat robot's, or e-mail (the digest)."""
+
+    RECTIFY = "rectify"
+    WECOM = "wecom"
+    DINGTALK = "dingtalk"
+    FEISHU = "feishu"
+    EMAIL = "email"
+
+
+class Trigger(StrEnum):
+    """What makes an escalation rule fire."""
+
+    BEFORE_DUE = "before_due"
+    AT_DUE = "at_due"
+    AFTER_DUE = "after_due"
+    NOT_DISPATCHED = "not_dispatched"
+    REWORK = "rework"
+    RECURRENCE = "recurrence"
+    EXTENSION_PENDING = "extension_pending"
 
 
 class UnitKind(StrEnum):
@@ -110,6 +166,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "edit": ("修改", "Edit"),
     "escalate": ("督办升级", "Escalate"),
     "attach": ("上传附件", "Attach"),
+    "release": ("退回单位待派", "Back to the unit's queue"),
     # roles
     "officer": ("巡查员", "Officer"),
     "handler": ("处置人员", "Handler"),

@@ -6,6 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import UTCDateTime, db, utcnow
+from models.enums import DeliveryStatus
 
 
 class EscalationRule(db.Model):
@@ -27,8 +28,16 @@ class EscalationRule(db.Model):
     severities: Mapped[list | None] = mapped_column(JSON)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by the sweep when the rule could not run (it is skipped until edited); the error, for its keepers.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def failing(self) -> bool:
+        return self.failing_since is not None
 
 
 class EscalationFiring(db.Model):
@@ -75,6 +84,7 @@ class Webhook(db.Model):
     secret: Mapped[str] = mapped_column(String(200))
     events: Mapped[list] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # rectify (signed JSON) | wecom | dingtalk | feishu (group-chat robots) — workflow/notifications/formats.py
     format: Mapped[str] = mapped_column(String(10), default="rectify", server_default="rectify")
@@ -95,14 +105,13 @@ class WebhookDelivery(db.Model):
     event_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
     event_type: Mapped[str] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)  # the exact bytes signed and sent, the same on every retry
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | dead
+    status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.PENDING)  # a DeliveryStatus
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # A sender claims a delivery (commits), sends outside any transaction, then records the outcome: while
-    # lease_until lies ahead nobody else sends it; lease_token proves the recorder is the claimer.
+    # While a scheduler sends it: until when it holds it, and its claim (the result is recorded only under it).
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_token: Mapped[str | None] = mapped_column(String(32))
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # vendors' rate limits count these

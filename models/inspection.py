@@ -135,6 +135,8 @@ class InspectionPhoto(db.Model):
     client_id: Mapped[str | None] = mapped_column(String(100))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"), index=True)
+    # Or the campaign activity day that named it (the same upload serves both: decision 0092).
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_activities.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

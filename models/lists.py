@@ -6,6 +6,7 @@ from sqlalchemy import JSON, Column, Date, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import UTCDateTime, db, utcnow
+from models.enums import ListState
 
 problem_list_items = Table(
     "problem_list_items",
@@ -21,6 +22,8 @@ class ProblemList(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # campaign | star | round_findings | other
+    # A drive (e.g. 五星支部创建) holds one child list per star; progress rolls up one level (decision 0090).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("problem_lists.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     lead_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)  # 牵头单位
     unit_ids: Mapped[list] = mapped_column(JSON, default=list)  # cooperating units
@@ -28,6 +31,6 @@ class ProblemList(db.Model):
     ends_on: Mapped[date | None] = mapped_column(Date)
     target_on: Mapped[date | None] = mapped_column(Date)
     description: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(8), default="open")
+    state: Mapped[str] = mapped_column(String(8), default=ListState.OPEN)  # a ListState
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -26,6 +26,11 @@ class Unit(db.Model):
     # "/1/4/9/": the ids from the root down to this unit, so a subtree is one prefix match.
     path: Mapped[str] = mapped_column(String(400), index=True, default="")
     timezone: Mapped[str] = mapped_column(String(64))
+    # The unit's code in the city's register (单位编码): the natural key of a roster import. `code` above is
+    # the district's prefix of problem codes (LY), letters only.
+    unit_code: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Quiet hours (local "HH:MM"): non-urgent group-chat messages wait until they end.
     quiet_start: Mapped[str] = mapped_column(String(5), default="22:00", server_default="22:00")
@@ -46,8 +51,18 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(20))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Natural keys of a roster import: a mobile number, an employee number (工号); either may be missing.
+    phone: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
+    employee_no: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
+    version: Mapped[int] = mapped_column(default=1)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    phone: Mapped[str | None] = mapped_column(String(20))  # group-chat robots @-mention it
+    # The console's sign-in: a login (employee number or phone) and an argon2 hash. A password an admin set
+    # is temporary (the first sign-in must change it); password_set_at ends the sessions opened before it.
+    login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_temporary: Mapped[bool] = mapped_column(default=False)
+    password_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     unit: Mapped[Unit | None] = relationship(lazy="joined")
     grids: Mapped[list["Grid"]] = relationship(secondary=user_grids, order_by="Grid.id")
@@ -87,6 +102,9 @@ class Grid(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    code: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)  # natural key of imports
+    active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     unit: Mapped[Unit] = relationship()
@@ -104,6 +122,9 @@ class Point(db.Model):
     address: Mapped[str | None] = mapped_column(String(300))
     # Escalation marks recurring places hot; patrol checklists include them until then.
     hot_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)  # natural key of imports
+    active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     grid: Mapped[Grid] = relationship()

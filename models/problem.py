@@ -2,12 +2,12 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, or_
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, utcnow
 from models.category import Category
-from models.enums import State
+from models.enums import FINISHED_STATES, Light, State
 
 
 class Problem(db.Model):
@@ -24,6 +24,10 @@ class Problem(db.Model):
         Index("ix_problems_point_id_state_closed_at", "point_id", "state", "closed_at"),
         # Recurrence (the same category at the same point within days): statistics and the escalation rule.
         Index("ix_problems_point_id_category_id_reported_at", "point_id", "category_id", "reported_at"),
+        # The console's dashboard: open problems by state and light in a scope, read from the index alone.
+        Index("ix_problems_open_desk", "state", "stage_due_at", "stage_warn_at", "grid_unit_id", "unit_id",
+              postgresql_where=text("state NOT IN ('closed', 'cancelled')"),
+              sqlite_where=text("state NOT IN ('closed', 'cancelled')")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,7 +39,9 @@ class Problem(db.Model):
     severity: Mapped[str] = mapped_column(String(10), default="normal")
 
     point_id: Mapped[int | None] = mapped_column(ForeignKey("points.id"), index=True)
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
+    # A problem of a non-spatial category (decision 0091) has no grid, point or coordinates: its `grid_unit_id`
+    # (the area unit, which scope, statistics and unit reports follow) is the unit named at the report.
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
     grid_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     lat: Mapped[float | None]
     lng: Mapped[float | None]
@@ -50,10 +56,13 @@ class Problem(db.Model):
     client_id: Mapped[str | None] = mapped_column(String(100))
     resolved_on_site: Mapped[bool] = mapped_column(default=False)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
-    # The problem this one repeats (反复): the latest earlier one of the same category at the same point, not
-    # cancelled, reported in the 30 days before it. Linked at the report, relinked when that one is cancelled
-    # or its report is moved; statistics count recurrences from it.
+    # The problem this one repeats (反弹): the latest earlier one of the same category at the same point, not
+    # cancelled, reported in the 30 days before it and verified or closed by then. Linked at the report,
+    # relinked when that one is cancelled or its report is moved; statistics count recurrences from it.
     recurrence_of: Mapped[int | None] = mapped_column(ForeignKey("problems.id"), index=True)
+    # The problem this report may duplicate: the latest earlier one of its category at its point that was still
+    # open when it was reported (workflow/problems/recurrence.py); a supervisor cancels it with duplicate_of.
+    possible_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("problems.id"), index=True)
     round_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_rounds.id"), index=True)  # a finding
     # The party (经营主体) the problem is about, when it has one: an inspection's failed item always does.
     party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"), index=True)
@@ -105,30 +114,56 @@ class Problem(db.Model):
     category: Mapped[Category] = relationship(lazy="joined", innerjoin=True)
 
     def is_open(self) -> bool:
-        return self.state not in (State.CLOSED, State.CANCELLED)
+        return self.state not in FINISHED_STATES
 
-    def light(self, now: datetime) -> str | None:
-        """Traffic light of the running stage clock: green, yellow (≥ 80 %), red (past due)."""
+    def light(self, now: datetime) -> Light | None:
+        """Traffic light of the running stage clock: green, yellow (≥ 80 %), red (past due); red too while
+        the clocks are paused on a problem that was already overdue (frozen), null while paused otherwise."""
+        if self.paused_at is not None:
+            return Light.RED if self._overdue_when_paused() else None
         if self.stage_due_at is None:
             return None
         if now >= self.stage_due_at:
-            return "red"
+            return Light.RED
         if self.stage_warn_at is not None and now >= self.stage_warn_at:
-            return "yellow"
-        return "green"
+            return Light.YELLOW
+        return Light.GREEN
+
+    @staticmethod
+    def light_clause(light: Light, now: datetime):
+        """`light(now) == light` in SQL (the ledger's ?light= filter)."""
+        if light == Light.RED:
+            return Problem.stage_due_at <= now
+        if light == Light.YELLOW:
+            return and_(Problem.stage_warn_at <= now, Problem.stage_due_at > now)
+        return and_(Problem.stage_warn_at > now, Problem.stage_due_at > now)
 
     @staticmethod
     def overdue_clause(now: datetime):
         """`is_overdue` in SQL. IS NOT NULL spelled out so that its negation is never NULL."""
-        return and_(Problem.state.not_in((State.CLOSED, State.CANCELLED)),
-                    or_(and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now),
-                        and_(Problem.due_at.is_not(None), Problem.due_at <= now)))
+        running = or_(and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now),
+                      and_(Problem.due_at.is_not(None), Problem.due_at <= now))
+        frozen = and_(Problem.paused_at.is_not(None),
+                      or_(and_(Problem.stage_left_s.is_not(None), Problem.stage_left_s < 0),
+                          and_(Problem.whole_left_s.is_not(None), Problem.whole_left_s < 0)))
+        finished_late = and_(Problem.state == State.CLOSED, Problem.due_at.is_not(None),
+                             Problem.closed_at.is_not(None), Problem.closed_at >= Problem.due_at)
+        return or_(and_(Problem.state.not_in(FINISHED_STATES), or_(running, frozen)), finished_late)
 
     def is_overdue(self, now: datetime) -> bool:
-        """True while an open problem has reached its stage or whole-case deadline (as the red light)."""
+        """The one definition of overdue (decision 0033): an open problem past its stage or whole-case deadline
+        now, or past one when its clocks were paused (frozen while suspended); a closed problem closed at or
+        after its whole-case deadline. A cancelled problem is never overdue."""
+        if self.state == State.CLOSED:
+            return self.due_at is not None and self.closed_at is not None and self.closed_at >= self.due_at
         if not self.is_open():
             return False
+        if self.paused_at is not None:
+            return self._overdue_when_paused()
         return any(due is not None and now >= due for due in (self.stage_due_at, self.due_at))
+
+    def _overdue_when_paused(self) -> bool:
+        return any(left is not None and left < 0 for left in (self.stage_left_s, self.whole_left_s))
 
 
 class ProblemEvent(db.Model):

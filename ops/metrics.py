@@ -45,6 +45,8 @@ TALLIES = {
                                "(completed, completed_late).", ["state"]),
     "round_incomplete": Counter("rectify_rounds_incomplete_total", "Patrol rounds completed with route points "
                                 "left without a check-in."),
+    "round_closed_incomplete": Counter("rectify_rounds_closed_incomplete_total", "Patrol rounds started and "
+                                       "never completed, closed as incomplete by the scheduler."),
     "delivery": Counter("rectify_webhook_deliveries_total", "Webhook delivery attempts, by result (delivered, "
                         "failed: to be retried, dead: dead-lettered).", ["result"]),
 }

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 
 from models.base import db, utcnow
 from schedules import lease
-from schedules.jobs import run_all
+from schedules.jobs import FAILED, run_all
 from schedules.runner import HOLDER, build
 
 scheduler_cli = AppGroup("scheduler", help="Run the scheduler, or one tick of every job.")
@@ -28,10 +28,14 @@ def run_command():
 @scheduler_cli.command("tick")
 @click.option("--at", "at", default=None, help="ISO 8601 instant with offset; default now.")
 def tick_command(at):
-    """Run every job once as of AT and print what each did."""
+    """Run every job once as of AT and print what each did; exit 1 when any failed (after running the rest)."""
     now = _parse_at(at) if at else utcnow()
-    for job_id, summary in run_all(now=now, ran_at=utcnow()).items():
-        click.echo(f"{job_id}: {summary}")
+    summaries = run_all(now=now, ran_at=utcnow())
+    for job_id, summary in summaries.items():
+        click.echo(f"{job_id}: {summary}", err=summary.startswith(FAILED))
+    if failed := [job_id for job_id, summary in summaries.items() if summary.startswith(FAILED)]:
+        click.echo(f"{len(failed)} of {len(summaries)} jobs failed: {', '.join(failed)}", err=True)
+        raise SystemExit(1)
 
 
 def _parse_at(value: str) -> datetime:

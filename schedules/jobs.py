@@ -11,11 +11,11 @@ from flask import current_app
 from models import JobRun
 from models.base import db
 from ops import logs, metrics
-from workflow import audit, idempotency
+from workflow import audit, calendar, idempotency
 from workflow.escalation import firing
 from workflow.inspections import ladder, tasks
 from workflow.ledger import unit_reports
-from workflow.notifications import delivery, digest, mail
+from workflow.notifications import delivery, digest, mail, targets
 from workflow.patrols import rounds
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,10 @@ def materialize_rounds(now: datetime) -> str:
 
 
 def advance_rounds(now: datetime) -> str:
-    """Open rounds whose window began; miss those nobody checked in to by the end plus grace."""
+    """Open rounds whose window began; miss those nobody checked in to by the end plus grace; close as
+    incomplete those started and never completed by then."""
     counts = rounds.advance_rounds(now=now)
-    return f"opened {counts['opened']}, missed {counts['missed']} rounds"
+    return f"opened {counts['opened']}, missed {counts['missed']}, closed {counts['incomplete']} incomplete rounds"
 
 
 def sweep_escalations(now: datetime) -> str:
@@ -39,14 +40,21 @@ def sweep_escalations(now: datetime) -> str:
 
 
 def deliver_outbox(now: datetime) -> str:
-    """Fan the outbox out to webhooks and send what is due (inbox items are written with their cause)."""
+    """Fan the outbox out to webhooks and send what is due (inbox items are written with their cause); the
+    sending commits as it goes (claims, results), with no transaction open while a receiver is waited on."""
     config = current_app.config
-    fanned = delivery.fan_out(now=now, base_url=config.get("PUBLIC_BASE_URL"))
+    fanned = delivery.fan_out(now=now, base_url=config["PUBLIC_BASE_URL"])
     db.session.commit()  # the fan-out is kept even if a send below fails badly
-    counts = delivery.deliver(now=now, allow_private=bool(config.get("WEBHOOK_ALLOW_PRIVATE_URLS")),
+    counts = delivery.deliver(now=now, allow_private=config["WEBHOOK_ALLOW_PRIVATE"], trusted=_trusted(config),
                               smtp=_smtp(config))
     return f"fanned out {fanned} messages; delivered {counts['delivered']}, failed {counts['failed']}, " \
            f"dead {counts['dead']}"
+
+
+def _trusted(config) -> tuple[str, ...]:
+    """Development's own WeCom stand-in (api/devecho.py), which the demo's robot points at: the one private
+    address a delivery may reach without WEBHOOK_ALLOW_PRIVATE."""
+    return (targets.dev_echo_url(config["RUN_HOST"], config["RUN_PORT"]),) if config["DEV_ROBOT_ECHO"] else ()
 
 
 def _smtp(config) -> "mail.Smtp | None":
@@ -64,7 +72,9 @@ def purge_idempotency(now: datetime) -> str:
 
 def make_unit_reports(now: datetime) -> str:
     """Make each unit's daily report for its local yesterday (and on Mondays its weekly one), once each."""
-    return f"made {unit_reports.make_due_reports(now=now)} unit reports"
+    counts = unit_reports.make_due_reports(now=now)
+    return f"made {counts['made']} unit reports" + \
+        (f"; {counts['failed']} failed (tried again next tick)" if counts["failed"] else "")
 
 
 def anchor_audit(now: datetime) -> str:
@@ -93,6 +103,11 @@ def send_digests(now: datetime) -> str:
     return f"sent {digest.send_digests(now=now)} daily digests"
 
 
+def keep_calendar(now: datetime) -> str:
+    """Make sure the current and next year's statutory holidays and make-up workdays are stored (idempotent)."""
+    return f"wrote {calendar.keep_calendar(db.session, now=now)} calendar rows"
+
+
 # job id -> (tick, interval in seconds). Later jobs (rounds, escalation, outbox) join this table.
 JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "materialize_rounds": (materialize_rounds, 300),
@@ -105,6 +120,7 @@ JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "plan_inspection_tasks": (plan_inspection_tasks, 300),
     "relax_ladder": (relax_ladder, 3600),
     "send_digests": (send_digests, 300),
+    "keep_calendar": (keep_calendar, 3600),
 }
 
 
@@ -136,12 +152,21 @@ def run_job(job_id: str, *, now: datetime, ran_at: datetime | None = None) -> st
     return summary
 
 
+FAILED = "failed: "
+
+
 def run_all(*, now: datetime, ran_at: datetime | None = None) -> dict[str, str]:
-    """Run every job once as of `now`, each under a tick id of its own."""
+    """Run every job once as of `now`, each under a tick id of its own and on its own: a job that fails is
+    logged and summarised as "failed: <error>", and the others still run (delivery, reports, the anchor)."""
     summaries = {}
     for job_id in JOBS:
         with logs.bound(tick_id=logs.new_id()):
-            summaries[job_id] = run_job(job_id, now=now, ran_at=ran_at)
+            try:
+                summaries[job_id] = run_job(job_id, now=now, ran_at=ran_at)
+            except Exception as error:  # one job's failure must not skip the jobs after it
+                log.exception("%s as of %s failed", job_id, now.isoformat(),
+                              extra={"job": job_id, "as_of": now.isoformat()})
+                summaries[job_id] = f"{FAILED}{type(error).__name__}: {error}"[:500]
     return summaries
 
 

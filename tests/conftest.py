@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import pytest
 from flask import has_app_context
-from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -21,10 +20,11 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from config.settings import Testing
 from models import db
+from tests.contract import ContractClient
 from tests.factories import World
 
 BACKEND = os.environ.get("RECTIFY_TEST_BACKEND", "sqlite")
-KEEP_TABLES = {"alembic_version", "calendar_days", "work_periods"}
+KEEP_TABLES = {"alembic_version", "calendar_days", "calendar_version", "work_periods"}
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 10:00 in Asia/Shanghai
 
 
@@ -76,9 +76,11 @@ def scratch(tmp_path):
 
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
-    config = type("TestConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": database_url,
+    # WEBHOOK_ALLOW_PRIVATE: the suite's receivers listen on 127.0.0.1 (tests of the refusal turn it off).
+    config = type("TestConfig", (Testing,), {"SQLALCHEMY_DATABASE_URI": database_url, "WEBHOOK_ALLOW_PRIVATE": True,
                                              "ATTACHMENT_DIR": str(tmp_path_factory.mktemp("attachments"))})
     app = create_app(config)
+    app.test_client_class = ContractClient  # every response a test gets must match /openapi.json
     with app.app_context():
         upgrade(directory=str(app.extensions["migrate"].directory))
         from workflow.calendar import default_years, seed_calendar
@@ -124,15 +126,6 @@ END $$;
 
 
 @pytest.fixture
-def private_webhooks(app):
-    """Let webhooks call 127.0.0.1, for a test that runs its own local receiver (deliberately: by default a
-    private address is refused, as in production)."""
-    app.config["WEBHOOK_ALLOW_PRIVATE_URLS"] = True
-    yield
-    app.config["WEBHOOK_ALLOW_PRIVATE_URLS"] = False
-
-
-@pytest.fixture
 def ctx(app):
     """An application context with a clean session, for workflow tests."""
     with app.app_context():
@@ -148,8 +141,9 @@ def world(ctx) -> World:
     return world
 
 
-class FreshContextClient(FlaskClient):
-    """Runs each request in its own app context, as in production.
+class FreshContextClient(ContractClient):
+    """Runs each request in its own app context, as in production (and checks its response against the
+    served /openapi.json, tests/contract.py).
 
     The `world` fixture keeps an app context pushed, and Flask reuses a pushed context for a request,
     so without this every request of a test would share one `g` and one session with the test.

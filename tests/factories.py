@@ -120,7 +120,7 @@ PATHS = {
     "closed": lambda w: [_assign(w), ("accept", "handler", {}), ("submit", "handler", {"note": "done"}),
                          ("verify", "officer", {"note": "ok"}), ("close", "supervisor", {})],
     "cancelled": lambda w: [("cancel", "supervisor", {"reason": "duplicate"})],
-    "suspended": lambda w: [_assign(w), ("accept", "handler", {}), ("suspend", "supervisor", {"reason": "winter"})],
+    "suspended": lambda w: [_assign(w), ("accept", "handler", {}), ("suspend", "supervisor", {"note": "winter"})],
 }
 
 
@@ -128,14 +128,14 @@ def default_fields(w: World, action: str, now: datetime) -> dict:
     """A valid set of fields for each action, for walks over the whole table."""
     return {
         "assign": {"unit_id": w.units["squad"].id},
-        "reassign": {"unit_id": w.units["squad"].id, "reason": "handler changed"},
+        "reassign": {"unit_id": w.units["squad"].id, "note": "handler changed"},
         "return": {"reason": "not ours"},
         "submit": {"note": "cleared"},
         "verify": {"note": "checked on site"},
         "reject": {"reason": "still there"},
         "send_back": {"reason": "photos unclear"},
         "cancel": {"reason": "duplicate"},
-        "suspend": {"reason": "waiting for demolition"},
-        "request_extension": {"until": now + timedelta(days=30), "reason": "contractor needed"},
+        "suspend": {"note": "waiting for demolition"},
+        "request_extension": {"until": now + timedelta(days=30), "note": "contractor needed"},
         "comment": {"text": "noted"},
     }.get(action, {})

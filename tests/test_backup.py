@@ -13,7 +13,7 @@ from config.settings import Testing
 from models import db
 from tests.api.test_evidence import photo
 from tests.conftest import NOW, own_database
-from tests.factories import World
+from tests.factories import PATHS, World
 from workflow.evidence import attachments
 
 AS_OF = (NOW + timedelta(hours=1)).isoformat()
@@ -33,13 +33,15 @@ def source(tmp_path):
             upgrade(directory=app.extensions["migrate"].directory)
             world = World.build(now=NOW)
             db.session.commit()
-            closed, waiting = world.to_state("closed"), world.report()
+            closed, waiting = world.report(), world.report()
             storage = app.extensions["rectify_storage"]
             for problem, size in ((closed, (64, 48)), (waiting, (48, 64))):
                 attachments.add_attachment(actor=world.users["officer"], now=NOW, problem_id=problem.id,
                                            kind="before", data=photo(size=size), storage=storage,
                                            max_bytes=app.config["ATTACHMENT_MAX_BYTES"], far_m=200)
             db.session.commit()
+            for action, by, fields in PATHS["closed"](world):  # photos come before the close (none after it)
+                closed = world.act(closed, action, by=by, **fields)
             db.session.remove()
         yield app
         with app.app_context():

@@ -2,7 +2,7 @@
 
 from schedules.jobs import JOBS
 
-DEMO_USERS = 7
+DEMO_USERS = 8
 
 
 def me(client, token):
@@ -43,7 +43,7 @@ def test_seed_demo_on_an_empty_database_prints_a_working_token_per_demo_user(run
     tokens = tokens_of(result.output)
     assert len(tokens) == len(set(tokens)) == DEMO_USERS
     roles = [me(client, token).json["role"] for token in tokens]
-    assert sorted(roles) == ["admin", "handler", "handler", "officer", "officer", "officer", "supervisor"]
+    assert sorted(roles) == ["admin", "handler", "handler", "handler", "officer", "officer", "officer", "supervisor"]
 
 
 def test_seed_demo_refuses_a_second_plain_run_but_if_empty_succeeds_quietly(runner):

@@ -16,7 +16,8 @@ BEFORE = "d7e3b5c9a2f4"  # the revision before the recurrence link
 
 def links() -> list[tuple]:
     db.session.expire_all()
-    return db.session.execute(select(Problem.id, Problem.recurrence_of).order_by(Problem.id)).all()
+    return db.session.execute(select(Problem.id, Problem.recurrence_of, Problem.possible_duplicate_of)
+                              .order_by(Problem.id)).all()
 
 
 def count(table) -> int:
@@ -39,7 +40,10 @@ def test_the_backfill_links_as_the_code_does_and_the_rebuild_keeps_every_referen
                        problem_ids=[first.id, cancelled.id])
     db.session.commit()
     written = links()
-    assert [link for _, link in written] == [None, 1, 2, 3, None, 4]  # the cancelled one repeats the fourth
+    # All still open: none is a recurrence (decision 0034), each names the one before as a possible duplicate
+    # (the cancelled one the fourth; the first, forty days earlier, too: an open problem has no window).
+    assert [link for _, link, _ in written] == [None] * 6
+    assert [link for _, _, link in written] == [None, 1, 2, 3, None, 4]
     events, items = count(ProblemEvent), count(problem_list_items)
 
     db.session.commit()

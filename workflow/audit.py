@@ -2,7 +2,9 @@
 
 Parties (经营主体) keep a trail of their own (party_events: registration, edits, inspections, orders, ladder
 steps) chained the same way, with the same canonical form over party_events' columns and `parties.last_seq`
-as its counter; `verify_chains` walks the problem trails, then the party trails. A `Chain` names one kind.
+as its counter; `verify_chains` walks the problem trails, then the party trails, then the admin trail (every
+change to reference data and people: admin_events, one chain for the district, counted in
+`admin_trail.last_seq`). A `Chain` names one kind.
 
 What is hashed, exactly (so that anyone can re-check a trail without this code):
 
@@ -24,7 +26,8 @@ later time (`flask audit digest --as-of`); a different answer means a trail was 
 
 The digest as of T: SHA-256 over the lines `<problem_id>:<seq>:<hash>\n`, lowest problem first, of each
 problem's highest-seq event whose `at` is at or before T (problems with no such event are left out), then
-the lines `party:<party_id>:<seq>:<hash>\n` of the party trails, the same way.
+the lines `party:<party_id>:<seq>:<hash>\n` of the party trails, the same way, then the line
+`admin:1:<seq>:<hash>\n` of the admin trail's head (left out while it has no event at or before T).
 The anchor takes T = its tick minus ANCHOR_LAG, so no transaction still open at T can add to it.
 """
 
@@ -37,10 +40,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
 
-from sqlalchemy import and_, bindparam, func, select, tuple_
+from sqlalchemy import and_, bindparam, func, select, tuple_, update
 
-from models import OutboxMessage, Party, PartyEvent, Problem, ProblemEvent
-from models.base import db
+from models import AdminEvent, AdminTrail, OutboxMessage, Party, PartyEvent, Problem, ProblemEvent
+from models.base import db, mark_written
 from workflow.notifications import outbox
 
 log = logging.getLogger("rectify.audit")
@@ -71,6 +74,7 @@ class Chain:
 
 PROBLEMS = Chain("problem", Problem, ProblemEvent, "problem_id")
 PARTIES = Chain("party", Party, PartyEvent, "party_id")
+ADMIN = Chain("admin", AdminTrail, AdminEvent, "trail_id")
 HASHED_COLUMNS = PROBLEMS.columns
 
 
@@ -95,6 +99,23 @@ def chain_hash(prev_hash: str, content: Mapping, columns: tuple[str, ...] = HASH
 
 def _content(event, columns: tuple[str, ...]) -> dict:
     return {name: getattr(event, name) for name in columns}
+
+
+def next_seq(owner, chain: Chain = PROBLEMS) -> int:
+    """Bump the owner's `last_seq` with an UPDATE (its row lock orders concurrent appends) and return it."""
+    stmt = (update(chain.owner).where(chain.owner.id == owner.id).values(last_seq=chain.owner.last_seq + 1)
+            .returning(chain.owner.last_seq).execution_options(synchronize_session=False))
+    seq = db.session.execute(stmt).scalar_one()
+    mark_written(owner, {"last_seq": seq})
+    return seq
+
+
+def insert_sealed(event, chain: Chain = PROBLEMS):
+    """Seal a new event whose seq the owner's row already counts, and insert it."""
+    seal_event(event, chain)
+    db.session.add(event)
+    db.session.flush([event])
+    return event
 
 
 def seal_event(event, chain: Chain = PROBLEMS) -> None:
@@ -127,12 +148,12 @@ def heads(keys: list[tuple[int, int]]) -> dict[int, str]:
     return dict(db.session.execute(stmt).tuples().all())
 
 
-def seal_after(event: ProblemEvent, prev_hash: str) -> None:
+def seal_after(event, prev_hash: str, chain: Chain = PROBLEMS) -> None:
     """Seal a new event whose predecessor's hash the caller knows (GENESIS for seq 1)."""
     if event.fields is None:
         event.fields = {}
     event.prev_hash = prev_hash
-    event.hash = chain_hash(prev_hash, _content(event, HASHED_COLUMNS))
+    event.hash = chain_hash(prev_hash, _content(event, chain.columns), chain.columns)
 
 
 # --- verifying -------------------------------------------------------------------------------
@@ -157,7 +178,10 @@ class Break:
         return self.owner_id if self.chain == PARTIES.name else None
 
     def __str__(self) -> str:
+        if self.chain == ADMIN.name:
+            return f"BROKEN: admin trail event seq {self.seq}: {self.kind} ({self.detail})"
         return f"BROKEN: {self.chain} {self.owner_id} event seq {self.seq}: {self.kind} ({self.detail})"
+
 
 
 @dataclass(frozen=True)
@@ -167,25 +191,33 @@ class Verdict:
     broken: Break | None
     parties: int = 0
     party_events: int = 0
+    admin_events: int = 0
 
     @property
     def intact(self) -> bool:
         return self.broken is None
 
 
-def verify_chains(*, problem_id: int | None = None, party_id: int | None = None) -> Verdict:
-    """Walk every problem's trail, then every party's (or only the one asked for), in order; stop at the
-    first broken link.
+def verify_chains(*, problem_id: int | None = None, party_id: int | None = None,
+                  admin_only: bool = False) -> Verdict:
+    """Walk every problem's trail, then every party's, then the admin trail (or only the one asked for), in
+    order; stop at the first broken link.
 
     Streams the events, one trail in memory at a time, from one statement per kind (one snapshot each).
     """
-    problems = events = 0
+    problems = events = parties = party_events = 0
+    if admin_only:
+        _, admin_events, broken = _walk(ADMIN, None)
+        return Verdict(0, 0, broken, admin_events=admin_events)
     if party_id is None:
         problems, events, broken = _walk(PROBLEMS, problem_id)
         if broken is not None or problem_id is not None:
             return Verdict(problems, events, broken)
     parties, party_events, broken = _walk(PARTIES, party_id)
-    return Verdict(problems, events, broken, parties, party_events)
+    if broken is not None or party_id is not None:
+        return Verdict(problems, events, broken, parties, party_events)
+    _, admin_events, broken = _walk(ADMIN, None)
+    return Verdict(problems, events, broken, parties, party_events, admin_events)
 
 
 def _walk(chain: Chain, owner_id: int | None) -> tuple[int, int, Break | None]:
@@ -269,9 +301,11 @@ def heads_digest(as_of: datetime) -> dict:
     digest = hashlib.sha256()
     problems, events = _digest_heads(digest, PROBLEMS, as_of, "")
     parties, party_events = _digest_heads(digest, PARTIES, as_of, "party:")
+    _, admin_events = _digest_heads(digest, ADMIN, as_of, "admin:")
     heads = {"as_of": as_of.astimezone(UTC).isoformat(timespec="microseconds"), "digest": digest.hexdigest(),
              "problems": problems, "events": events}
-    return heads | ({"parties": parties, "party_events": party_events} if parties else {})
+    heads |= {"parties": parties, "party_events": party_events} if parties else {}
+    return heads | ({"admin_events": admin_events} if admin_events else {})
 
 
 def _digest_heads(digest, chain: Chain, as_of: datetime, prefix: str) -> tuple[int, int]:

@@ -7,21 +7,24 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import holidays
 from holidays.countries.china import ChinaStaticHolidays
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, scoped_session
 
-from models.calendar import CalendarDay, DaySource, WorkPeriod
+from models.calendar import CalendarDay, CalendarVersion, DaySource, WorkPeriod
 from models.enums import Clock, Role
-from workflow.errors import Forbidden
+from workflow.errors import Forbidden, Invalid
 
 DEFAULTS_FILE = Path(__file__).resolve().parents[1] / "config" / "defaults" / "calendar.toml"
 # A deadline further away than ten years means the calendar has (almost) no working time: bad data.
 MAX_DAYS = 3660
+# How far ahead of the server a device's clock may run before a time it reports counts as "in the future".
+CLOCK_SKEW = timedelta(minutes=5)
 MAKEUP_NAME = "调休上班"
+CHINA = ZoneInfo("Asia/Shanghai")  # the statutory calendar is China's, whatever a unit's timezone
 
 Period = tuple[time, time]
 
@@ -72,10 +75,10 @@ def default_years() -> list[int]:
 def load_calendar(session: Session) -> WorkCalendar:
     """The stored exceptions and periods (the default periods while none are stored), as of this transaction.
 
-    Every working-clock transition needs the calendar, so it is cached: per process, under a fingerprint of
-    the two tables that one small statement reads once per transaction (so a change committed by another
-    process is seen by the next transaction), and per transaction after that. Writes through this module
-    (set_day, import_days, seed_calendar) drop both caches at once; write calendar rows only through them.
+    Every working-clock transition needs the calendar, so it is cached: per process, under the calendar's
+    version that one small statement reads once per transaction (so a change committed by anyone is seen by
+    the next transaction), and per transaction after that. Writes through this module (set_day, import_days,
+    seed_calendar) also drop both caches at once, so the writing transaction sees its own change.
     """
     session = session() if isinstance(session, scoped_session) else session  # db.session is one
     memo = session.info.get(_MEMO)
@@ -97,14 +100,10 @@ _MEMO = "rectify.work_calendar"
 _CACHE: dict[str, tuple] = {}  # "last": (engine, fingerprint, WorkCalendar) of the last calendar this process read
 
 
-def _fingerprint(session: Session) -> tuple:
-    """What changes whenever a calendar day or a working period is added, removed or changed through this module
-    (set_day and seeding stamp updated_at; a flipped day also moves the workday count)."""
-    days = (func.count(), func.max(CalendarDay.updated_at), func.sum(case((CalendarDay.workday, 1), else_=0)))
-    periods = (func.count(), func.min(WorkPeriod.starts), func.max(WorkPeriod.ends))
-    parts = [select(f).select_from(CalendarDay).scalar_subquery() for f in days]
-    parts += [select(f).select_from(WorkPeriod).scalar_subquery() for f in periods]
-    return tuple(session.execute(select(*parts)).one())
+def _fingerprint(session: Session) -> int | None:
+    """The calendar's version: database triggers bump it on every write to calendar_days or work_periods, by
+    anyone (decision 0031), so no edit can keep it unchanged the way a count or a latest time could."""
+    return session.scalar(select(CalendarVersion.version).where(CalendarVersion.id == 1))
 
 
 def _read_calendar(session: Session) -> WorkCalendar:
@@ -276,6 +275,24 @@ def set_day(session: Session, *, day: date, workday: bool, name: str | None, now
     return row
 
 
+def statutory_years(now: datetime) -> list[int]:
+    """The years a running install must know: the current one (China's calendar year) and the next."""
+    year = now.astimezone(CHINA).year
+    return [year, year + 1]
+
+
+def keep_calendar(session: Session, *, now: datetime) -> int:
+    """Seed the current and next year's statutory days if anything is missing (idempotent); return rows written."""
+    return seed_calendar(session, years=statutory_years(now), now=now)
+
+
+def years_without_days(session: Session, *, years: list[int]) -> list[int]:
+    """The years among `years` with no calendar day stored at all (no holidays, no make-up workdays)."""
+    stored = {day.year for day in session.scalars(
+        select(CalendarDay.day).where(CalendarDay.day.between(date(min(years), 1, 1), date(max(years), 12, 31))))}
+    return [year for year in years if year not in stored]
+
+
 def estimated_years(session: Session) -> list[int]:
     """List the years whose stored calendar is still the library's estimate (for a health warning)."""
     days = session.scalars(select(CalendarDay.day).where(CalendarDay.source == DaySource.ESTIMATED))
@@ -299,3 +316,20 @@ def year_view(session: Session, *, year: int) -> dict:
     periods = load_calendar(session).periods
     return {"year": year, "days": days,
             "periods": [{"starts": s.strftime("%H:%M"), "ends": e.strftime("%H:%M")} for s, e in periods]}
+
+
+# --- time zones ------------------------------------------------------------------------------
+
+def check_timezone(name: str) -> str:
+    """An IANA zone name (not "localtime" or a path), else Invalid."""
+    if name not in _zones():
+        raise Invalid(f"unknown timezone {name!r}", errors={"timezone": ["not an IANA timezone"]})
+    return name
+
+
+@cache
+def _zones() -> frozenset[str]:
+    """IANA names, less what some systems add that depends on the host ("localtime", posix/, right/)."""
+    host_specific = ("localtime", "posixrules", "Factory")
+    return frozenset(name for name in available_timezones()
+                     if name not in host_specific and not name.startswith(("posix/", "right/")))

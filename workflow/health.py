@@ -10,7 +10,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from models import JobRun, OutboxMessage, SchedulerLease, WebhookDelivery
 from models.base import db
-from workflow.calendar import estimated_years
+from models.enums import DeliveryStatus
+from workflow.calendar import estimated_years, statutory_years, years_without_days
 
 LEASE = "scheduler"
 
@@ -46,9 +47,14 @@ def scheduler_status(*, now: datetime) -> dict:
 
 
 def warnings(*, now: datetime) -> list[str]:
-    """Things an operator should fix: a working calendar that is still the library's estimate."""
-    return [f"the working calendar for {year} is the holiday library's estimate; import the official "
-            "schedule through /api/v1/calendar" for year in estimated_years(db.session) if year <= now.year + 1]
+    """Things an operator should fix: a current or next year without any statutory day, or one that is still
+    the library's estimate."""
+    missing = [f"the working calendar has no statutory holidays for {year}: working time would count them as "
+               "workdays; run `flask calendar seed` or import the schedule through /api/v1/calendar"
+               for year in years_without_days(db.session, years=statutory_years(now))]
+    return missing + [f"the working calendar for {year} is the holiday library's estimate; import the official "
+                      "schedule through /api/v1/calendar" for year in estimated_years(db.session)
+                      if year <= now.year + 1]
 
 
 # --- operational warnings (each its own check; /healthz lists what they say) -----------------------------
@@ -103,12 +109,12 @@ def outbox_warnings(*, now: datetime) -> list[str]:
 def deliveries_waiting(*, now: datetime) -> dict[str, int]:
     """Webhook deliveries pending, dead (dead letters), and dead within the last day."""
     counts = dict(db.session.execute(select(WebhookDelivery.status, func.count())
-                                     .where(WebhookDelivery.status.in_(("pending", "dead")))
+                                     .where(WebhookDelivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.DEAD)))
                                      .group_by(WebhookDelivery.status)).all())
     recent = db.session.scalar(select(func.count()).where(
-        WebhookDelivery.status == "dead", WebhookDelivery.next_attempt_at > now - DEAD_LETTER_WINDOW))
-    return {"deliveries_pending": counts.get("pending", 0), "dead_letters": counts.get("dead", 0),
-            "dead_letters_last_day": recent}
+        WebhookDelivery.status == DeliveryStatus.DEAD, WebhookDelivery.next_attempt_at > now - DEAD_LETTER_WINDOW))
+    return {"deliveries_pending": counts.get(DeliveryStatus.PENDING, 0),
+            "dead_letters": counts.get(DeliveryStatus.DEAD, 0), "dead_letters_last_day": recent}
 
 
 def dead_letter_warnings(*, now: datetime) -> list[str]:

@@ -1,6 +1,7 @@
-"""Who sees what: a supervisor their unit's subtree, an officer their grids, a handler their unit."""
+"""Who sees what: a supervisor their unit's subtree, an officer their grids (and the placeless shortfalls of
+their unit's subtree), a handler their unit."""
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from models import Problem, Unit, User, user_grids
 from models.enums import Role
@@ -20,7 +21,11 @@ def problem_filter(actor: User) -> ColumnElement[bool]:
         return or_(Problem.grid_unit_id.in_(units), Problem.unit_id.in_(units))
     if actor.role == Role.OFFICER:
         grids = select(user_grids.c.grid_id).where(user_grids.c.user_id == actor.id)
-        return Problem.grid_id.in_(grids)
+        if actor.unit is None:
+            return Problem.grid_id.in_(grids)
+        # Shortfalls without a place (decision 0091): those of units in the officer's own unit's subtree.
+        placeless = and_(Problem.grid_id.is_(None), Problem.grid_unit_id.in_(subtree_ids(actor.unit)))
+        return or_(Problem.grid_id.in_(grids), placeless)
     if actor.role == Role.HANDLER and actor.unit_id is not None:
         return Problem.unit_id == actor.unit_id
     return false()

@@ -40,6 +40,7 @@ from tests.api.helpers import assert_problem_json
 from tests.api.test_evidence import photo
 from tests.factories import NATURAL, World
 from tests.gas import passing, valid_code
+from tests.workflow.roster.test_imports import filled
 from workflow import org
 from workflow.escalation import rules
 from workflow.evidence import attachments
@@ -61,10 +62,21 @@ PERSONAS = {
 }
 
 # Reachable without a bearer token. The signed attachment URL carries its own proof (an HMAC and an expiry).
-PUBLIC = {"GET /healthz", "GET /livez", "GET /docs", "GET /openapi.json"}
+PUBLIC = {"GET /healthz", "GET /livez", "GET /docs", "GET /docs/{name}", "GET /openapi.json"}
+PROBES = {"GET /healthz", "GET /livez"}  # documented in /openapi.json too, without a token
 SIGNED = {"GET /api/v1/attachments/{attachment_id}/content", "GET /api/v1/inspection-photos/{photo_id}/content"}
 # For the monitoring system, not for users: METRICS_TOKEN or a loopback caller (tests/ops/test_metrics.py).
 OPERATOR = {"GET /metrics"}
+# The console's pages take a signed-in session, not a token; what each persona gets there is tested in
+# tests/console/ (a sibling's problem page 404, dispatch and patrols 403 for handlers and officers).
+CONSOLE_OPEN = {"GET /console/login", "POST /console/login", "GET /console/static/{filename}",
+                "POST /console/language/{code}"}
+CONSOLE = CONSOLE_OPEN | {
+    "GET /console/", "GET /console/dashboard", "GET /console/dispatch", "GET /console/map", "GET /console/password",
+    "GET /console/patrols", "GET /console/problems", "GET /console/problems/export",
+    "GET /console/problems/{problem_id}", "GET /console/problems/{problem_id}/map.svg", "GET /console/statistics",
+    "GET /console/statistics/reports/{report_id}.xlsx", "POST /console/logout", "POST /console/password",
+    "POST /console/problems/{problem_id}/actions"}
 
 
 def expect(default: int, **by_persona: int) -> dict[str, int]:
@@ -158,6 +170,17 @@ def _checkin(scene: Scene) -> dict:
     return {"point_id": scene.id("market"), "lat": 35.0621, "lng": 118.3561, "result": "ok"}
 
 
+def _activity(scene: Scene) -> dict:
+    return {"kind": "volunteer_day", "starts_at": (scene.world.now - timedelta(hours=1)).isoformat(),
+            "unit_id": scene.id("east"), "participants": 12, "place": "东关早市"}
+
+
+def takes_part(status: int) -> dict[str, int]:
+    """A list's activities: those who see the list, and officers of a unit taking part; handlers 403."""
+    return expect(403, admin=status, supervisor_own=status, supervisor_parent=status, supervisor_other=404,
+                  officer_own=status, officer_other=404)
+
+
 def _upload(scene: Scene) -> dict:
     return {"kind": "other", "file": (io.BytesIO(PHOTO), "photo.jpg")}
 
@@ -190,6 +213,7 @@ def _inspection(scene: Scene) -> dict:
 
 
 PHOTO = photo()  # a JPEG with EXIF time and GPS at the market, made once
+ROSTER = filled(units=[("MX1", "矩阵单位", "district", None, None)])  # a roster import of one unit
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
 FUTURE_DAY = "2099-01-05"  # the calendar is kept across tests: the admin's correction is removed afterwards
 
@@ -207,8 +231,23 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/categories": Case(everyone(200)),
     "POST /api/v1/categories": Case(admin_only(201), {"code": "matrix", "name": "矩阵", "limits": NATURAL}),
     "GET /api/v1/users": Case(supervisors(200)),
-    "POST /api/v1/users": Case(admin_only(201), lambda s: {"name": "新队员", "role": "handler",
-                                                          "unit_id": s.id("squad")}),
+    # People: admins everyone; supervisors the officers and handlers of their subtree (docs/decisions/0071)
+    "POST /api/v1/users": Case(east_creation(201), lambda s: {"name": "新队员", "role": "handler",
+                                                             "unit_id": s.id("squad")}),
+    "GET /api/v1/users/{user_id}": Case(east_object(200)),
+    "PATCH /api/v1/users/{user_id}": Case(east_object(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    # --- the roster: reference rows edited (If-Match) and retired by admins; the admin trail
+    "PATCH /api/v1/units/{unit_id}": Case(admin_only(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/grids/{grid_id}": Case(everyone(200)),
+    "PATCH /api/v1/grids/{grid_id}": Case(admin_only(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/points/{point_id}": Case(everyone(200)),
+    "PATCH /api/v1/points/{point_id}": Case(admin_only(200), {"active": False}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/categories/{category_id}": Case(everyone(200)),
+    "PATCH /api/v1/categories/{category_id}": Case(admin_only(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
+    "GET /api/v1/admin-events": Case(admin_only(200)),
+    "POST /api/v1/imports": Case(admin_only(200), lambda s: {"file": (io.BytesIO(ROSTER), "roster.xlsx")},
+                                 multipart=True),
+    "GET /api/v1/imports/template": Case(admin_only(200)),
     "GET /api/v1/me": Case(everyone(200)),
     "GET /api/v1/calendar": Case(everyone(200), query={"year": 2026}),
     "POST /api/v1/calendar/days": Case(admin_only(200), {"days": [{"day": FUTURE_DAY, "workday": True}]}),
@@ -217,6 +256,7 @@ MATRIX: dict[str, Case] = {
     "DELETE /api/v1/me/tokens/{token_id}": Case(expect(404, officer_own=204)),
     "GET /api/v1/users/{user_id}/tokens": Case(expect(403, admin=200, officer_own=200)),
     "POST /api/v1/users/{user_id}/tokens": Case(admin_only(201), {"label": "phone"}),
+    "PUT /api/v1/users/{user_id}/password": Case(admin_only(200), {"password": "a temporary one"}),
     "DELETE /api/v1/users/{user_id}/tokens/{token_id}": Case(expect(403, admin=204, officer_own=204)),
     # --- problems
     "GET /api/v1/problems": Case(everyone(200)),
@@ -245,7 +285,7 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/patrol-plans": Case(supervisors(200)),
     "POST /api/v1/patrol-plans": Case(east_creation(201), _plan),
     "GET /api/v1/patrol-plans/{plan_id}": Case(east_object(200)),
-    "PATCH /api/v1/patrol-plans/{plan_id}": Case(east_object(200), {"name": "改名"}),
+    "PATCH /api/v1/patrol-plans/{plan_id}": Case(east_object(200), {"name": "改名"}, headers={"If-Match": '"1"'}),
     "POST /api/v1/patrol-plans/{plan_id}/pause": Case(east_object(200)),
     "POST /api/v1/patrol-plans/{plan_id}/resume": Case(east_object(200)),
     "GET /api/v1/patrol-rounds": Case(everyone(200)),
@@ -256,12 +296,16 @@ MATRIX: dict[str, Case] = {
     "GET /api/v1/patrol-rounds/{round_id}/checkins": Case(sees_round(200)),
     "POST /api/v1/patrol-rounds/{round_id}/findings": Case(walks_round(201), _report),
     "POST /api/v1/patrol-rounds/{round_id}/complete": Case(walks_round(200), {}),
+    # The walker passes the role and scope checks; a problem the checklist does not list is then 422.
+    "POST /api/v1/patrol-rounds/{round_id}/outcomes": Case(walks_round(422), {"problem_id": 999999,
+                                                                              "outcome": "fixed"}),
     # --- escalation rules: supervisors for their subtree; the inbox is personal; webhooks admin
     "GET /api/v1/escalation-rules": Case(supervisors(200)),
     "POST /api/v1/escalation-rules": Case(east_creation(201), lambda s: {"name": "矩阵规则", "trigger": "at_due",
                                                                          "unit_id": s.id("east")}),
     "GET /api/v1/escalation-rules/{rule_id}": Case(east_object(200)),
-    "PATCH /api/v1/escalation-rules/{rule_id}": Case(east_object(200), {"name": "改名"}),
+    "PATCH /api/v1/escalation-rules/{rule_id}": Case(east_object(200), {"name": "改名"},
+                                                      headers={"If-Match": '"1"'}),
     "POST /api/v1/escalation-rules/dry-run": Case(supervisors(200), {"name": "草稿", "trigger": "at_due"}),
     "GET /api/v1/me/notifications": Case(everyone(200)),
     # --- the to-do queue: everyone has one (their own, computed from what they may act on)
@@ -277,7 +321,8 @@ MATRIX: dict[str, Case] = {
                                          supervisor_other=201),
                                   {"url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", "format": "wecom",
                                    "events": ["problem.created"]}),
-    "PATCH /api/v1/webhooks/{webhook_id}": Case(manages_hook(200), {"active": False}),
+    "PATCH /api/v1/webhooks/{webhook_id}": Case(manages_hook(200), {"active": False},
+                                                   headers={"If-Match": '"1"'}),
     "GET /api/v1/webhooks/{webhook_id}/deliveries": Case(manages_hook(200)),
     "POST /api/v1/webhook-deliveries/{delivery_id}/redrive": Case(manages_hook(200)),
     # --- statistics: supervisors (their subtree) and admins
@@ -323,6 +368,11 @@ MATRIX: dict[str, Case] = {
         east_object(200), {"template_code": "gas_safety", "tags": ["bottled_gas"]}, ids={"list_id": "campaign"}),
     "GET /api/v1/problem-lists/{list_id}/coverage": Case(east_object(200), ids={"list_id": "campaign"}),
     "GET /api/v1/problem-lists/{list_id}/inspection-ledger": Case(east_object(200), ids={"list_id": "campaign"}),
+    # --- campaign activities and the campaign report
+    "GET /api/v1/problem-lists/{list_id}/activities": Case(takes_part(200)),
+    "POST /api/v1/problem-lists/{list_id}/activities": Case(takes_part(201), _activity),
+    "GET /api/v1/problem-lists/{list_id}/activity-totals": Case(takes_part(200)),
+    "GET /api/v1/problem-lists/{list_id}/report": Case(east_object(200)),
 }
 
 # Which scene object a path placeholder names, unless the case says otherwise.
@@ -331,7 +381,8 @@ DEFAULT_IDS = {"unit_id": "east", "problem_id": "problem", "list_id": "full_list
                "delivery_id": "delivery", "user_id": "officer", "token_id": "officer_token",
                "attachment_id": "attachment", "report_id": "unit_report",
                "party_id": "party", "inspection_id": "inspection", "order_id": "order",
-               "photo_id": "inspection_photo", "code": "template"}
+               "photo_id": "inspection_photo", "code": "template", "grid_id": "east_grid", "point_id": "market",
+               "category_id": "hawker"}
 
 CONVERTER = re.compile(r"<(?:[^:<>]+:)?([a-z_]+)>")
 
@@ -355,24 +406,37 @@ def openapi_routes(client) -> set[str]:
 
 def test_every_route_has_an_entry_in_the_matrix(app):
     routes = app_routes(app)
-    assert sorted(routes - set(MATRIX) - PUBLIC - SIGNED - OPERATOR) == [], \
+    assert sorted(routes - set(MATRIX) - PUBLIC - SIGNED - OPERATOR - CONSOLE) == [], \
         "add these routes to the authorization matrix"
-    assert sorted((set(MATRIX) | PUBLIC | SIGNED | OPERATOR) - routes) == [], "these matrix entries name no route"
+    assert sorted((set(MATRIX) | PUBLIC | SIGNED | OPERATOR | CONSOLE) - routes) == [], \
+        "these matrix entries name no route"
+
+
+@pytest.mark.parametrize("key", sorted(CONSOLE - CONSOLE_OPEN))
+def test_every_console_page_needs_a_session(client, world, key):
+    """Without a session a page sends the browser to the login, and a form is refused (no CSRF token of a
+    session): nothing is shown or written. A bearer token is no console session."""
+    method, path = _fill(key)
+    response = client.open(path, method=method, headers=world.auth("admin"))
+    if method == "GET":
+        assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")
+    else:
+        assert response.status_code == 400
 
 
 def test_openapi_lists_exactly_the_api_routes_and_each_needs_a_token_but_the_signed_one(app, client):
     api_routes = {key for key in app_routes(app) if key.split(" ", 1)[1].startswith("/api/")}
-    assert openapi_routes(client) == api_routes
+    assert openapi_routes(client) == api_routes | PROBES
     spec = client.get("/openapi.json").json
     assert spec["security"] == [{"bearer": []}]
     unguarded = {f"{method.upper()} {path}" for path, item in spec["paths"].items() for method, op in item.items()
                  if isinstance(op, dict) and op.get("security") == []}
-    assert unguarded == SIGNED
+    assert unguarded == SIGNED | PROBES
 
 
 @pytest.mark.parametrize("key", sorted(PUBLIC))
 def test_public_routes_need_no_token(client, key):
-    response = client.get(key.split(" ", 1)[1])
+    response = client.get(key.split(" ", 1)[1].replace("{name}", "swagger-ui.css"))
     assert response.status_code == 200, key
 
 
@@ -529,6 +593,7 @@ BUILDERS: dict[str, Callable[[Scene], int]] = {
 def build_scene(world: World) -> Scene:
     """The world's fixed places and people; the rest of the scene is made on demand (see BUILDERS)."""
     return Scene(world, {"east": world.units["east"].id, "squad": world.units["squad"].id,
+                         "hawker": world.categories["hawker"].id,
                          "east_grid": world.grids["east"].id, "market": world.points["market"].id,
                          "officer": world.users["officer"].id})
 

@@ -15,7 +15,7 @@ def test_the_echo_endpoint_exists_only_where_the_config_says_and_answers_like_we
                                                                "markdown": {"content": "**新问题上报** LY-1"}})
     assert answer.json == {"errcode": 0, "errmsg": "ok"} and "LY-1" in caplog.text
     assert client.post("/dev/robot-echo", json={"msgtype": "image"}).json["errcode"] == 40008
-    assert not Testing.DEV_ROBOT_ECHO and not Testing.WEBHOOK_ALLOW_PRIVATE_URLS
+    assert not Testing.DEV_ROBOT_ECHO and not Development.WEBHOOK_ALLOW_PRIVATE
 
 
 def test_the_demo_seeds_one_wecom_robot_at_the_echo_endpoint(ctx):

@@ -14,15 +14,16 @@ from workflow.escalation import firing
 from workflow.notifications import delivery
 
 RULE_KEYS = {"id", "name", "trigger", "stage", "fraction", "after_minutes", "threshold", "window_days", "level",
-             "notify", "effects", "categories", "severities", "unit_id", "active"}
+             "notify", "effects", "categories", "severities", "unit_id", "active", "failing", "failing_since",
+             "last_error", "version"}
 NOTIFICATION_KEYS = {"id", "type", "title", "body", "problem_id", "round_id", "created_at", "read_at"}
-# These tests' receiver is the discard port on 127.0.0.1 (refused at once): they allow private addresses.
-pytestmark = pytest.mark.usefixtures("private_webhooks")
-WEBHOOK_KEYS = {"id", "url", "events", "active", "format", "unit_id"}
+WEBHOOK_KEYS = {"id", "url", "events", "active", "version", "format", "unit_id"}
 DELIVERY_KEYS = {"id", "webhook_id", "event_id", "event_type", "status", "attempts", "next_attempt_at", "last_error",
                  "delivered_at"}
 DEAD_URL = "http://127.0.0.1:9/hook"  # the discard port: nothing listens, the connection is refused at once
 SECRET = "s3cret-s3cret-s3cret"
+
+V1 = {"If-Match": '"1"'}  # a rule as made
 
 
 
@@ -200,7 +201,7 @@ def test_a_rule_outside_the_callers_subtree_is_404_but_a_city_wide_one_is_visibl
     assert_problem_json(unknown, 404, "not-found")
     assert set(hidden.json) == set(unknown.json)
     patch = client.patch(f"/api/v1/escalation-rules/{east['id']}", json={"active": False},
-                         headers=world.auth("west_supervisor"))
+                         headers=world.auth("west_supervisor", **V1))
     assert_problem_json(patch, 404, "not-found")
     visible = client.get(f"/api/v1/escalation-rules/{city['id']}", headers=world.auth("west_supervisor"))
     assert visible.status_code == 200 and visible.json == city
@@ -222,9 +223,9 @@ def test_the_rule_list_is_keyset_paged(client, world):
 def test_patch_retires_a_rule(client, world):
     rule = make_rule(client, world, by="east_supervisor", unit_id=world.units["east"].id)
     response = client.patch(f"/api/v1/escalation-rules/{rule['id']}", json={"active": False},
-                            headers=world.auth("east_supervisor"))
+                            headers=world.auth("east_supervisor", **V1))
     assert response.status_code == 200, response.json
-    assert response.json == rule | {"active": False}
+    assert response.json == rule | {"active": False, "version": 2}
     again = client.get(f"/api/v1/escalation-rules/{rule['id']}", headers=world.auth("admin"))
     assert again.json["active"] is False
 
@@ -239,7 +240,7 @@ def test_patch_with_nothing_to_change_is_422(client, world):
                                          ({"notify": ["boss"]}, "notify"), ({"notify": ["user:999999"]}, "notify")])
 def test_patch_validates_like_create_and_changes_nothing_on_422(client, world, body, field):
     rule = make_rule(client, world)
-    response = client.patch(f"/api/v1/escalation-rules/{rule['id']}", json=body, headers=world.auth("admin"))
+    response = client.patch(f"/api/v1/escalation-rules/{rule['id']}", json=body, headers=world.auth("admin", **V1))
     assert_problem_json(response, 422, "validation")
     assert field in response.json["errors"], response.json
     assert client.get(f"/api/v1/escalation-rules/{rule['id']}", headers=world.auth("admin")).json == rule
@@ -248,11 +249,11 @@ def test_patch_validates_like_create_and_changes_nothing_on_422(client, world, b
 def test_a_supervisor_may_not_move_a_rule_out_of_their_subtree_or_edit_a_city_wide_one(client, world):
     east = make_rule(client, world, by="east_supervisor", unit_id=world.units["east"].id)
     moved = client.patch(f"/api/v1/escalation-rules/{east['id']}", json={"unit_id": world.units["west"].id},
-                         headers=world.auth("east_supervisor"))
+                         headers=world.auth("east_supervisor", **V1))
     assert_problem_json(moved, 403, "forbidden")
     city = make_rule(client, world)
     edited = client.patch(f"/api/v1/escalation-rules/{city['id']}", json={"active": False},
-                          headers=world.auth("east_supervisor"))
+                          headers=world.auth("east_supervisor", **V1))
     assert_problem_json(edited, 403, "forbidden")
     assert client.get(f"/api/v1/escalation-rules/{city['id']}", headers=world.auth("admin")).json == city
     assert client.get(f"/api/v1/escalation-rules/{east['id']}", headers=world.auth("admin")).json == east
@@ -471,7 +472,7 @@ def test_a_retired_rule_no_longer_fires(client, world, app):
     world.report(at=NOW)
     rule = make_rule(client, world, trigger="at_due", stage="dispatch")
     retired = client.patch(f"/api/v1/escalation-rules/{rule['id']}", json={"active": False},
-                           headers=world.auth("admin"))
+                           headers=world.auth("admin", **V1))
     assert retired.status_code == 200, retired.json
     assert sweep(NOW + timedelta(hours=2)) == []
     assert count(EscalationFiring) == 0
@@ -645,3 +646,21 @@ def test_a_supervisor_tries_rules_of_their_own_subtree_only(client, world):
     sibling = client.post("/api/v1/escalation-rules/dry-run", json=draft | {"unit_id": world.units["west"].id},
                           headers=world.auth("east_supervisor"))
     assert_problem_json(sibling, 403)
+
+
+def test_a_supervisors_hot_point_rule_is_accepted_and_every_later_sweep_still_runs(client, world):
+    """Issue 21, item 1: this exact rule made every sweep raise TypeError and nothing escalated anywhere."""
+    body = {"name": "到期标热点", "trigger": "at_due", "level": 1, "unit_id": world.units["district"].id,
+            "effects": {"hot_days": 3}}
+    response = client.post("/api/v1/escalation-rules", json=body, headers=world.auth("supervisor"))
+    assert response.status_code == 201, response.json
+    assert response.json["failing"] is False and response.json["last_error"] is None
+    other = make_rule(client, world, name="到期催办")
+    world.report()
+
+    fired = sweep(NOW + timedelta(minutes=61))
+
+    assert len(fired) == 2
+    assert {rule["failing"] for rule in client.get("/api/v1/escalation-rules",
+                                                   headers=world.auth("admin")).json["items"]} == {False}
+    assert other["id"] in {f.rule_id for f in db.session.scalars(select(EscalationFiring))}

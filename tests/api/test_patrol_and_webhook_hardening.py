@@ -83,7 +83,7 @@ def report(world) -> None:
     db.session.commit()
 
 
-def test_one_hook_whose_sender_blows_up_does_not_stop_the_others(client, world, private_webhooks):
+def test_one_hook_whose_sender_blows_up_does_not_stop_the_others(client, world):
     bad, good = hook(client, world, "http://127.0.0.1:9/bad"), hook(client, world, "http://127.0.0.1:9/good")
     report(world)
     delivery.fan_out(now=NOW)
@@ -109,7 +109,7 @@ class Redirecting(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_redirect_is_a_failed_delivery_not_a_success(client, world, private_webhooks):
+def test_a_redirect_is_a_failed_delivery_not_a_success(client, world):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -124,9 +124,10 @@ def test_a_redirect_is_a_failed_delivery_not_a_success(client, world, private_we
     assert (row.status, row.last_error) == ("pending", "HTTP 302")
 
 
-def test_a_paused_webhook_keeps_its_deliveries_until_it_is_active_again(client, world, private_webhooks):
+def test_a_paused_webhook_keeps_its_deliveries_until_it_is_active_again(client, world):
     hook_id = hook(client, world, "http://127.0.0.1:9/hook")
-    patched = client.patch(f"/api/v1/webhooks/{hook_id}", json={"active": False}, headers=world.auth("admin"))
+    patched = client.patch(f"/api/v1/webhooks/{hook_id}", json={"active": False},
+                           headers=world.auth("admin", **{"If-Match": '"1"'}))
     assert (patched.status_code, patched.json["active"]) == (200, False)
     report(world)
     delivery.fan_out(now=NOW)
@@ -135,4 +136,4 @@ def test_a_paused_webhook_keeps_its_deliveries_until_it_is_active_again(client, 
     assert_problem_json(client.patch(f"/api/v1/webhooks/{hook_id}", json={}, headers=world.auth("admin")), 422)
     # a city-wide hook is not one a supervisor manages: for them it does not exist
     assert_problem_json(client.patch(f"/api/v1/webhooks/{hook_id}", json={"active": True},
-                                     headers=world.auth("supervisor")), 404)
+                                     headers=world.auth("supervisor", **{"If-Match": '"2"'})), 404)

@@ -123,7 +123,7 @@ def test_plans_are_listed_only_within_the_callers_unit_subtree(client, world):
 
 def test_patch_edits_a_plan_and_an_empty_patch_is_422(client, world):
     plan_id = post_plan(client, world).json["id"]
-    url, headers = f"/api/v1/patrol-plans/{plan_id}", world.auth("east_supervisor")
+    url, headers = f"/api/v1/patrol-plans/{plan_id}", world.auth("east_supervisor", **{"If-Match": '"1"'})
     response = client.patch(url, json={"name": "东关夜市巡查", "windows": MEALS[2:]}, headers=headers)
     assert response.status_code == 200, response.json
     assert (response.json["name"], [w["label"] for w in response.json["windows"]]) == ("东关夜市巡查", ["晚"])
@@ -254,3 +254,17 @@ def test_a_round_of_another_officer_is_404(client, world, app, what):
     response = post(client, world, round_["id"], what, body.get(what), by="west_officer")
     assert response.status_code == 404
     assert client.get(f"/api/v1/patrol-rounds/{round_['id']}", headers=world.auth("west_officer")).status_code == 404
+
+
+def test_an_officer_records_the_outcome_of_a_listed_problem_and_the_round_shows_it(client, world, app):
+    waiting = world.to_state("verifying")
+    round_ = lunch_round(client, world, app)
+    assert round_["checklist"]["verify_problem_ids"] == [waiting.id]
+    body = {"problem_id": waiting.id, "outcome": "fixed", "note": "已清理"}
+    first = post(client, world, round_["id"], "outcomes", body)
+    assert (first.status_code, first.json["kind"], first.json["finding_id"]) == (201, "verify", None), first.json
+    assert post(client, world, round_["id"], "outcomes", body).status_code == 200
+    shown = client.get(f"/api/v1/patrol-rounds/{round_['id']}", headers=world.auth("officer")).json
+    assert [(o["problem_id"], o["outcome"]) for o in shown["checklist_outcomes"]] == [(waiting.id, "fixed")]
+    bad = post(client, world, round_["id"], "outcomes", {"problem_id": waiting.id, "outcome": "gone"})
+    assert bad.status_code == 422

@@ -26,7 +26,8 @@ def test_a_campaign_shows_live_progress_of_its_problems(client, world, app):
     app.config["TEST_NOW"] = NOW + timedelta(hours=2)  # the report's dispatch hour has passed
     progress = client.get(f"/api/v1/problem-lists/{list_id}", headers=world.auth("east_supervisor")).json["progress"]
     assert progress == {"total": 3, "by_state": {"closed": 1, "rectifying": 1, "reported": 1}, "open": 2,
-                        "overdue": 1, "on_time_rate": 1.0}
+                        "closed": 1, "overdue": 1, "closed_on_time": 1, "closed_with_deadline": 1,
+                        "on_time_rate": 1.0}
     listed = client.get(f"/api/v1/problems?list_id={list_id}", headers=world.auth("east_supervisor")).json
     assert sorted(p["id"] for p in listed["items"]) == sorted([closed.id, rectifying.id, reported.id])
 
@@ -65,3 +66,36 @@ def test_a_list_with_bad_fields_is_422(client, world):
     assert_problem_json(new_list(client, world, kind="party"), 422)
     assert_problem_json(new_list(client, world, unit_ids=[99999]), 422)
     assert_problem_json(new_list(client, world, starts_on="2026-12-01", ends_on=str(date(2026, 11, 1))), 422)
+
+
+def test_a_drive_shows_its_stars_with_their_progress_and_rolls_them_up(client, world):
+    drive = new_list(client, world, name="五星支部创建").json
+    squad = world.units["squad"].id
+    stars = [new_list(client, world, kind="star", name=name, parent_id=drive["id"], lead_unit_id=squad,
+                      target_on="2026-12-20").json for name in ("支部建设星", "发展党员星")]
+    closed, open_one = world.to_state("closed"), world.to_state("rectifying")
+    add(client, world, stars[0]["id"], closed.id, open_one.id)
+    add(client, world, stars[1]["id"], open_one.id)
+    shown = client.get(f"/api/v1/problem-lists/{drive['id']}", headers=world.auth("east_supervisor")).json
+    assert [c["name"] for c in shown["children"]] == ["支部建设星", "发展党员星"]
+    assert [c["progress"]["total"] for c in shown["children"]] == [2, 1]
+    assert shown["children"][0]["lead_unit_id"] == world.units["squad"].id
+    assert shown["children"][0]["target_on"] == "2026-12-20"
+    assert (shown["progress"]["total"], shown["progress"]["open"], shown["progress"]["closed"]) == (3, 2, 1)
+    assert stars[0]["parent_id"] == drive["id"] and shown["parent_id"] is None
+    page = client.get(f"/api/v1/problem-lists?parent_id={drive['id']}", headers=world.auth("east_supervisor"))
+    assert page.status_code == 200, page.json
+    page = page.json
+    assert [item["id"] for item in page["items"]] == [star["id"] for star in stars]
+    top = client.get("/api/v1/problem-lists?top=true", headers=world.auth("east_supervisor")).json
+    assert [item["id"] for item in top["items"]] == [drive["id"]]
+    ledger = client.get(f"/api/v1/problems?list_id={drive['id']}", headers=world.auth("east_supervisor")).json
+    assert sorted(p["id"] for p in ledger["items"]) == sorted([closed.id, open_one.id])
+
+
+def test_a_star_under_a_star_or_an_unknown_parent_is_422(client, world):
+    drive = new_list(client, world).json
+    star = new_list(client, world, kind="star", parent_id=drive["id"]).json
+    assert_problem_json(new_list(client, world, kind="star", parent_id=star["id"]), 422, "validation")
+    assert_problem_json(new_list(client, world, kind="star", parent_id=99999), 422, "validation")
+    assert_problem_json(new_list(client, world, kind="star", parent_id="1"), 422, "validation")

@@ -96,18 +96,28 @@ def test_nothing_overdue_gives_null_amounts(client, world):
 
 
 def test_recurrence_is_the_same_category_at_the_same_place_within_thirty_days(client, world):
-    world.report(at=NOW - timedelta(days=40))                   # too long before anything in the period
-    second = world.report(at=NOW - timedelta(days=20))          # 20 days after the first: recurred
+    # Each resolved on the spot (fixed at its report), so the next one there is a recurrence (反弹).
+    world.report(at=NOW - timedelta(days=40), resolved_on_site=True)           # too long before the period
+    second = world.report(at=NOW - timedelta(days=20), resolved_on_site=True)  # 20 days after the first: recurred
     third = world.report(at=NOW)                                # 20 days after the second: recurred
     world.report(category="shopfront", at=NOW)                 # the first shop-front case there
     world.report(by="west_officer", point="night", at=NOW)      # elsewhere
-    duplicate = world.report(at=NOW + timedelta(minutes=1))
+    duplicate = world.report(at=NOW + timedelta(minutes=1))     # the third is still open: a duplicate
     world.act(duplicate, "cancel", by="supervisor", at=minutes(2), reason="duplicate")
     period = {"from": "2026-10-31", "to": "2026-11-25"}
     totals = summary(client, world, **period)["totals"]
     assert (totals["reported"], totals["cancelled"], totals["recurred"]) == (5, 1, 2)
     assert totals["recurrence_rate"] == 0.5
     assert sorted(drill(client, world, figure="recurred", **period)) == sorted([second.id, third.id])
+
+
+def test_a_second_report_minutes_after_an_open_one_is_not_counted_recurred(client, world):
+    first = world.report(at=NOW)
+    second = world.report(at=NOW + timedelta(minutes=5))
+    totals = summary(client, world, **{"from": "2026-11-25", "to": "2026-11-25"})["totals"]
+    assert (totals["reported"], totals["recurred"]) == (2, 0)
+    shown = client.get(f"/api/v1/problems/{second.id}", headers=world.auth("supervisor")).json
+    assert (shown["recurrence_of"], shown["possible_duplicate_of"]) == (None, first.id)
 
 
 def test_weeks_are_grouped_in_sql_and_drill_down(client, world):
@@ -139,3 +149,28 @@ def test_a_problem_on_two_lists_counts_in_each_list_and_once_in_the_totals(clien
     assert rows[star.id]["stage_times"]["dispatch"]["natural_p90_s"] == 600
     assert body["totals"]["stage_times"]["dispatch"] == {"count": 2, "natural_avg_s": 900, "natural_p90_s": 1200,
                                                          "working_avg_s": 900, "working_p90_s": 1200}
+
+
+def test_statistics_by_list_show_only_the_lists_the_caller_may_see(client, world):
+    """Issue 21, item 12: supervisor B got 404 on a list of unit A, yet group_by=list showed B its name and
+    count (B sees the problem, which lies in B's grid) and its drill-down."""
+    from models.base import db
+    from workflow.ledger import lists
+    west_problem = world.report(by="west_officer", point="night", at=NOW)
+    secret = lists.create_list(actor=world.users["supervisor"], now=NOW, lead_unit_id=world.units["east"].id,
+                               kind="other", name="机密清单-UnitA内部督查")
+    lists.add_problems(actor=world.users["supervisor"], now=NOW, list_id=secret.id, problem_ids=[west_problem.id])
+    db.session.commit()
+    b = world.auth("west_supervisor")
+    assert client.get(f"/api/v1/problem-lists/{secret.id}", headers=b).status_code == 404
+
+    body = client.get("/api/v1/reports/summary", query_string=DAY | {"group_by": "list"}, headers=b).json
+    assert body["rows"] == []
+    assert "机密清单" not in str(body)
+    assert body["totals"]["reported"] == 1  # the problem itself is B's to count
+    drilled = client.get("/api/v1/reports/drill", query_string=DAY | {"figure": "reported", "group_by": "list",
+                                                                       "key": str(secret.id)}, headers=b).json
+    assert drilled["problem_ids"] == []
+    # The list's own side still sees it.
+    rows = {row["key"]: row for row in summary(client, world, group_by="list")["rows"]}
+    assert (rows[secret.id]["label"], rows[secret.id]["reported"]) == ("机密清单-UnitA内部督查", 1)

@@ -56,7 +56,8 @@ def test_the_daily_report_counts_yesterday_by_hand(world, wednesday):
     assert east.figures == {
         "new": 3, "closed": 1, "cancelled": 1, "overdue": 1, "overdue_max_hours": 13.0, "escalated": 1,
         "rounds_scheduled": 2, "rounds_missed": 2,
-        "top_points": [{"point_id": world.points["market"].id, "name": "东关早市", "problems": 2}]}
+        "top_points": [{"point_id": world.points["market"].id, "name": "东关早市", "problems": 2}],
+        "activities": {"activities": 0, "participants": 0, "volunteers": 0, "reached": 0, "materials": 0}}
     (west,) = reports(world.units["west"])
     assert (west.figures["new"], west.figures["overdue"], west.figures["rounds_scheduled"],
             west.figures["top_points"]) == (1, 1, 0, [])
@@ -90,7 +91,8 @@ def test_the_xlsx_holds_the_figures_and_the_overdue_problems(client, world, wedn
     assert book.sheetnames == ["汇总", "高发点位", "超期问题"]
     summary = {row[0]: row[1] for row in book["汇总"].iter_rows(min_row=2, values_only=True)}
     assert summary == {"新增问题": 3, "办结问题": 1, "撤销问题": 1, "超期未办结": 1, "最长超期（小时）": 13.0,
-                       "督办升级": 1, "计划巡查轮次": 2, "漏巡轮次": 2}
+                       "督办升级": 1, "计划巡查轮次": 2, "漏巡轮次": 2, "活动次数": 0, "活动参与人次": 0,
+                       "志愿者人次": 0, "覆盖户/人": 0, "发放资料（份）": 0}
     assert list(book["高发点位"].iter_rows(min_row=2, values_only=True)) == [("东关早市", 2)]
     overdue = list(book["超期问题"].iter_rows(min_row=2, values_only=True))
     assert [row[0] for row in overdue] == [wednesday["waiting"].code]

@@ -36,7 +36,7 @@ def test_no_planted_secret_reaches_a_log_line(app, client, world, captured_logs,
     created = client.post("/api/v1/webhooks", headers=admin, json={
         "url": url, "secret": PLANTED["webhook secret"], "events": ["problem.created"]})
     assert created.status_code == 201
-    assert client.patch(f"/api/v1/webhooks/{created.json['id']}", headers=admin,
+    assert client.patch(f"/api/v1/webhooks/{created.json['id']}", headers=admin | {"If-Match": '"1"'},
                         json={"secret": PLANTED["new webhook secret"]}).status_code == 200
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {PLANTED['wrong token']}"}).status_code == 401
     assert client.post("/api/v1/users", headers=admin, json={

@@ -63,3 +63,21 @@ def test_tick_cli_runs_every_job_as_of_the_given_instant(runner, ctx):
     assert "purge_idempotency: purged 0" in result.output
     assert "materialize_rounds: made 0 rounds" in result.output
     assert db.session.get(JobRun, "purge_idempotency").last_tick_at.isoformat() == "2026-11-26T00:00:00+00:00"
+
+
+def test_one_failing_job_stops_no_other_and_the_tick_exits_1(runner, ctx, monkeypatch):
+    """Issue 21, item 14: an exception in one job aborted `flask scheduler tick` (delivery, reports and the
+    audit anchor were skipped)."""
+    def broken(now):
+        raise TypeError("unsupported type for timedelta days component: NoneType")
+
+    monkeypatch.setitem(JOBS, "sweep_escalations", (broken, 60))
+    result = runner.invoke(args=["scheduler", "tick", "--at", "2026-11-25T10:00:00+08:00"])
+
+    assert result.exit_code == 1
+    assert "sweep_escalations: failed: TypeError" in result.output
+    assert "1 of" in result.output and "jobs failed: sweep_escalations" in result.output
+    db.session.rollback()
+    ran = {row.job_id for row in db.session.query(JobRun)}
+    assert ran == set(JOBS) - {"sweep_escalations"}
+    assert {"deliver_outbox", "make_unit_reports", "anchor_audit"} <= ran

@@ -70,7 +70,8 @@ def test_the_hash_covers_exactly_the_documented_content(world):
     officer = world.users["officer"]
 
     expected = {"action": "report", "actor_id": officer.id, "actor_name": "officer", "actor_role": "officer",
-                "at": "2026-11-25T02:00:00.000000+00:00", "fields": {}, "problem_id": problem.id, "seq": 1,
+                "at": "2026-11-25T02:00:00.000000+00:00", "problem_id": problem.id, "seq": 1,
+                "fields": {"category_code": "hawker", "category_name": "流动摊贩"},
                 "to_state": "reported"}
     canonical = json.dumps(expected, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert audit.canonical({name: getattr(event, name) for name in audit.HASHED_COLUMNS}) == canonical

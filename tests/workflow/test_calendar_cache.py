@@ -2,7 +2,7 @@
 
 from datetime import date, timedelta
 
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 from models.base import db
 from models.calendar import CalendarDay
@@ -33,7 +33,7 @@ def test_the_calendar_is_read_once_per_transaction(ctx):
     db.session.commit()
     _, statements = count_statements(lambda: load_calendar(db.session))
     queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(queries) == 1 and "calendar_days" in queries[0]  # the fingerprint: rows come from the cache
+    assert len(queries) == 1 and "calendar_version" in queries[0]  # the version: rows come from the cache
 
 
 def test_a_change_committed_elsewhere_is_seen_by_the_next_transaction(ctx):
@@ -57,3 +57,24 @@ def test_an_admin_change_is_seen_at_once_in_the_same_transaction(ctx):
     assert load_calendar(db.session).is_workday(date(2026, 3, 7))
     db.session.rollback()
     assert load_calendar(db.session).is_workday(date(2026, 3, 7)) is False
+
+
+def test_a_working_period_edited_in_the_middle_of_the_day_is_seen(ctx):
+    """Moving the end of the morning keeps the period count, the earliest start and the latest end."""
+    from datetime import time
+
+    from models.calendar import WorkPeriod
+
+    load_calendar(db.session)
+    db.session.commit()
+    morning = db.session.scalars(select(WorkPeriod).order_by(WorkPeriod.starts)).first()
+    before = morning.ends
+    # What another process or an operator's SQL does: a plain UPDATE that does not drop this process's cache.
+    db.session.execute(update(WorkPeriod).where(WorkPeriod.id == morning.id).values(ends=time(11, 30)))
+    db.session.commit()
+    try:
+        assert (morning.starts, time(11, 30)) in load_calendar(db.session).periods
+    finally:
+        db.session.execute(update(WorkPeriod).where(WorkPeriod.id == morning.id).values(ends=before))
+        db.session.commit()
+    assert (morning.starts, before) in load_calendar(db.session).periods

@@ -1,27 +1,29 @@
 """The escalation sweep: fires each due step of every rule once per clock cycle and remembers when to look next."""
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
-from models import EscalationFiring, EscalationRule, Point, Problem, ProblemEvent, Unit
-from models.base import db, upsert
-from models.enums import Action, Severity, Stage, State
-from workflow import audit, tally
+from models import EscalationFiring, EscalationRule, Point, Problem, Unit
+from models.base import db, mark_written, upsert
+from models.enums import FINISHED_STATES, Action, Severity, Stage, State, Trigger
+from workflow import tally
 from workflow.notifications import inbox, outbox
 from workflow.problems import clocks
-from workflow.problems.events import new_event
+from workflow.problems.events import Entry, EventBatch
 from workflow.scope import subtree_ids
 
-TRIGGERS = ("before_due", "at_due", "after_due", "not_dispatched", "rework", "recurrence", "extension_pending")
-STAGE_TRIGGERS = ("before_due", "at_due", "after_due", "not_dispatched")
+TRIGGERS = tuple(trigger.value for trigger in Trigger)
+STAGE_TRIGGERS = (Trigger.BEFORE_DUE, Trigger.AT_DUE, Trigger.AFTER_DUE, Trigger.NOT_DISPATCHED)
 SEVERITY_UP = {Severity.LOW.value: Severity.NORMAL.value, Severity.NORMAL.value: Severity.HIGH.value,
                Severity.HIGH.value: Severity.URGENT.value}
-CLOSED = (State.CLOSED, State.CANCELLED)
-QUIET = (*CLOSED, State.SUSPENDED)  # suspended (挂账) problems fire nothing until they resume
+QUIET = (*FINISHED_STATES, State.SUSPENDED)  # suspended (挂账) problems fire nothing until they resume
 BATCH = 500
+MAX_RETRIES = 20  # rules or problems set aside in one sweep before it gives up
+PROBLEM_RETRY = timedelta(hours=1)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,9 @@ def step_of(rule: EscalationRule, problem: Problem, scopes: dict[int, set[int]])
         return None
     if rule.trigger in STAGE_TRIGGERS:
         return _stage_step(rule, problem)
-    if rule.trigger == "rework":
+    if rule.trigger == Trigger.REWORK:
         return Step(rule, problem.updated_at, 0, None, None) if problem.rework_count >= rule.threshold else None
-    if rule.trigger == "recurrence":
+    if rule.trigger == Trigger.RECURRENCE:
         return Step(rule, problem.reported_at, 0, None, None) if len(_recurring(rule, problem)) >= rule.threshold \
             else None
     if problem.extension_requested_at is None:  # extension_pending
@@ -74,18 +76,18 @@ def _stage_step(rule: EscalationRule, problem: Problem) -> Step | None:
         return None
     if due is None or start is None:  # no limit, or the clocks are paused (挂账)
         return None
-    if rule.trigger == "not_dispatched" and (problem.state != State.REPORTED or stage != Stage.DISPATCH):
+    if rule.trigger == Trigger.NOT_DISPATCHED and (problem.state != State.REPORTED or stage != Stage.DISPATCH):
         return None
     at = _instant(rule, problem, stage, start, due)
     return Step(rule, at, cycle, stage, due)
 
 
 def _instant(rule: EscalationRule, problem: Problem, stage: str, start: datetime, due: datetime) -> datetime:
-    if rule.trigger in ("at_due", "not_dispatched"):
+    if rule.trigger in (Trigger.AT_DUE, Trigger.NOT_DISPATCHED):
         return due
     counter = clocks.Clocks(problem)
     clock = counter.clock_of(stage)
-    if rule.trigger == "after_due":
+    if rule.trigger == Trigger.AFTER_DUE:
         return counter.add(due, rule.after_minutes, clock)
     if stage == Stage.WHOLE:  # before_due on the whole case: a fraction of its span, suspensions included
         return counter.after(start, int(counter.left(start, due, clock) * rule.fraction), clock)
@@ -110,38 +112,133 @@ def _recurring(rule: EscalationRule, problem: Problem) -> list[int]:
 def sweep(*, now: datetime) -> list[str]:
     """Fire every step that is due by `now`, oldest first, each once; say what fired.
 
-    A batch of due problems (locked, so nobody else writes them meanwhile) costs a few statements plus two per
-    fired step (its event: the hash chain reads the previous link): the firings are claimed in one INSERT,
-    the problems written in one executemany, inbox items and outbox rows inserted together (bench/RESULTS.md).
+    One rule or problem the sweep cannot handle stops nothing else: the batch is rolled back to a savepoint
+    and run again without the culprit — a rule that fails is marked failing (with its error) and skipped until
+    someone edits it; a problem that fails under two rules is set aside for an hour (docs/decisions/0020).
     """
-    rules = db.session.scalars(select(EscalationRule).where(EscalationRule.active.is_(True))
+    trouble = _Trouble()
+    for _ in range(MAX_RETRIES):
+        try:
+            with db.session.begin_nested():
+                fired = _sweep_once(now, trouble)
+        except Exception as error:  # isolate whatever one rule or problem raises
+            if not trouble.blame(error):
+                raise
+            continue
+        trouble.settle(now)
+        return fired
+    raise RuntimeError(f"escalation sweep gave up after {MAX_RETRIES} failing rules or problems")
+
+
+class _Trouble:
+    """What failed in this sweep: the rule and problem being handled, the rules and problems set aside."""
+
+    def __init__(self):
+        self.at: tuple[int, int] | None = None  # (rule id, problem id) being handled
+        self.rules: dict[int, tuple[int, str]] = {}  # rule id -> (problem id, error)
+        self.problems: dict[int, str] = {}  # problem id -> error
+
+    def blame(self, error: Exception) -> bool:
+        """Set aside the rule (or, when a second rule fails on the same problem, the problem) that raised."""
+        if self.at is None:
+            return False
+        rule_id, problem_id = self.at
+        self.at = None
+        text = f"{type(error).__name__}: {error}"[:500]
+        log.exception("escalation rule %d failed on problem %d", rule_id, problem_id,
+                      extra={"rule_id": rule_id, "problem_id": problem_id})
+        blamed_here = [r for r, (p, _) in self.rules.items() if p == problem_id]
+        if blamed_here:  # two rules fail on one problem: the problem is at fault, not the rules
+            self.problems[problem_id] = text
+            for rule in blamed_here:
+                del self.rules[rule]
+        else:
+            self.rules[rule_id] = (problem_id, text)
+        return True
+
+    def skips(self, rule: EscalationRule, problem: Problem) -> bool:
+        return rule.id in self.rules or problem.id in self.problems
+
+    def settle(self, now: datetime) -> None:
+        """Record the rules that failed (skipped until edited) and hold the failing problems back an hour."""
+        for rule_id, (_, text) in self.rules.items():
+            db.session.execute(update(EscalationRule).where(EscalationRule.id == rule_id)
+                               .values(failing_since=now, last_error=text)
+                               .execution_options(synchronize_session=False))
+        for problem_id in self.problems:
+            db.session.execute(update(Problem).where(Problem.id == problem_id)
+                               .values(next_check_at=now + PROBLEM_RETRY)
+                               .execution_options(synchronize_session=False))
+
+
+def _sweep_once(now: datetime, trouble: _Trouble) -> list[str]:
+    """One pass over a batch of due problems (locked, so nobody else writes them meanwhile).
+
+    It costs a few statements plus two per fired step (its event: the hash chain reads the previous link):
+    the firings are claimed in one INSERT, the problems written in one executemany, inbox items and outbox
+    rows inserted together (bench/RESULTS.md).
+    """
+    due, steps = _due_steps(now, trouble)
+    ripe = {problem_id: sorted((s for s in found if s.at <= now), key=lambda s: (s.at, s.rule.level, s.rule.id))
+            for problem_id, found in steps.items()}
+    claimed = _record(ripe, now)
+    fired, changes, events = [], [], EventBatch()
+    audience: dict[tuple, list[int]] = {}  # who hears, by unit, handler and targets: asked once per sweep
+    with db.session.no_autoflush:  # events, inbox items and outbox rows go in together at the end
+        for problem in due:
+            fired += _fire_claimed(problem, ripe[problem.id], claimed, trouble,
+                                   lambda step, p=problem: _fire(p, step, now, audience, events))
+            changes.append(_marks(problem, steps[problem.id], now))
+    if changes:
+        db.session.execute(update(Problem), changes)  # by primary key, one executemany
+    events.insert()
+    db.session.flush()
+    return fired
+
+
+def _fire_claimed(problem: Problem, ripe: list[Step], claimed: set[tuple], trouble: _Trouble, fire) -> list[str]:
+    """Fire the claimed steps of one problem, remembering which rule is at work (for `trouble`)."""
+    fired = []
+    for step in ripe:
+        if (problem.id, step.rule.id, step.rule.level, step.cycle) in claimed:
+            trouble.at = (step.rule.id, problem.id)
+            fired.append(fire(step))
+    trouble.at = None
+    return fired
+
+
+def _due_steps(now: datetime, trouble: _Trouble) -> tuple[list[Problem], dict[int, list[Step]]]:
+    """A batch of problems due for a look (locked), and the steps every active, non-failing rule has on each."""
+    rules = db.session.scalars(select(EscalationRule).where(EscalationRule.active.is_(True),
+                                                            EscalationRule.failing_since.is_(None))
                                .order_by(EscalationRule.id)).all()
     scopes = _scopes(rules)
     due = db.session.scalars(
         select(Problem).where(Problem.next_check_at <= now).order_by(Problem.next_check_at, Problem.id)
-        .limit(BATCH).with_for_update(skip_locked=True, of=Problem)).all()
-    steps = {problem.id: [step for rule in rules if (step := step_of(rule, problem, scopes)) is not None]
-             for problem in due}
-    ripe = {problem.id: sorted((s for s in steps[problem.id] if s.at <= now),
-                               key=lambda s: (s.at, s.rule.level, s.rule.id)) for problem in due}
-    claimed = _record(ripe, now)
-    fired, changes, events = [], [], []
-    audience: dict[tuple, list[int]] = {}  # who hears, by unit, handler and targets: asked once per sweep
-    chain = audit.heads([(p.id, p.last_seq) for p in due
-                         if any((p.id, s.rule.id, s.rule.level, s.cycle) in claimed for s in ripe[p.id])])
-    with db.session.no_autoflush:  # events, inbox items and outbox rows go in together at the end
-        for problem in due:
-            fired += [_fire(problem, step, now, audience, chain, events) for step in ripe[problem.id]
-                      if (problem.id, step.rule.id, step.rule.level, step.cycle) in claimed]
-            upcoming = [s.at for s in steps[problem.id] if s.at > now]
-            changes.append({"id": problem.id, "next_check_at": min(upcoming, default=None),
-                            "escalation_level": problem.escalation_level, "supervised": problem.supervised,
-                            "severity": problem.severity, "last_seq": problem.last_seq})
-    if changes:
-        db.session.execute(update(Problem), changes)  # by primary key, one executemany
-    db.session.add_all(events)
-    db.session.flush()
-    return fired
+        .limit(BATCH).with_for_update(skip_locked=True, of=Problem)
+        .execution_options(populate_existing=True)).all()  # a retried pass must not see a rolled-back pass's marks
+    due = [problem for problem in due if problem.id not in trouble.problems]
+    return due, {problem.id: _steps(rules, problem, scopes, trouble) for problem in due}
+
+
+def _steps(rules, problem: Problem, scopes: dict[int, set[int]], trouble: _Trouble) -> list[Step]:
+    found = []
+    for rule in rules:
+        if trouble.skips(rule, problem):
+            continue
+        trouble.at = (rule.id, problem.id)
+        if (step := step_of(rule, problem, scopes)) is not None:
+            found.append(step)
+    trouble.at = None
+    return found
+
+
+def _marks(problem: Problem, steps: list[Step], now: datetime) -> dict:
+    """What the sweep writes back to a problem: when to look next, and what its fired steps marked."""
+    upcoming = [s.at for s in steps if s.at > now]
+    return {"id": problem.id, "next_check_at": min(upcoming, default=None),
+            "escalation_level": problem.escalation_level, "supervised": problem.supervised,
+            "severity": problem.severity, "last_seq": problem.last_seq}
 
 
 def _scopes(rules) -> dict[int, set[int]]:
@@ -166,21 +263,20 @@ def _record(ripe: dict[int, list[Step]], now: datetime) -> set[tuple]:
     return {tuple(row) for row in db.session.execute(stmt, rows)}
 
 
-def _fire(problem: Problem, step: Step, now: datetime, audience: dict, chain: dict[int, str],
-          events: list) -> str:
+def _fire(problem: Problem, step: Step, now: datetime, audience: dict, events: EventBatch) -> str:
     """The effects of a fired step: marks on the problem (written by the sweep), an event on its trail,
     notifications. The problem is locked by the sweep, so its loaded values are the row's."""
     rule, effects = step.rule, step.rule.effects or {}
-    set_committed_value(problem, "escalation_level", max(problem.escalation_level, rule.level))
-    if effects.get("supervise"):
-        set_committed_value(problem, "supervised", True)
-    if effects.get("raise_severity"):
-        set_committed_value(problem, "severity", SEVERITY_UP.get(problem.severity, problem.severity))
+    marks = {"escalation_level": max(problem.escalation_level, rule.level)}
+    marks |= {"supervised": True} if effects.get("supervise") else {}
+    marks |= {"severity": SEVERITY_UP.get(problem.severity, problem.severity)} if effects.get("raise_severity") else {}
+    mark_written(problem, marks)  # the sweep's executemany writes them
     fields = {"rule_id": rule.id, "rule_name": rule.name, "trigger": rule.trigger, "stage": step.stage,
               "level": rule.level, "deadline": step.deadline.isoformat() if step.deadline else None,
               "due_at": step.at.isoformat(), "elapsed": _elapsed(problem, step, now)}
     fields |= _mark_hot(problem, rule, now) if effects.get("hot_days") else {}
-    events.append(_event(problem, problem.last_seq + 1, fields, now, chain))
+    events.add(problem, None, now, Action.ESCALATE, Entry(problem.state, fields, stage=problem.stage,
+                                                          overdue=clocks.stage_overdue(problem, now)))
     users = _recipients(problem, rule.notify or [], audience)
     inbox.send(user_ids=users, type="escalation", title=f"{problem.code} {rule.name}",
                 body=f"{problem.title}: {rule.name} (level {rule.level})", problem_id=problem.id, now=now)
@@ -216,14 +312,7 @@ def _mark_hot(problem: Problem, rule: EscalationRule, now: datetime) -> dict:
         db.session.execute(update(Point).where(Point.id == problem.point_id)
                            .values(hot_until=now + timedelta(days=rule.effects["hot_days"]))
                            .execution_options(synchronize_session=False))
+    if rule.trigger != Trigger.RECURRENCE:  # any trigger may mark the point hot; only recurrence has related ones
+        return {}
     return {"related_problem_ids": [pid for pid in _recurring(rule, problem) if pid != problem.id]}
 
-
-def _event(problem: Problem, seq: int, fields: dict, now: datetime, chain: dict[int, str]) -> ProblemEvent:
-    """The escalate event, sealed onto the problem's chain (`chain`: the batch's heads, moved on here)."""
-    set_committed_value(problem, "last_seq", seq)
-    event = new_event(problem, None, now, Action.ESCALATE, problem.state, seq, fields=fields, note=None,
-                      stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
-    audit.seal_after(event, chain.get(problem.id, audit.GENESIS) if seq > 1 else audit.GENESIS)
-    chain[problem.id] = event.hash
-    return event

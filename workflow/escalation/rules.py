@@ -6,15 +6,25 @@ from sqlalchemy import func, or_, select, text, update
 
 from models import Category, EscalationRule, Problem, Unit, User
 from models.base import db
-from models.enums import Role
+from models.enums import FINISHED_STATES, Role, Stage, Trigger
 from workflow.errors import Forbidden, Invalid, NotFound
-from workflow.escalation.firing import CLOSED, step_of
+from workflow.escalation.firing import step_of
+from workflow.notifications.inbox import USER_TARGET, target_user
+from workflow.roster import trail
+from workflow.roster.edits import Kind, check_version, commit_edit
 from workflow.scope import problem_filter, subtree_ids, unit_within
 
 # --- rules (admin for all; supervisors for their subtree) ------------------------------------
 
 RULE_FIELDS = ("name", "trigger", "stage", "fraction", "after_minutes", "threshold", "window_days", "level",
                "notify", "effects", "categories", "severities", "unit_id", "active")
+RULE = Kind("escalation_rule", EscalationRule, RULE_FIELDS)
+
+
+# The parameters each trigger needs besides its stage.
+TRIGGER_NEEDS = {Trigger.BEFORE_DUE: ("fraction",), Trigger.AFTER_DUE: ("after_minutes",),
+                 Trigger.REWORK: ("threshold",), Trigger.RECURRENCE: ("threshold", "window_days"),
+                 Trigger.EXTENSION_PENDING: ("after_minutes",)}
 
 
 def _may_manage(actor: User | None, unit_id: int | None, notify_targets=()) -> None:
@@ -23,27 +33,42 @@ def _may_manage(actor: User | None, unit_id: int | None, notify_targets=()) -> N
     unit = db.session.get(Unit, unit_id) if unit_id is not None else None
     if actor.role != Role.SUPERVISOR or unit is None or not unit_within(unit, actor.unit):
         raise Forbidden("supervisors manage rules of their unit's subtree (with unit_id); admins any rule")
-    for target in notify_targets or ():
-        user = db.session.get(User, int(target[5:])) if target.startswith("user:") and \
-            target[5:].isdigit() and int(target[5:]) <= 2**31 - 1 else None
-        if user is not None and (user.unit is None or not unit_within(user.unit, actor.unit)):
-            raise Forbidden("supervisors notify only people of their unit's subtree")
+    if any(not _within(target_user(target), actor.unit) for target in notify_targets or ()):
+        raise Forbidden("supervisors notify only people of their unit's subtree")
+
+
+def _within(user: User | None, unit: Unit) -> bool:
+    """A notify target the supervisor of `unit` may name (not a person: always)."""
+    return user is None or (user.unit is not None and unit_within(user.unit, unit))
 
 
 def check_rule(rule: EscalationRule) -> None:
     """What a schema cannot check alone: each trigger's parameters."""
-    needs = {"before_due": ("fraction",), "after_due": ("after_minutes",), "rework": ("threshold",),
-             "recurrence": ("threshold", "window_days"), "extension_pending": ("after_minutes",)}
-    missing = {name: [f"required for {rule.trigger}"] for name in needs.get(rule.trigger, ())
+    missing = {name: [f"required for {rule.trigger}"] for name in TRIGGER_NEEDS.get(rule.trigger, ())
                if getattr(rule, name) is None}
     if missing:
         raise Invalid(f"trigger {rule.trigger} needs more", errors=missing)
     if rule.unit_id is not None and db.session.get(Unit, rule.unit_id) is None:
         raise Invalid("unknown unit", errors={"unit_id": ["unknown unit"]})
-    bad = [t for t in rule.notify or [] if t.startswith("user:") and (
-        not t[5:].isdigit() or int(t[5:]) > 2**31 - 1 or db.session.get(User, int(t[5:])) is None)]
+    _check_runnable(rule)
+    _check_notify(rule.notify or [])
+
+
+def _check_notify(targets: list[str]) -> None:
+    bad = [t for t in targets if t.startswith(USER_TARGET) and target_user(t) is None]
     if bad:
         raise Invalid("unknown users to notify", errors={"notify": bad})
+
+
+def _check_runnable(rule: EscalationRule) -> None:
+    """What would make the sweep skip or trip over the rule: categories nobody has, a stage it never sees."""
+    if rule.categories:
+        known = set(db.session.scalars(select(Category.code).where(Category.code.in_(rule.categories))))
+        if unknown := [code for code in rule.categories if code not in known]:
+            raise Invalid("unknown categories", errors={"categories": [f"unknown category {c}" for c in unknown]})
+    if rule.trigger == Trigger.NOT_DISPATCHED and rule.stage not in (None, Stage.DISPATCH):
+        raise Invalid("not_dispatched watches the dispatch stage",
+                      errors={"stage": ["not_dispatched fires on the dispatch stage only"]})
 
 
 def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRule:
@@ -55,19 +80,27 @@ def create_rule(*, actor: User | None, now: datetime, **fields) -> EscalationRul
     check_rule(rule)
     db.session.add(rule)
     db.session.flush()
+    if actor is not None:  # a person's creation goes on the admin trail (seeds and fixtures do not)
+        trail.record_creation(RULE.resource, rule, RULE.fields, actor=actor, now=now)
     _recheck_open_problems(now, rule)
     return rule
 
 
-def edit_rule(*, actor: User, now: datetime, rule_id: int, **changes) -> EscalationRule:
+def edit_rule(*, actor: User, now: datetime, rule_id: int, expected_version: int | None,
+              reason: str | None = None, **changes) -> EscalationRule:
+    """Change or retire (`active: false`) a rule under If-Match; the change goes on the admin trail."""
     rule = get_rule(actor=actor, rule_id=rule_id)
     _may_manage(actor, changes.get("unit_id", rule.unit_id), changes.get("notify"))
+    check_version(rule, expected_version, "escalation rule")
+    before = {name: getattr(rule, name) for name in RULE.fields}
     with db.session.no_autoflush:  # check the new values before anything reaches the database
         for name in RULE_FIELDS:
             if name in changes:
                 setattr(rule, name, changes[name])
-        rule.updated_at = now
         check_rule(rule)
+        rule.failing_since = rule.last_error = None  # checked again: the sweep tries it from the next run
+        if commit_edit(RULE, rule, actor=actor, now=now, before=before, reason=reason):
+            rule.updated_at = now
     _recheck_open_problems(now, rule)
     return rule
 
@@ -76,7 +109,7 @@ def _recheck_open_problems(now: datetime, rule: EscalationRule) -> None:
     """A new or changed rule may be due sooner than any stored next_check_at: look again at the open problems
     it can apply to (its unit's subtree, categories and severities; at 1M problems, a global rule still
     touches every open one)."""
-    where = [Problem.state.not_in(CLOSED), func.coalesce(Problem.next_check_at, now) >= now]
+    where = [Problem.state.not_in(FINISHED_STATES), func.coalesce(Problem.next_check_at, now) >= now]
     if rule.unit_id is not None:
         units = subtree_ids(db.session.get(Unit, rule.unit_id))
         where.append(or_(Problem.grid_unit_id.in_(units), Problem.unit_id.in_(units)))
@@ -119,7 +152,7 @@ def dry_run(*, actor: User, now: datetime, limit: int = 200, **draft) -> list[di
         if actor.role == Role.SUPERVISOR and not unit_within(unit, actor.unit):
             raise Forbidden("supervisors try rules of their unit's subtree; admins any rule")
         scopes = {0: set(db.session.scalars(subtree_ids(unit)))}
-    problems = db.session.scalars(select(Problem).where(problem_filter(actor), Problem.state.not_in(CLOSED))
+    problems = db.session.scalars(select(Problem).where(problem_filter(actor), Problem.state.not_in(FINISHED_STATES))
                                   .order_by(Problem.id).limit(5000)).all()
     hits = []
     for problem in problems:

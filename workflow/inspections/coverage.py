@@ -32,14 +32,13 @@ from models import (
     User,
 )
 from models.base import db
-from models.enums import OrderState, Outcome, PartyKind, PartyStatus, State
+from models.enums import FINISHED_STATES, OrderState, Outcome, PartyKind, PartyStatus
 from workflow.errors import Conflict, Invalid
 from workflow.inspections import templates
 from workflow.ledger.lists import get_list, manage_list
 from workflow.scope import subtree_ids
 
 FIGURES = ("in_scope", "inspected", "passed", "ordered", "rectified", "reinspected_passed", "outstanding")
-DONE_STATES = (State.CLOSED, State.CANCELLED)
 
 
 # --- the scope -------------------------------------------------------------------------------------
@@ -110,7 +109,7 @@ def party_flags(scope: CampaignScope, campaign: ProblemList):
               .where(RectificationOrder.list_id == list_id, RectificationOrder.superseded.is_(False)).subquery())
     unfinished = exists().where(RectificationOrder.list_id == list_id, RectificationOrder.party_id == Party.id,
                                 InspectionFinding.order_id == RectificationOrder.id,
-                                Problem.id == InspectionFinding.problem_id, Problem.state.not_in(DONE_STATES))
+                                Problem.id == InspectionFinding.problem_id, Problem.state.not_in(FINISHED_STATES))
     inspected, ordered = first.c.party_id.is_not(None), latest.c.party_id.is_not(None)
     complied = latest.c.state == OrderState.COMPLIED
     return (select(Party.id.label("party_id"), Party.grid_id, first.c.officer_id,

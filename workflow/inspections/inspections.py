@@ -29,7 +29,8 @@ from models import (
     User,
 )
 from models.base import db
-from models.enums import ItemType, OrderState, Outcome, PartyAction, PartyStatus, Role
+from models.enums import ItemType, ListState, OrderState, Outcome, PartyAction, PartyStatus, Role
+from workflow.calendar import CLOCK_SKEW
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.inspections import ladder, orders, tasks, templates, trail
 from workflow.inspections.parties import get_party, party_filter
@@ -39,7 +40,6 @@ from workflow.problems import reporting
 from workflow.problems.lifecycle import OPEN_STATES
 
 INSPECTORS = frozenset({Role.OFFICER, Role.SUPERVISOR})
-CLOCK_SKEW = timedelta(minutes=5)
 OFFLINE_LIMIT = timedelta(days=30)  # a phone may sync an inspection this long after it was made
 
 
@@ -216,7 +216,7 @@ def _check_context(actor: User, party: Party, list_id: int | None, round_id: int
         campaign = db.session.get(ProblemList, list_id)
         if campaign is None or campaign.kind != "campaign":
             raise Invalid(f"no campaign {list_id}", errors={"list_id": ["not a campaign list"]})
-        if campaign.state != "open":
+        if campaign.state != ListState.OPEN:
             raise Conflict("the campaign is closed", errors={"list_id": ["closed"]})
         scope = db.session.get(CampaignScope, list_id)
         if scope is not None and not _in_scope(party, scope):

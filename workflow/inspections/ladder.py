@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import InspectionFinding, LadderStep, Party, RectificationOrder, User
-from models.base import db
+from models.base import db, mark_written
 from models.enums import OrderState, PartyAction, Role
 from workflow.errors import Conflict, Forbidden, Invalid
 from workflow.inspections import trail
@@ -205,6 +204,5 @@ def _claim(party: Party, code: str, lower: LadderStep | None, now: datetime) -> 
                              .values(**values).returning(Party.id).execution_options(synchronize_session=False)).first()
     if row is None:
         return False
-    for key, value in values.items():
-        set_committed_value(party, key, value)
+    mark_written(party, values)
     return True

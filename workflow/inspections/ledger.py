@@ -1,8 +1,8 @@
 """The campaign's gas-safety inspection ledger (燃气安全检查台账) as XLSX: one row per party in scope with every
 checklist item's latest answer in the campaign, the order numbers and where the party stands on the ladder.
 
-Text typed by people goes through `safe_text`: a cell that would start with = + - @, a tab or a carriage
-return gets a leading apostrophe, so a spreadsheet shows it instead of running it as a formula.
+Text typed by people goes through `workflow.ledger.exports.safe_text`: a cell that would start with = + - @, a
+tab or a carriage return gets a leading apostrophe, so a spreadsheet shows it instead of running it as a formula.
 """
 
 import io
@@ -10,7 +10,6 @@ from collections import defaultdict
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
@@ -18,20 +17,14 @@ from models import Grid, Inspection, LadderStep, Party, RectificationOrder, Unit
 from models.base import db
 from workflow.inspections import coverage, parties, templates
 from workflow.inspections.vocabulary import label
+from workflow.ledger.exports import safe_text
 from workflow.ledger.lists import get_list
 
 SHEET = "燃气安全检查台账"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 1000
 LEADING = [("序号", 6), ("经营主体", 24), ("类型", 8), ("统一社会信用代码", 21), ("网格", 14), ("地址", 28),
            ("联系人", 8), ("联系电话", 14), ("首次检查时间", 17), ("检查人", 8), ("首次检查结果", 10)]
 TRAILING = [("整改通知书编号", 34), ("整改期限", 11), ("复查结果", 10), ("执法阶梯", 12), ("最近检查时间", 17)]
-
-
-def safe_text(value) -> str:
-    """Text for a spreadsheet cell: never read as a formula, without characters XML cannot carry."""
-    text = ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value))
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def workbook(*, actor: User, list_id: int) -> tuple[str, bytes]:

@@ -9,10 +9,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Inspection, OrderCounter, Party, RectificationOrder, Unit, User
-from models.base import db, upsert
+from models.base import db, mark_written, upsert
 from models.enums import OrderState, PartyAction
 from workflow import calendar
 from workflow.errors import Invalid, NotFound
@@ -89,8 +88,7 @@ def close(order: RectificationOrder, *, state: OrderState, inspection: Inspectio
                              .returning(RectificationOrder.id).execution_options(synchronize_session=False)).first()
     if row is None:
         return False
-    for key, value in (("state", state.value), ("closed_at", now), ("closed_by_inspection_id", inspection.id)):
-        set_committed_value(order, key, value)
+    mark_written(order, {"state": state.value, "closed_at": now, "closed_by_inspection_id": inspection.id})
     return True
 
 

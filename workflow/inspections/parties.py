@@ -4,10 +4,9 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, false, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Inspection, Party, PartyEvent, PartyTag, Point, Problem, RectificationOrder, User, user_grids
-from models.base import db
+from models.base import db, mark_written
 from models.enums import PartyAction, PartyKind, Role
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionRequired, Stale
 from workflow.inspections import credit_code, trail
@@ -211,7 +210,7 @@ def _compare_and_set(party: Party, expected_version: int) -> None:
     if row is None:
         current = db.session.scalar(select(Party.version).where(Party.id == party.id))
         raise Stale(f"the party is at version {current}, not {expected_version}", extra={"version": current})
-    set_committed_value(party, "version", row[0])
+    mark_written(party, {"version": row[0]})
 
 
 # --- history -----------------------------------------------------------------------------------

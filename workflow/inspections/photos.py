@@ -15,6 +15,7 @@ from workflow.errors import Forbidden, NotFound, PayloadTooLarge
 from workflow.evidence.attachments import read_photo
 from workflow.evidence.storage import Storage
 from workflow.inspections.inspections import visible_inspections
+from workflow.ledger import activities
 
 UPLOADERS = frozenset({Role.OFFICER, Role.SUPERVISOR})
 
@@ -51,11 +52,12 @@ def _by_client_id(actor: User, client_id: str | None) -> InspectionPhoto | None:
 
 
 def get_photo(*, actor: User, photo_id: int) -> InspectionPhoto:
-    """A photo its uploader, or anyone who sees the inspection that used it, may read."""
+    """A photo its uploader, or anyone who sees the inspection or the campaign activity that used it, may read."""
     photo = db.session.get(InspectionPhoto, photo_id)
     visible = photo is not None and (photo.uploaded_by_id == actor.id or (
         photo.inspection_id is not None and db.session.scalar(
-            select(Inspection.id).where(Inspection.id == photo.inspection_id, visible_inspections(actor)))))
+            select(Inspection.id).where(Inspection.id == photo.inspection_id, visible_inspections(actor)))) or (
+        photo.activity_id is not None and activities.readable(actor, photo.activity_id)))
     if not visible:
         raise NotFound(f"photo {photo_id} not found")
     return photo

@@ -2,11 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import update
-from sqlalchemy.orm.attributes import set_committed_value
-
 from models import Party, PartyEvent, User
-from models.base import db
 from models.enums import PartyAction
 from workflow import audit
 
@@ -18,16 +14,11 @@ def record(party: Party, actor: User | None, now: datetime, action: PartyAction,
     """Append one event to the party's trail (`actor` None: the scheduler); steps default to the current one."""
     # The UPDATE takes the party's row lock: concurrent appends queue, and seal_event reads the predecessor
     # its previous holder committed (see audit.seal_event).
-    seq = db.session.execute(update(Party).where(Party.id == party.id).values(last_seq=Party.last_seq + 1)
-                             .returning(Party.last_seq).execution_options(synchronize_session=False)).scalar_one()
-    set_committed_value(party, "last_seq", seq)
+    seq = audit.next_seq(party, audit.PARTIES)
     event = PartyEvent(
         party_id=party.id, seq=seq, action=action.value, note=note, fields=fields or {}, at=now,
         from_step=party.ladder_step if from_step is KEEP else from_step,
         to_step=party.ladder_step if to_step is KEEP else to_step,
         actor_id=actor.id if actor else None, actor_name=actor.name if actor else None,
         actor_role=actor.role if actor else None)
-    audit.seal_event(event, audit.PARTIES)
-    db.session.add(event)
-    db.session.flush([event])
-    return event
+    return audit.insert_sealed(event, audit.PARTIES)

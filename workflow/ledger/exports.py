@@ -17,6 +17,7 @@ from datetime import datetime
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
@@ -27,10 +28,19 @@ from workflow.ledger.query import ledger_filters
 from workflow.scope import problem_filter
 
 BATCH = 1000
-# (header, width in characters)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# (header, width in characters). 所属单位: the grid's unit, or the unit a shortfall without a place belongs to.
 COLUMNS = [("编号", 18), ("状态", 8), ("类别", 14), ("标题", 30), ("严重程度", 8), ("地址", 30), ("网格", 16),
            ("责任单位", 16), ("上报时间", 17), ("整改期限", 17), ("结案时间", 17), ("时区", 14), ("是否超期", 8),
-           ("返工次数", 8), ("督办", 6), ("纬度", 10), ("经度", 10)]
+           ("返工次数", 8), ("督办", 6), ("纬度", 10), ("经度", 10), ("所属单位", 16)]
+
+
+def safe_text(value) -> str:
+    """Text for a spreadsheet cell (CSV or XLSX), the one helper every export and workbook uses: never read as
+    a formula (a leading =, +, -, @, tab or CR gets an apostrophe, as OWASP advises) and without the control
+    characters XML cannot carry (text stored before they were refused)."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value))
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _problems(actor: User, now: datetime, filters: dict) -> Iterator[Problem]:
@@ -49,21 +59,24 @@ def _local(value: datetime | None, tz: str) -> str:
 
 ROW_COLUMNS = (Problem.code, Problem.state, Problem.category_id, Problem.title, Problem.severity, Problem.address,
                Problem.grid_id, Problem.unit_id, Problem.reported_at, Problem.due_at, Problem.closed_at,
-               Problem.timezone, Problem.rework_count, Problem.supervised, Problem.lat, Problem.lng)
+               Problem.timezone, Problem.rework_count, Problem.supervised, Problem.lat, Problem.lng,
+               Problem.grid_unit_id)
 
 
 def rows(*, actor: User, now: datetime, filters: dict) -> Iterator[list]:
     """One list of cell values per problem, in ledger order, times in the problem's own timezone."""
-    grids, units, categories = _names(Grid), _names(Unit), _names(Category)
+    grids, units, categories = _names(Grid) | {None: ""}, _names(Unit), _names(Category)
     stmt = (select(*ROW_COLUMNS, Problem.overdue_clause(now).label("overdue"))
             .where(problem_filter(actor), *ledger_filters(now, filters))
             .order_by(Problem.reported_at.desc(), Problem.id.desc()).execution_options(yield_per=BATCH))
     for p in db.session.execute(stmt):
-        yield [p.code, label(p.state), categories[p.category_id], p.title, label(p.severity), p.address or "",
-               grids[p.grid_id], units.get(p.unit_id, ""), _local(p.reported_at, p.timezone),
+        yield [safe_text(p.code), label(p.state), safe_text(categories[p.category_id]), safe_text(p.title),
+               label(p.severity), safe_text(p.address), safe_text(grids[p.grid_id]), safe_text(units.get(p.unit_id)),
+               _local(p.reported_at, p.timezone),
                _local(p.due_at, p.timezone), _local(p.closed_at, p.timezone), p.timezone,
                "是" if p.overdue else "否", p.rework_count, "是" if p.supervised else "否",
-               p.lat if p.lat is not None else "", p.lng if p.lng is not None else ""]
+               p.lat if p.lat is not None else "", p.lng if p.lng is not None else "",
+               safe_text(units[p.grid_unit_id])]
 
 
 def csv_chunks(*, actor: User, now: datetime, filters: dict) -> Iterator[str]:
@@ -117,7 +130,7 @@ LETTERS = [get_column_letter(index) for index in range(1, len(COLUMNS) + 1)]
 
 # Which cells hold text people typed (escaped), which are numbers (rework count, latitude, longitude: a whole
 # cell each, or nothing when empty); the others are labels, times and zone names this module wrote.
-TYPED_TEXT = {0, 2, 3, 5, 6, 7}
+TYPED_TEXT = {0, 2, 3, 5, 6, 7, 17}
 NUMBERS = {13, 15, 16}
 
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import or_, select, tuple_
 
 from models import Category, Problem, ProblemEvent, User
 from models.base import db
@@ -11,39 +11,40 @@ from workflow.paging import Page, by_column, decode_cursor, fetch
 from workflow.problems.visibility import get_problem
 from workflow.scope import problem_filter
 
+SIMPLE_FILTERS = {"state": Problem.state, "grid_id": Problem.grid_id, "unit_id": Problem.unit_id,
+                  "severity": Problem.severity}
+NOT_GIVEN = (None, "", [], ())
+
 
 def ledger_filters(now: datetime, f: dict) -> list:
     """SQL conditions for the ledger's query parameters."""
-    conds = []
-    simple = {"state": Problem.state, "grid_id": Problem.grid_id, "unit_id": Problem.unit_id,
-              "severity": Problem.severity}
-    conds += [column.in_(f[name]) for name, column in simple.items() if f.get(name)]
-    if f.get("category"):
-        # Resolved to ids first: with a literal list the planner estimates the filter right and walks the
-        # (reported_at, id) index for a first page instead of sorting every match (bench/RESULTS.md).
-        ids = db.session.scalars(select(Category.id).where(Category.code.in_(f["category"]))).all()
-        conds.append(Problem.category_id.in_(ids))
-    if f.get("reported_from"):
-        conds.append(Problem.reported_at >= f["reported_from"])
-    if f.get("reported_to"):
-        conds.append(Problem.reported_at < f["reported_to"])
-    if f.get("list_id"):
-        conds.append(in_list(f["list_id"]))
-    if f.get("q"):
-        conds.append(or_(*(col.icontains(f["q"], autoescape=True)
-                           for col in (Problem.title, Problem.description, Problem.address))))
-    if f.get("overdue") is not None:
-        overdue = Problem.overdue_clause(now)
-        conds.append(overdue if f["overdue"] else ~overdue)
-    if f.get("light"):
-        conds.append(or_(*(LIGHTS[light](now) for light in f["light"])))
-    return conds
+    conds = [column.in_(f[name]) for name, column in SIMPLE_FILTERS.items() if f.get(name)]
+    return conds + [build(f[name], now) for name, build in FILTERS.items() if f.get(name) not in NOT_GIVEN]
 
 
-LIGHTS = {
-    "red": lambda now: Problem.stage_due_at <= now,
-    "yellow": lambda now: and_(Problem.stage_warn_at <= now, Problem.stage_due_at > now),
-    "green": lambda now: and_(Problem.stage_warn_at > now, Problem.stage_due_at > now),
+def _category(codes: list[str], now: datetime):
+    # Resolved to ids first: with a literal list the planner estimates the filter right and walks the
+    # (reported_at, id) index for a first page instead of sorting every match (bench/RESULTS.md).
+    return Problem.category_id.in_(db.session.scalars(select(Category.id).where(Category.code.in_(codes))).all())
+
+
+def _text(q: str, now: datetime):
+    return or_(*(col.icontains(q, autoescape=True) for col in (Problem.title, Problem.description, Problem.address)))
+
+
+def _overdue(overdue: bool, now: datetime):
+    clause = Problem.overdue_clause(now)
+    return clause if overdue else ~clause
+
+
+FILTERS = {
+    "category": _category,
+    "reported_from": lambda at, now: Problem.reported_at >= at,
+    "reported_to": lambda at, now: Problem.reported_at < at,
+    "list_id": lambda ids, now: in_list(ids),
+    "q": _text,
+    "overdue": _overdue,
+    "light": lambda lights, now: or_(*(Problem.light_clause(light, now) for light in lights)),
 }
 
 

@@ -4,15 +4,20 @@ Definitions (the one place they live; the API docs repeat them):
 - basis: problems reported in [from, to) that the caller can see, with their state now;
 - reported: all of them; dispatched: ever assigned (the whole-case clock started); closed, cancelled: by
   state now; closure_rate = closed / (reported - cancelled);
-- on_time: closed by the whole-case deadline (closed_at <= due_at; cases with no deadline count as on time);
+- on_time: closed before the whole-case deadline (closed_at < due_at, the complement of overdue among closed
+  cases; cases with no deadline count as on time);
   on_time_rate = on_time / closed;
 - reworked: rework_count > 0; submitted: ever submitted for verification; rework_rate = reworked / submitted;
 - extended: granted an extension at least once; extension_rate = extended / dispatched;
-- overdue: open and past its stage or whole-case deadline now; overdue_rate = overdue / (reported - cancelled);
-  overdue_avg_s, overdue_max_s: how long past the earliest passed deadline they are now (natural seconds);
+- overdue: the one definition of `Problem.is_overdue` — open and past its stage or whole-case deadline now, or
+  suspended after it was (frozen), or closed at or after its whole-case deadline; overdue_rate = overdue /
+  (reported - cancelled); overdue_avg_s, overdue_max_s: how far past the earliest passed deadline they are
+  (natural seconds): now for running clocks, when the clocks were paused for a suspended problem, at the close
+  for a closed one;
 - recurred: not cancelled, at a place (point) where another problem of the same category, not cancelled, was
-  reported in the RECURRENCE_DAYS (30) days before it (kept as the problem's `recurrence_of`: linked at the
-  report, relinked when that one is cancelled or moved); recurrence_rate = recurred / (reported - cancelled);
+  reported in the RECURRENCE_DAYS (30) days before it and fixed (verified or closed) by its report (kept as the
+  problem's `recurrence_of`: linked at the report, relinked when that one is cancelled or moved; a report of
+  something still open is a possible duplicate instead); recurrence_rate = recurred / (reported - cancelled);
 - self_resolved: resolved on the spot (自处理); self_resolved_share = self_resolved / reported;
 - stage_times: per stage (dispatch 派遣, accept 接单, rectify 整改, verify 核查) that the basis's problems left,
   count, average and p90 (nearest rank: the smallest value that at least 90 % of the stages took no longer
@@ -26,13 +31,14 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, literal, literal_column, or_, select, tuple_
+from sqlalchemy import and_, case, exists, false, func, literal, literal_column, or_, select, tuple_
 
 from models import Category, Grid, Problem, ProblemEvent, Unit, User
 from models.base import UTCDateTime, db, dialect_name
-from models.enums import State
+from models.enums import Role, State
 from models.lists import ProblemList, problem_list_items
 from workflow.errors import Invalid
+from workflow.ledger.lists import visible_lists
 from workflow.problems.recurrence import RECURRENCE_WINDOW
 from workflow.scope import problem_filter
 
@@ -52,7 +58,7 @@ def conditions(now: datetime) -> dict:
         "closed": Problem.state == State.CLOSED,
         "cancelled": Problem.state == State.CANCELLED,
         "on_time": and_(Problem.state == State.CLOSED,
-                        or_(Problem.due_at.is_(None), Problem.closed_at <= Problem.due_at)),
+                        or_(Problem.due_at.is_(None), Problem.closed_at < Problem.due_at)),
         "submitted": or_(Problem.submitted_by_id.is_not(None), Problem.rework_count > 0),
         "reworked": Problem.rework_count > 0,
         "extended": Problem.extension_count > 0,
@@ -84,11 +90,18 @@ def _recurred():
 
 
 def _overdue_seconds(now: datetime):
-    """For an overdue problem, seconds since the earliest of its deadlines that has passed; null otherwise."""
+    """For an overdue problem, how far past the earliest of its passed deadlines: now for running clocks, frozen
+    at the pause for a paused one, at the close for a closed one; null when not overdue."""
     stage_first = and_(Problem.stage_due_at.is_not(None), Problem.stage_due_at <= now,
                        or_(Problem.due_at.is_(None), Problem.due_at > now, Problem.stage_due_at <= Problem.due_at))
     passed = case((stage_first, Problem.stage_due_at), else_=Problem.due_at)
-    return case((Problem.overdue_clause(now), seconds_between(literal(now, UTCDateTime()), passed)))
+    stage_past = case((Problem.stage_left_s < 0, -Problem.stage_left_s), else_=0)
+    whole_past = case((Problem.whole_left_s < 0, -Problem.whole_left_s), else_=0)
+    frozen = case((stage_past > whole_past, stage_past), else_=whole_past)
+    return case((~Problem.overdue_clause(now), None),
+                (Problem.state == State.CLOSED, seconds_between(Problem.closed_at, Problem.due_at)),
+                (Problem.paused_at.is_not(None), frozen),
+                else_=seconds_between(literal(now, UTCDateTime()), passed))
 
 
 def _offset_hours(tz: str, at: datetime) -> float:
@@ -111,14 +124,16 @@ def _local_week(column, tz: str, at: datetime):
     return func.date(column, f"{_offset_hours(tz, at):+.2f} hours", "weekday 0", "-6 days")
 
 
-def _key(group_by: str, tz: str, start: datetime):
-    """(key expression, extra joins) for a grouping."""
+def _key(group_by: str, tz: str, start: datetime, actor: User):
+    """(key expression, extra joins) for a grouping; by list, only the lists `actor` may see (a list's name and
+    its problems' count are not for those who get 404 on it)."""
     if group_by == "unit":
         return func.coalesce(Problem.unit_id, Problem.grid_unit_id), []
     if group_by in ("grid", "category", "officer"):
         return {"grid": Problem.grid_id, "category": Problem.category_id, "officer": Problem.reporter_id}[group_by], []
     if group_by == "list":
-        return problem_list_items.c.list_id, [problem_list_items]
+        return problem_list_items.c.list_id, [(problem_list_items, problem_list_items.c.list_id.in_(
+            _visible_list_ids(actor)))]
     if group_by == "week":
         return _local_week(Problem.reported_at, tz, start), []
     day = local_day(Problem.reported_at, tz, start)
@@ -132,9 +147,15 @@ def _period_filter(actor: User, start: datetime, end: datetime):
     return and_(problem_filter(actor), Problem.reported_at >= start, Problem.reported_at < end)
 
 
+def _visible_list_ids(actor: User):
+    if actor.role not in (Role.ADMIN, Role.SUPERVISOR):  # officers and handlers see no list at all
+        return select(ProblemList.id).where(false())
+    return select(ProblemList.id).where(visible_lists(actor))
+
+
 def _joined(stmt, joins):
-    for table in joins:
-        stmt = stmt.join(table, table.c.problem_id == Problem.id)
+    for table, only in joins:
+        stmt = stmt.join(table, and_(table.c.problem_id == Problem.id, only))
     return stmt
 
 
@@ -149,7 +170,7 @@ def summary(*, actor: User, now: datetime, start: datetime, end: datetime, group
     figures = [func.sum(case((cond, 1), else_=0)).label(name) for name, cond in conditions(now).items()]
     overdue_s = _overdue_seconds(now)
     figures += [func.avg(overdue_s).label("overdue_avg_s"), func.max(overdue_s).label("overdue_max_s")]
-    key, joins = _key(group_by, tz, start)
+    key, joins = _key(group_by, tz, start, actor)
     where = _period_filter(actor, start, end)
     stmt = _joined(select(key.label("key"), *figures), joins).where(where).group_by(literal_column("key"))
     rows = [dict(row._mapping) for row in db.session.execute(stmt)]
@@ -160,7 +181,7 @@ def summary(*, actor: User, now: datetime, start: datetime, end: datetime, group
     times, totals_times = stage_times(where, key, joins) if with_stage_times else ({}, {})
     labels = _labels(group_by, [row["key"] for row in rows])
     return {"basis": "reported_in_period", "from": start, "to": end, "group_by": group_by,
-            "rows": [_with_rates(row) | {"label": labels.get(row["key"], str(row["key"])),
+            "rows": [_with_rates(row) | {"label": labels.get(row["key"], _unlabelled(group_by, row["key"])),
                                          "stage_times": times.get(row["key"], {})}
                      for row in sorted(rows, key=lambda r: str(r["key"]))],
             "totals": _with_rates(totals) | {"stage_times": totals_times}}
@@ -245,6 +266,14 @@ def _whole(value):
     return None if value is None else int(round(float(value)))
 
 
+def _unlabelled(group_by: str, key) -> str:
+    """A key without a name: the grid of shortfalls without a place (decision 0091), or the key itself."""
+    return NO_GRID if group_by == "grid" and key is None else str(key)
+
+
+NO_GRID = "无地点"
+
+
 def _labels(group_by: str, keys: list) -> dict:
     model = LABELS.get(group_by)
     if model is None:
@@ -272,12 +301,22 @@ def drill(*, actor: User, now: datetime, start: datetime, end: datetime, figure:
     if group_by is not None:
         if group_by not in GROUPS:
             raise Invalid("unknown grouping", errors={"group_by": list(GROUPS)})
-        expr, joins = _key(group_by, tz, start)
+        expr, joins = _key(group_by, tz, start, actor)
         stmt = _joined(stmt, joins).where(expr == key)
     return list(db.session.scalars(stmt.order_by(Problem.id).limit(limit)))
 
 
 # --- the unit evaluation (综合评价) -----------------------------------------------------------
+
+# Patrol indicators (workflow/patrols/coverage.py) by the unit that owns the plans: name -> (figures, volume).
+PATROL_INDICATORS = {"patrol_completion_rate": ("completion_rate", ("scheduled", "pending")),
+                     "checkpoint_coverage": ("checkpoint_coverage", ("points_planned",))}
+
+
+def _volume(row: dict, denominator: tuple) -> int:
+    """How many cases a rate's denominator counts (its volume)."""
+    return (row.get(denominator[0]) or 0) - sum(row.get(name) or 0 for name in denominator[1:])
+
 
 def load_indicators(path: str) -> list[dict]:
     """The evaluation's weighted indicators from a TOML file (config/defaults/evaluation.toml), checked."""
@@ -286,36 +325,87 @@ def load_indicators(path: str) -> list[dict]:
     if not isinstance(indicators, list) or not indicators:
         raise ValueError(f"{path}: give at least one [[indicators]]")
     for indicator in indicators:
-        name, weight, better = indicator.get("name"), indicator.get("weight"), indicator.get("better")
-        if name not in RATES:
-            raise ValueError(f"{path}: unknown indicator {name!r}; choose from {', '.join(RATES)}")
-        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
-            raise ValueError(f"{path}: the weight of {name} must be a positive number")
-        if better not in ("higher", "lower"):
-            raise ValueError(f"{path}: `better` of {name} is higher or lower")
+        _check_indicator(path, indicator)
     if len({indicator["name"] for indicator in indicators}) != len(indicators):
         raise ValueError(f"{path}: an indicator is listed twice")
-    return [{"name": i["name"], "weight": i["weight"], "better": i["better"]} for i in indicators]
+    return [{"name": i["name"], "weight": i["weight"], "better": i["better"], "min_volume": i.get("min_volume", 0)}
+            for i in indicators]
+
+
+def _check_indicator(path: str, indicator: dict) -> None:
+    name, weight, better = indicator.get("name"), indicator.get("weight"), indicator.get("better")
+    if name not in RATES and name not in PATROL_INDICATORS:
+        raise ValueError(f"{path}: unknown indicator {name!r}; choose from "
+                         f"{', '.join([*RATES, *PATROL_INDICATORS])}")
+    if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
+        raise ValueError(f"{path}: the weight of {name} must be a positive number")
+    if better not in ("higher", "lower"):
+        raise ValueError(f"{path}: `better` of {name} is higher or lower")
+    _check_min_volume(path, name, indicator.get("min_volume", 0))
+
+
+def _check_min_volume(path: str, name: str, minimum) -> None:
+    if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 0:
+        raise ValueError(f"{path}: min_volume of {name} must be a whole number, 0 or more")
 
 
 def evaluate(*, actor: User, now: datetime, start: datetime, end: datetime, tz: str, indicators: list[dict]) -> dict:
-    """Score and rank the units responsible for the problems reported in [start, end).
+    """Score and rank the units responsible for the problems reported in [start, end) and the units owning
+    patrol plans whose rounds started then.
 
     A unit's score is 100 × Σ weight × goodness / Σ weight over the indicators it has a value for (goodness:
-    the rate, or 1 − the rate when lower is better); units with no value for any indicator are unranked.
-    Equal scores share a rank (1, 2, 2, 4)."""
+    the rate, or 1 − the rate when lower is better). A unit below an indicator's `min_volume` (the cases the
+    rate's denominator counts) is shown with its values and score but `rank: null, insufficient_data: true`,
+    as is a unit with no value at all. Equal scores share a rank (1, 2, 2, 4)."""
+    from workflow.patrols import coverage  # coverage builds on this module's SQL helpers
+
     figures = summary(actor=actor, now=now, start=start, end=end, group_by="unit", tz=tz, with_stage_times=False)
-    rows = []
-    for row in figures["rows"]:
-        values = {indicator["name"]: row[indicator["name"]] for indicator in indicators}
-        scored = [(i["weight"], value if i["better"] == "higher" else 1 - value)
-                  for i in indicators if (value := values[i["name"]]) is not None]
-        weight = sum(w for w, _ in scored)
-        rows.append({"unit_id": row["key"], "label": row["label"], "reported": row["reported"],
-                     "score": round(100 * sum(w * goodness for w, goodness in scored) / weight, 2) if weight else None,
-                     "values": values})
-    rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["label"]))
-    for index, row in enumerate(rows):
-        same = index and rows[index - 1]["score"] == row["score"]
-        row["rank"] = None if row["score"] is None else rows[index - 1]["rank"] if same else index + 1
+    problems = {row["key"]: row for row in figures["rows"]}
+    patrols = coverage.by_unit(actor=actor, start=start, end=end, tz=tz)
+    missing = [key for key in patrols if key not in problems]
+    labels = _labels("unit", missing)
+    rows = [_score(unit_id, problems.get(unit_id), patrols.get(unit_id, {}), labels, indicators)
+            for unit_id in [*problems, *missing]]
+    rows.sort(key=lambda r: (r["rank_free"], r["score"] is None, -(r["score"] or 0), r["label"]))
+    _rank(rows)
     return {"from": start, "to": end, "indicators": indicators, "rows": rows}
+
+
+def _score(unit_id: int, problems: dict | None, patrols: dict, labels: dict, indicators: list[dict]) -> dict:
+    """One unit's values, volumes and score; `rank_free` when it cannot be ranked."""
+    values, short = {}, False
+    for i in indicators:
+        figure, denominator, row = _source(i["name"], problems or {}, patrols)
+        values[i["name"]] = row.get(figure)
+        short = short or _volume(row, denominator) < i.get("min_volume", 0)
+    score = _weighted(values, indicators)
+    label = problems["label"] if problems else labels.get(unit_id, str(unit_id))
+    return {"unit_id": unit_id, "label": label, "reported": problems["reported"] if problems else 0,
+            "score": score, "values": values, "rank_free": short or score is None}
+
+
+def _weighted(values: dict, indicators: list[dict]) -> float | None:
+    """100 × Σ weight × goodness / Σ weight over the indicators with a value; None without any."""
+    scored = [(i["weight"], value if i["better"] == "higher" else 1 - value)
+              for i in indicators if (value := values[i["name"]]) is not None]
+    weight = sum(w for w, _ in scored)
+    return round(100 * sum(w * goodness for w, goodness in scored) / weight, 2) if weight else None
+
+
+def _source(name: str, problems: dict, patrols: dict) -> tuple[str, tuple, dict]:
+    """Where an indicator's value lives: (figure, its rate's denominator, the unit's row of figures)."""
+    if name in PATROL_INDICATORS:
+        return *PATROL_INDICATORS[name], patrols
+    return name, RATES[name][1], problems
+
+
+def _rank(rows: list[dict]) -> None:
+    """Ranks down the sorted rows: equal scores share one (1, 2, 2, 4); a unit below a minimum volume or
+    without a score has none and is marked `insufficient_data`."""
+    ranked = [row for row in rows if not row["rank_free"]]
+    for index, row in enumerate(ranked):
+        same = index and ranked[index - 1]["score"] == row["score"]
+        row["rank"] = ranked[index - 1]["rank"] if same else index + 1
+    for row in rows:
+        row.setdefault("rank", None)
+        row["insufficient_data"] = row.pop("rank_free")

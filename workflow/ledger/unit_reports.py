@@ -4,17 +4,21 @@ stored as figures and as an XLSX file, and downloadable.
 Figures for unit U and a period of whole local days in U's timezone, [start, end), over the problems of U's
 subtree (their grid's unit or their responsible unit lies in it):
 - new: reported in the period; closed: closed in the period; cancelled: cancelled in the period (by its event);
-- overdue: open when the report is made and past a stage or whole-case deadline at the end of the period;
+- overdue: open when the report is made and overdue at the end of the period (`Problem.is_overdue`: past a
+  stage or whole-case deadline, or suspended after one passed);
   with the longest overdue among them (hours past the earliest passed deadline at the end of the period);
 - escalated: escalation steps fired in the period on those problems;
 - rounds_missed / rounds_scheduled: patrol rounds of plans of U's subtree whose window started in the period;
 - top_points: the places with the most problems reported in the RECURRENCE_DAYS days up to the period's end
-  (at least two), most first, at most five.
+  (at least two), most first, at most five;
+- activities: campaign activity days organised by U's subtree that started in the period, with their summed
+  participants, volunteers, households or people reached and materials handed out (decision 0092).
 A report is made once per (unit, kind, period): the first scheduler tick after the unit's local midnight makes
 yesterday's daily report and, on Mondays, last week's weekly report.
 """
 
 import io
+import logging
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,18 +29,23 @@ from sqlalchemy.exc import IntegrityError
 
 from models import EscalationFiring, PatrolPlan, PatrolRound, Point, Problem, ProblemEvent, Unit, User
 from models.base import db
-from models.enums import Role, State, label
+from models.enums import Role, RoundState, State, label
 from models.report import UnitReport
 from workflow.errors import Forbidden, NotFound
+from workflow.ledger import activities
+from workflow.ledger.exports import safe_text
 from workflow.ledger.reports import RECURRENCE_DAYS
 from workflow.scope import subtree_ids
 
+log = logging.getLogger(__name__)
 KINDS = ("daily", "weekly")
 TOP_POINTS = 5
 OVERDUE_ROWS = 500
 LABELS = {"new": "新增问题", "closed": "办结问题", "cancelled": "撤销问题", "overdue": "超期未办结",
           "overdue_max_hours": "最长超期（小时）", "escalated": "督办升级", "rounds_scheduled": "计划巡查轮次",
           "rounds_missed": "漏巡轮次"}
+ACTIVITY_LABELS = {"activities": "活动次数", "participants": "活动参与人次", "volunteers": "志愿者人次",
+                   "reached": "覆盖户/人", "materials": "发放资料（份）"}
 
 
 def period_of(kind: str, today: date) -> tuple[date, date]:
@@ -57,6 +66,11 @@ def _in_unit(unit: Unit):
     return or_(Problem.grid_unit_id.in_(units), Problem.unit_id.in_(units))
 
 
+def _open_overdue(end: datetime):
+    """Still open and overdue (the one definition) at `end`: 超期未办结."""
+    return and_(Problem.overdue_clause(end), Problem.state.not_in((State.CLOSED, State.CANCELLED)))
+
+
 def figures(unit: Unit, start: datetime, end: datetime) -> dict:
     """The report's figures for `unit` over [start, end) (see the module's definitions)."""
     mine = _in_unit(unit)
@@ -64,12 +78,12 @@ def figures(unit: Unit, start: datetime, end: datetime) -> dict:
     def count(stmt) -> int:
         return db.session.scalar(stmt) or 0
 
-    overdue = and_(mine, Problem.overdue_clause(end), Problem.reported_at < end)
+    overdue = and_(mine, _open_overdue(end), Problem.reported_at < end)
     cancelled = (select(func.count()).select_from(ProblemEvent).join(Problem, Problem.id == ProblemEvent.problem_id)
                  .where(mine, ProblemEvent.to_state == State.CANCELLED, ProblemEvent.from_state != State.CANCELLED,
                         ProblemEvent.at >= start, ProblemEvent.at < end))
     rounds = (select(func.count()).select_from(PatrolRound).join(PatrolPlan, PatrolPlan.id == PatrolRound.plan_id)
-              .where(PatrolPlan.unit_id.in_(subtree_ids(unit)), PatrolRound.state != "cancelled",
+              .where(PatrolPlan.unit_id.in_(subtree_ids(unit)), PatrolRound.state != RoundState.CANCELLED,
                      PatrolRound.planned_start >= start, PatrolRound.planned_start < end))
     earliest = db.session.execute(select(
         func.min(case((Problem.stage_due_at <= end, Problem.stage_due_at))),
@@ -86,8 +100,9 @@ def figures(unit: Unit, start: datetime, end: datetime) -> dict:
                            .join(Problem, Problem.id == EscalationFiring.problem_id)
                            .where(mine, EscalationFiring.fired_at >= start, EscalationFiring.fired_at < end)),
         "rounds_scheduled": count(rounds),
-        "rounds_missed": count(rounds.where(PatrolRound.state == "missed")),
+        "rounds_missed": count(rounds.where(PatrolRound.state == RoundState.MISSED)),
         "top_points": _top_points(mine, end),
+        "activities": activities.unit_figures(unit, start, end),
     }
 
 
@@ -102,7 +117,7 @@ def _top_points(mine, end: datetime) -> list[dict]:
 
 
 def _overdue_problems(unit: Unit, end: datetime) -> list[Problem]:
-    stmt = (select(Problem).where(_in_unit(unit), Problem.overdue_clause(end), Problem.reported_at < end)
+    stmt = (select(Problem).where(_in_unit(unit), _open_overdue(end), Problem.reported_at < end)
             .order_by(Problem.reported_at, Problem.id).limit(OVERDUE_ROWS))
     return list(db.session.scalars(stmt))
 
@@ -115,23 +130,25 @@ def render_xlsx(unit: Unit, report: dict, overdue: list[Problem]) -> bytes:
     kind = "日报" if report["kind"] == "daily" else "周报"
     period = report["period_start"].isoformat() if report["period_start"] == report["period_end"] \
         else f"{report['period_start'].isoformat()} 至 {report['period_end'].isoformat()}"
-    summary.append([f"{unit.name} 整改台账{kind}", period])
+    summary.append([safe_text(f"{unit.name} 整改台账{kind}"), period])
     summary["A1"].font = Font(bold=True)
     for name, title in LABELS.items():
         value = report["figures"][name]
         summary.append([title, "" if value is None else value])
+    for name, title in ACTIVITY_LABELS.items():  # reports made before activities were counted have none
+        summary.append([title, report["figures"].get("activities", {}).get(name, 0)])
     summary.column_dimensions["A"].width, summary.column_dimensions["B"].width = 20, 26
     points = book.create_sheet("高发点位")
     points.append(["点位", f"近 {RECURRENCE_DAYS} 天问题数"])
     for point in report["figures"]["top_points"]:
-        points.append([point["name"], point["problems"]])
+        points.append([safe_text(point["name"]), point["problems"]])
     points.column_dimensions["A"].width = 30
     late = book.create_sheet("超期问题")
     late.append(["编号", "标题", "状态", "环节期限", "整改期限"])
     tz = ZoneInfo(unit.timezone)
     for problem in overdue:
-        late.append([problem.code, problem.title, label(problem.state), _local(problem.stage_due_at, tz),
-                     _local(problem.due_at, tz)])
+        late.append([safe_text(problem.code), safe_text(problem.title), label(problem.state),
+                     _local(problem.stage_due_at, tz), _local(problem.due_at, tz)])
     for sheet in (points, late):
         sheet.freeze_panes = "A2"
     for column, width in zip("ABCDE", (20, 30, 10, 17, 17), strict=True):
@@ -161,19 +178,39 @@ def make_report(unit: Unit, kind: str, first: date, last: date, *, now: datetime
     return row
 
 
-def make_due_reports(*, now: datetime) -> int:
-    """Make every unit's daily report for its local yesterday and, on Mondays, its weekly report; once each."""
+def make_due_reports(*, now: datetime) -> dict[str, int]:
+    """Make every unit's daily report for its local yesterday and, on Mondays, its weekly report; once each.
+
+    Each report is made on its own: one that fails is logged, left unmade and tried again at the next tick,
+    and the other units still get theirs."""
     due = []
     for unit in db.session.scalars(select(Unit).order_by(Unit.id)):
         today = now.astimezone(ZoneInfo(unit.timezone)).date()
         due += [(unit, kind, *period_of(kind, today)) for kind in KINDS if kind == "daily" or today.weekday() == 0]
+    counts = {"made": 0, "failed": 0}
     if not due:
-        return 0
+        return counts
     made_already = set(db.session.execute(select(UnitReport.unit_id, UnitReport.kind, UnitReport.period_start)
                                           .where(UnitReport.period_start >= min(first for _, _, first, _ in due)))
                        .tuples())
-    return sum(make_report(unit, kind, first, last, now=now) is not None for unit, kind, first, last in due
-               if (unit.id, kind, first) not in made_already)
+    for unit, kind, first, last in due:
+        if (unit.id, kind, first) not in made_already:
+            outcome = _make_isolated(unit, kind, first, last, now)
+            counts[outcome] = counts.get(outcome, 0) + 1
+    counts.pop("exists", None)
+    return counts
+
+
+def _make_isolated(unit: Unit, kind: str, first: date, last: date, now: datetime) -> str:
+    """made, exists or failed: one report in a savepoint of its own."""
+    unit_id = unit.id
+    try:
+        with db.session.begin_nested():
+            return "made" if make_report(unit, kind, first, last, now=now) is not None else "exists"
+    except Exception:  # one unit's report must not stop the others'
+        log.exception("the %s report of unit %d for %s failed; the next tick tries again", kind, unit_id,
+                      first.isoformat(), extra={"unit_id": unit_id, "kind": kind})
+        return "failed"
 
 
 # --- reading ---------------------------------------------------------------------------------

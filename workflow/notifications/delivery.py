@@ -1,42 +1,51 @@
 """Delivering the outbox: fan each message out to the webhooks that want it, then send with retries.
 
-Sending never happens inside a database transaction: a sender claims due deliveries (a lease, committed),
-sends them with no transaction open — each webhook's in a thread of its own, so a hanging receiver holds up
-nobody else — and records each outcome in a short transaction of its own as soon as it is known. While a
-lease is held nobody else sends that delivery. At least once: a crash after a receiver answered but before
-we recorded it sends the same body (same event_id) again once the lease expires, so receivers deduplicate.
+One sender path for every format (Rectify's signed JSON, the WeCom, DingTalk and Feishu robots, e-mail):
+a tick claims a few due deliveries (a lease, committed: docs/decisions/0029), sends them with no transaction
+open — each webhook's in a thread of its own, so a hanging receiver holds up nobody else — and records each
+outcome in a short transaction of its own, under the claim, as soon as it is known. While a lease is held
+nobody else sends that delivery. At least once: a crash after a receiver answered but before we recorded it
+sends the same body (same event_id) again once the lease expires, so receivers deduplicate.
 """
 
+import http.client
 import json
 import logging
 import queue
 import secrets as random_secrets
+import socket
+import ssl
 import threading
-import urllib.error
-import urllib.request
+import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select, update
 
 from models import OutboxMessage, Webhook, WebhookDelivery
 from models.base import db, upsert
+from models.enums import DeliveryStatus
 from workflow import tally
-from workflow.notifications import formats, mail, quiet, render
-from workflow.notifications.webhooks import check_destination
+from workflow.notifications import formats, mail, quiet, render, targets
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 TIMEOUT_S = 5
-BATCH = 200
+BATCH = 200  # deliveries one tick handles at most
+CLAIM = 10  # deliveries leased at a time: CLAIM × TIMEOUT_S stays well inside LEASE
+LEASE = timedelta(seconds=120)
 CHAT_PER_MINUTE = 20  # WeCom, DingTalk and Feishu robots each take about 20 messages a minute
-LEASE = timedelta(minutes=5)  # a hook's run ends at its first failure, so one slow receiver costs one timeout
 EVENTS = ("problem.created", "problem.transitioned", "escalation.fired", "round.missed", "audit.anchor",
           "digest.daily")
+REFUSED = "refused: the target is not a public address"
+NO_ANSWER = "network error: no HTTP answer"
+SKIPPED = "skipped"  # not attempted in this tick (an earlier attempt to its webhook failed, or the lease ran low)
 
 Sender = Callable[[str, bytes, dict], "int | tuple[int, bytes]"]
-signature = formats.signature  # kept here too: receivers' docs and older tests name delivery.signature
+signature = formats.signature  # receivers' docs name delivery.signature
 
 
 def backoff(attempts: int) -> timedelta:
@@ -47,7 +56,8 @@ def backoff(attempts: int) -> timedelta:
 # --- fan-out -------------------------------------------------------------------------------------------
 
 def fan_out(*, now: datetime, base_url: str | None = None) -> int:
-    """Turn undelivered outbox messages into one delivery per subscribed webhook; returns messages handled."""
+    """Turn undelivered outbox messages into one delivery per subscribed webhook (its format's body, due at
+    the end of its unit's quiet hours when it is not urgent); returns messages handled."""
     messages = db.session.scalars(select(OutboxMessage).where(OutboxMessage.delivered_at.is_(None))
                                   .order_by(OutboxMessage.id).limit(BATCH)
                                   .with_for_update(skip_locked=True)).all()
@@ -65,35 +75,53 @@ def fan_out(*, now: datetime, base_url: str | None = None) -> int:
 def _add(hook: Webhook, message: OutboxMessage, facts: "render.Facts", now: datetime, due: datetime) -> None:
     db.session.execute(upsert(WebhookDelivery).values(
         webhook_id=hook.id, event_id=message.id, event_type=message.topic, body=facts.body(hook.format),
-        status="pending", attempts=0, next_attempt_at=due, created_at=now).on_conflict_do_nothing(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=due, created_at=now).on_conflict_do_nothing(
         index_elements=["webhook_id", "event_id"]))
+
+
+# --- the network ---------------------------------------------------------------------------------------
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to the address that was checked, whatever a second DNS lookup would say (Host: the name)."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self._create_connection = lambda _, *args, **kwargs: socket.create_connection((address, port), *args,
+                                                                                     **kwargs)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to the checked address; the certificate is checked against the name (SNI too)."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._create_connection = lambda _, *args, **kwargs: socket.create_connection((address, port), *args,
+                                                                                     **kwargs)
+
+
+def http_post(url: str, body: bytes, headers: dict, *, allow_private: bool = False) -> tuple[int, bytes]:
+    """POST to the one checked address of `url` (any address with `allow_private`) and return the status and
+    the start of the answer (a redirect is a failure: it is never followed); raise on a non-public target, a
+    network failure or a timeout."""
+    parts = urlsplit(url)
+    host, port = targets.host_and_port(url)
+    address = host if allow_private else targets.address_for_send(url)
+    kind = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
+    connection = kind(host, port, address, TIMEOUT_S)
+    try:
+        connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body=body,
+                           headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read(65536)
+    finally:
+        connection.close()
 
 
 # --- sending -------------------------------------------------------------------------------------------
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect would turn the POST into a bodiless GET (and could lead anywhere): a failure."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def http_post(url: str, body: bytes, headers: dict) -> tuple[int, bytes]:
-    """POST and return the status and (the start of) the answer; raise on network failure or timeout."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with _opener.open(request, timeout=TIMEOUT_S) as response:
-            return response.status, response.read(65536)
-    except urllib.error.HTTPError as error:
-        return error.code, b""
-
-
 @dataclass
 class Job:
-    """What a claimed delivery needs to be sent with no database at hand."""
+    """A delivery this process holds the lease on, with what sending it needs (no ORM object: no session)."""
 
     id: int
     webhook_id: int
@@ -109,84 +137,113 @@ class Job:
     status: int | None = None
 
 
-def deliver(*, now: datetime, send: Sender | None = None, allow_private: bool = False, resolve=None,
-            smtp: mail.Smtp | None = None) -> dict[str, int]:
-    """Claim what is due, send it outside any transaction (one thread per webhook), record each outcome.
+@dataclass(frozen=True)
+class Channel:
+    """How this tick reaches the outside: the HTTP sender, and the SMTP server for e-mail channels."""
 
-    Over the network (`send` None or http_post) every URL is checked first and refused when it is or resolves to
-    a private address, unless `allow_private` (development's echo endpoint, tests' local receivers)."""
-    jobs = claim(now=now)
+    send: Sender
+    smtp: "mail.Smtp | None"
+    started: float
+
+
+def deliver(*, now: datetime, send: Sender | None = None, allow_private: bool = False, trusted: tuple = (),
+            smtp: mail.Smtp | None = None) -> dict[str, int]:
+    """Send the deliveries that are due, claim by claim; back off on failure; dead-letter after MAX_ATTEMPTS.
+
+    Over the network every URL is checked at each send and refused when it is or resolves to a non-public
+    address, unless `allow_private` (tests' local receivers) or the URL is one of `trusted` (development's
+    own echo endpoint)."""
+    channel = Channel(send or partial(_post, allow_private=allow_private, trusted=trusted), smtp, clock.monotonic())
     counts = {"delivered": 0, "failed": 0, "dead": 0}
-    if not jobs:
-        return counts
+    handled, failing = 0, set()
+    while handled < BATCH and (jobs := claim(now=now, skip=failing)):
+        for job in _send_claimed(jobs, now, channel):
+            outcome = record(job, now=now)
+            if job.error is not None:
+                failing.add(job.webhook_id)  # the rest of its deliveries wait for a later tick
+            if outcome is not None:
+                tally.count("delivery", result=outcome)
+                counts[outcome] += 1
+        handled += len(jobs)
+    return counts
+
+
+def _post(url: str, body: bytes, headers: dict, *, allow_private: bool, trusted: tuple) -> tuple[int, bytes]:
+    return http_post(url, body, headers, allow_private=allow_private or url in trusted)
+
+
+def _send_claimed(jobs: list[Job], now: datetime, channel: Channel):
+    """Send each webhook's jobs in a thread of its own; yield each job as its outcome is known."""
     results: queue.Queue = queue.Queue()
     groups: dict[int, list[Job]] = {}
     for job in jobs:
         groups.setdefault(job.webhook_id, []).append(job)
     for group in groups.values():
-        threading.Thread(target=_send_group, args=(group, now, send, allow_private, resolve, smtp, results),
-                         daemon=True, name=f"webhook-{group[0].webhook_id}").start()
-    for _ in jobs:  # record each outcome as it arrives: a slow hook's wait is nobody else's
-        job = results.get()
-        outcome = record(job, now=now)
-        if outcome is not None:
-            tally.count("delivery", result=outcome)
-            counts[outcome] += 1
-    return counts
+        threading.Thread(target=_send_group, args=(group, now, channel, results), daemon=True,
+                         name=f"webhook-{group[0].webhook_id}").start()
+    for _ in jobs:  # a slow hook's wait is nobody else's
+        yield results.get()
 
 
-def _send_group(jobs: list[Job], now: datetime, send: Sender | None, allow_private: bool, resolve, smtp,
-                results) -> None:
-    """Send one webhook's jobs in order; after its first failure the rest wait for a later run."""
+def _send_group(jobs: list[Job], now: datetime, channel: Channel, results: queue.Queue) -> None:
+    """Send one webhook's jobs in order; after its first failure, or when the lease runs low, the rest wait."""
     failed = False
     for job in jobs:
         try:
-            if failed:
-                job.error = "skipped: an earlier attempt to this webhook failed in this run"
+            if failed or clock.monotonic() - channel.started > LEASE.total_seconds() - 2 * TIMEOUT_S:
+                job.error = SKIPPED
             else:
-                _mail(job, smtp) if job.format == "email" else _attempt(job, now, send, allow_private, resolve)
+                _attempt(job, now, channel)
                 failed = job.error is not None
-        except BaseException as failure:  # never leave the recorder waiting for an answer that cannot come
-            job.error, failed = f"{type(failure).__name__}: {failure}", True
+        except BaseException:  # never leave the recorder waiting for an answer that cannot come
+            job.error, failed = NO_ANSWER, True
         finally:
             results.put(job)
 
 
-def _attempt(job: Job, now: datetime, send: Sender | None, allow_private: bool, resolve) -> None:
+def _attempt(job: Job, now: datetime, channel: Channel) -> None:
     try:
-        if send is None or send is http_post:  # over the network
-            check_destination(job.url, allow_private=allow_private, resolve=resolve)
+        if job.format == formats.EMAIL:
+            _mail(job, channel.smtp)
+            return
         url, body, headers = formats.build_request(job.format, url=job.url, secret=job.secret, body=job.body,
                                                    event_type=job.event_type, event_id=job.event_id, now=now)
-        answer = (send or http_post)(url, body, headers)
+        answer = channel.send(url, body, headers)
         job.status, reply = answer if isinstance(answer, tuple) else (answer, b"")
         job.error = formats.outcome(job.format, job.status, reply)
-    except Exception as failure:  # refused, reset, timed out, a URL refused or unusable: one bad hook stops no other
-        job.error = f"{type(failure).__name__}: {failure}"
+    except targets.NotPublic:
+        job.error = REFUSED
+    except Exception:  # refused, reset, timed out, unresolvable: one bad hook stops no other
+        # One generic text: which of these it was would let an admin map ports and hosts (issue 21).
+        job.error = NO_ANSWER
 
 
 def _mail(job: Job, smtp: "mail.Smtp | None") -> None:
+    if smtp is None:
+        job.error = "no SMTP server is configured (SMTP_HOST)"
+        return
+    content = json.loads(job.body)
     try:
-        if smtp is None:
-            raise RuntimeError("no SMTP server is configured (SMTP_HOST)")
-        content = json.loads(job.body)
         mail.send(smtp, to=mail.recipients(job.url), subject=content["subject"], text=content["text"])
     except Exception as failure:  # refused, timed out, TLS refused, a bad address: a failed attempt like any
+        # The server is the operator's (settings), not a user's target: its answer may be shown.
         job.error = f"{type(failure).__name__}: {failure}"
 
 
 # --- claiming and recording ----------------------------------------------------------------------------
 
-def claim(*, now: datetime) -> list[Job]:
-    """Lease the due deliveries of active webhooks (robots within their rate), commit, and describe them."""
+def claim(*, now: datetime, skip: set[int] | frozenset = frozenset()) -> list[Job]:
+    """Lease up to CLAIM due deliveries of active webhooks (robots within their rate; not those of `skip`) to
+    this process, in one committed transaction, and describe them."""
     due = db.session.execute(
         select(WebhookDelivery.id, WebhookDelivery.webhook_id)
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now, Webhook.active.is_(True),
+        .where(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now,
+               Webhook.active.is_(True), Webhook.id.not_in(skip),
                or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until <= now))
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(BATCH)
         .with_for_update(skip_locked=True, of=WebhookDelivery)).all()
-    chosen = _within_rate(due, now)
+    chosen = _within_rate(due, now)[:CLAIM]
     token = random_secrets.token_hex(16)
     if chosen:
         db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(chosen))
@@ -234,13 +291,13 @@ def _jobs(ids: list[int], token: str) -> list[Job]:
 def record(job: Job, *, now: datetime) -> str | None:
     """Write one attempt's outcome if we still hold its lease (commit); a skipped job only gives its lease back."""
     mine = (WebhookDelivery.id == job.id) & (WebhookDelivery.lease_token == job.token)
-    if job.error and job.error.startswith("skipped:"):
+    if job.error == SKIPPED:
         db.session.execute(update(WebhookDelivery).where(mine).values(lease_until=None, lease_token=None)
                            .execution_options(synchronize_session=False))
         db.session.commit()
         return None
     attempts = job.attempts + 1
-    values, outcome = _outcome_values(job.error, attempts, now)
+    values, outcome = _outcome(job.error, attempts, now)
     done = db.session.execute(update(WebhookDelivery).where(mine).values(
         attempts=attempts, last_attempt_at=now, lease_until=None, lease_token=None, **values)
         .returning(WebhookDelivery.id).execution_options(synchronize_session=False)).first()
@@ -252,13 +309,13 @@ def record(job: Job, *, now: datetime) -> str | None:
     return outcome
 
 
-def _outcome_values(error: str | None, attempts: int, now: datetime) -> tuple[dict, str]:
-    """The attempt's outcome: delivered, failed (retried after a backoff) or dead."""
+def _outcome(error: str | None, attempts: int, now: datetime) -> tuple[dict, str]:
+    """The attempt's outcome and the columns it sets: delivered, failed (retried after a backoff) or dead."""
     if error is None:
-        return {"status": "delivered", "delivered_at": now, "last_error": None}, "delivered"
+        return {"status": DeliveryStatus.DELIVERED, "delivered_at": now, "last_error": None}, "delivered"
     if attempts >= MAX_ATTEMPTS:
         # A dead delivery is never due again: its next_attempt_at records when it died (/healthz counts a day's).
-        return {"status": "dead", "next_attempt_at": now, "last_error": error[:500]}, "dead"
+        return {"status": DeliveryStatus.DEAD, "next_attempt_at": now, "last_error": error[:500]}, "dead"
     return {"next_attempt_at": now + backoff(attempts), "last_error": error[:500]}, "failed"
 
 
@@ -273,6 +330,6 @@ def _log(job: Job, outcome: str, attempts: int) -> None:
 def redrive(*, delivery_id: int, now: datetime) -> WebhookDelivery | None:
     """Give a dead delivery a fresh set of attempts, starting now."""
     delivery = db.session.get(WebhookDelivery, delivery_id)
-    if delivery is not None and delivery.status == "dead":
-        delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+    if delivery is not None and delivery.status == DeliveryStatus.DEAD:
+        delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING, 0, now
     return delivery

@@ -22,11 +22,12 @@ import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.enums import label
+from models.enums import WebhookFormat, label
 
-FORMATS = ("rectify", "wecom", "dingtalk", "feishu", "email")
-CHATS = frozenset({"wecom", "dingtalk", "feishu"})
-NEEDS_SECRET = frozenset({"rectify", "dingtalk", "feishu"})
+FORMATS = tuple(WebhookFormat)
+RECTIFY, WECOM, DINGTALK, FEISHU, EMAIL = FORMATS
+CHATS = frozenset({WECOM, DINGTALK, FEISHU})
+NEEDS_SECRET = frozenset({RECTIFY, DINGTALK, FEISHU})
 MAX_TEXT = 1500  # the robots cut long messages; ours stay short
 
 HEADLINES = {"problem.created": "新问题上报", "escalation.fired": "督办提醒", "round.missed": "漏巡提醒",
@@ -93,12 +94,12 @@ def chat_body(fmt: str, text: Text) -> str:
     """The stored JSON for a robot (without the per-attempt timestamp and signature), or an e-mail's subject
     and plain text."""
     content = "\n\n".join(text.lines)[:MAX_TEXT]
-    if fmt == "email":
+    if fmt == EMAIL:
         plain = "\n".join(line.replace("**", "") for line in text.lines)
         payload = {"subject": text.title, "text": plain}
-    elif fmt == "wecom":
+    elif fmt == WECOM:
         payload = {"msgtype": "markdown", "markdown": {"content": content}}
-    elif fmt == "dingtalk":
+    elif fmt == DINGTALK:
         mention = " ".join(f"@{mobile}" for mobile in text.mobiles)
         payload = {"msgtype": "markdown", "markdown": {"title": text.title, "text": f"{content}\n\n{mention}".strip()},
                    "at": {"atMobiles": text.mobiles, "isAtAll": False}}
@@ -115,15 +116,15 @@ def build_request(fmt: str, *, url: str, secret: str | None, body: str, event_ty
                   now: datetime) -> tuple[str, bytes, dict]:
     """The URL, bytes and headers of one attempt, signed as of `now`."""
     headers = {"Content-Type": "application/json"}
-    if fmt == "rectify":
+    if fmt == RECTIFY:
         headers |= {"X-Rectify-Event": event_type, "X-Rectify-Event-Id": str(event_id),
                     "X-Rectify-Signature": signature(secret or "", body, int(now.timestamp()))}
         return url, body.encode(), headers
-    if fmt == "dingtalk" and secret:
+    if fmt == DINGTALK and secret:
         stamp = int(now.timestamp() * 1000)
         joiner = "&" if urllib.parse.urlsplit(url).query else "?"
         return f"{url}{joiner}timestamp={stamp}&sign={dingtalk_sign(secret, stamp)}", body.encode(), headers
-    if fmt == "feishu" and secret:
+    if fmt == FEISHU and secret:
         stamp = int(now.timestamp())
         signed = {"timestamp": str(stamp), "sign": feishu_sign(secret, stamp)} | json.loads(body)
         return url, json.dumps(signed, ensure_ascii=False).encode(), headers
@@ -134,16 +135,24 @@ def outcome(fmt: str, status: int, answer: bytes) -> str | None:
     """None when the attempt succeeded, else why not: a non-2xx status, or a robot's non-zero error code."""
     if not 200 <= status < 300:
         return f"HTTP {status}"
-    if fmt == "rectify":
+    if fmt == RECTIFY:
         return None
     try:
         reply = json.loads(answer or b"{}")
     except ValueError:
         return "the robot's answer is not JSON"
-    field = "code" if fmt == "feishu" and "code" in reply else "errcode"
-    if fmt == "feishu" and field not in reply:
-        field = "StatusCode"
-    code = reply.get(field) if isinstance(reply, dict) else None
-    if code == 0:
+    if not isinstance(reply, dict):
+        return "the robot's answer is not a JSON object"
+    field = _code_field(fmt, reply)
+    if reply.get(field) == 0:
         return None
-    return f"{field} {code}: {str(reply.get('msg') or reply.get('errmsg') or reply.get('StatusMessage') or '')[:200]}"
+    why = reply.get("msg") or reply.get("errmsg") or reply.get("StatusMessage") or ""
+    return f"{field} {reply.get(field)}: {str(why)[:200]}"
+
+
+def _code_field(fmt: str, reply: dict) -> str:
+    """Where a vendor puts its error code: Feishu `code` (else `errcode`, older bots `StatusCode`), the
+    others `errcode`."""
+    if fmt != FEISHU:
+        return "errcode"
+    return next((field for field in ("code", "errcode") if field in reply), "StatusCode")

@@ -8,7 +8,7 @@ from models import Notification, Problem, Unit, User
 from models.base import db
 from models.enums import Role
 from workflow.errors import NotFound
-from workflow.paging import Page, decode_cursor, fetch
+from workflow.paging import MAX_ID, Page, decode_cursor, fetch
 
 
 def _members(unit_id: int | None, role: str) -> list[int]:
@@ -23,21 +23,42 @@ def recipients(problem: Problem, targets: list[str]) -> list[int]:
 
     `handler` is whoever must act: the named handler, else the unit's handlers; before dispatch, the
     supervisors of the grid's unit (they dispatch)."""
-    unit_id = problem.unit_id or problem.grid_unit_id
     found: list[int] = []
     for target in targets:
-        if target == "handler" and problem.unit_id is None:  # waiting for dispatch: the dispatchers act
-            found += _members(problem.grid_unit_id, Role.SUPERVISOR)
-        elif target == "handler":
-            found += [problem.handler_id] if problem.handler_id else _members(problem.unit_id, Role.HANDLER)
-        elif target == "unit_supervisors":
-            found += _members(unit_id, Role.SUPERVISOR)
-        elif target == "parent_supervisors":
-            unit = db.session.get(Unit, unit_id)
-            found += _members(unit.parent_id if unit else None, Role.SUPERVISOR)
-        elif target.startswith("user:") and db.session.get(User, int(target[5:])) is not None:
-            found.append(int(target[5:]))
+        if target in AUDIENCES:
+            found += AUDIENCES[target](problem)
+        elif (user := target_user(target)) is not None:
+            found.append(user.id)
     return list(dict.fromkeys(found))
+
+
+def _handlers(problem: Problem) -> list[int]:
+    if problem.unit_id is None:  # waiting for dispatch: the dispatchers act
+        return _members(problem.grid_unit_id, Role.SUPERVISOR)
+    return [problem.handler_id] if problem.handler_id else _members(problem.unit_id, Role.HANDLER)
+
+
+def _parent_supervisors(problem: Problem) -> list[int]:
+    unit = db.session.get(Unit, problem.unit_id or problem.grid_unit_id)
+    return _members(unit.parent_id if unit else None, Role.SUPERVISOR)
+
+
+AUDIENCES = {
+    "handler": _handlers,
+    "unit_supervisors": lambda problem: _members(problem.unit_id or problem.grid_unit_id, Role.SUPERVISOR),
+    "parent_supervisors": _parent_supervisors,
+}
+
+
+USER_TARGET = "user:"
+
+
+def target_user(target: str) -> User | None:
+    """The user a `user:<id>` notify target names; None for another target, a malformed id or no such user."""
+    user_id = target.removeprefix(USER_TARGET)
+    if user_id == target or not (user_id.isascii() and user_id.isdigit()) or not 0 < int(user_id) <= MAX_ID:
+        return None
+    return db.session.get(User, int(user_id))
 
 
 def send(*, user_ids: list[int], type: str, title: str, body: str, now: datetime,

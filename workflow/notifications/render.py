@@ -48,7 +48,7 @@ class Facts:
 
     def body(self, fmt: str) -> str:
         """The stored body for a channel's format (the same bytes on every retry)."""
-        if fmt == "rectify":
+        if fmt == formats.RECTIFY:
             return json.dumps({"event_id": self.message.id, "type": self.message.topic,
                                "occurred_at": self.message.created_at.isoformat(), "data": self.data},
                               ensure_ascii=False, sort_keys=True)
@@ -65,17 +65,17 @@ class Facts:
 
 def _units_and_zone(message: OutboxMessage, data: dict) -> tuple[set[int], str]:
     """The units a message concerns and the timezone its times are shown in."""
-    units: set[int] = set()
-    if message.payload.get("unit_id"):
-        units.add(message.payload["unit_id"])
-    if data.get("unit_id"):
-        units.add(data["unit_id"])
-    if data.get("grid_id") and (grid := db.session.get(Grid, data["grid_id"])) is not None:
-        units.add(grid.unit_id)
-    if data.get("plan_id") and (plan := db.session.get(PatrolPlan, data["plan_id"])) is not None:
-        units.add(plan.unit_id)
+    units = {unit_id for unit_id in (message.payload.get("unit_id"), data.get("unit_id"),
+                                     _unit_of(Grid, data.get("grid_id")), _unit_of(PatrolPlan, data.get("plan_id")))
+             if unit_id}
     zones = [unit.timezone for unit in (db.session.get(Unit, i) for i in sorted(units)) if unit is not None]
     return units, zones[0] if zones else DEFAULT_TZ
+
+
+def _unit_of(model, row_id: int | None) -> int | None:
+    """The unit of a grid or plan, when there is one."""
+    row = db.session.get(model, row_id) if row_id else None
+    return row.unit_id if row is not None else None
 
 
 def _place(data: dict) -> str:

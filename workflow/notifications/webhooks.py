@@ -1,68 +1,39 @@
 """Webhooks and group-chat robots: admins manage all, supervisors those scoped to their subtree."""
 
-import ipaddress
 import secrets as random_secrets
-import socket
-import urllib.parse
 from datetime import datetime
 
 from sqlalchemy import select
 
 from models import Unit, User, Webhook, WebhookDelivery
 from models.base import db
-from models.enums import Role
+from models.enums import DeliveryStatus, Role
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
-from workflow.notifications import formats, mail
+from workflow.notifications import delivery, formats, mail, targets
+from workflow.roster import trail
+from workflow.roster.edits import Kind, check_version, commit_edit
 from workflow.scope import subtree_ids, unit_within
 
-
-class RefusedDestination(ValueError):
-    """A webhook URL that must not be called (a private, loopback or otherwise non-public address)."""
+WEBHOOK = Kind("webhook", Webhook, ("url", "secret", "events", "active", "format", "unit_id"))
 
 
-def check_destination(url: str, *, allow_private: bool = False, resolve=None) -> None:
-    """Refuse a URL that is not http(s) or whose host is, or resolves to, a non-public address.
-
-    The one place this is decided (issue 21 hardens the same check): the API calls it without resolving (a
-    literal private address or `localhost` is 422), the sender calls it with the resolver before each attempt."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RefusedDestination("only http(s) URLs with a host")
-    if allow_private:
-        return
-    host = parts.hostname.rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        raise RefusedDestination("not a public address")
-    addresses = [host] if _is_ip(host) else []
-    if not addresses and resolve is not False:
-        infos = (resolve or socket.getaddrinfo)(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-        addresses = [info[4][0] for info in infos]
-    for address in addresses:
-        if not ipaddress.ip_address(address.split("%")[0]).is_global:
-            raise RefusedDestination("not a public address")
-
-
-def _is_ip(host: str) -> bool:
+def check_url(url: str, *, allow_private: bool, fmt: str = formats.RECTIFY) -> None:
+    """422 for a URL toward a private, loopback or link-local address (unless WEBHOOK_ALLOW_PRIVATE), or for
+    an e-mail channel's `mailto:` that names no good address."""
     try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _checked_url(url: str, allow_private: bool, fmt: str = "rectify") -> str:
-    try:
-        if fmt == "email":
+        if fmt == formats.EMAIL:
             mail.recipients(url)
-        else:
-            check_destination(url, allow_private=allow_private, resolve=False)
+        elif not allow_private:
+            targets.check_registration(url)
+    except targets.NotPublic:
+        raise Invalid("webhooks deliver to public addresses only", errors={"url": [
+            "not a public address (private, loopback, link-local and local names are refused)"]}) from None
     except ValueError as refused:
-        raise Invalid(f"the URL cannot be used: {refused}", errors={"url": [f"{refused}"]}) from None
-    return url
+        raise Invalid(f"the address cannot be used: {refused}", errors={"url": [f"{refused}"]}) from None
 
 
 def _checked_events(fmt: str, events: list[str]) -> list[str]:
-    if fmt == "email" and set(events) - {"digest.daily"}:
+    if fmt == formats.EMAIL and set(events) - {"digest.daily"}:
         raise Invalid("an e-mail channel carries the daily digest only", errors={"events": ["digest.daily only"]})
     return list(dict.fromkeys(events))
 
@@ -84,7 +55,7 @@ def _secret(fmt: str, secret: str | None) -> tuple[str | None, bool]:
     """The secret to sign with, and whether we made it (then it is shown once)."""
     if secret is not None:
         return secret, False
-    if fmt == "rectify":
+    if fmt == formats.RECTIFY:
         return random_secrets.token_urlsafe(32), True
     if fmt in formats.NEEDS_SECRET:
         raise Invalid(f"a {fmt} robot needs the secret its 加签/签名校验 setting shows",
@@ -93,32 +64,41 @@ def _secret(fmt: str, secret: str | None) -> tuple[str | None, bool]:
 
 
 def create_webhook(*, now: datetime, url: str, events: list[str], actor: User | None = None,
-                   secret: str | None = None, active: bool = True, format: str = "rectify",
+                   secret: str | None = None, active: bool = True, format: str = formats.RECTIFY,
                    unit_id: int | None = None, allow_private: bool = False) -> Webhook:
-    """Register a webhook; a secret made here is on the returned object once (`shown_secret`)."""
+    """Register a receiver or robot (its URL checked now, and again at every send); a secret made here is on
+    the returned object once (`shown_secret`). An actor's registration goes on the admin trail (the secret
+    written "changed")."""
     unit_id = _scope(actor, unit_id) if actor is not None else unit_id
     secret, made = _secret(format, secret)
-    hook = Webhook(url=_checked_url(url, allow_private, format), secret=secret or "",
-                   events=_checked_events(format, events),
-                   active=active, created_at=now, format=format, unit_id=unit_id)
+    check_url(url, allow_private=allow_private, fmt=format)
+    hook = Webhook(url=url, secret=secret or "", events=_checked_events(format, events), active=active,
+                   created_at=now, format=format, unit_id=unit_id, version=1)
     db.session.add(hook)
     db.session.flush()
+    if actor is not None:
+        trail.record_creation(WEBHOOK.resource, hook, WEBHOOK.fields, actor=actor, now=now, secret=("secret",))
     hook.shown_secret = secret if made else None
     return hook
 
 
-def edit_webhook(*, webhook_id: int, actor: User | None = None, allow_private: bool = False, **changes) -> Webhook:
-    """Change a webhook's URL, secret, events, scope or active flag (deliveries already made keep their body)."""
+def edit_webhook(*, actor: User | None, now: datetime, webhook_id: int, expected_version: int | None,
+                 reason: str | None = None, allow_private: bool = False, **changes) -> Webhook:
+    """Change a webhook's URL, secret, events, scope or active flag under If-Match (deliveries already made
+    keep their body); the admin trail says the secret changed, never to what."""
     hook = get_webhook(actor=actor, webhook_id=webhook_id)
+    check_version(hook, expected_version, "webhook")
     if "url" in changes:
-        _checked_url(changes["url"], allow_private, hook.format)
+        check_url(changes["url"], allow_private=allow_private, fmt=hook.format)
     if "events" in changes:
         changes["events"] = _checked_events(hook.format, changes["events"])
     if "unit_id" in changes and actor is not None:
         changes["unit_id"] = _scope(actor, changes["unit_id"])
-    for name in ("url", "secret", "events", "active", "unit_id"):
+    before = {name: getattr(hook, name) for name in WEBHOOK.fields}
+    for name in WEBHOOK.fields:
         if name in changes:
             setattr(hook, name, list(dict.fromkeys(changes[name])) if name == "events" else changes[name])
+    commit_edit(WEBHOOK, hook, actor=actor, now=now, before=before, reason=reason, secret=("secret",))
     return hook
 
 
@@ -151,7 +131,6 @@ def redrive(*, delivery_id: int, now: datetime, actor: User | None = None) -> We
     if found is None:
         raise NotFound(f"delivery {delivery_id} not found")
     get_webhook(actor=actor, webhook_id=found.webhook_id)
-    if found.status != "dead":
+    if found.status != DeliveryStatus.DEAD:
         raise Conflict(f"only a dead delivery can be redriven; this one is {found.status}")
-    found.status, found.attempts, found.next_attempt_at = "pending", 0, now
-    return found
+    return delivery.redrive(delivery_id=delivery_id, now=now)

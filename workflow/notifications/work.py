@@ -71,23 +71,36 @@ def extension_approvers(problem: Problem, now: datetime) -> list[int]:
 
 
 def _audience(problem: Problem, action: Action, before: dict, now: datetime) -> list[int]:
-    if action in (Action.ASSIGN, Action.REASSIGN):
-        return handlers_of(problem)
-    if action == Action.RETURN:
-        assigner = _last_assigner(problem.id)
-        return [assigner] if assigner else members(problem.grid_unit_id, Role.SUPERVISOR)
-    if action in (Action.REJECT, Action.SEND_BACK):
-        return [problem.handler_id or problem.submitted_by_id] if problem.handler_id or problem.submitted_by_id \
-            else handlers_of(problem)
-    if action == Action.REQUEST_EXTENSION:
-        return extension_approvers(problem, now)
-    if action in (Action.GRANT_EXTENSION, Action.DENY_EXTENSION):
-        return [before["extension_requested_by_id"]] if before.get("extension_requested_by_id") else []
-    if action == Action.SUBMIT:
-        return _grid_officers(problem.grid_id)
-    if action == Action.CLOSE:
-        return [problem.reporter_id]
-    return []
+    """Who a transition gives work (or news) to."""
+    return _AUDIENCES[action](problem, before, now)
+
+
+def _returned_to(problem: Problem) -> list[int]:
+    assigner = _last_assigner(problem.id)
+    return [assigner] if assigner else members(problem.grid_unit_id, Role.SUPERVISOR)
+
+
+def _sent_back_to(problem: Problem) -> list[int]:
+    named = problem.handler_id or problem.submitted_by_id
+    return [named] if named else handlers_of(problem)
+
+
+def _requester(before: dict) -> list[int]:
+    return [before["extension_requested_by_id"]] if before.get("extension_requested_by_id") else []
+
+
+_AUDIENCES = {
+    Action.ASSIGN: lambda problem, before, now: handlers_of(problem),
+    Action.REASSIGN: lambda problem, before, now: handlers_of(problem),
+    Action.RETURN: lambda problem, before, now: _returned_to(problem),
+    Action.REJECT: lambda problem, before, now: _sent_back_to(problem),
+    Action.SEND_BACK: lambda problem, before, now: _sent_back_to(problem),
+    Action.REQUEST_EXTENSION: lambda problem, before, now: extension_approvers(problem, now),
+    Action.GRANT_EXTENSION: lambda problem, before, now: _requester(before),
+    Action.DENY_EXTENSION: lambda problem, before, now: _requester(before),
+    Action.SUBMIT: lambda problem, before, now: _grid_officers(problem.grid_id),
+    Action.CLOSE: lambda problem, before, now: [problem.reporter_id],
+}
 
 
 def _last_assigner(problem_id: int) -> int | None:

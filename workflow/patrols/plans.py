@@ -9,10 +9,11 @@ from sqlalchemy import select, update
 
 from models import Grid, PatrolPlan, PatrolRound, Point, Unit, User
 from models.base import db
-from models.enums import Role
-from workflow.calendar import WorkCalendar
+from models.enums import Role, RoundState
+from workflow.calendar import WorkCalendar, check_timezone
 from workflow.errors import Forbidden, Invalid, NotFound
-from workflow.org import check_timezone
+from workflow.roster import trail
+from workflow.roster.edits import Kind, check_version, commit_edit
 from workflow.scope import subtree_ids, unit_within
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -20,6 +21,7 @@ DAY_RULES = ("every_day", "workdays", "rest_days")
 EDITABLE = ("name", "mode", "grid_id", "point_ids", "officer_ids", "windows", "days", "timezone",
             "active_from", "active_until", "late_grace_minutes", "sample_size", "follow_up_days",
             "checkin_radius_m")
+PLAN = Kind("patrol_plan", PatrolPlan, (*EDITABLE, "paused", "active"))
 
 
 @dataclass(frozen=True)
@@ -112,42 +114,55 @@ def create_plan(*, actor: User | None, now: datetime, unit_id: int, **fields) ->
     _apply(plan, fields)
     db.session.add(plan)
     db.session.flush()
+    if actor is not None:  # a person's creation goes on the admin trail (seeds and fixtures do not)
+        trail.record_creation(PLAN.resource, plan, PLAN.fields, actor=actor, now=now)
     return plan
 
 
-def edit_plan(*, actor: User, now: datetime, plan_id: int, **changes) -> PatrolPlan:
-    """Change a plan: rounds that have not started are cancelled and made again from the new plan."""
+def edit_plan(*, actor: User, now: datetime, plan_id: int, expected_version: int | None,
+              reason: str | None = None, **changes) -> PatrolPlan:
+    """Change a plan under If-Match: rounds that have not started are cancelled and made again from the new
+    plan. `active: false` retires it (no more rounds; its rounds stay as history). On the admin trail."""
     plan = get_plan(actor=actor, plan_id=plan_id, lock=True)
     _may_manage(actor, db.session.get(Unit, plan.unit_id))
+    check_version(plan, expected_version, "patrol plan")
+    before = {name: getattr(plan, name) for name in PLAN.fields}
     with db.session.no_autoflush:  # check the new values before anything reaches the database
         _apply(plan, {name: value for name, value in changes.items() if name in EDITABLE})
-    plan.version += 1
-    plan.updated_at = now
-    _cancel_unstarted(plan, now)
-    if plan.watermark is not None:  # make the cancelled windows again, from the new plan
-        plan.watermark = min(plan.watermark, now)
+        if "active" in changes:
+            plan.active = changes["active"]
+        changed = commit_edit(PLAN, plan, actor=actor, now=now, before=before, reason=reason)
+    if changed:
+        plan.updated_at = now
+        cancel_unstarted(plan, now)
+        if plan.watermark is not None and plan.active:  # make the cancelled windows again, from the new plan
+            plan.watermark = min(plan.watermark, now)
     return plan
 
 
 def set_paused(*, actor: User, now: datetime, plan_id: int, paused: bool) -> PatrolPlan:
-    """Pause a plan (no new rounds; unstarted ones are cancelled) or resume it (no backfill)."""
+    """Pause a plan (no new rounds; unstarted ones are cancelled) or resume it (no backfill); on the trail."""
     plan = get_plan(actor=actor, plan_id=plan_id, lock=True)
     _may_manage(actor, db.session.get(Unit, plan.unit_id))
     if plan.paused != paused:
+        before = {name: getattr(plan, name) for name in PLAN.fields}
         plan.paused, plan.updated_at = paused, now
+        commit_edit(PLAN, plan, actor=actor, now=now, before=before, reason=None)
         if paused:
-            _cancel_unstarted(plan, now)
+            cancel_unstarted(plan, now)
         elif plan.watermark is not None:  # no backfill of the paused time
             plan.watermark = max(plan.watermark, now)
     return plan
 
 
-def _cancel_unstarted(plan: PatrolPlan, now: datetime) -> None:
+def cancel_unstarted(plan: PatrolPlan, now: datetime) -> None:
+    """Cancel the plan's rounds that have not started (a new plan, team or pause makes them again or not)."""
     db.session.flush()
     db.session.execute(
         update(PatrolRound)
-        .where(PatrolRound.plan_id == plan.id, PatrolRound.state == "scheduled", PatrolRound.planned_start > now)
-        .values(state="cancelled", updated_at=now)
+        .where(PatrolRound.plan_id == plan.id, PatrolRound.state == RoundState.SCHEDULED,
+               PatrolRound.planned_start > now)
+        .values(state=RoundState.CANCELLED, updated_at=now)
         .execution_options(synchronize_session=False))
 
 

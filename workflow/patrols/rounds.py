@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import cast, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
-from models import PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
-from models.base import db, dialect_name, upsert
-from models.enums import Role, State
+from models import ChecklistOutcome, PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
+from models.base import db, dialect_name, mark_written, upsert
+from models.enums import Role, RoundState, State
+from models.patrol import LIVE_ROUNDS
 from workflow import tally
-from workflow.calendar import WorkCalendar, load_calendar
-from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.calendar import CLOCK_SKEW, WorkCalendar, load_calendar
+from workflow.errors import Conflict, Forbidden, Invalid, NotFound, Stale
 from workflow.geo import haversine_m
 from workflow.inspections import tasks as inspection_tasks
 from workflow.notifications import outbox, work
@@ -26,7 +26,7 @@ from workflow.scope import subtree_ids
 
 HORIZON = timedelta(hours=48)
 LONGEST_WINDOW = timedelta(hours=24)
-STARTED = ("in_progress", "completed", "completed_late")
+STARTED = (RoundState.IN_PROGRESS, RoundState.COMPLETED, RoundState.COMPLETED_LATE, RoundState.INCOMPLETE)
 
 
 # --- the scheduler's side --------------------------------------------------------------------
@@ -34,7 +34,8 @@ STARTED = ("in_progress", "completed", "completed_late")
 def materialize_rounds(*, now: datetime, horizon: timedelta = HORIZON) -> int:
     """Make a round for every window up to now + horizon, once; windows passed in downtime are missed."""
     calendar = load_calendar(db.session)
-    plans = db.session.scalars(select(PatrolPlan).where(PatrolPlan.paused.is_(False)).order_by(PatrolPlan.id)
+    running = (PatrolPlan.paused.is_(False), PatrolPlan.active.is_(True))
+    plans = db.session.scalars(select(PatrolPlan).where(*running).order_by(PatrolPlan.id)
                                .with_for_update(skip_locked=True)).all()  # a plan being edited waits a tick
     until = now + horizon
     windows = {}
@@ -56,7 +57,7 @@ def materialize_rounds(*, now: datetime, horizon: timedelta = HORIZON) -> int:
 def _round_row(plan: PatrolPlan, window: Window, now: datetime, calendar: WorkCalendar, facts: "_Facts") -> dict:
     passed = window.end + timedelta(minutes=plan.late_grace_minutes) <= now
     return {"plan_id": plan.id, "label": window.label, "planned_start": window.start, "planned_end": window.end,
-            "grace_minutes": plan.late_grace_minutes, "state": "missed" if passed else "scheduled",
+            "grace_minutes": plan.late_grace_minutes, "state": RoundState.MISSED if passed else RoundState.SCHEDULED,
             "missed_reason": "not_opened" if passed else None, "officer_ids": _officers(plan, window, calendar),
             "checklist": build_checklist(plan, window.start, facts),
             "focus_categories": list(window.focus_categories), "created_at": now, "updated_at": now}
@@ -69,13 +70,13 @@ def _insert_rounds(rows: list[dict], now: datetime) -> int:
     a statement with the values inlined was compiled anew for every batch, which cost more than the insert."""
     if not rows:
         return 0
-    live = text("state != 'cancelled'")
+    live = text(LIVE_ROUNDS)
     stmt = (upsert(PatrolRound).on_conflict_do_nothing(index_elements=["plan_id", "planned_start"], index_where=live)
             .returning(PatrolRound.id, PatrolRound.state))
     made = db.session.execute(stmt, rows).all()
     for round_id, state in sorted(made):
         tally.count("round_made")
-        if state == "missed":  # a window that passed while the scheduler was down
+        if state == RoundState.MISSED:  # a window that passed while the scheduler was down
             _announce_missed(round_id, now)
             tally.count("round_missed", reason="not_opened")
     return len(made)
@@ -129,18 +130,21 @@ class _Facts:
         facts = cls(points, defaultdict(list), defaultdict(list), {})
         if not everywhere or not spans:
             return facts
-        at_points = Problem.point_id.in_(everywhere)
-        verifying = select(Problem.id, Problem.point_id).where(at_points, Problem.state == State.VERIFYING)
-        for problem_id, point in db.session.execute(verifying.order_by(Problem.id)):
-            facts.verifying[point].append(problem_id)
-        closed = select(Problem.id, Problem.point_id, Problem.closed_at).where(
-            at_points, Problem.state == State.CLOSED, Problem.closed_at >= min(first for first, _ in spans),
-            Problem.closed_at < max(last for _, last in spans))
-        for problem_id, point, closed_at in db.session.execute(closed.order_by(Problem.id)):
-            facts.closed[point].append((problem_id, closed_at))
+        facts._load_problems(everywhere, min(first for first, _ in spans), max(last for _, last in spans))
         hot = select(Point.id, Point.hot_until).where(Point.id.in_(everywhere), Point.hot_until.is_not(None))
         facts.hot = dict(db.session.execute(hot).tuples().all())
         return facts
+
+    def _load_problems(self, everywhere: list[int], since: datetime, until: datetime) -> None:
+        """Problems at these points waiting for verification, and those closed in [since, until)."""
+        at_points = Problem.point_id.in_(everywhere)
+        verifying = select(Problem.id, Problem.point_id).where(at_points, Problem.state == State.VERIFYING)
+        for problem_id, point in db.session.execute(verifying.order_by(Problem.id)):
+            self.verifying[point].append(problem_id)
+        closed = select(Problem.id, Problem.point_id, Problem.closed_at).where(
+            at_points, Problem.state == State.CLOSED, Problem.closed_at >= since, Problem.closed_at < until)
+        for problem_id, point, closed_at in db.session.execute(closed.order_by(Problem.id)):
+            self.closed[point].append((problem_id, closed_at))
 
 
 def _points_of(plans: list[PatrolPlan]) -> dict[int, list[int]]:
@@ -176,19 +180,26 @@ def advance_rounds(*, now: datetime) -> dict[str, int]:
     Each change is a compare-and-set on the state, so an officer's check-in racing this tick, or a second
     scheduler, never has a round missed twice or a walked round marked missed."""
     due = db.session.scalars(select(PatrolRound).where(
-        PatrolRound.state.in_(("scheduled", "open")), PatrolRound.planned_start <= now)
+        PatrolRound.state.in_((RoundState.SCHEDULED, RoundState.OPEN, RoundState.IN_PROGRESS)),
+        PatrolRound.planned_start <= now)
         .order_by(PatrolRound.planned_start, PatrolRound.id)).all()
-    counts = {"opened": 0, "missed": 0}
+    counts = {"opened": 0, "missed": 0, "incomplete": 0}
     for round_ in due:
-        if round_.planned_end + timedelta(minutes=round_.grace_minutes) <= now:
-            reason = "not_opened" if round_.state == "scheduled" else "no_checkin"
-            if _move(round_, now, state="missed", missed_reason=reason):
+        ended = round_.planned_end + timedelta(minutes=round_.grace_minutes) <= now
+        if round_.state == RoundState.IN_PROGRESS:
+            # Started and never completed: closed as incomplete once its window and grace are over, with the
+            # check-ins it has (coverage counts them); the officer may still complete it later.
+            counts["incomplete"] += ended and _close_incomplete(round_, now)
+        elif ended:
+            reason = "not_opened" if round_.state == RoundState.SCHEDULED else "no_checkin"
+            if _move(round_, now, state=RoundState.MISSED, missed_reason=reason):
                 _announce_missed(round_.id, now)
                 tally.count("round_missed", reason=reason)
                 counts["missed"] += 1
-        elif round_.state == "scheduled":
-            checklist = with_inspection_tasks(build_checklist(round_.plan, round_.planned_start))
-            counts["opened"] += _move(round_, now, state="open", checklist=checklist)
+        elif round_.state == RoundState.SCHEDULED:
+            checklist = with_carried_over(round_, with_inspection_tasks(
+                build_checklist(round_.plan, round_.planned_start)))
+            counts["opened"] += _move(round_, now, state=RoundState.OPEN, checklist=checklist)
     return counts
 
 
@@ -206,9 +217,26 @@ def _move(round_: PatrolRound, now: datetime, **values) -> bool:
             .execution_options(synchronize_session=False))
     if db.session.execute(stmt).first() is None:
         return False
-    for key, value in values.items():  # keep the loaded object true to the row
-        set_committed_value(round_, key, value)
+    mark_written(round_, values)  # keep the loaded object true to the row
     return True
+
+
+def _close_incomplete(round_: PatrolRound, now: datetime) -> bool:
+    """Close a round started and never completed (compare-and-set, like every scheduler change)."""
+    if not _move(round_, now, state=RoundState.INCOMPLETE):
+        return False
+    tally.count("round_closed_incomplete")
+    return True
+
+
+def _move_or_stale(round_: PatrolRound, now: datetime, **values) -> None:
+    """An officer's change, compare-and-set like the scheduler's: if someone moved the round since we read it,
+    412 as for a problem (decision 0035); the retry then answers from the state the round is in."""
+    read = round_.state
+    if not _move(round_, now, **values):
+        db.session.expire(round_)
+        raise Stale(f"the round changed while this was applied (it was {read})",
+                    extra={"state": db.session.get(PatrolRound, round_.id).state})
 
 
 def _announce_missed(round_id: int, now: datetime) -> None:
@@ -226,17 +254,17 @@ def visible_rounds(actor: User):
     if actor.role == Role.SUPERVISOR:
         return PatrolRound.plan_id.in_(select(PatrolPlan.id).where(PatrolPlan.unit_id.in_(subtree_ids(actor.unit))))
     if actor.role == Role.OFFICER:  # their rounds, and those of plans whose team they are in
-        return or_(PatrolRound.id.in_(_having_member(PatrolRound, actor.id)),
-                   PatrolRound.plan_id.in_(_having_member(PatrolPlan, actor.id)))
+        return or_(PatrolRound.id.in_(having_member(PatrolRound, actor.id)),
+                   PatrolRound.plan_id.in_(having_member(PatrolPlan, actor.id)))
     return PatrolRound.id.is_(None)
 
 
 def rounds_of(officer_id: int):
     """The ids of the rounds an officer walks (a subquery)."""
-    return _having_member(PatrolRound, officer_id)
+    return having_member(PatrolRound, officer_id)
 
 
-def _having_member(model, officer_id: int):
+def having_member(model, officer_id: int):
     """Ids of the rows (rounds or plans) whose JSON list officer_ids holds the officer. PostgreSQL answers
     rounds from a GIN index on `officer_ids::jsonb` (migration f1a2b3c4d5e6), not by scanning every round."""
     if dialect_name() == "postgresql":
@@ -281,10 +309,17 @@ def start_round(*, actor: User, now: datetime, round_id: int, at: datetime | Non
     at = at or now
     if round_.state in STARTED:
         return round_
-    if round_.state not in ("open", "missed") or not _in_window(round_, at):
+    if round_.state not in (RoundState.OPEN, RoundState.MISSED) or not _in_window(round_, at):
         raise Conflict(f"a {round_.state} round cannot be started at {at.isoformat()}",
                        extra={"state": round_.state})
-    round_.state, round_.started_at, round_.missed_reason, round_.updated_at = "in_progress", at, None, now
+    if not _move(round_, now, state=RoundState.IN_PROGRESS, started_at=at, missed_reason=None):
+        # The scheduler may have marked it missed meanwhile: a walk inside the window revives a missed round,
+        # so that change is taken over once; anyone else's change (started, cancelled) is 412.
+        db.session.refresh(round_)
+        if round_.state != RoundState.MISSED:
+            raise Stale(f"the round changed while this was applied (it is {round_.state} now)",
+                        extra={"state": round_.state})
+        _move_or_stale(round_, now, state=RoundState.IN_PROGRESS, started_at=at, missed_reason=None)
     return round_
 
 
@@ -299,14 +334,14 @@ def check_in(*, actor: User, now: datetime, round_id: int, point_id: int, lat: f
     at = at or now
     if point_id not in _checkable_points(round_):
         raise Invalid("the point is not on this round's checklist", errors={"point_id": ["not on the checklist"]})
-    if round_.state in ("scheduled", "cancelled"):
+    if round_.state in (RoundState.SCHEDULED, RoundState.CANCELLED):
         raise Conflict(f"a {round_.state} round takes no check-ins", extra={"state": round_.state})
     point = db.session.get(Point, point_id)
     distance = haversine_m(lat, lng, point.lat, point.lng)
     flags = [name for name, on in (("far_from_point", distance > round_.plan.checkin_radius_m),
                                    ("outside_window", not _in_window(round_, at)),
-                                   ("in_future", at > now + timedelta(minutes=5))) if on]
-    if round_.state in ("open", "missed") and "outside_window" not in flags:
+                                   ("in_future", at > now + CLOCK_SKEW)) if on]
+    if round_.state in (RoundState.OPEN, RoundState.MISSED) and "outside_window" not in flags:
         start_round(actor=actor, now=now, round_id=round_id, at=at)
     checkin = PatrolCheckin(round_id=round_.id, point_id=point_id, officer_id=actor.id, at=at, received_at=now,
                             result=result, note=note, lat=lat, lng=lng, distance_m=round(distance, 1),
@@ -345,26 +380,92 @@ def report_finding(*, actor: User, now: datetime, round_id: int, point_id: int, 
     """Report a problem found on the round, through the same workflow as any report."""
     round_ = get_round(actor=actor, round_id=round_id)
     _walker(actor, round_)
-    if round_.state in ("scheduled", "cancelled"):
+    if round_.state in (RoundState.SCHEDULED, RoundState.CANCELLED):
         raise Conflict(f"a {round_.state} round has no findings yet", extra={"state": round_.state})
     if point_id not in _checkable_points(round_):
         raise Invalid("the point is not on this round's checklist", errors={"point_id": ["not on the checklist"]})
     return reporting.report_problem(actor=actor, now=now, point_id=point_id, round_id=round_.id, **report)
 
 
-def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | None = None) -> PatrolRound:
-    """Finish walking: completed, or completed_late after the window's end plus grace."""
+OUTCOMES = ("still_there", "fixed", "not_seen")
+
+
+def record_outcome(*, actor: User, now: datetime, round_id: int, problem_id: int, outcome: str,
+                   note: str | None = None) -> tuple[ChecklistOutcome, bool]:
+    """Record what the round found of a problem its checklist lists for verification or a follow-up look:
+    still there (a finding linked to the round is reported for it), fixed, or not seen. Once per problem and
+    round: a repeat answers with the first record."""
     round_ = get_round(actor=actor, round_id=round_id)
     _walker(actor, round_)
-    if round_.state in ("completed", "completed_late"):
+    kind = _listed_as(round_, problem_id)
+    if outcome not in OUTCOMES:
+        raise Invalid(f"unknown outcome {outcome!r}", errors={"outcome": [" | ".join(OUTCOMES)]})
+    if round_.state in (RoundState.SCHEDULED, RoundState.CANCELLED):
+        raise Conflict(f"a {round_.state} round records nothing yet", extra={"state": round_.state})
+    existing = db.session.scalars(select(ChecklistOutcome).where(ChecklistOutcome.round_id == round_.id,
+                                                                 ChecklistOutcome.problem_id == problem_id)).first()
+    if existing is not None:
+        return existing, False
+    record = ChecklistOutcome(round_id=round_.id, problem_id=problem_id, kind=kind, outcome=outcome, note=note,
+                              recorded_by_id=actor.id, recorded_at=now)
+    if outcome == "still_there":
+        listed = db.session.get(Problem, problem_id)
+        finding, _ = reporting.report_problem(actor=actor, now=now, point_id=listed.point_id, round_id=round_.id,
+                                              category_code=listed.category.code, title=listed.title[:200],
+                                              description=note)
+        record.finding_id = finding.id
+    db.session.add(record)
+    db.session.flush()
+    return record, True
+
+
+def _listed_as(round_: PatrolRound, problem_id: int) -> str:
+    """verify or follow_up: how the round's checklist lists the problem (422 when it does not)."""
+    for kind, key in (("verify", "verify_problem_ids"), ("follow_up", "follow_up_problem_ids")):
+        if problem_id in round_.checklist.get(key, []):
+            return kind
+    raise Invalid("the problem is not on this round's checklist", errors={"problem_id": ["not on the checklist"]})
+
+
+def outcomes_of(round_id: int) -> list[ChecklistOutcome]:
+    """What a round recorded of its listed problems, in order."""
+    return list(db.session.scalars(select(ChecklistOutcome).where(ChecklistOutcome.round_id == round_id)
+                                   .order_by(ChecklistOutcome.id)))
+
+
+def with_carried_over(round_: PatrolRound, checklist: dict) -> dict:
+    """回头看 is not lost: the verification and follow-up items of the plan's earlier missed or incomplete rounds
+    that nobody has recorded yet join the checklist of the round that opens (decision 0037)."""
+    earlier = db.session.scalars(select(PatrolRound.checklist).where(
+        PatrolRound.plan_id == round_.plan_id, PatrolRound.planned_start < round_.planned_start,
+        PatrolRound.state.in_((RoundState.MISSED, RoundState.INCOMPLETE)))).all()
+    wanted = {key: {pid for listed in earlier for pid in listed.get(key, [])}
+              for key in ("verify_problem_ids", "follow_up_problem_ids")}
+    everything = set().union(*wanted.values())
+    if not everything:
+        return checklist
+    recorded = set(db.session.scalars(select(ChecklistOutcome.problem_id)
+                                      .where(ChecklistOutcome.problem_id.in_(everything))))
+    gone = set(db.session.scalars(select(Problem.id).where(Problem.id.in_(everything),
+                                                           Problem.state == State.CANCELLED)))
+    return checklist | {key: sorted(set(checklist.get(key, [])) | (ids - recorded - gone))
+                        for key, ids in wanted.items()}
+
+
+def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | None = None) -> PatrolRound:
+    """Finish walking: completed, or completed_late after the window's end plus grace (also a round the
+    scheduler closed as incomplete, when the phone comes back online)."""
+    round_ = get_round(actor=actor, round_id=round_id)
+    _walker(actor, round_)
+    if round_.state in (RoundState.COMPLETED, RoundState.COMPLETED_LATE):
         return round_
-    if round_.state != "in_progress":
+    if round_.state not in (RoundState.IN_PROGRESS, RoundState.INCOMPLETE):
         raise Conflict(f"a {round_.state} round cannot be completed; start it first", extra={"state": round_.state})
     at = at or now
     if round_.started_at is not None and at < round_.started_at:
         raise Invalid("a round cannot end before it started", errors={"at": ["before the round started"]})
     late = at > round_.planned_end + timedelta(minutes=round_.grace_minutes)
-    round_.state, round_.completed_at, round_.updated_at = ("completed_late" if late else "completed"), at, now
+    _move_or_stale(round_, now, state=RoundState.COMPLETED_LATE if late else RoundState.COMPLETED, completed_at=at)
     tally.count("round_completed", state=round_.state)
     if unvisited_points(round_):
         tally.count("round_incomplete")

@@ -7,9 +7,6 @@ message, all in the caller's transaction (flush only).
 
 from datetime import datetime
 
-from sqlalchemy import inspect, update
-from sqlalchemy.orm.attributes import set_committed_value
-
 from models import Problem, User
 from models.base import db
 from models.enums import Action
@@ -17,14 +14,14 @@ from workflow import tally
 from workflow.errors import Conflict, Forbidden, Invalid, InvalidTransition, PreconditionRequired, Stale
 from workflow.notifications import outbox, work
 from workflow.problems import clocks
-from workflow.problems.events import event_fields, event_note, record_event
-from workflow.problems.lifecycle import STAGE_OF_STATE, TRANSITIONS, Rule, Step, rule_for
+from workflow.problems.events import Entry, Row, append_event, event_fields, event_note
+from workflow.problems.lifecycle import STAGE_OF_STATE, TRANSITIONS, Rule, Step, current_names, rule_for
 from workflow.problems.visibility import get_problem
 
 
 def check_action(*, actor: User, action: str, fields: dict) -> Rule:
     """Refuse an action whose fields do not fit it (422) or that the caller's role never takes (403)."""
-    rule = rule_for(action)
+    rule, fields = rule_for(action), current_names(action, fields)[0]
     missing = {name: ["required for this action"] for name in rule.required if fields.get(name) is None}
     extra = {name: ["not a field of this action"] for name in fields
              if name not in rule.required | rule.optional}
@@ -39,6 +36,7 @@ def apply_action(*, actor: User, now: datetime, problem_id: int, action: str,
                  expected_version: int | None, **fields) -> Problem:
     """Apply one action of the transition table, in the current transaction (flush only)."""
     problem = get_problem(actor=actor, problem_id=problem_id)
+    fields = current_names(action, fields)[0]
     rule = check_action(actor=actor, action=action, fields=fields)
     if rule.changes_version:
         check_version(problem, expected_version)
@@ -89,47 +87,20 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     if rule.restarts_stage:
         clocks.start_stage(problem, STAGE_OF_STATE[rule.to], now)
     problem.updated_at = problem.next_check_at = now  # the escalation sweep looks at it again
-    seq = compare_and_set(problem)
-    event = record_event(problem, step.actor, now, action, from_state, seq,
-                         fields=event_fields(step.fields | step.recorded), note=event_note(step.fields),
-                         stage=stage, overdue=overdue, took=took)
+    entry = Entry(from_state, event_fields(step.fields | step.recorded), event_note(step.fields), stage, overdue, took)
+    event = append_event(problem, step.actor, now, action, entry, row=Row.COMPARE_AND_SET)
     outbox.enqueue(topic="problem.transitioned", now=now, payload={
         "problem_id": problem.id, "event_id": event.id,
         "data": outbox.problem_data(problem) | {"action": action.value, "from_state": from_state}})
-    work.on_transition(problem=problem, action=action, actor=step.actor, seq=seq, before=before, now=now)
+    work.on_transition(problem=problem, action=action, actor=step.actor, seq=event.seq, before=before, now=now)
     tally.count("transition", action=action.value)
     return problem
 
 
 def _comment(step: Step) -> Problem:
     problem = step.problem
-    stmt = (update(Problem).where(Problem.id == problem.id).values(last_seq=Problem.last_seq + 1)
-            .returning(Problem.last_seq).execution_options(synchronize_session=False))
-    seq = db.session.execute(stmt).scalar_one()
-    set_committed_value(problem, "last_seq", seq)
-    record_event(problem, step.actor, step.now, Action.COMMENT, problem.state, seq, fields={},
-                 note=step.fields["text"], stage=problem.stage, overdue=clocks.stage_overdue(problem, step.now))
+    entry = Entry(problem.state, note=step.fields["text"], stage=problem.stage,
+                  overdue=clocks.stage_overdue(problem, step.now))
+    append_event(problem, step.actor, step.now, Action.COMMENT, entry, row=Row.SEQ)
     tally.count("transition", action=Action.COMMENT.value)
     return problem
-
-
-def compare_and_set(problem: Problem) -> int:
-    """Write the changed columns only if nobody moved the row since we read it; return the event seq."""
-    state = inspect(problem)
-    changes = {attr.key: attr.value for attr in state.attrs
-               if attr.key in state.mapper.column_attrs and attr.history.has_changes()}
-    stmt = (
-        update(Problem)
-        .where(Problem.id == problem.id, Problem.version == problem.version)
-        .values(**changes, version=Problem.version + 1, last_seq=Problem.last_seq + 1)
-        .returning(Problem.version, Problem.last_seq)
-        .execution_options(synchronize_session=False)
-    )
-    row = db.session.execute(stmt).first()
-    if row is None:
-        raise Stale("the problem changed while this action was applied")
-    for key, value in changes.items():
-        set_committed_value(problem, key, value)
-    set_committed_value(problem, "version", row.version)
-    set_committed_value(problem, "last_seq", row.last_seq)
-    return row.last_seq

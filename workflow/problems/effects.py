@@ -26,6 +26,8 @@ def _unit(unit_id: int) -> Unit:
     unit = db.session.get(Unit, unit_id)
     if unit is None:
         raise Invalid(f"unknown unit {unit_id}", errors={"unit_id": ["unknown unit"]})
+    if not unit.active:
+        raise Invalid(f"unit {unit_id} is retired", errors={"unit_id": ["retired unit"]})
     return unit
 
 
@@ -33,7 +35,9 @@ def _handler_of(unit: Unit, handler_id: int | None) -> int | None:
     if handler_id is None:
         return None
     handler = db.session.get(User, handler_id)
-    if handler is None or handler.role != Role.HANDLER or handler.unit_id != unit.id or not handler.active:
+    if handler is not None and not handler.active:
+        raise Invalid(f"user {handler_id} is retired", errors={"handler_id": ["retired handler"]})
+    if handler is None or handler.role != Role.HANDLER or handler.unit_id != unit.id:
         raise Invalid(f"user {handler_id} is not a handler of unit {unit.id}",
                       errors={"handler_id": ["not a handler of that unit"]})
     return handler.id
@@ -119,7 +123,7 @@ def request_extension(step: Step) -> None:
     if until > step.now + MAX_EXTENSION:
         raise Invalid("an extension may ask for at most a year",
                       errors={"until": ["at most a year from now"]})
-    problem.extension_until, problem.extension_reason = until, step.fields["reason"]
+    problem.extension_until, problem.extension_reason = until, step.fields["note"]
     problem.extension_requested_by_id, problem.extension_requested_at = step.actor.id, step.now
     if problem.category.pause_on_extension:
         clocks.pause(problem, step.now)

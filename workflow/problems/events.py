@@ -1,38 +1,110 @@
-"""A problem's trail: how an event is made, sealed into the hash chain and appended."""
+"""A problem's trail: the one way an event is appended — its seq taken, sealed into the hash chain, inserted.
 
+`append_event` does it for one event together with the one UPDATE of the problem's row that goes with it;
+`EventBatch` does it for the escalation sweep's many events in a few statements.
+"""
+
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import inspect, update
 
 from models import Problem, ProblemEvent, User
-from models.base import db
+from models.base import db, mark_written
 from models.enums import Action
 from workflow import audit
+from workflow.errors import Stale
 
 TEXT_FIELDS = ("note", "reason", "text")  # kept as the event's note, not among its fields
 
 
-def record_event(problem: Problem, actor: User | None, now: datetime, action: Action, from_state: str | None,
-                 seq: int, *, fields: dict, note: str | None, stage: str | None,
-                 overdue: bool | None, took: tuple[int, int] | None = None) -> ProblemEvent:
-    """Append one event to a problem's trail (`actor` None: the scheduler); `took` = (natural, working)
-    seconds of the stage this event ends."""
-    event = new_event(problem, actor, now, action, from_state, seq, fields=fields, note=note, stage=stage,
-                      overdue=overdue, took=took)
-    audit.seal_event(event)  # every event goes through here or the sweep: its hash chains it to the previous one
-    db.session.add(event)
-    db.session.flush([event])
-    return event
+class Row(Enum):
+    """How the problem's row takes the event's seq."""
+
+    INSERTED = "inserted"  # a new problem, inserted with last_seq 1: its report is event 1, no UPDATE
+    SEQ = "seq"  # nothing else of the row changes (comment, attach): bump last_seq
+    COMPARE_AND_SET = "compare_and_set"  # write the changed columns if the version still matches; bump both
 
 
-def new_event(problem: Problem, actor: User | None, now: datetime, action: Action, from_state: str | None,
-              seq: int, *, fields: dict, note: str | None, stage: str | None, overdue: bool | None,
-              took: tuple[int, int] | None = None) -> ProblemEvent:
-    """An event of `problem`'s trail, not yet sealed nor added (record_event does both)."""
+@dataclass(frozen=True)
+class Entry:
+    """What an event says besides its problem, actor, time and action."""
+
+    from_state: str | None
+    fields: dict = field(default_factory=dict)
+    note: str | None = None
+    stage: str | None = None
+    overdue: bool | None = None
+    took: tuple[int, int] | None = None  # (natural, working) seconds of the stage this event ends
+
+
+def append_event(problem: Problem, actor: User | None, now: datetime, action: Action, entry: Entry, *,
+                 row: Row) -> ProblemEvent:
+    """Append one event to a problem's trail (`actor` None: the scheduler) with the row's UPDATE `row` says."""
+    if row is Row.INSERTED:
+        seq = 1
+    elif row is Row.SEQ:
+        seq = audit.next_seq(problem)
+    else:
+        seq = compare_and_set(problem)
+    return audit.insert_sealed(new_event(problem, actor, now, action, seq, entry))
+
+
+def compare_and_set(problem: Problem) -> int:
+    """Write the changed columns only if nobody moved the row since we read it; return the event seq."""
+    state = inspect(problem)
+    changes = {attr.key: attr.value for attr in state.attrs
+               if attr.key in state.mapper.column_attrs and attr.history.has_changes()}
+    stmt = (
+        update(Problem)
+        .where(Problem.id == problem.id, Problem.version == problem.version)
+        .values(**changes, version=Problem.version + 1, last_seq=Problem.last_seq + 1)
+        .returning(Problem.version, Problem.last_seq)
+        .execution_options(synchronize_session=False)
+    )
+    written = db.session.execute(stmt).first()
+    if written is None:
+        raise Stale("the problem changed while this action was applied")
+    mark_written(problem, changes | {"version": written.version, "last_seq": written.last_seq})
+    return written.last_seq
+
+
+class EventBatch:
+    """Events of many problems appended together (the escalation sweep), each problem's seqs in order.
+
+    The caller holds the problems' rows locked and writes their `last_seq` (moved on here, on the loaded
+    objects) with its own UPDATE; `insert` seals every event with one read of the chain heads and adds them.
+    """
+
+    def __init__(self):
+        self.events: list[ProblemEvent] = []
+
+    def add(self, problem: Problem, actor: User | None, now: datetime, action: Action, entry: Entry) -> None:
+        seq = problem.last_seq + 1
+        mark_written(problem, {"last_seq": seq})
+        self.events.append(new_event(problem, actor, now, action, seq, entry))
+
+    def insert(self) -> None:
+        first: dict[int, int] = {}
+        for event in self.events:
+            first.setdefault(event.problem_id, event.seq)
+        heads = audit.heads([(problem_id, seq - 1) for problem_id, seq in first.items() if seq > 1])
+        for event in self.events:  # in order: each event chains onto the one before it
+            audit.seal_after(event, heads.get(event.problem_id, audit.GENESIS) if event.seq > 1 else audit.GENESIS)
+            heads[event.problem_id] = event.hash
+        db.session.add_all(self.events)
+
+
+def new_event(problem: Problem, actor: User | None, now: datetime, action: Action, seq: int,
+              entry: Entry) -> ProblemEvent:
+    """An event of `problem`'s trail, not yet sealed nor added."""
     return ProblemEvent(
-        problem_id=problem.id, seq=seq, action=action.value, from_state=from_state,
-        to_state=problem.state, note=note, fields=fields, stage=stage, stage_overdue=overdue, at=now,
-        actor_id=actor.id if actor else None, actor_name=actor.name if actor else None,
-        actor_role=actor.role if actor else None,
-        stage_natural_s=took[0] if took else None, stage_working_s=took[1] if took else None,
+        problem_id=problem.id, seq=seq, action=action.value, from_state=entry.from_state,
+        to_state=problem.state, note=entry.note, fields=entry.fields, stage=entry.stage,
+        stage_overdue=entry.overdue, at=now, actor_id=actor.id if actor else None,
+        actor_name=actor.name if actor else None, actor_role=actor.role if actor else None,
+        stage_natural_s=entry.took[0] if entry.took else None, stage_working_s=entry.took[1] if entry.took else None,
     )
 
 

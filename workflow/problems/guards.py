@@ -31,6 +31,24 @@ def not_the_verifier(step: Step) -> None:
         raise SeparationOfDuties("the person who verified the problem cannot close it")
 
 
+def may_close(step: Step) -> None:
+    """Nobody closes what they verified, and nothing is closed without the photos its category requires
+    (a report resolved on site skipped submit and verify, where they are asked for otherwise)."""
+    not_the_verifier(step)
+    category, problem = step.problem.category, step.problem
+    wanted = [kind for kind, required in (("after", category.requires_after_photo),
+                                          ("verification", category.requires_verification_photo)) if required]
+    if not wanted:
+        return
+    stmt = select(Attachment.kind).where(Attachment.problem_id == problem.id, Attachment.kind.in_(wanted))
+    if problem.work_started_at is not None:
+        stmt = stmt.where(Attachment.created_at >= problem.work_started_at)
+    missing = [kind for kind in wanted if kind not in set(db.session.scalars(stmt.distinct()))]
+    if missing:
+        raise EvidenceRequired(f"this category needs {' and '.join(repr(k) for k in missing)} photos before it "
+                               "is closed", extra={"kind": missing[0], "missing": missing})
+
+
 def after_photo(step: Step) -> None:
     """A rectification of a category that wants an 'after' photo comes with one."""
     _require_photo(step, "after", step.problem.category.requires_after_photo)
@@ -50,6 +68,18 @@ def no_pending_extension(step: Step) -> None:
     """Refuse while an extension request waits for an answer."""
     if step.problem.extension_until is not None:
         raise ExtensionConflict("an extension request is waiting for an answer")
+
+
+def may_suspend(step: Step) -> None:
+    """No extension request waits; a problem already overdue is suspended only by a supervisor of a unit above
+    the office whose area it is (its grid's unit), so an office cannot clear its own red lights."""
+    no_pending_extension(step)
+    problem, actor = step.problem, step.actor
+    if not problem.is_overdue(step.now):
+        return
+    office = db.session.get(Unit, problem.grid_unit_id)
+    if actor.unit is None or not (unit_within(office, actor.unit) and office.id != actor.unit_id):
+        raise Forbidden("this problem is overdue: suspending it needs a supervisor of a parent unit")
 
 
 def may_answer_extension(step: Step) -> None:

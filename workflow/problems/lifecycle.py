@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from models import Problem, User
-from models.enums import Action, Role, Stage, State
+from models.enums import FINISHED_STATES, Action, Role, Stage, State
 from workflow.problems import effects, guards
 
-FINISHED_STATES = frozenset({State.CLOSED, State.CANCELLED})
 OPEN_STATES = frozenset(State) - FINISHED_STATES
 
 
@@ -57,7 +56,7 @@ S, R, g, e = State, Role, guards, effects
 TRANSITIONS: dict[Action, Rule] = {
     Action.ASSIGN: rule({S.REPORTED}, S.ASSIGNED, {R.SUPERVISOR}, {"unit_id"}, {"handler_id", "note"},
                         effect=e.assign, restarts_stage=True),
-    Action.REASSIGN: rule({S.ASSIGNED, S.RECTIFYING}, S.ASSIGNED, {R.SUPERVISOR}, {"unit_id", "reason"},
+    Action.REASSIGN: rule({S.ASSIGNED, S.RECTIFYING}, S.ASSIGNED, {R.SUPERVISOR}, {"unit_id", "note"},
                           {"handler_id"}, effect=e.reassign, restarts_stage=True),
     Action.RETURN: rule({S.ASSIGNED}, S.REPORTED, {R.HANDLER}, {"reason"},
                         effect=e.return_to_dispatch, restarts_stage=True),
@@ -69,24 +68,33 @@ TRANSITIONS: dict[Action, Rule] = {
     Action.REJECT: rule({S.VERIFYING}, S.RECTIFYING, {R.OFFICER}, {"reason"},
                         effect=e.rework, restarts_stage=True),
     Action.CLOSE: rule({S.VERIFIED}, S.CLOSED, {R.SUPERVISOR}, (), {"note"},
-                       guard=g.not_the_verifier, effect=e.close),
+                       guard=g.may_close, effect=e.close),
     Action.SEND_BACK: rule({S.VERIFIED}, S.RECTIFYING, {R.SUPERVISOR}, {"reason"},
                            guard=g.has_responsible_unit, effect=e.rework, restarts_stage=True),
     Action.CANCEL: rule({S.REPORTED, S.ASSIGNED}, S.CANCELLED, {R.SUPERVISOR}, {"reason"}, {"duplicate_of"},
                         effect=e.cancel),
-    Action.SUSPEND: rule({S.RECTIFYING}, S.SUSPENDED, {R.SUPERVISOR}, {"reason"},
-                         guard=g.no_pending_extension, effect=e.suspend),
+    Action.SUSPEND: rule({S.RECTIFYING}, S.SUSPENDED, {R.SUPERVISOR}, {"note"},
+                         guard=g.may_suspend, effect=e.suspend),
     Action.RESUME: rule({S.SUSPENDED}, S.RECTIFYING, {R.SUPERVISOR}, (), {"note"}, effect=e.resume),
-    Action.REQUEST_EXTENSION: rule({S.RECTIFYING}, None, {R.HANDLER}, {"until", "reason"},
+    Action.REQUEST_EXTENSION: rule({S.RECTIFYING}, None, {R.HANDLER}, {"until", "note"},
                                    guard=g.no_pending_extension, effect=e.request_extension),
     Action.GRANT_EXTENSION: rule({S.RECTIFYING}, None, {R.SUPERVISOR}, (), {"note"},
                                  guard=g.may_grant_extension, effect=e.grant_extension),
-    Action.DENY_EXTENSION: rule({S.RECTIFYING}, None, {R.SUPERVISOR}, (), {"note"},
+    Action.DENY_EXTENSION: rule({S.RECTIFYING}, None, {R.SUPERVISOR}, (), {"reason"},
                                 guard=g.may_answer_extension, effect=e.deny_extension),
     Action.COMMENT: rule(OPEN_STATES, None, set(Role), {"text"}, changes_version=False),
 }
 
 ACTIONS = tuple(TRANSITIONS)
+
+# Refusals take `reason`, everything else `note` (decision 0030). The names these actions took before
+# keep working for a release; the API answers them with a Deprecation header.
+DEPRECATED_NAMES: dict[Action, dict[str, str]] = {
+    Action.REASSIGN: {"reason": "note"},
+    Action.SUSPEND: {"reason": "note"},
+    Action.REQUEST_EXTENSION: {"reason": "note"},
+    Action.DENY_EXTENSION: {"note": "reason"},
+}
 
 # Which stage clock runs in a state; the whole-case clock runs from assign to close.
 STAGE_OF_STATE: dict[State, Stage | None] = {
@@ -99,6 +107,13 @@ STAGE_OF_STATE: dict[State, Stage | None] = {
     S.CANCELLED: None,
     S.SUSPENDED: Stage.RECTIFY,
 }
+
+
+def current_names(action: str, fields: dict) -> tuple[dict, list[str]]:
+    """`fields` under the names `action` takes now, and the deprecated names that were used."""
+    renames = next((names for known, names in DEPRECATED_NAMES.items() if known.value == action), {})
+    used = [old for old in renames if old in fields and renames[old] not in fields]
+    return {renames[name] if name in used else name: value for name, value in fields.items()}, used
 
 
 def rule_for(action: str) -> Rule:

@@ -1,26 +1,25 @@
 """Reporting a problem, and correcting the report while it waits for dispatch."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
-from models import Category, Grid, Party, Point, Problem, User
-from models.base import db
+from models import Category, Grid, Party, Point, Problem, Unit, User
+from models.base import db, mark_written
 from models.enums import Action, Role, Stage, State
 from workflow import tally
+from workflow.calendar import CLOCK_SKEW
 from workflow.errors import Forbidden, Invalid, InvalidTransition
 from workflow.notifications import outbox
 from workflow.problems import clocks, codes
-from workflow.problems.actions import allowed_actions, check_version, compare_and_set
-from workflow.problems.events import event_fields, record_event
-from workflow.problems.recurrence import relink_repeats_of, repeats
+from workflow.problems.actions import allowed_actions, check_version
+from workflow.problems.events import Entry, Row, append_event, event_fields
+from workflow.problems.recurrence import duplicates, link, relink_repeats_of, repeats
 from workflow.problems.visibility import get_problem
 from workflow.scope import unit_within
 
 REPORTERS = frozenset({Role.OFFICER, Role.SUPERVISOR})
-CLOCK_SKEW = timedelta(minutes=5)
 EDITABLE = ("title", "description", "severity", "address", "lat", "lng")
 
 
@@ -30,36 +29,46 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
                    lat: float | None = None, lng: float | None = None, address: str | None = None,
                    resolved_on_site: bool = False, observed_at: datetime | None = None,
                    client_id: str | None = None, round_id: int | None = None, party_id: int | None = None,
-                   due_at: datetime | None = None) -> tuple[Problem, bool]:
+                   due_at: datetime | None = None, unit_id: int | None = None) -> tuple[Problem, bool]:
     """Report a problem; returns it and whether it is new (a repeated `client_id` is not). `party_id` names
     the party (经营主体) it is about; `due_at` fixes its whole-case deadline from the report on (an order to
-    rectify sets one) instead of the category's limit from the assignment."""
+    rectify sets one) instead of the category's limit from the assignment. A problem of a non-spatial category
+    names the unit it belongs to (`unit_id`) instead of a place."""
     if actor.role not in REPORTERS:
         raise Forbidden("only officers and supervisors report problems")
     if client_id is not None and (existing := _by_client_id(actor, client_id)):
         return existing, False
     category = _category(category_code)
-    grid, point = _location(point_id, grid_id)
-    _check_may_report_in(actor, grid)
-    _check_party(party_id, grid)
-    if observed_at is not None and observed_at > now + CLOCK_SKEW:
-        raise Invalid("observed_at lies in the future", errors={"observed_at": ["must not be in the future"]})
+    area, grid, point = _placement(actor, category, unit_id=unit_id, point_id=point_id, grid_id=grid_id,
+                                   place={"lat": lat, "lng": lng, "address": address, "party_id": party_id})
+    _check_observed(observed_at, now)
     problem = Problem(
         category=category, category_id=category.id, title=title, description=description,
-        severity=severity, point_id=point.id if point else None, grid_id=grid.id,
-        grid_unit_id=grid.unit_id, lat=lat if lat is not None else (point.lat if point else None),
-        lng=lng if lng is not None else (point.lng if point else None),
-        address=address or (point.address if point else None), timezone=grid.unit.timezone,
+        severity=severity, point_id=point.id if point else None, grid_id=grid.id if grid else None,
+        grid_unit_id=area.id, **_place(point, lat, lng, address), timezone=area.timezone,
         reporter_id=actor.id, client_id=client_id, resolved_on_site=resolved_on_site,
         observed_at=observed_at, reported_at=now, updated_at=now, version=1, last_seq=1, round_id=round_id,
         next_check_at=now, party_id=party_id, due_at=due_at,
         stage_cycle=0, rework_count=0, escalation_level=0, supervised=False, extension_count=0,
     )
     _start(problem, actor, now)
-    problem.recurrence_of = repeats(problem)
+    link(problem)
     # Last: the day's counter row stays locked until the commit, so concurrent reports queue only for the rest.
-    problem.code = codes.next_code(prefix=codes.code_prefix(grid.unit), tz=grid.unit.timezone, now=now)
+    problem.code = codes.next_code(prefix=codes.code_prefix(area), tz=area.timezone, now=now)
     return _insert_report(problem, actor, now)
+
+
+def _check_observed(observed_at: datetime | None, now: datetime) -> None:
+    if observed_at is not None and observed_at > now + CLOCK_SKEW:
+        raise Invalid("observed_at lies in the future", errors={"observed_at": ["must not be in the future"]})
+
+
+def _place(point: Point | None, lat: float | None, lng: float | None, address: str | None) -> dict:
+    """Where the problem is: what the report says, else its point's."""
+    if point is None:
+        return {"lat": lat, "lng": lng, "address": address or None}
+    return {"lat": lat if lat is not None else point.lat, "lng": lng if lng is not None else point.lng,
+            "address": address or point.address}
 
 
 def _start(problem: Problem, actor: User, now: datetime) -> None:
@@ -83,9 +92,10 @@ def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Proble
         if existing is None:
             raise
         return existing, False
-    fields = {"resolved_on_site": True} if problem.resolved_on_site else {}
-    event = record_event(problem, actor, now, Action.REPORT, None, 1, fields=fields, note=None,
-                         stage=None, overdue=None)
+    # The category's name of the day stays on the trail; the ledger shows its current name (decision 0072).
+    fields = {"category_code": problem.category.code, "category_name": problem.category.name}
+    fields |= {"resolved_on_site": True} if problem.resolved_on_site else {}
+    event = append_event(problem, actor, now, Action.REPORT, Entry(None, fields), row=Row.INSERTED)
     outbox.enqueue(topic="problem.created", now=now, payload={
         "problem_id": problem.id, "event_id": event.id, "data": outbox.problem_data(problem)})
     tally.count("report", source=report_source(problem, actor))
@@ -104,8 +114,10 @@ def _by_client_id(actor: User, client_id: str) -> Problem | None:
 
 def _category(code: str) -> Category:
     category = db.session.scalars(select(Category).where(Category.code == code)).first()
-    if category is None or not category.active:
+    if category is None:
         raise Invalid(f"unknown category {code!r}", errors={"category_code": ["unknown category"]})
+    if not category.active:
+        raise Invalid(f"category {code!r} is retired", errors={"category_code": ["retired category"]})
     return category
 
 
@@ -114,11 +126,49 @@ def _location(point_id: int | None, grid_id: int | None) -> tuple[Grid, Point | 
         point = db.session.get(Point, point_id)
         if point is None:
             raise Invalid(f"unknown point {point_id}", errors={"point_id": ["unknown point"]})
+        if not point.active or not point.grid.active:
+            raise Invalid(f"point {point_id} is retired", errors={"point_id": ["retired point"]})
         return point.grid, point
     grid = db.session.get(Grid, grid_id) if grid_id is not None else None
     if grid is None:
         raise Invalid(f"unknown grid {grid_id}", errors={"grid_id": ["unknown grid"]})
+    if not grid.active:
+        raise Invalid(f"grid {grid_id} is retired", errors={"grid_id": ["retired grid"]})
     return grid, None
+
+
+def _placement(actor: User, category: Category, *, unit_id: int | None, point_id: int | None,
+               grid_id: int | None, place: dict) -> tuple[Unit, Grid | None, Point | None]:
+    """(area unit, grid, point) of a report: a place for a spatial category, the named unit for another."""
+    if not category.spatial:
+        area = _owner(category, unit_id, place | {"point_id": point_id, "grid_id": grid_id})
+        _check_may_report_for(actor, area)
+        return area, None, None
+    if unit_id is not None:
+        raise Invalid(f"category {category.code!r} needs a place", errors={
+            "unit_id": ["only for a non-spatial category; give point_id, or lat, lng, address and grid_id"]})
+    grid, point = _location(point_id, grid_id)
+    _check_may_report_in(actor, grid)
+    _check_party(place["party_id"], grid)
+    return grid.unit, grid, point
+
+
+def _owner(category: Category, unit_id: int | None, placed: dict) -> Unit:
+    """The unit a shortfall of a non-spatial category belongs to; it has no place."""
+    if given := [name for name, value in placed.items() if value is not None]:
+        raise Invalid(f"category {category.code!r} has no place",
+                      errors={name: ["a non-spatial category names unit_id instead"] for name in given})
+    unit = db.session.get(Unit, unit_id) if unit_id is not None else None
+    if unit is None:
+        raise Invalid("unknown unit", errors={"unit_id": ["required for a non-spatial category" if unit_id is None
+                                                          else "unknown unit"]})
+    return unit
+
+
+def _check_may_report_for(actor: User, unit: Unit) -> None:
+    """A shortfall of a unit is reported by an officer or a supervisor of that unit or of a unit above it."""
+    if not unit_within(unit, actor.unit):
+        raise Forbidden("report shortfalls only of units in your own unit's subtree")
 
 
 def _check_party(party_id: int | None, grid: Grid) -> None:
@@ -152,9 +202,10 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
     with db.session.no_autoflush:
         _edit_fields(problem, actor, now, changes)
         problem.updated_at = now
-        seq = compare_and_set(problem)
-        record_event(problem, actor, now, Action.EDIT, problem.state, seq, fields=event_fields(changes),
-                     note=None, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
+        fields = event_fields(changes) | (
+            {"category_name": problem.category.name} if "category_code" in changes else {})
+        entry = Entry(problem.state, fields, stage=problem.stage, overdue=clocks.stage_overdue(problem, now))
+        append_event(problem, actor, now, Action.EDIT, entry, row=Row.COMPARE_AND_SET)
     if "category_code" in changes or "point_id" in changes:
         _relink(problem)
     return problem
@@ -162,15 +213,30 @@ def edit_problem(*, actor: User, now: datetime, problem_id: int, expected_versio
 
 def _relink(problem: Problem) -> None:
     """A report moved to another point or category repeats something else, and is repeated by others."""
-    repeated = repeats(problem)
-    if repeated != problem.recurrence_of:
-        db.session.execute(update(Problem).where(Problem.id == problem.id).values(recurrence_of=repeated)
+    links = {"recurrence_of": repeats(problem), "possible_duplicate_of": duplicates(problem)}
+    if links != {name: getattr(problem, name) for name in links}:
+        db.session.execute(update(Problem).where(Problem.id == problem.id).values(**links)
                            .execution_options(synchronize_session=False))
-        set_committed_value(problem, "recurrence_of", repeated)
+        mark_written(problem, links)
     relink_repeats_of(problem.id, gone=False)
 
 
+PLACE_FIELDS = ("point_id", "lat", "lng", "address")
+
+
+def _check_edit_keeps_kind(problem: Problem, changes: dict) -> None:
+    """A shortfall without a place stays one, and a problem at a place keeps a place (decision 0091)."""
+    spatial = problem.grid_id is not None
+    if not spatial and (placed := [name for name in PLACE_FIELDS if name in changes]):
+        raise Invalid("a problem of a non-spatial category has no place",
+                      errors={name: ["not for a problem without a place"] for name in placed})
+    if "category_code" in changes and _category(changes["category_code"]).spatial != spatial:
+        raise Invalid("the new category differs in having a place", errors={
+            "category_code": ["a spatial and a non-spatial category cannot replace each other"]})
+
+
 def _edit_fields(problem: Problem, actor: User, now: datetime, changes: dict) -> None:
+    _check_edit_keeps_kind(problem, changes)
     for name in EDITABLE:
         if name in changes:
             setattr(problem, name, changes[name])

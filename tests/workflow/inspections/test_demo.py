@@ -14,7 +14,7 @@ def test_the_demo_seeds_a_campaign_with_every_outcome(ctx):
     seed.seed_demo(now=NOW, timezone="Asia/Shanghai", storage=current_app.extensions["rectify_storage"])
     db.session.commit()
     supervisor = db.session.scalars(select(User).where(User.name == "王督办")).one()
-    campaign = db.session.scalars(select(ProblemList).where(ProblemList.kind == "campaign")).one()
+    campaign = db.session.scalars(select(ProblemList).where(ProblemList.name == "冬季瓶装燃气安全专项检查")).one()
     figures = coverage.coverage(actor=supervisor, list_id=campaign.id)["totals"]
     assert figures == {"in_scope": 5, "inspected": 5, "passed": 2, "ordered": 3, "rectified": 1,
                        "reinspected_passed": 1, "outstanding": 2}

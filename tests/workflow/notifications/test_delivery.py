@@ -7,6 +7,7 @@ import socket
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -172,7 +173,8 @@ def test_a_timeout_counts_as_a_failed_attempt(world):
 
     assert tick(NOW, times_out)["failed"] == 1
     (item,) = deliveries()
-    assert (item.status, item.attempts, item.last_error) == ("pending", 1, "TimeoutError: timed out")
+    # One generic text for every network failure: which one it was would map ports (issue 21, item 11).
+    assert (item.status, item.attempts, item.last_error) == ("pending", 1, "network error: no HTTP answer")
 
 
 def test_redriving_a_dead_delivery_gives_it_fresh_attempts_from_now(world):
@@ -248,7 +250,7 @@ def serving(receiver: Receiver):
         thread.join()
 
 
-def test_a_receiver_that_fails_twice_gets_the_event_once_successfully_with_the_same_event_id(world, private_webhooks):
+def test_a_receiver_that_fails_twice_gets_the_event_once_successfully_with_the_same_event_id(world):
     receiver = Receiver(500, 500, 200)
     with serving(receiver) as url:
         hook(url=url)
@@ -270,7 +272,7 @@ def test_a_receiver_that_always_fails_ends_in_the_dead_letter_after_eight_attemp
         world.report()
         for hours in range(10):
             delivery.fan_out(now=NOW + timedelta(hours=hours))
-            delivery.deliver(now=NOW + timedelta(hours=hours), allow_private=True)
+            delivery.deliver(now=NOW + timedelta(hours=hours), allow_private=True)  # the receiver is local
             db.session.commit()
 
     assert len(receiver.seen) == 8 and all(valid for _, valid, _ in receiver.seen)
@@ -285,11 +287,11 @@ def test_a_refused_connection_is_a_failed_attempt_with_its_error_not_an_exceptio
     hook(url=f"http://127.0.0.1:{port}/hook")
     world.report()
 
-    assert tick(NOW, delivery.http_post) == {"delivered": 0, "failed": 1, "dead": 0}
+    assert tick(NOW, partial(delivery.http_post, allow_private=True)) == {"delivered": 0, "failed": 1, "dead": 0}
 
     (item,) = deliveries()
     assert (item.status, item.attempts, item.next_attempt_at) == ("pending", 1, NOW + minutes(1))
-    assert "refused" in item.last_error.lower()
+    assert item.last_error == "network error: no HTTP answer"  # not "Connection refused": no port scans
 
 
 # --- nothing is lost -------------------------------------------------------------------------------------
@@ -309,7 +311,7 @@ def test_a_crash_between_commit_and_delivery_loses_nothing(app, world):
         assert send.bodies()[0]["event_id"] == message.id
 
 
-def test_a_crash_after_sending_but_before_recording_sends_the_same_event_again(app, world):
+def test_a_crash_after_sending_but_before_recording_sends_the_same_event_again(app, world, monkeypatch):
     hook()
     world.report()
     delivery.fan_out(now=NOW)
@@ -320,7 +322,7 @@ def test_a_crash_after_sending_but_before_recording_sends_the_same_event_again(a
     db.session.remove()
 
     held = Recorder()
-    assert tick(NOW + minutes(4), held) == {"delivered": 0, "failed": 0, "dead": 0}  # nobody sends it meanwhile
+    assert tick(NOW + minutes(1), held) == {"delivered": 0, "failed": 0, "dead": 0}  # nobody sends it meanwhile
     second = Recorder()
     tick(NOW + delivery.LEASE, second)  # the lease ran out: sent again, the same body
 

@@ -233,7 +233,7 @@ def test_a_scheduled_round_opens_at_its_window_start(world):
     round_ = lunch_round(world, state="scheduled")
     advance_rounds(now=round_.planned_start - timedelta(minutes=1))
     assert round_.state == "scheduled"
-    assert advance_rounds(now=round_.planned_start) == {"opened": 1, "missed": 0}
+    assert advance_rounds(now=round_.planned_start) == {"opened": 1, "missed": 0, "incomplete": 0}
     assert round_.state == "open"
 
 
@@ -489,6 +489,7 @@ def test_editing_the_windows_cancels_future_rounds_and_the_next_tick_makes_the_n
     before = {r.id: r.state for r in rounds_of(plan)}
     assert sorted(before.values()) == ["in_progress", "open"] + ["scheduled"] * 6
     edit_plan(actor=world.users["east_supervisor"], now=NOW + timedelta(minutes=5), plan_id=plan.id,
+              expected_version=plan.version,
               windows=[{"label": "夜", "start": "19:00", "end": "23:00"}])
     db.session.commit()
     after = {r.id: r.state for r in rounds_of(plan)}

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from models import Problem, ProblemEvent
 from models.base import db
+from models.enums import Light
 from tests.conftest import NOW
 from tests.factories import NATURAL
 from workflow import org
@@ -58,6 +59,15 @@ def test_a_report_starts_the_dispatch_clock_of_its_category(world):
                                               (60, "red"), (600, "red")])
 def test_the_light_is_green_below_80_percent_yellow_up_to_the_deadline_and_red_from_it(world, after, light):
     assert world.report().light(NOW + minutes(after)) == light
+
+
+@pytest.mark.parametrize("after", [0, 47, 48, 59, 60, 600])
+def test_the_light_in_sql_is_the_light_in_python(world, after):
+    problem, now = world.report(), NOW + minutes(after)
+    in_sql = {light for light in Light
+              if db.session.scalar(select(Problem.id).where(Problem.id == problem.id,
+                                                            Problem.light_clause(light, now))) is not None}
+    assert in_sql == {problem.light(now)}
 
 
 def test_a_problem_is_overdue_from_its_stage_deadline_on_as_the_red_light_says(world):

@@ -168,7 +168,7 @@ def test_random_actions_by_random_people_keep_every_problem_legal_and_replayable
     Workflow.world = world
     Workflow.scopes = {person: problem_filter(world.users[person]) for person in PEOPLE}
     run_state_machine_as_test(Workflow, settings=settings(
-        max_examples=40, stateful_step_count=40, deadline=None, database=None, derandomize=True,
+        max_examples=60, stateful_step_count=40, deadline=None, database=None, derandomize=True,
         suppress_health_check=list(HealthCheck)))
     # The walks went deep (else the checks proved little): round the whole loop, through rework, the
     # extension and suspension detours, and most of the table's actions.
