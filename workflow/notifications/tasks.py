@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 
 from models import Party, PatrolRound, Problem, Unit, User, user_grids
 from models.base import db
-from models.enums import Role, State
+from models.enums import Light, Role, RoundState, State, TaskKind
 from workflow.errors import Invalid
 from workflow.inspections import tasks as inspection_tasks
 from workflow.notifications import work
@@ -32,6 +32,7 @@ LABELS = {"dispatch": ("待派遣", "To dispatch"), "accept": ("待受理", "To 
 # The action whose button a problem task stands for (allowed_actions must offer it).
 ACTION_OF = {"dispatch": "assign", "accept": "accept", "rectify": "submit", "verify": "verify", "close": "close",
              "decide_extension": "grant_extension", "decide_suspension": "resume"}
+TODAY = (RoundState.SCHEDULED, RoundState.OPEN, RoundState.IN_PROGRESS)  # a round still to walk
 SOON = timedelta(hours=2)  # a round that opens within this is "about to open"
 CAP = 500  # candidates per kind: a queue longer than this is a backlog for the ledger's filters, not a to-do list
 
@@ -136,6 +137,29 @@ def _problem_tasks(kind: str):
     return find
 
 
+def waiting_problems(*, actor: User, now: datetime, limit: int) -> list[tuple[Task, Problem]]:
+    """The problem tasks waiting for `actor`, the soonest stage deadline first, at most `limit` (the console's
+    desk): the same kinds and the same check as /me/tasks, read in deadline order instead of all at once."""
+    found = []
+    for kind in ACTION_OF:
+        conds = _problem_conditions(kind, actor)
+        if conds is not None:
+            found += [(_problem_task(kind, problem, now), problem) for problem in _soonest(conds, limit * 2)
+                      if _can_act(kind, problem, actor, now)]
+    return sorted(found, key=lambda pair: pair[0].sort_key())[:limit]
+
+
+def _soonest(conds: list, limit: int) -> list[Problem]:
+    """Clocked candidates in deadline order (an index range), then those without a clock: never a sort of all."""
+    base = select(Problem).where(*conds)
+    clocked = db.session.scalars(base.where(Problem.stage_due_at.is_not(None))
+                                 .order_by(Problem.stage_due_at, Problem.id).limit(limit)).all()
+    if len(clocked) == limit:
+        return list(clocked)
+    return [*clocked, *db.session.scalars(base.where(Problem.stage_due_at.is_(None)).order_by(Problem.id)
+                                          .limit(limit - len(clocked)))]
+
+
 def _can_act(kind: str, problem: Problem, actor: User, now: datetime) -> bool:
     """The caller has the task's button; an extension waits for its nearest approvers only (work.py)."""
     if ACTION_OF[kind] not in allowed_actions(problem, actor, now):
@@ -165,7 +189,7 @@ def _round_tasks(actor: User, now: datetime) -> list[Task]:
         return []
     day_start, day_end = _local_day(actor, now)
     stmt = (select(PatrolRound).where(PatrolRound.id.in_(rounds_of(actor.id)),
-                                      PatrolRound.state.in_(("scheduled", "open", "in_progress")),
+                                      PatrolRound.state.in_(TODAY),
                                       PatrolRound.planned_start < min(day_end, now + SOON),
                                       PatrolRound.planned_end > day_start)
             .order_by(PatrolRound.planned_start, PatrolRound.id).limit(CAP))
@@ -188,9 +212,9 @@ def _inspection_tasks(actor: User, now: datetime) -> list[Task]:
 def _inspection_task(task, party: Party, now: datetime) -> Task:
     unit = db.session.get(Unit, party.grid_unit_id)
     due = _end_of(task.due_on, unit.timezone)
-    what = "逾期复查" if task.kind == "reinspection" else f"到期复检 {task.item_code}"
+    what = "逾期复查" if task.kind == TaskKind.REINSPECTION else f"到期复检 {task.item_code}"
     return Task(kind="inspection", title=f"{party.name} {what}", due_at=due, since=task.created_at,
-                light="red" if due <= now else None, inspection_task_id=task.id, party_id=party.id,
+                light=Light.RED if due <= now else None, inspection_task_id=task.id, party_id=party.id,
                 state=task.state)
 
 

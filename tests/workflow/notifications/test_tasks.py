@@ -60,3 +60,19 @@ def test_gas_safety_re_inspections_are_the_officers_tasks_from_inspections_list_
     assert tasks.my_tasks(actor=world.users["west_officer"], now=at, kinds=["inspection"]) == []
     assert tasks.my_tasks(actor=world.users["officer"], now=at + timedelta(days=1),
                           kinds=["inspection"])[0].light == "red"
+
+
+def test_the_consoles_desk_lists_the_problem_tasks_of_the_to_do_queue_and_nothing_else(world):
+    """One rule set: what waits for someone on the console's dashboard is their /me/tasks' problem tasks."""
+    from workflow.ledger import dashboard
+    problems = [world.to_state(state) for state in ("reported", "assigned", "rectifying", "verifying", "verified",
+                                                   "suspended", "closed", "reported")]
+    db.session.commit()
+    at = NOW + timedelta(hours=1)
+    for who in world.users:
+        actor = world.users[who]
+        queued = [task.problem_id for task in tasks.my_tasks(actor=actor, now=at) if task.problem_id]
+        desk = [problem.id for problem, _ in dashboard.waiting_for(actor=actor, now=at, limit=100)]
+        assert desk == queued, who
+    supervisor = [p.id for p, _ in dashboard.waiting_for(actor=world.users["supervisor"], now=at)]
+    assert supervisor and len(supervisor) < len(problems)  # some, not every open problem in the district
