@@ -9,6 +9,7 @@ from models import Unit, User, Webhook, WebhookDelivery
 from models.base import db
 from models.enums import DeliveryStatus, Role
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.lookup import known
 from workflow.notifications import delivery, formats, mail, targets
 from workflow.roster import trail
 from workflow.roster.edits import Kind, check_version, commit_edit
@@ -40,13 +41,12 @@ def _checked_events(fmt: str, events: list[str]) -> list[str]:
 
 def _scope(actor: User, unit_id: int | None) -> int | None:
     """Admins may scope a hook anywhere or nowhere; a supervisor only inside their own subtree."""
-    if unit_id is not None and db.session.get(Unit, unit_id) is None:
-        raise Invalid(f"unknown unit {unit_id}", errors={"unit_id": ["unknown unit"]})
+    unit = known(Unit, unit_id, "unit_id", "unit") if unit_id is not None else None
     if actor.role == Role.ADMIN:
         return unit_id
-    if unit_id is None:
+    if unit is None:
         return actor.unit_id
-    if not unit_within(db.session.get(Unit, unit_id), actor.unit):
+    if not unit_within(unit, actor.unit):
         raise Forbidden("a supervisor manages the webhooks of their own subtree")
     return unit_id
 
