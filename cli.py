@@ -268,6 +268,7 @@ def first_run() -> None:
 
     from app import create_app
     from config.settings import embedded_config
+    from ops import logs
     from schedules.runner import start_in_process
     config = embedded_config()
     app = create_app(type("FirstRun", (config,), {"SCHEDULER_ENABLED": False}))
@@ -279,6 +280,9 @@ def first_run() -> None:
             db.session.commit()
         else:
             click.echo("Demo already seeded. `flask --app app seed demo --reissue-tokens` prints new tokens.")
+    if app.config["LOG_CONFIGURE"]:  # Alembic's env.py set the root logger to its own ini (WARN): ours again,
+        # so the scheduler's jobs and the demo robot's echo show in the log
+        logs.configure(fmt=app.config["LOG_FORMAT"], level=app.config["LOG_LEVEL"])
     if config.SCHEDULER_ENABLED:
         start_in_process(app)
     app.run(host=app.config["RUN_HOST"], port=app.config["RUN_PORT"], threaded=True, use_reloader=False)
