@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 
 from models import Notification, PatrolPlan, PatrolRound, Problem, Unit, User
 from models.base import db
-from models.enums import Role, State
+from models.enums import Light, Role, RoundState, State
 from workflow import calendar
 from workflow.notifications import outbox, work
 from workflow.problems.lifecycle import OPEN_STATES
@@ -74,10 +74,10 @@ def figures_for(unit: Unit, day, now: datetime) -> dict[str, int]:
     start = datetime.combine(day - timedelta(days=1), time(), tzinfo=tz)
     missed = db.session.scalar(select(func.count()).select_from(PatrolRound).join(
         PatrolPlan, PatrolPlan.id == PatrolRound.plan_id).where(
-        PatrolPlan.unit_id.in_(units), PatrolRound.state == "missed", PatrolRound.planned_start >= start,
+        PatrolPlan.unit_id.in_(units), PatrolRound.state == RoundState.MISSED, PatrolRound.planned_start >= start,
         PatrolRound.planned_start < start + timedelta(days=1))) or 0
-    return {"overdue": count(open_, or_(Problem.due_at <= now, Problem.stage_due_at <= now)),
-            "red": count(open_, Problem.stage_due_at <= now),
+    return {"overdue": count(open_, Problem.overdue_clause(now)),  # the one definition (decision 0033)
+            "red": count(open_, Problem.light_clause(Light.RED, now)),
             "awaiting_dispatch": count(Problem.state == State.REPORTED),
             "awaiting_close": count(Problem.state == State.VERIFIED),
             "rounds_missed_yesterday": missed}

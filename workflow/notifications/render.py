@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from models import Grid, OutboxMessage, PatrolPlan, Point, Unit, User
 from models.base import db
+from models.enums import Severity
 from workflow.notifications import formats
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -36,7 +37,7 @@ class Facts:
 
     @property
     def urgent(self) -> bool:
-        return self.data.get("severity") == "urgent"
+        return self.data.get("severity") == Severity.URGENT
 
     def within(self, root_unit_id: int | None) -> bool:
         """True when a webhook scoped to `root_unit_id` (None: everything) wants this message."""
