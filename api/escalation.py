@@ -11,7 +11,7 @@ from api.errors import ProblemSchema
 from api.fields import StrictBoolean, StrictFloat, StrictString
 from api.schemas import ETAG, In, PageArgs, _id, choice, edit_doc, etag, page_of, reason_field
 from api.write import write
-from models.enums import DeliveryStatus, Severity, Stage, WebhookFormat
+from models.enums import DeliveryStatus, NotificationType, Severity, Stage, WebhookFormat
 from workflow.escalation import firing, rules
 from workflow.notifications import delivery, inbox, webhooks
 from workflow.paging import by_column
@@ -100,7 +100,7 @@ class InboxArgs(PageArgs):
 
 class NotificationOut(Schema):
     id = fields.Integer()
-    type = fields.String()
+    type = choice(NotificationType)
     title = fields.String()
     body = fields.String()
     problem_id = fields.Integer(allow_none=True)

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 
 from models import Notification, PatrolPlan, PatrolRound, Problem, Unit, User
 from models.base import db
-from models.enums import Light, Role, RoundState, State
+from models.enums import Light, NotificationType, Role, RoundState, State
 from workflow import calendar
 from workflow.notifications import outbox, work
 from workflow.problems.lifecycle import OPEN_STATES
@@ -52,8 +52,8 @@ def _send(user: User, day, now: datetime) -> int:
     lines = [f"**{title}**", f"超期 {figures['overdue']} 件，红灯 {figures['red']} 件",
              f"待派遣 {figures['awaiting_dispatch']} 件，待结案 {figures['awaiting_close']} 件",
              f"昨日漏巡 {figures['rounds_missed_yesterday']} 次"]
-    made = work.put(user_ids=[user.id], type="digest", title=title[:200], body="\n".join(lines[1:]), now=now,
-                    key=f"digest:{day}")
+    made = work.put(user_ids=[user.id], type=NotificationType.DIGEST, title=title[:200],
+                    body="\n".join(lines[1:]), now=now, key=f"digest:{day}")
     first = work.members(user.unit_id, Role.SUPERVISOR)[:1] == [user.id]
     if made and first:  # the unit's channels hear it once, from whoever made its first supervisor's row
         outbox.enqueue(topic=TOPIC, now=now, payload={"unit_id": user.unit_id, "data": {

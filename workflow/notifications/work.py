@@ -12,25 +12,24 @@ from sqlalchemy import select
 
 from models import Notification, PatrolRound, Point, Problem, ProblemEvent, Unit, User, user_grids
 from models.base import db, upsert
-from models.enums import Action, Role
+from models.enums import Action, NotificationType, Role
 from workflow.errors import Conflict, Forbidden
 from workflow.problems.guards import may_answer_extension
 from workflow.problems.lifecycle import Step
 
 # action -> (inbox type, title template)
 NEWS = {
-    Action.ASSIGN: ("assigned", "新派遣 {code} {title}"),
-    Action.REASSIGN: ("assigned", "改派给你 {code} {title}"),
-    Action.RETURN: ("returned", "被回退待重新派遣 {code} {title}"),
-    Action.REJECT: ("rework", "核查不通过需返工 {code} {title}"),
-    Action.SEND_BACK: ("rework", "退回整改 {code} {title}"),
-    Action.REQUEST_EXTENSION: ("extension_requested", "延期申请待审批 {code} {title}"),
-    Action.GRANT_EXTENSION: ("extension_decided", "延期已批准 {code} {title}"),
-    Action.DENY_EXTENSION: ("extension_decided", "延期被驳回 {code} {title}"),
-    Action.SUBMIT: ("verification_waiting", "待核查 {code} {title}"),
-    Action.CLOSE: ("closed", "已结案 {code} {title}"),
+    Action.ASSIGN: (NotificationType.ASSIGNED, "新派遣 {code} {title}"),
+    Action.REASSIGN: (NotificationType.ASSIGNED, "改派给你 {code} {title}"),
+    Action.RETURN: (NotificationType.RETURNED, "被回退待重新派遣 {code} {title}"),
+    Action.REJECT: (NotificationType.REWORK, "核查不通过需返工 {code} {title}"),
+    Action.SEND_BACK: (NotificationType.REWORK, "退回整改 {code} {title}"),
+    Action.REQUEST_EXTENSION: (NotificationType.EXTENSION_REQUESTED, "延期申请待审批 {code} {title}"),
+    Action.GRANT_EXTENSION: (NotificationType.EXTENSION_DECIDED, "延期已批准 {code} {title}"),
+    Action.DENY_EXTENSION: (NotificationType.EXTENSION_DECIDED, "延期被驳回 {code} {title}"),
+    Action.SUBMIT: (NotificationType.VERIFICATION_WAITING, "待核查 {code} {title}"),
+    Action.CLOSE: (NotificationType.CLOSED, "已结案 {code} {title}"),
 }
-TYPES = tuple(dict.fromkeys(kind for kind, _ in NEWS.values())) + ("round_missed", "round_incomplete")
 
 
 def members(unit_id: int | None, role: str) -> list[int]:
@@ -142,7 +141,7 @@ def on_round(*, round_: PatrolRound, kind: str, now: datetime) -> list[int]:
     """Tell the plan's supervisors that a round was missed (round_missed) or finished with points left
     unvisited (round_incomplete)."""
     users = nearest_supervisors(round_.plan.unit_id)
-    what = "漏巡" if kind == "round_missed" else "巡查未走完"
+    what = "漏巡" if kind == NotificationType.ROUND_MISSED else "巡查未走完"
     local = round_.planned_start.astimezone(ZoneInfo(round_.plan.timezone))
     put(user_ids=users, type=kind, title=f"{what} {round_.plan.name} {round_.label}"[:200],
         body=f"{local.strftime('%m-%d %H:%M')} 起的巡查{what}", now=now, key=f"round:{round_.id}:{kind}",

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import ChecklistOutcome, PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
 from models.base import db, dialect_name, mark_written, upsert
-from models.enums import Role, RoundState, State
+from models.enums import NotificationType, Role, RoundState, State
 from models.patrol import LIVE_ROUNDS
 from workflow import tally
 from workflow.calendar import CLOCK_SKEW, WorkCalendar, load_calendar
@@ -242,7 +242,7 @@ def _move_or_stale(round_: PatrolRound, now: datetime, **values) -> None:
 def _announce_missed(round_id: int, now: datetime) -> None:
     round_ = db.session.get(PatrolRound, round_id)
     outbox.enqueue(topic="round.missed", now=now, payload={"round_id": round_id, "data": outbox.round_data(round_)})
-    work.on_round(round_=round_, kind="round_missed", now=now)
+    work.on_round(round_=round_, kind=NotificationType.ROUND_MISSED, now=now)
 
 
 # --- the officer's side ----------------------------------------------------------------------
@@ -469,7 +469,7 @@ def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | 
     tally.count("round_completed", state=round_.state)
     if unvisited_points(round_):
         tally.count("round_incomplete")
-        work.on_round(round_=round_, kind="round_incomplete", now=now)
+        work.on_round(round_=round_, kind=NotificationType.ROUND_INCOMPLETE, now=now)
     return round_
 
 
