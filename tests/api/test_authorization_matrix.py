@@ -36,6 +36,7 @@ from models import (
     WebhookDelivery,
 )
 from models.base import db
+from models.enums import NotificationType
 from tests.api.helpers import assert_problem_json
 from tests.api.test_evidence import photo
 from tests.factories import NATURAL, World
@@ -505,7 +506,8 @@ def _list(scene: Scene, *, with_problem: bool) -> int:
 
 
 def _notification(scene: Scene) -> int:
-    inbox.send(user_ids=[scene.id("officer")], type="test", title="提醒", body="矩阵", now=scene.world.now)
+    inbox.send(user_ids=[scene.id("officer")], type=NotificationType.ESCALATION, title="提醒", body="矩阵",
+               now=scene.world.now)
     return db.session.query(Notification).filter_by(user_id=scene.id("officer")).one().id
 
 
