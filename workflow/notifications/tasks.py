@@ -14,12 +14,12 @@ from sqlalchemy import or_, select
 
 from models import Party, PatrolRound, Problem, Unit, User, user_grids
 from models.base import db
-from models.enums import Light, Role, RoundState, State, TaskKind
+from models.enums import Action, Light, Role, RoundState, State, TaskKind
 from workflow.errors import Invalid
 from workflow.inspections import tasks as inspection_tasks
 from workflow.notifications import work
 from workflow.patrols.rounds import rounds_of
-from workflow.problems.actions import allowed_actions
+from workflow.problems.actions import may_take
 from workflow.scope import subtree_ids
 
 KINDS = ("dispatch", "accept", "rectify", "verify", "close", "decide_extension", "decide_suspension", "round",
@@ -162,7 +162,7 @@ def _soonest(conds: list, limit: int) -> list[Problem]:
 
 def _can_act(kind: str, problem: Problem, actor: User, now: datetime) -> bool:
     """The caller has the task's button; an extension waits for its nearest approvers only (work.py)."""
-    if ACTION_OF[kind] not in allowed_actions(problem, actor, now):
+    if not may_take(problem, actor, now, Action(ACTION_OF[kind])):
         return False
     return kind != "decide_extension" or actor.id in work.extension_approvers(problem, now)
 

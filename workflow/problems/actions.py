@@ -62,16 +62,19 @@ def check_version(problem: Problem, expected_version: int | None) -> None:
 
 def allowed_actions(problem: Problem, actor: User, now: datetime) -> list[str]:
     """The actions `actor` can take on a problem they can see, at `now`."""
-    allowed = []
-    for action, rule in TRANSITIONS.items():
-        if problem.state not in rule.frm or actor.role not in rule.roles:
-            continue
-        try:
-            rule.guard(Step(problem, actor, now, {}))
-        except (Forbidden, Conflict):
-            continue
-        allowed.append(action.value)
-    return allowed
+    return [action.value for action in TRANSITIONS if may_take(problem, actor, now, action)]
+
+
+def may_take(problem: Problem, actor: User, now: datetime, action: Action) -> bool:
+    """Whether `actor` can take `action` on a problem they can see, at `now` (its rule's states, roles, guard)."""
+    rule = TRANSITIONS[action]
+    if problem.state not in rule.frm or actor.role not in rule.roles:
+        return False
+    try:
+        rule.guard(Step(problem, actor, now, {}))
+    except (Forbidden, Conflict):
+        return False
+    return True
 
 
 def _transition(step: Step, action: Action, rule: Rule) -> Problem:
