@@ -13,6 +13,7 @@ from workflow import audit, calendar, org, passwords, seed
 from workflow.errors import DomainError
 from workflow.inspections import defaults as inspection_defaults
 from workflow.intake import keys as intake_keys
+from workflow.notifications import targets
 from workflow.paging import MAX_ID
 from workflow.roster import imports
 
@@ -51,9 +52,16 @@ def seed_demo_command(if_empty, reissue_tokens):
             click.echo("Demo already seeded. `flask --app app seed demo --reissue-tokens` prints new tokens.")
         return
     issued = seed.seed_demo(now=utcnow(), timezone=current_app.config["RECTIFY_TIMEZONE"],
-                            storage=current_app.extensions["rectify_storage"])
+                            storage=current_app.extensions["rectify_storage"], robot_url=_robot_url(current_app))
     db.session.commit()
     _print_tokens(issued)
+
+
+def _robot_url(app) -> str | None:
+    """Development: the dev server's own WeCom stand-in (api/devecho.py), so the demo's chat shows in the log."""
+    if not app.config.get("DEV_ROBOT_ECHO"):
+        return None
+    return targets.dev_echo_url(app.config["RUN_HOST"], app.config["RUN_PORT"])
 
 
 @seed_cli.command("categories")
@@ -289,6 +297,7 @@ def first_run() -> None:
 
     from app import create_app
     from config.settings import embedded_config
+    from ops import logs
     from schedules.runner import start_in_process
     config = embedded_config()
     app = create_app(type("FirstRun", (config,), {"SCHEDULER_ENABLED": False}))
@@ -296,10 +305,13 @@ def first_run() -> None:
         upgrade(directory=str(app.extensions["migrate"].directory))
         if seed.is_empty():
             _print_tokens(seed.seed_demo(now=utcnow(), timezone=app.config["RECTIFY_TIMEZONE"],
-                                         storage=app.extensions["rectify_storage"]))
+                                         storage=app.extensions["rectify_storage"], robot_url=_robot_url(app)))
             db.session.commit()
         else:
             click.echo("Demo already seeded. `flask --app app seed demo --reissue-tokens` prints new tokens.")
+    if app.config["LOG_CONFIGURE"]:  # Alembic's env.py set the root logger to its own ini (WARN): ours again,
+        # so the scheduler's jobs and the demo robot's echo show in the log
+        logs.configure(fmt=app.config["LOG_FORMAT"], level=app.config["LOG_LEVEL"])
     if config.SCHEDULER_ENABLED:
         start_in_process(app)
     app.run(host=app.config["RUN_HOST"], port=app.config["RUN_PORT"], threaded=True, use_reloader=False)

@@ -6,6 +6,7 @@ from flask_smorest import Api
 from api import (
     activities,
     calendar,
+    devecho,
     docs,
     errors,
     escalation,
@@ -21,6 +22,7 @@ from api import (
     problems,
     reports,
     tokens,
+    work,
 )
 from api.context import AuthFailure, authenticate_caller
 from api.errors import ProblemSchema, problem_response
@@ -153,8 +155,11 @@ def init_app(app) -> None:
     if computed_property not in api.ma_plugin.converter.attribute_functions:
         api.ma_plugin.converter.add_attribute_function(computed_property)
     for blueprint in (problems.blp, evidence.blp, lists.blp, org.blp, patrols.blp, escalation.blp, reports.blp,
-                      calendar.blp, tokens.blp, parties.blp, inspections.blp, activities.blp, open311_keys.blp):
+                      calendar.blp, tokens.blp, parties.blp, inspections.blp, activities.blp, open311_keys.blp,
+                      work.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     app.register_blueprint(docs.blp)
+    if app.config.get("DEV_ROBOT_ECHO"):
+        app.register_blueprint(devecho.blp)
     openapi.finish(api.spec)

@@ -1,4 +1,5 @@
-"""Escalation rules (supervisors for their subtree, admins for all), the inbox, and webhooks (admins)."""
+"""Escalation rules (supervisors for their subtree, admins for all), the inbox, and webhooks (admins; supervisors
+those of their subtree)."""
 
 from flask import current_app
 from flask.views import MethodView
@@ -10,7 +11,7 @@ from api.errors import ProblemSchema
 from api.fields import StrictBoolean, StrictFloat, StrictString
 from api.schemas import ETAG, In, PageArgs, _id, choice, edit_doc, etag, page_of, reason_field
 from api.write import write
-from models.enums import DeliveryStatus, Severity, Stage
+from models.enums import DeliveryStatus, NotificationType, Severity, Stage, WebhookFormat
 from workflow.escalation import firing, rules
 from workflow.notifications import delivery, inbox, webhooks
 from workflow.paging import by_column
@@ -99,7 +100,7 @@ class InboxArgs(PageArgs):
 
 class NotificationOut(Schema):
     id = fields.Integer()
-    type = fields.String()
+    type = choice(NotificationType)
     title = fields.String()
     body = fields.String()
     problem_id = fields.Integer(allow_none=True)
@@ -115,20 +116,38 @@ class ReadAllOut(Schema):
 ASCII_URL = validate.Regexp(r"^[\x21-\x7e]+$", error="ASCII only: write international hosts in punycode")
 
 
+HTTP_URL = validate.URL(schemes={"http", "https"}, require_tld=False)
+
+
+def _url_or_mailto(value: str) -> None:
+    """An http(s) URL, or for an e-mail channel `mailto:` addresses (checked further by the workflow)."""
+    if not value.startswith("mailto:"):
+        HTTP_URL(value)
+
+
 class WebhookIn(In):
-    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
-                     validate=[validate.Length(max=500), ASCII_URL])
-    secret = StrictString(required=True, load_only=True, validate=validate.Length(min=16, max=200))
+    url = StrictString(required=True, validate=[validate.Length(max=500), ASCII_URL, _url_or_mailto],
+                     metadata={"description": "where to POST: a receiver of ours, or a group-chat robot's URL; "
+                                              "never a private, loopback or link-local address"})
+    secret = StrictString(load_only=True, validate=validate.Length(min=16, max=200), metadata={
+        "description": "rectify: signs X-Rectify-Signature (omit it and one is made and shown once); dingtalk "
+                       "and feishu: the robot's signing secret (required); wecom: none (the key is in the URL)"})
     events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), required=True,
                          validate=validate.Length(min=1))
     active = StrictBoolean(load_default=True)
+    format = choice(WebhookFormat, load_default=WebhookFormat.RECTIFY, metadata={
+        "description": "rectify (signed JSON), wecom, dingtalk, feishu (group-chat robots), email (the daily "
+                       "digest by mail: events [digest.daily] only)"})
+    unit_id = _id(allow_none=True, metadata={
+        "description": "only events of this unit's subtree (a supervisor: their own unit unless given)"})
 
 
 class WebhookEditIn(In):
-    url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=[validate.Length(max=500), ASCII_URL])
+    url = StrictString(validate=[validate.Length(max=500), ASCII_URL, _url_or_mailto])
     secret = StrictString(load_only=True, validate=validate.Length(min=16, max=200))
     events = fields.List(fields.String(validate=validate.OneOf(delivery.EVENTS)), validate=validate.Length(min=1))
     active = StrictBoolean()
+    unit_id = _id(allow_none=True)
     reason = reason_field()
 
     @validates_schema
@@ -143,6 +162,13 @@ class WebhookOut(Schema):
     events = fields.List(fields.String())
     active = fields.Boolean()
     version = fields.Integer()
+    format = choice(WebhookFormat)
+    unit_id = fields.Integer(allow_none=True)
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret = fields.String(allow_none=True, attribute="shown_secret", metadata={
+        "description": "the secret made for you, shown this once (null when you gave one, and on a replay)"})
 
 
 class DeliveryArgs(PageArgs):
@@ -244,18 +270,19 @@ class Webhooks(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, WebhookPage)
     def get(self, args):
-        """Webhooks (admin)."""
-        require_role("admin")
-        return by_column(webhooks.select_webhooks(), webhooks.Webhook.id, **args)
+        """Webhooks and group-chat robots: an admin's all, a supervisor's those of their subtree."""
+        return by_column(webhooks.select_webhooks(actor=current_actor()), webhooks.Webhook.id, **args)
 
-    @write
+    @write(scrub=("secret",))
     @blp.arguments(WebhookIn)
-    @blp.response(201, WebhookOut)
+    @blp.response(201, WebhookCreatedOut)
+    @blp.alt_response(403, schema=ProblemSchema)
     def post(self, data):
-        """Add a webhook (admin). The secret is write-only: deliveries are signed with it."""
-        require_role("admin")
-        return webhooks.create_webhook(actor=current_actor(), now=request_now(),
-                                       allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"], **data), 201
+        """Add a webhook or group-chat robot (admins anywhere, supervisors in their subtree). The secret is
+        write-only; one made for you is shown in this answer only (its stored replay holds null)."""
+        require_role("admin", "supervisor")
+        return webhooks.create_webhook(actor=current_actor(), now=request_now(), allow_private=_private(),
+                                       **data), 201
 
 
 @blp.route(f"/webhooks/<{ID}:webhook_id>", methods=["PATCH"])
@@ -264,12 +291,11 @@ class Webhooks(MethodView):
 @blp.response(200, WebhookOut, headers=ETAG)
 @edit_doc(blp)
 def edit_webhook(data, webhook_id):
-    """Change a webhook under If-Match, or set active false to stop its deliveries (admin); on the admin
-    trail (a new secret is written "changed")."""
-    require_role("admin")
+    """Change a webhook under If-Match, or set active false to stop its deliveries (admins; supervisors their
+    subtree's); on the admin trail (a new secret is written "changed")."""
+    require_role("admin", "supervisor")
     hook = webhooks.edit_webhook(actor=current_actor(), now=request_now(), webhook_id=webhook_id,
-                                 expected_version=if_match_version(),
-                                 allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"], **data)
+                                 expected_version=if_match_version(), allow_private=_private(), **data)
     return hook, 200, etag(hook)
 
 
@@ -277,11 +303,11 @@ def edit_webhook(data, webhook_id):
 @blp.arguments(DeliveryArgs, location="query")
 @blp.response(200, DeliveryPage)
 def list_deliveries(args, webhook_id):
-    """A webhook's deliveries, e.g. ?status=dead for the dead letters (admin)."""
-    require_role("admin")
+    """A webhook's deliveries, e.g. ?status=dead for the dead letters (admins; supervisors their subtree's)."""
+    require_role("admin", "supervisor")
     limit, cursor = args.pop("limit"), args.pop("cursor", None)
-    return by_column(webhooks.select_deliveries(webhook_id=webhook_id, **args), webhooks.WebhookDelivery.id,
-                     limit=limit, cursor=cursor)
+    return by_column(webhooks.select_deliveries(actor=current_actor(), webhook_id=webhook_id, **args),
+                     webhooks.WebhookDelivery.id, limit=limit, cursor=cursor)
 
 
 @blp.route(f"/webhook-deliveries/<{ID}:delivery_id>/redrive", methods=["POST"])
@@ -290,6 +316,11 @@ def list_deliveries(args, webhook_id):
 @blp.alt_response(404, schema=ProblemSchema)
 @blp.alt_response(409, schema=ProblemSchema)
 def redrive(delivery_id):
-    """Give a dead delivery a fresh set of attempts from now (admin)."""
-    require_role("admin")
-    return webhooks.redrive(delivery_id=delivery_id, now=request_now())
+    """Give a dead delivery a fresh set of attempts from now (admins; supervisors their subtree's)."""
+    require_role("admin", "supervisor")
+    return webhooks.redrive(actor=current_actor(), delivery_id=delivery_id, now=request_now())
+
+
+def _private() -> bool:
+    """WEBHOOK_ALLOW_PRIVATE: a receiver on 127.0.0.1 or the office network (tests; never by default)."""
+    return current_app.config["WEBHOOK_ALLOW_PRIVATE"]

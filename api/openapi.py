@@ -92,6 +92,8 @@ OPERATION_IDS = {
     ("get", "/api/v1/me/notifications"): "listMyNotifications",
     ("post", "/api/v1/me/notifications/{notification_id}/read"): "markNotificationRead",
     ("post", "/api/v1/me/notifications/read-all"): "markAllNotificationsRead",
+    ("get", "/api/v1/me/tasks"): "listMyTasks",
+    ("get", "/api/v1/me/tasks/summary"): "summarizeMyTasks",
     ("get", "/api/v1/webhooks"): "listWebhooks",
     ("post", "/api/v1/webhooks"): "createWebhook",
     ("patch", "/api/v1/webhooks/{webhook_id}"): "editWebhook",

@@ -96,10 +96,26 @@ class Base:
     METRICS_ENABLED = os.environ.get("METRICS_ENABLED", "true").lower() in ("1", "true", "yes")
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
     PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    # Links in chat messages lead here (the address people reach the service at).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    # E-mail channels (the daily digest): this SMTP server, STARTTLS before the login (SMTP_CA_FILE: trust a
+    # private relay's CA). Without SMTP_HOST e-mail deliveries fail (and are retried, then dead-lettered).
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "587"))
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_FROM = os.environ.get("SMTP_FROM", "rectify@localhost")
+    SMTP_STARTTLS = os.environ.get("SMTP_STARTTLS", "true").lower() in ("1", "true", "yes")
+    SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE", "")
+    # The echo endpoint that stands in for a WeCom robot in development (POST /dev/robot-echo): logs, answers
+    # {"errcode": 0}; the demo's robot points at it, the one private address deliveries may reach without
+    # WEBHOOK_ALLOW_PRIVATE.
+    DEV_ROBOT_ECHO = False
 
 
 class Development(Base):
     DEBUG = False
+    DEV_ROBOT_ECHO = True
 
 
 class Testing(Base):

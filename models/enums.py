@@ -142,6 +142,32 @@ class DeliveryStatus(StrEnum):
     DEAD = "dead"
 
 
+class NotificationType(StrEnum):
+    """What an inbox item is about: an escalation, new work (workflow/notifications/work.py), a digest."""
+
+    ESCALATION = "escalation"
+    ASSIGNED = "assigned"
+    RETURNED = "returned"
+    REWORK = "rework"
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_DECIDED = "extension_decided"
+    VERIFICATION_WAITING = "verification_waiting"
+    CLOSED = "closed"
+    ROUND_MISSED = "round_missed"
+    ROUND_INCOMPLETE = "round_incomplete"
+    DIGEST = "digest"
+
+
+class WebhookFormat(StrEnum):
+    """How a webhook's messages look: Rectify's signed JSON, a group-chat robot's, or e-mail (the digest)."""
+
+    RECTIFY = "rectify"
+    WECOM = "wecom"
+    DINGTALK = "dingtalk"
+    FEISHU = "feishu"
+    EMAIL = "email"
+
+
 class Trigger(StrEnum):
     """What makes an escalation rule fire."""
 

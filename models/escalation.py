@@ -59,7 +59,8 @@ class Notification(db.Model):
     """An in-app inbox item, written in the same transaction as what caused it."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_read_id", "user_id", "read_at", "id"),)
+    __table_args__ = (Index("ix_notifications_user_read_id", "user_id", "read_at", "id"),
+                      UniqueConstraint("user_id", "dedupe_key"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -70,6 +71,9 @@ class Notification(db.Model):
     round_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_rounds.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What caused it ("problem:7:seq:4", "round:3:missed", "digest:2026-11-25"): one row per person per cause,
+    # however often the cause is replayed or two schedulers tick.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120))
 
 
 class Webhook(db.Model):
@@ -82,6 +86,10 @@ class Webhook(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # rectify (signed JSON) | wecom | dingtalk | feishu (group-chat robots) — workflow/notifications/formats.py
+    format: Mapped[str] = mapped_column(String(10), default="rectify", server_default="rectify")
+    # Events of this unit's subtree only (null: every event); supervisors manage their subtree's hooks.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
 
 
 class WebhookDelivery(db.Model):
@@ -89,7 +97,8 @@ class WebhookDelivery(db.Model):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (UniqueConstraint("webhook_id", "event_id"),
-                      Index("ix_webhook_deliveries_due", "status", "next_attempt_at"))
+                      Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+                      Index("ix_webhook_deliveries_webhook_id_last_attempt_at", "webhook_id", "last_attempt_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
@@ -105,3 +114,4 @@ class WebhookDelivery(db.Model):
     # While a scheduler sends it: until when it holds it, and its claim (the result is recorded only under it).
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_token: Mapped[str | None] = mapped_column(String(32))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # vendors' rate limits count these

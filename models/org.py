@@ -32,6 +32,9 @@ class Unit(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Quiet hours (local "HH:MM"): non-urgent group-chat messages wait until they end.
+    quiet_start: Mapped[str] = mapped_column(String(5), default="22:00", server_default="22:00")
+    quiet_end: Mapped[str] = mapped_column(String(5), default="07:00", server_default="07:00")
 
     parent: Mapped["Unit | None"] = relationship(remote_side=[id])
 

@@ -15,7 +15,7 @@ from workflow import audit, calendar, idempotency
 from workflow.escalation import firing
 from workflow.inspections import ladder, tasks
 from workflow.ledger import dashboard, unit_reports
-from workflow.notifications import delivery
+from workflow.notifications import delivery, digest, mail, targets
 from workflow.patrols import rounds
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,27 @@ def sweep_escalations(now: datetime) -> str:
 def deliver_outbox(now: datetime) -> str:
     """Fan the outbox out to webhooks and send what is due (inbox items are written with their cause); the
     sending commits as it goes (claims, results), with no transaction open while a receiver is waited on."""
-    fanned = delivery.fan_out(now=now)
-    counts = delivery.deliver(now=now, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"])
+    config = current_app.config
+    fanned = delivery.fan_out(now=now, base_url=config["PUBLIC_BASE_URL"])
+    db.session.commit()  # the fan-out is kept even if a send below fails badly
+    counts = delivery.deliver(now=now, allow_private=config["WEBHOOK_ALLOW_PRIVATE"], trusted=_trusted(config),
+                              smtp=_smtp(config))
     return f"fanned out {fanned} messages; delivered {counts['delivered']}, failed {counts['failed']}, " \
            f"dead {counts['dead']}"
+
+
+def _trusted(config) -> tuple[str, ...]:
+    """Development's own WeCom stand-in (api/devecho.py), which the demo's robot points at: the one private
+    address a delivery may reach without WEBHOOK_ALLOW_PRIVATE."""
+    return (targets.dev_echo_url(config["RUN_HOST"], config["RUN_PORT"]),) if config["DEV_ROBOT_ECHO"] else ()
+
+
+def _smtp(config) -> "mail.Smtp | None":
+    if not config.get("SMTP_HOST"):
+        return None
+    return mail.Smtp(host=config["SMTP_HOST"], port=config["SMTP_PORT"], username=config["SMTP_USERNAME"],
+                     password=config["SMTP_PASSWORD"], sender=config["SMTP_FROM"], starttls=config["SMTP_STARTTLS"],
+                     ca_file=config.get("SMTP_CA_FILE") or None)
 
 
 def purge_idempotency(now: datetime) -> str:
@@ -81,6 +98,11 @@ def relax_ladder(now: datetime) -> str:
     return f"stepped down {len(stepped)}" + "".join(f"\n  - {line}" for line in stepped)
 
 
+def send_digests(now: datetime) -> str:
+    """At 08:00 local on working days, each supervisor's daily digest to their inbox and the unit's channels."""
+    return f"sent {digest.send_digests(now=now)} daily digests"
+
+
 def keep_calendar(now: datetime) -> str:
     """Make sure the current and next year's statutory holidays and make-up workdays are stored (idempotent)."""
     return f"wrote {calendar.keep_calendar(db.session, now=now)} calendar rows"
@@ -102,6 +124,7 @@ JOBS: dict[str, tuple[Callable[[datetime], str], int]] = {
     "anchor_audit": (anchor_audit, 3600),
     "plan_inspection_tasks": (plan_inspection_tasks, 300),
     "relax_ladder": (relax_ladder, 3600),
+    "send_digests": (send_digests, 300),
     "keep_calendar": (keep_calendar, 3600),
     "compact_counts": (compact_counts, 60),
 }

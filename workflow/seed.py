@@ -14,6 +14,7 @@ from workflow.escalation import rules
 from workflow.evidence.storage import Storage
 from workflow.inspections import demo as gas_demo
 from workflow.ledger import campaign_demo
+from workflow.notifications import webhooks
 from workflow.patrols import plans
 
 
@@ -38,9 +39,11 @@ def is_empty() -> bool:
     return db.session.scalars(select(Unit.id).limit(1)).first() is None
 
 
-def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -> list[tuple[User, str]]:
+def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None,
+              robot_url: str | None = None) -> list[tuple[User, str]]:
     """Build the demo district on an empty database; returns each demo user with their token. With a photo
-    `storage`, the gas-safety campaign, the 五星支部 drive and the 全城清洁 campaign too."""
+    `storage`, the gas-safety campaign, the 五星支部 drive and the 全城清洁 campaign too; with a `robot_url`
+    (development's echo endpoint), a WeCom robot that hears every problem, escalation, missed round and digest."""
     spec = defaults.load("demo.toml")
     calendar.seed_calendar(db.session, years=calendar.default_years(), now=now)
     units = _seed_units(spec["units"], now, timezone)
@@ -62,6 +65,10 @@ def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -
     gas_demo.seed_gas_campaign(now=now, storage=storage)
     if storage is not None:  # benchmarks seed the district without them: they write problems with their own ids
         campaign_demo.seed_campaigns(now=now, storage=storage)
+    if robot_url:
+        webhooks.create_webhook(now=now, url=robot_url, format="wecom", allow_private=True,
+                                events=["problem.created", "problem.transitioned", "escalation.fired",
+                                        "round.missed", "digest.daily"])
     return issued
 
 

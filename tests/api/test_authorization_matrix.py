@@ -36,6 +36,7 @@ from models import (
     WebhookDelivery,
 )
 from models.base import db
+from models.enums import NotificationType
 from tests.api.helpers import assert_problem_json
 from tests.api.test_evidence import photo
 from tests.factories import NATURAL, World
@@ -127,6 +128,11 @@ def sees_problem(status: int) -> dict[str, int]:
 def walks_round(status: int) -> dict[str, int]:
     """The round's officer walks it; those who see it but do not walk it 403; the others 404."""
     return expect(404, officer_own=status, admin=403, supervisor_own=403, supervisor_parent=403)
+
+
+def manages_hook(status: int) -> dict[str, int]:
+    """The east unit's webhook: admins and the supervisors of east and above; west's supervisor 404."""
+    return expect(403, admin=status, supervisor_own=status, supervisor_parent=status, supervisor_other=404)
 
 
 def sees_round(status: int) -> dict[str, int]:
@@ -322,14 +328,23 @@ MATRIX: dict[str, Case] = {
                                                       headers={"If-Match": '"1"'}),
     "POST /api/v1/escalation-rules/dry-run": Case(supervisors(200), {"name": "草稿", "trigger": "at_due"}),
     "GET /api/v1/me/notifications": Case(everyone(200)),
+    # --- the to-do queue: everyone has one (their own, computed from what they may act on)
+    "GET /api/v1/me/tasks": Case(everyone(200)),
+    "GET /api/v1/me/tasks/summary": Case(everyone(200)),
     "POST /api/v1/me/notifications/{notification_id}/read": Case(expect(404, officer_own=200)),
     "POST /api/v1/me/notifications/read-all": Case(everyone(200)),
-    "GET /api/v1/webhooks": Case(admin_only(200)),
-    "POST /api/v1/webhooks": Case(admin_only(201), {"url": "https://hooks.example.com/rectify",
-                                                    "secret": "0123456789abcdef", "events": ["problem.created"]}),
-    "PATCH /api/v1/webhooks/{webhook_id}": Case(admin_only(200), {"active": False}, headers={"If-Match": '"1"'}),
-    "GET /api/v1/webhooks/{webhook_id}/deliveries": Case(admin_only(200)),
-    "POST /api/v1/webhook-deliveries/{delivery_id}/redrive": Case(admin_only(200)),
+    # webhooks and group-chat robots: admins all; supervisors those scoped inside their subtree (the scene's
+    # hook is the east unit's; a supervisor's new hook is scoped to their own unit)
+    "GET /api/v1/webhooks": Case(expect(403, admin=200, supervisor_own=200, supervisor_parent=200,
+                                        supervisor_other=200)),
+    "POST /api/v1/webhooks": Case(expect(403, admin=201, supervisor_own=201, supervisor_parent=201,
+                                         supervisor_other=201),
+                                  {"url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", "format": "wecom",
+                                   "events": ["problem.created"]}),
+    "PATCH /api/v1/webhooks/{webhook_id}": Case(manages_hook(200), {"active": False},
+                                                   headers={"If-Match": '"1"'}),
+    "GET /api/v1/webhooks/{webhook_id}/deliveries": Case(manages_hook(200)),
+    "POST /api/v1/webhook-deliveries/{delivery_id}/redrive": Case(manages_hook(200)),
     # --- statistics: supervisors (their subtree) and admins
     "GET /api/v1/reports/summary": Case(supervisors(200), query=PERIOD),
     "GET /api/v1/reports/drill": Case(supervisors(200), query=PERIOD | {"figure": "reported"}),
@@ -510,7 +525,8 @@ def _list(scene: Scene, *, with_problem: bool) -> int:
 
 
 def _notification(scene: Scene) -> int:
-    inbox.send(user_ids=[scene.id("officer")], type="test", title="提醒", body="矩阵", now=scene.world.now)
+    inbox.send(user_ids=[scene.id("officer")], type=NotificationType.ESCALATION, title="提醒", body="矩阵",
+               now=scene.world.now)
     return db.session.query(Notification).filter_by(user_id=scene.id("officer")).one().id
 
 
@@ -581,7 +597,8 @@ BUILDERS: dict[str, Callable[[Scene], int]] = {
                                              unit_id=s.id("east"), notify=["handler"]).id,
     "notification": _notification,
     "webhook": lambda s: webhooks.create_webhook(now=s.world.now, url="https://hooks.example.com/a",
-                                                 secret="0123456789abcdef", events=["problem.created"]).id,
+                                                 secret="0123456789abcdef", events=["problem.created"],
+                                                 unit_id=s.id("east")).id,
     "delivery": _delivery,
     "officer_token": lambda s: db.session.query(ApiToken).filter_by(user_id=s.id("officer")).one().id,
     "unit_report": _unit_report,

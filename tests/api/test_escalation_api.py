@@ -17,7 +17,7 @@ RULE_KEYS = {"id", "name", "trigger", "stage", "fraction", "after_minutes", "thr
              "notify", "effects", "categories", "severities", "unit_id", "active", "failing", "failing_since",
              "last_error", "version"}
 NOTIFICATION_KEYS = {"id", "type", "title", "body", "problem_id", "round_id", "created_at", "read_at"}
-WEBHOOK_KEYS = {"id", "url", "events", "active", "version"}
+WEBHOOK_KEYS = {"id", "url", "events", "active", "version", "format", "unit_id"}
 DELIVERY_KEYS = {"id", "webhook_id", "event_id", "event_type", "status", "attempts", "next_attempt_at", "last_error",
                  "delivered_at"}
 DEAD_URL = "http://127.0.0.1:9/hook"  # the discard port: nothing listens, the connection is refused at once
@@ -503,18 +503,18 @@ def post_hook(client, world, by="admin", **fields):
 def test_an_admin_adds_a_webhook_and_the_secret_never_comes_back(client, world):
     response = post_hook(client, world)
     assert response.status_code == 201, response.json
-    assert set(response.json) == WEBHOOK_KEYS
+    assert set(response.json) == WEBHOOK_KEYS | {"secret"} and response.json["secret"] is None  # they gave it
     assert response.json["url"] == DEAD_URL and response.json["events"] == ["problem.created"]
     assert response.json["active"] is True
     assert SECRET not in response.get_data(as_text=True)
     listed = client.get("/api/v1/webhooks", headers=world.auth("admin"))
     assert listed.status_code == 200, listed.json
-    assert listed.json["items"] == [response.json]
+    assert listed.json["items"] == [{k: v for k, v in response.json.items() if k != "secret"}]
     assert SECRET not in listed.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("by", ["supervisor", "officer", "handler"])
-def test_webhooks_are_for_admins_only(client, world, by):
+@pytest.mark.parametrize("by", ["officer", "handler"])
+def test_webhooks_are_for_admins_and_supervisors_only(client, world, by):
     assert_problem_json(post_hook(client, world, by=by), 403, "forbidden")
     assert_problem_json(client.get("/api/v1/webhooks", headers=world.auth(by)), 403, "forbidden")
 
@@ -535,12 +535,15 @@ def test_an_invalid_webhook_is_422_naming_the_field(client, world, fields, field
     assert SECRET not in response.get_data(as_text=True)
 
 
-def test_a_webhook_without_a_secret_is_422(client, world):
+def test_a_webhook_without_a_secret_gets_one_made_and_shown_once(client, world):
     body = hook_body()
     del body["secret"]
-    response = client.post("/api/v1/webhooks", json=body, headers=world.auth("admin", **V1))
-    assert_problem_json(response, 422, "validation")
-    assert "secret" in response.json["errors"]
+    response = client.post("/api/v1/webhooks", json=body, headers=world.auth("admin", **{"Idempotency-Key": "h1"}))
+    assert response.status_code == 201 and len(response.json["secret"]) >= 40
+    replay = client.post("/api/v1/webhooks", json=body, headers=world.auth("admin", **{"Idempotency-Key": "h1"}))
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.json["secret"] is None
+    listed = client.get("/api/v1/webhooks", headers=world.auth("admin")).get_data(as_text=True)
+    assert response.json["secret"] not in listed
 
 
 def deliveries(client, world, hook_id, **query) -> list[dict]:
@@ -607,12 +610,14 @@ def test_an_admin_redrives_a_dead_delivery_once(client, world, app):
     assert retried["status"] == "pending" and retried["attempts"] == 1
 
 
-def test_only_an_admin_sees_deliveries_or_redrives(client, world, app):
-    hook_id, row = dead_delivery(client, world, app)
+def test_a_supervisor_does_not_see_the_deliveries_of_a_city_wide_hook_nor_redrives_them(client, world, app):
+    hook_id, row = dead_delivery(client, world, app)  # an admin's hook, scoped to no unit
     listed = client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=world.auth("supervisor"))
-    assert_problem_json(listed, 403, "forbidden")
+    assert_problem_json(listed, 404, "not-found")
     redrive = client.post(f"/api/v1/webhook-deliveries/{row['id']}/redrive", headers=world.auth("supervisor"))
-    assert_problem_json(redrive, 403, "forbidden")
+    assert_problem_json(redrive, 404, "not-found")
+    officer = client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=world.auth("officer"))
+    assert_problem_json(officer, 403, "forbidden")
     assert deliveries(client, world, hook_id, status="dead")[0]["id"] == row["id"]
 
 

@@ -134,5 +134,6 @@ def test_a_paused_webhook_keeps_its_deliveries_until_it_is_active_again(client, 
     assert delivery.deliver(now=NOW + timedelta(minutes=1), send=lambda *a: 204) == \
         {"delivered": 0, "failed": 0, "dead": 0}
     assert_problem_json(client.patch(f"/api/v1/webhooks/{hook_id}", json={}, headers=world.auth("admin")), 422)
+    # a city-wide hook is not one a supervisor manages: for them it does not exist
     assert_problem_json(client.patch(f"/api/v1/webhooks/{hook_id}", json={"active": True},
-                                     headers=world.auth("supervisor", **{"If-Match": '"2"'})), 403)
+                                     headers=world.auth("supervisor", **{"If-Match": '"2"'})), 404)

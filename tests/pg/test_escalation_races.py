@@ -94,3 +94,37 @@ def test_fan_out_ticks_running_at_once_make_one_delivery_per_message(app, world)
     db.session.commit()
     assert errors == []
     assert count(WebhookDelivery) == PROBLEMS
+
+
+def test_senders_racing_for_one_robot_keep_to_its_rate_together(app, world):
+    webhooks.create_webhook(now=NOW, url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", format="wecom",
+                            events=["problem.created"])
+    for _ in range(PROBLEMS):
+        world.report()
+    delivery.fan_out(now=NOW)
+    db.session.commit()
+    lock, sent = threading.Lock(), []
+
+    def send(url, body, headers):
+        with lock:
+            sent.append(body)
+        return 200, b'{"errcode": 0}'
+
+    results, errors = race(app, 8, lambda: delivery.deliver(now=NOW, send=send))
+
+    db.session.commit()
+    assert errors == []
+    assert len(sent) == delivery.CHAT_PER_MINUTE and sum(r["delivered"] for r in results) == delivery.CHAT_PER_MINUTE
+
+
+def test_schedulers_making_digests_at_once_make_one_per_supervisor(app, world):
+    from models import Notification, OutboxMessage
+    from workflow.notifications import digest
+    eight = NOW - timedelta(hours=2)
+
+    results, errors = race(app, 4, lambda: digest.send_digests(now=eight))
+
+    db.session.commit()
+    assert errors == [] and sum(results) == 3
+    assert count(Notification, Notification.type == "digest") == 3
+    assert count(OutboxMessage, OutboxMessage.topic == "digest.daily") == 3

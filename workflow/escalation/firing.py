@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from models import EscalationFiring, EscalationRule, Point, Problem, Unit
 from models.base import db, mark_written, upsert
-from models.enums import FINISHED_STATES, Action, Severity, Stage, State, Trigger
+from models.enums import FINISHED_STATES, Action, NotificationType, Severity, Stage, State, Trigger
 from workflow import tally
 from workflow.notifications import inbox, outbox
 from workflow.problems import clocks
@@ -278,7 +278,7 @@ def _fire(problem: Problem, step: Step, now: datetime, audience: dict, events: E
     events.add(problem, None, now, Action.ESCALATE, Entry(problem.state, fields, stage=problem.stage,
                                                           overdue=clocks.stage_overdue(problem, now)))
     users = _recipients(problem, rule.notify or [], audience)
-    inbox.send(user_ids=users, type="escalation", title=f"{problem.code} {rule.name}",
+    inbox.send(user_ids=users, type=NotificationType.ESCALATION, title=f"{problem.code} {rule.name}",
                 body=f"{problem.title}: {rule.name} (level {rule.level})", problem_id=problem.id, now=now)
     outbox.enqueue(topic="escalation.fired", now=now, payload={
         "problem_id": problem.id, "rule_id": rule.id, "level": rule.level,

@@ -8,8 +8,9 @@ from sqlalchemy import delete, func, insert, or_, select
 from models import OpenProblemCount, Problem, User
 from models.base import db
 from models.enums import Action
+from workflow.notifications import tasks
 from workflow.problems.actions import allowed_actions
-from workflow.problems.lifecycle import OPEN_STATES, TRANSITIONS
+from workflow.problems.lifecycle import OPEN_STATES
 from workflow.scope import problem_filter, scope_filter
 
 # Actions that are always open to someone and say nothing about whose turn it is.
@@ -83,28 +84,9 @@ def compact_counts(*, now: datetime) -> int:
     return taken
 
 
-def _turn_states(actor: User) -> set[str]:
-    """The states in which some action that moves the case is the caller's role's."""
-    return {state for action, rule in TRANSITIONS.items() if action not in NOT_A_TURN and actor.role in rule.roles
-            for state in rule.frm}
-
-
 def waiting_for(*, actor: User, now: datetime, limit: int = WAITING_LIMIT) -> list[tuple[Problem, list[str]]]:
-    """Problems whose next step the caller can take now, the most urgent stage deadline first, each with the
-    actions (the same rules as the API's allowed_actions)."""
-    states = _turn_states(actor)
-    if not states:
-        return []
-    base = select(Problem).where(problem_filter(actor), Problem.state.in_(states))
-    # Clocked problems in deadline order (an index range), then those without a clock: never a sort of all.
-    clocked = base.where(Problem.stage_due_at.is_not(None)).order_by(Problem.stage_due_at, Problem.id)
-    unclocked = base.where(Problem.stage_due_at.is_(None)).order_by(Problem.id)
-    waiting: list[tuple[Problem, list[str]]] = []
-    for stmt in (clocked, unclocked):
-        for problem in db.session.scalars(stmt.limit(limit * 2)):
-            moves = [a for a in allowed_actions(problem, actor, now) if a not in NOT_A_TURN]
-            if moves:
-                waiting.append((problem, moves))
-            if len(waiting) == limit:
-                return waiting
-    return waiting
+    """Problems whose next step waits for the caller: the problem tasks of their to-do queue (one rule set with
+    /me/tasks, workflow/notifications/tasks.py), the most urgent deadline first, each with the moves the caller
+    has (the same rules as the API's allowed_actions)."""
+    return [(problem, [a for a in allowed_actions(problem, actor, now) if a not in NOT_A_TURN])
+            for _, problem in tasks.waiting_problems(actor=actor, now=now, limit=limit)]

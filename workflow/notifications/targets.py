@@ -17,6 +17,9 @@ from urllib.parse import urlsplit
 PRIVATE_NAMES = ("localhost", "metadata.google.internal", "metadata")
 PRIVATE_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa")
 
+# Development's stand-in for a WeCom robot (api/devecho.py): the demo's robot points here.
+DEV_ECHO_PATH = "/dev/robot-echo"
+
 Resolver = Callable[[str, int], list[str]]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -107,3 +110,8 @@ def _all_public(host: str, found: list[str]) -> str:
     if bad := [str(a) for a in addresses if not is_public(a)]:
         raise NotPublic(f"{host} resolves to a non-public address ({', '.join(bad)})")
     return str(addresses[0])
+
+
+def dev_echo_url(host: str, port: int) -> str:
+    """The URL of the development server's robot echo (the demo's WeCom robot)."""
+    return f"http://{host}:{port}{DEV_ECHO_PATH}?key=demo"

@@ -12,14 +12,14 @@ from sqlalchemy.exc import IntegrityError
 
 from models import ChecklistOutcome, PatrolCheckin, PatrolPlan, PatrolRound, Point, Problem, User
 from models.base import db, dialect_name, mark_written, upsert
-from models.enums import Role, RoundState, State
+from models.enums import NotificationType, Role, RoundState, State
 from models.patrol import LIVE_ROUNDS
 from workflow import tally
 from workflow.calendar import CLOCK_SKEW, WorkCalendar, load_calendar
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound, Stale
 from workflow.geo import haversine_m
 from workflow.inspections import tasks as inspection_tasks
-from workflow.notifications import outbox
+from workflow.notifications import outbox, work
 from workflow.patrols.plans import Window, runs_on, windows_between
 from workflow.problems import reporting
 from workflow.scope import subtree_ids
@@ -242,6 +242,7 @@ def _move_or_stale(round_: PatrolRound, now: datetime, **values) -> None:
 def _announce_missed(round_id: int, now: datetime) -> None:
     round_ = db.session.get(PatrolRound, round_id)
     outbox.enqueue(topic="round.missed", now=now, payload={"round_id": round_id, "data": outbox.round_data(round_)})
+    work.on_round(round_=round_, kind=NotificationType.ROUND_MISSED, now=now)
 
 
 # --- the officer's side ----------------------------------------------------------------------
@@ -258,7 +259,8 @@ def visible_rounds(actor: User):
     return PatrolRound.id.is_(None)
 
 
-def _rounds_of(officer_id: int):
+def rounds_of(officer_id: int):
+    """The ids of the rounds an officer walks (a subquery)."""
     return having_member(PatrolRound, officer_id)
 
 
@@ -284,7 +286,7 @@ def list_rounds(*, actor: User, plan_id=None, state=None, officer_id=None, start
     stmt = select(PatrolRound) if own else select(PatrolRound).where(visible_rounds(actor))
     conds = [PatrolRound.plan_id == plan_id if plan_id else None,
              PatrolRound.state.in_(state) if state else None,
-             PatrolRound.id.in_(_rounds_of(officer_id)) if officer_id else None,
+             PatrolRound.id.in_(rounds_of(officer_id)) if officer_id else None,
              PatrolRound.planned_start >= start if start else None,
              PatrolRound.planned_start < end if end else None]
     return stmt.where(*[cond for cond in conds if cond is not None])
@@ -467,6 +469,7 @@ def complete_round(*, actor: User, now: datetime, round_id: int, at: datetime | 
     tally.count("round_completed", state=round_.state)
     if unvisited_points(round_):
         tally.count("round_incomplete")
+        work.on_round(round_=round_, kind=NotificationType.ROUND_INCOMPLETE, now=now)
     return round_
 
 

@@ -12,7 +12,7 @@ from models.base import db
 from models.enums import Action
 from workflow import tally
 from workflow.errors import Conflict, Forbidden, Invalid, InvalidTransition, PreconditionRequired, Stale
-from workflow.notifications import outbox
+from workflow.notifications import outbox, work
 from workflow.problems import clocks
 from workflow.problems.events import Entry, Row, append_event, event_fields, event_note
 from workflow.problems.lifecycle import STAGE_OF_STATE, TRANSITIONS, Rule, Step, current_names, rule_for
@@ -62,16 +62,19 @@ def check_version(problem: Problem, expected_version: int | None) -> None:
 
 def allowed_actions(problem: Problem, actor: User, now: datetime) -> list[str]:
     """The actions `actor` can take on a problem they can see, at `now`."""
-    allowed = []
-    for action, rule in TRANSITIONS.items():
-        if problem.state not in rule.frm or actor.role not in rule.roles:
-            continue
-        try:
-            rule.guard(Step(problem, actor, now, {}))
-        except (Forbidden, Conflict):
-            continue
-        allowed.append(action.value)
-    return allowed
+    return [action.value for action in TRANSITIONS if may_take(problem, actor, now, action)]
+
+
+def may_take(problem: Problem, actor: User, now: datetime, action: Action) -> bool:
+    """Whether `actor` can take `action` on a problem they can see, at `now` (its rule's states, roles, guard)."""
+    rule = TRANSITIONS[action]
+    if problem.state not in rule.frm or actor.role not in rule.roles:
+        return False
+    try:
+        rule.guard(Step(problem, actor, now, {}))
+    except (Forbidden, Conflict):
+        return False
+    return True
 
 
 def _transition(step: Step, action: Action, rule: Rule) -> Problem:
@@ -80,6 +83,7 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     from_state = problem.state
     ends_stage = rule.to is not None and (rule.restarts_stage or STAGE_OF_STATE[rule.to] is None)
     took = clocks.stage_took(problem, now) if ends_stage else None
+    before = {"extension_requested_by_id": problem.extension_requested_by_id}
     rule.effect(step)
     if rule.to is not None:
         problem.state = rule.to
@@ -91,6 +95,7 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     outbox.enqueue(topic="problem.transitioned", now=now, payload={
         "problem_id": problem.id, "event_id": event.id,
         "data": outbox.problem_data(problem) | {"action": action.value, "from_state": from_state}})
+    work.on_transition(problem=problem, action=action, actor=step.actor, seq=event.seq, before=before, now=now)
     tally.count("transition", action=action.value)
     return problem
 

@@ -70,7 +70,7 @@ def escalations(problem: Problem) -> list[ProblemEvent]:
 def inboxes(problem: Problem) -> dict[str, set[str]]:
     """Who was told of each fired rule: rule name -> user names."""
     stmt = select(Notification.title, User.name).join(User, User.id == Notification.user_id) \
-        .where(Notification.problem_id == problem.id)
+        .where(Notification.problem_id == problem.id, Notification.type == "escalation")
     told: dict[str, set[str]] = {}
     for title, user in db.session.execute(stmt):
         told.setdefault(title.removeprefix(f"{problem.code} "), set()).add(user)
