@@ -2,7 +2,8 @@
 
 `apply_action` checks the rule of the lifecycle table (fields, role, version, state, guard), runs its
 effect, writes the row with a compare-and-set on `version`, appends the event and queues the outbox
-message, all in the caller's transaction (flush only).
+message, all in the caller's transaction (flush only); on PostgreSQL those three writes are one statement
+(workflow/problems/one_statement.py).
 """
 
 from datetime import datetime
@@ -12,10 +13,10 @@ from models.base import db
 from models.enums import Action
 from workflow import tally
 from workflow.errors import Conflict, Forbidden, Invalid, InvalidTransition, PreconditionRequired, Stale
-from workflow.notifications import outbox
 from workflow.problems import clocks
 from workflow.problems.events import Entry, Row, append_event, event_fields, event_note
 from workflow.problems.lifecycle import STAGE_OF_STATE, TRANSITIONS, Rule, Step, current_names, rule_for
+from workflow.problems.one_statement import Message, write_transition
 from workflow.problems.visibility import get_problem
 
 
@@ -87,10 +88,8 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
         clocks.start_stage(problem, STAGE_OF_STATE[rule.to], now)
     problem.updated_at = problem.next_check_at = now  # the escalation sweep looks at it again
     entry = Entry(from_state, event_fields(step.fields | step.recorded), event_note(step.fields), stage, overdue, took)
-    event = append_event(problem, step.actor, now, action, entry, row=Row.COMPARE_AND_SET)
-    outbox.enqueue(topic="problem.transitioned", now=now, payload={
-        "problem_id": problem.id, "event_id": event.id,
-        "data": outbox.problem_data(problem) | {"action": action.value, "from_state": from_state}})
+    message = Message("problem.transitioned", {"action": action.value, "from_state": from_state})
+    write_transition(problem, step.actor, now, action, entry, message)
     tally.count("transition", action=action.value)
     return problem
 
