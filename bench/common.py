@@ -30,6 +30,8 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))  # the README's production setting: a sync worker per core
 THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", ROOT / "bench" / "out"))
+# production refuses a key shorter than 32 characters (config/settings.py::weak_secret)
+BENCH_SECRET = "bench-only-secret-of-at-least-32-chars"
 
 
 def server_url(database: str | None = None) -> str:
@@ -65,11 +67,11 @@ def scratch_database(prefix: str, *, production: bool = True):
 
 def make_app(database: str):
     """The app on a scratch database, production config (pool sizes included), scheduler off."""
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-of-at-least-32-chars")
+    os.environ.setdefault("SECRET_KEY", BENCH_SECRET)
     from app import create_app
     from config.settings import Production
     config = type("Bench", (Production,), {"SQLALCHEMY_DATABASE_URI": server_url(database),
-                                           "SCHEDULER_ENABLED": False, "SECRET_KEY": "bench-only-secret-of-at-least-32-chars"})
+                                           "SCHEDULER_ENABLED": False, "SECRET_KEY": BENCH_SECRET})
     return create_app(config)
 
 
@@ -90,7 +92,7 @@ def gunicorn(database: str, *, workers: int = WORKERS, threads: int = THREADS, e
     """Serve the app on 127.0.0.1:<free port> with production settings; yield the port; stop it by PID."""
     port = free_port()
     env = os.environ | {"DATABASE_URL": server_url(database), "RECTIFY_ENV": "production",
-                        "SECRET_KEY": "bench-only-secret-of-at-least-32-chars", "SCHEDULER_ENABLED": "false"} | (extra_env or {})
+                        "SECRET_KEY": BENCH_SECRET, "SCHEDULER_ENABLED": "false"} | (extra_env or {})
     cmd = [str(VENV_BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
            "--log-level", "warning", "--backlog", "256"]
     if threads > 1:

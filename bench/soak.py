@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import create_engine, text
 
-from bench.common import ROOT, VENV_BIN, gunicorn, make_app, migrate, scratch_database, server_url
+from bench.common import BENCH_SECRET, ROOT, VENV_BIN, gunicorn, make_app, migrate, scratch_database, server_url
 
 SECRET = "soak-webhook-secret"
 VERSIONLESS = ("comment", "escalate", "attach")
@@ -125,7 +125,7 @@ class _Hook(http.server.BaseHTTPRequestHandler):
 
 def start_schedulers(database: str, tick_seconds: float, metrics_env: dict) -> list[subprocess.Popen]:
     env = os.environ | metrics_env | {"DATABASE_URL": server_url(database), "RECTIFY_ENV": "production",
-                                      "SECRET_KEY": "bench-only-secret-of-at-least-32-chars", "SCHEDULER_TICK_SECONDS": "1",
+                                      "SECRET_KEY": BENCH_SECRET, "SCHEDULER_TICK_SECONDS": "1",
                         "SCHEDULER_LEASE_SECONDS": "5", "SCHEDULER_JOB_SECONDS": str(tick_seconds)}
     return [subprocess.Popen([str(VENV_BIN / "flask"), "--app", "app", "scheduler", "run"], cwd=ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
@@ -380,7 +380,7 @@ def drain(database: str, timeout: float) -> int:
 def final_ticks(database: str, metrics_env: dict) -> int:
     """`flask scheduler tick` (every job once: the sweep, then delivery) until nothing is pending; how many."""
     env = os.environ | metrics_env | {"DATABASE_URL": server_url(database), "RECTIFY_ENV": "production",
-                                      "SECRET_KEY": "bench-only-secret-of-at-least-32-chars"}
+                                      "SECRET_KEY": BENCH_SECRET}
     for ticks in range(1, 6):
         subprocess.run([str(VENV_BIN / "flask"), "--app", "app", "scheduler", "tick"], cwd=ROOT, env=env,
                        check=True, stdout=subprocess.DEVNULL)

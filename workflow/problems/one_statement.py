@@ -35,10 +35,11 @@ SQLite keeps the multi-statement path (it has no data-modifying CTEs, and runs o
 produce the same rows and the same API answers (tests/api/test_same_output_on_both_databases.py).
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, LargeBinary, String, and_, cast, func, insert, literal, select, true, update
+from sqlalchemy import LargeBinary, String, and_, bindparam, cast, func, insert, select, true, update
 from sqlalchemy.orm import aliased
 
 from models import OutboxMessage, Problem, ProblemEvent, User
@@ -50,7 +51,6 @@ from workflow.notifications import outbox
 from workflow.problems.events import Entry, Row, append_event, changed_columns, event_values
 
 SEQ_MARK = 0  # the seq written into the canonical JSON where the statement puts the real one
-EVENT_COLUMNS = ProblemEvent.__table__.c
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ def write_transition(problem: Problem, actor: User | None, now: datetime, action
     changes = changed_columns(problem)
     content = event_values(problem, actor, now, action, SEQ_MARK, entry)
     data = message.data(problem, problem.version + 1)  # what the compare-and-set makes it
-    written = db.session.execute(_statement(problem, changes, content, message.topic, data, now)).first()
+    parameters = _parameters(problem, changes, content, message.topic, data, now)
+    written = db.session.execute(_statement(tuple(sorted(changes))), parameters).first()
     if written is None:
         raise Stale("the problem changed while this action was applied")
     mark_written(problem, changes | {"version": written.version, "last_seq": written.last_seq})
@@ -101,33 +102,45 @@ def split_canonical(content: dict) -> tuple[bytes, bytes]:
     return head + b'"seq":', tail
 
 
-def _statement(problem: Problem, changes: dict, content: dict, topic: str, data: dict, now: datetime):
+def _parameters(problem: Problem, changes: dict, content: dict, topic: str, data: dict, now: datetime) -> dict:
+    head, tail = split_canonical(content)
+    return ({f"set_{name}": value for name, value in changes.items()}
+            | {f"event_{name}": value for name, value in content.items() if name not in ("problem_id", "seq")}
+            | {"problem_id": problem.id, "expected": problem.version, "head": head, "tail": tail, "topic": topic,
+               "data": data, "now": now})
+
+
+@functools.cache
+def _statement(changed: tuple[str, ...]):
+    """The statement for a set of changed columns, built once: SQLAlchemy then reuses its compiled form."""
+    problems, events, messages = Problem.__table__.c, ProblemEvent.__table__.c, OutboxMessage.__table__.c
     moved = (update(Problem)
-             .where(Problem.id == problem.id, Problem.version == problem.version)
-             .values(**changes, version=Problem.version + 1, last_seq=Problem.last_seq + 1)
+             .where(Problem.id == bindparam("problem_id"), Problem.version == bindparam("expected"))
+             .values({name: bindparam(f"set_{name}", type_=problems[name].type) for name in changed}
+                     | {"version": Problem.version + 1, "last_seq": Problem.last_seq + 1})
              .returning(Problem.id, Problem.version, Problem.last_seq)
              .cte("moved"))
     prev = aliased(ProblemEvent, name="prev")
-    head, tail = split_canonical(content)
-    digest = func.sha256(func.convert_to(prev.hash, "UTF8").op("||")(literal(head, LargeBinary))
+    digest = func.sha256(func.convert_to(prev.hash, "UTF8").op("||")(bindparam("head", type_=LargeBinary))
                          .op("||")(func.convert_to(cast(moved.c.last_seq, String), "UTF8"))
-                         .op("||")(literal(tail, LargeBinary)))
-    values = {name: literal(value, EVENT_COLUMNS[name].type) for name, value in content.items()
-              if name not in ("problem_id", "seq")}
+                         .op("||")(bindparam("tail", type_=LargeBinary)))
+    content = [name for name in audit.HASHED_COLUMNS if name not in ("problem_id", "seq")]
     sealed = (insert(ProblemEvent)
-              .from_select(["problem_id", "seq", *values, "prev_hash", "hash"],
-                           select(moved.c.id, moved.c.last_seq, *values.values(), prev.hash,
-                                  func.encode(digest, "hex"))
+              .from_select(["problem_id", "seq", *content, "prev_hash", "hash"],
+                           select(moved.c.id, moved.c.last_seq,
+                                  *(bindparam(f"event_{name}", type_=events[name].type) for name in content),
+                                  prev.hash, func.encode(digest, "hex"))
                            .select_from(moved.join(prev, and_(prev.problem_id == moved.c.id,
                                                               prev.seq == moved.c.last_seq - 1))))
               .returning(ProblemEvent.id)
               .cte("sealed"))
-    payload = func.json_build_object("problem_id", literal(problem.id, Integer), "event_id", sealed.c.id,
-                                     "data", literal(data, OutboxMessage.__table__.c.payload.type))
+    payload = func.json_build_object("problem_id", moved.c.id, "event_id", sealed.c.id,
+                                     "data", bindparam("data", type_=messages.payload.type))
     queued = (insert(OutboxMessage)
               .from_select(["topic", "payload", "created_at"],
-                           select(literal(topic, String), payload,
-                                  literal(now, OutboxMessage.__table__.c.created_at.type)).select_from(sealed))
+                           select(bindparam("topic", type_=String), payload,
+                                  bindparam("now", type_=messages.created_at.type))
+                           .select_from(moved.join(sealed, true())))
               .cte("message"))
     return (select(moved.c.version, moved.c.last_seq, sealed.c.id.label("event_id"))
             .select_from(moved.outerjoin(sealed, true()))
