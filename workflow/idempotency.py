@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 
 from models import IdempotencyRecord
-from models.base import db, dialect_name
+from models.base import db, dialect_name, upsert
 from workflow.errors import IdempotencyInFlight, Invalid
 
 KEEP = timedelta(days=7)
+REPLACED = ("request_hash", "status", "body", "headers", "created_at", "expires_at")
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -52,16 +53,19 @@ def find(*, user_id: int, key: str, request_hash: str, now: datetime) -> Idempot
 
 
 def store(*, user_id: int, key: str, request_hash: str, status: int, body: str, headers: dict,
-          now: datetime) -> None:
-    """Keep the final response for `KEEP` (flush only; the caller commits with its change)."""
-    key_hash = _key_hash(key)
-    db.session.execute(delete(IdempotencyRecord).where(
-        IdempotencyRecord.user_id == user_id, IdempotencyRecord.key_hash == key_hash,
-        IdempotencyRecord.expires_at <= now))
-    db.session.add(IdempotencyRecord(user_id=user_id, key_hash=key_hash, request_hash=request_hash,
-                                     status=status, body=body, headers=headers, created_at=now,
-                                     expires_at=now + KEEP))
-    db.session.flush()
+          now: datetime) -> bool:
+    """Keep the final response for `KEEP`, in one statement (the caller commits with its change).
+
+    An expired record of the same key is replaced; False when a live one is there (a concurrent request with
+    the same key committed first: answer as it did).
+    """
+    values = {"user_id": user_id, "key_hash": _key_hash(key), "request_hash": request_hash, "status": status,
+              "body": body, "headers": headers, "created_at": now, "expires_at": now + KEEP}
+    stmt = upsert(IdempotencyRecord).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["user_id", "key_hash"], set_={name: stmt.excluded[name] for name in REPLACED},
+        where=IdempotencyRecord.expires_at <= now).returning(IdempotencyRecord.id)
+    return db.session.execute(stmt).first() is not None
 
 
 def purge(*, now: datetime) -> int:
