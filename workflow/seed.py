@@ -1,15 +1,14 @@
 """Seed data from config/defaults: the categories and a realistic demo district."""
 
 import secrets
-import tomllib
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select
 
-from config.settings import DEFAULTS
 from models import Category, EscalationRule, Unit, User
 from models.base import db
-from workflow import calendar, org, passwords
+from workflow import calendar, defaults, org, passwords
 from workflow.auth import issue_token, revoke_all
 from workflow.escalation import rules
 from workflow.evidence.storage import Storage
@@ -18,26 +17,18 @@ from workflow.ledger import campaign_demo
 from workflow.patrols import plans
 
 
-def _load(name: str) -> dict:
-    return tomllib.loads((DEFAULTS / name).read_text(encoding="utf-8"))
-
-
 def seed_categories(*, now: datetime) -> int:
     """Add the default categories that do not exist yet."""
-    existing = set(db.session.scalars(select(Category.code)))
-    added = 0
-    for spec in _load("categories.toml")["categories"]:
-        if spec["code"] not in existing:
-            org.create_category(actor=None, now=now, **spec)
-            added += 1
-    return added
+    return defaults.add_missing(defaults.load("categories.toml")["categories"],
+                                db.session.scalars(select(Category.code)),
+                                partial(org.create_category, actor=None, now=now))
 
 
 def seed_escalation_rules(*, now: datetime) -> int:
     """Add the default ladder when there are no rules yet."""
     if db.session.scalars(select(EscalationRule.id).limit(1)).first() is not None:
         return 0
-    specs = _load("escalation.toml")["rules"]
+    specs = defaults.load("escalation.toml")["rules"]
     for spec in specs:
         rules.create_rule(actor=None, now=now, **spec)
     return len(specs)
@@ -50,7 +41,7 @@ def is_empty() -> bool:
 def seed_demo(*, now: datetime, timezone: str, storage: Storage | None = None) -> list[tuple[User, str]]:
     """Build the demo district on an empty database; returns each demo user with their token. With a photo
     `storage`, the gas-safety campaign, the 五星支部 drive and the 全城清洁 campaign too."""
-    spec = _load("demo.toml")
+    spec = defaults.load("demo.toml")
     calendar.seed_calendar(db.session, years=calendar.default_years(), now=now)
     units = _seed_units(spec["units"], now, timezone)
     grids = {g["key"]: org.create_grid(actor=None, now=now, name=g["name"], unit_id=units[g["unit"]].id)

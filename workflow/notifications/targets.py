@@ -65,16 +65,22 @@ def _private_name(host: str) -> bool:
     return name in PRIVATE_NAMES or name.endswith(PRIVATE_SUFFIXES)
 
 
+def _checked_literal(host: str) -> Address | None:
+    """The host's address when it is written as one (refused unless public); None for a name to resolve.
+    A local name is refused whatever it resolves to."""
+    if _private_name(host):
+        raise NotPublic(f"{host} is a local name")
+    address = literal(host)
+    if address is not None and not is_public(address):
+        raise NotPublic(f"{address} is not a public address")
+    return address
+
+
 def check_registration(url: str, *, resolver: Resolver | None = None) -> None:
     """Refuse a URL whose host is, or now resolves to, a non-public address. A name that does not resolve
     yet is let through: every send checks again."""
     host, port = host_and_port(url)
-    if _private_name(host):
-        raise NotPublic(f"{host} is a local name")
-    address = literal(host)
-    if address is not None:
-        if not is_public(address):
-            raise NotPublic(f"{address} is not a public address")
+    if _checked_literal(host) is not None:
         return
     try:
         found = (resolver or resolve)(host, port)
@@ -87,12 +93,8 @@ def address_for_send(url: str, *, resolver: Resolver | None = None) -> str:
     """The one checked address to connect to for `url`: every address its host resolves to must be public
     (a name answering with one public and one private address is refused, not half-trusted)."""
     host, port = host_and_port(url)
-    if _private_name(host):
-        raise NotPublic(f"{host} is a local name")
-    address = literal(host)
+    address = _checked_literal(host)
     if address is not None:
-        if not is_public(address):
-            raise NotPublic(f"{address} is not a public address")
         return str(address)
     found = (resolver or resolve)(host, port)  # OSError when it does not resolve: a failed attempt
     return _all_public(host, found)

@@ -109,12 +109,17 @@ def stop_all(problem: Problem) -> None:
     problem.paused_at = problem.stage_left_s = problem.stage_warn_left_s = problem.whole_left_s = None
 
 
+def _stage_clocks(problem: Problem) -> tuple[Clocks, str]:
+    """The problem's clocks and the one its current stage runs on."""
+    clocks = Clocks(problem)
+    return clocks, clocks.clock_of(problem.stage) if problem.stage else "natural"
+
+
 def pause(problem: Problem, now: datetime) -> None:
     """Stop the running clocks, keeping what is left of each."""
     if problem.paused_at is not None:
         return
-    clocks = Clocks(problem)
-    stage_clock = clocks.clock_of(problem.stage) if problem.stage else "natural"
+    clocks, stage_clock = _stage_clocks(problem)
     if problem.stage_due_at is not None:
         problem.stage_left_s = clocks.left(now, problem.stage_due_at, stage_clock)
         problem.stage_warn_left_s = clocks.left(now, problem.stage_warn_at, stage_clock)
@@ -128,8 +133,7 @@ def resume(problem: Problem, now: datetime) -> None:
     """Restart the paused clocks with what was left of each."""
     if problem.paused_at is None:
         return
-    clocks = Clocks(problem)
-    stage_clock = clocks.clock_of(problem.stage) if problem.stage else "natural"
+    clocks, stage_clock = _stage_clocks(problem)
     if problem.stage_left_s is not None:
         problem.stage_due_at = clocks.after(now, problem.stage_left_s, stage_clock)
         problem.stage_warn_at = clocks.after(now, problem.stage_warn_left_s, stage_clock)

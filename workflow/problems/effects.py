@@ -12,6 +12,7 @@ from models import Problem, Unit, User
 from models.base import db
 from models.enums import Role
 from workflow.errors import Invalid, NotFound
+from workflow.lookup import known
 from workflow.problems import clocks
 from workflow.problems.recurrence import relink_repeats_of
 from workflow.problems.visibility import get_problem
@@ -20,15 +21,6 @@ if TYPE_CHECKING:
     from workflow.problems.lifecycle import Step
 
 MAX_EXTENSION = timedelta(days=366)
-
-
-def _unit(unit_id: int) -> Unit:
-    unit = db.session.get(Unit, unit_id)
-    if unit is None:
-        raise Invalid(f"unknown unit {unit_id}", errors={"unit_id": ["unknown unit"]})
-    if not unit.active:
-        raise Invalid(f"unit {unit_id} is retired", errors={"unit_id": ["retired unit"]})
-    return unit
 
 
 def _handler_of(unit: Unit, handler_id: int | None) -> int | None:
@@ -45,7 +37,7 @@ def _handler_of(unit: Unit, handler_id: int | None) -> int | None:
 
 def assign(step: Step) -> None:
     """Name the responsible unit (and handler); the whole-case clock starts."""
-    unit = _unit(step.fields["unit_id"])
+    unit = known(Unit, step.fields["unit_id"], "unit_id", "unit")
     step.problem.handler_id = _handler_of(unit, step.fields.get("handler_id"))
     step.problem.unit_id = unit.id
     clocks.start_whole(step.problem, step.now)

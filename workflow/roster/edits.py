@@ -17,6 +17,7 @@ from models.base import db
 from models.enums import Role, Stage
 from workflow.calendar import check_timezone
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionRequired, Stale
+from workflow.lookup import known
 from workflow.problems.lifecycle import OPEN_STATES
 from workflow.roster import trail
 
@@ -104,16 +105,6 @@ def _row(model, row_id: int, what: str):
     return row
 
 
-def _known(model, row_id: int, field: str, what: str, *, active: bool = True):
-    """A row named by a field: 422 when unknown, or retired (`active`)."""
-    row = db.session.get(model, row_id)
-    if row is None:
-        raise Invalid(f"unknown {what} {row_id}", errors={field: [f"unknown {what}"]})
-    if active and not row.active:
-        raise Invalid(f"{what} {row_id} is retired", errors={field: [f"retired {what}"]})
-    return row
-
-
 def _edit(kind: Kind, *, actor: User | None, now: datetime, row_id: int, expected_version: int | None,
           reason: str | None, apply, changes: dict):
     """The shape of every reference edit: 404, 403, 428, 412, then the fields (422/409), then save."""
@@ -172,7 +163,7 @@ def move_unit(unit: Unit, parent_id: int | None) -> None:
     """Hang the unit (and its subtree) under another parent: every path below it is rewritten."""
     if parent_id is None:
         raise Invalid("a unit cannot become a root", errors={"parent_id": ["a unit moves under another unit"]})
-    parent = _known(Unit, parent_id, "parent_id", "unit")
+    parent = known(Unit, parent_id, "parent_id", "unit")
     if parent.path.startswith(unit.path):
         raise Invalid("a unit cannot move under itself", errors={"parent_id": ["lies in the unit's own subtree"]})
     old, new = unit.path, f"{parent.path}{unit.id}/"
@@ -211,6 +202,16 @@ def check_unique(model, column, value, own_id: int | None, field: str) -> None:
 
 # --- grids and points ----------------------------------------------------------------------------
 
+def _move_and_rename(row, changes: dict, parent: tuple[str, type, str], names: tuple[str, ...]) -> None:
+    """Hand a grid or point to another (active) parent, then set its names; a new code must be free."""
+    field, model, what = parent
+    if field in changes and changes[field] != getattr(row, field):
+        setattr(row, field, known(model, changes[field], field, what).id)
+    if changes.get("code") is not None:
+        check_unique(type(row), type(row).code, changes["code"], row.id, "code")
+    _set(row, changes, names)
+
+
 def edit_grid(*, actor: User | None, now: datetime, grid_id: int, expected_version: int | None,
               reason: str | None = None, **changes) -> Grid:
     """Rename, recode, hand to another unit or retire a grid (If-Match). Its old problems keep their unit."""
@@ -219,11 +220,7 @@ def edit_grid(*, actor: User | None, now: datetime, grid_id: int, expected_versi
 
 
 def _apply_grid(grid: Grid, changes: dict, now: datetime) -> None:
-    if "unit_id" in changes and changes["unit_id"] != grid.unit_id:
-        grid.unit_id = _known(Unit, changes["unit_id"], "unit_id", "unit").id
-    if changes.get("code") is not None:
-        check_unique(Grid, Grid.code, changes["code"], grid.id, "code")
-    _set(grid, changes, ("name", "code"))
+    _move_and_rename(grid, changes, ("unit_id", Unit, "unit"), ("name", "code"))
     if changes.get("active") is False and grid.active:
         points = db.session.scalar(select(func.count()).select_from(Point).where(
             Point.grid_id == grid.id, Point.active.is_(True)))
@@ -245,11 +242,7 @@ def edit_point(*, actor: User | None, now: datetime, point_id: int, expected_ver
 
 
 def _apply_point(point: Point, changes: dict, now: datetime) -> None:
-    if "grid_id" in changes and changes["grid_id"] != point.grid_id:
-        point.grid_id = _known(Grid, changes["grid_id"], "grid_id", "grid").id
-    if changes.get("code") is not None:
-        check_unique(Point, Point.code, changes["code"], point.id, "code")
-    _set(point, changes, ("name", "lat", "lng", "address", "code"))
+    _move_and_rename(point, changes, ("grid_id", Grid, "grid"), ("name", "lat", "lng", "address", "code"))
     if changes.get("active") and not db.session.get(Grid, point.grid_id).active:
         raise Invalid("the point's grid is retired", errors={"active": ["the point's grid is retired"]})
     if "active" in changes:
@@ -273,7 +266,7 @@ def _apply_category(category: Category, changes: dict, now: datetime) -> None:
         raise Invalid(f"unknown parent {parent!r}",
                       errors={"parent_code": ["unknown category, or the category itself"]})
     if changes.get("default_unit_id") is not None:
-        _known(Unit, changes["default_unit_id"], "default_unit_id", "unit")
+        known(Unit, changes["default_unit_id"], "default_unit_id", "unit")
     if "limits" in changes:
         changes["limits"] = {Stage(stage).value: dict(limit) for stage, limit in changes["limits"].items()}
     _set(category, changes, ("name", "name_en", "parent_code", "default_unit_id", "requires_after_photo",

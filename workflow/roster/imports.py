@@ -286,22 +286,21 @@ class Plan:
                 self.report.refuse(row, column.key, "1-32 letters, digits, _ . -")
 
     def _unit_ok(self, row: Row, column: str, code: str | None) -> None:
-        if code is None or code in self.file_units:
-            return
-        unit = self.units.get(code)
-        if unit is None:
-            self.report.refuse(row, column, f"unknown unit {code}")
-        elif not unit.active:
-            self.report.refuse(row, column, f"retired unit {code}")
+        if code is not None:
+            self._known_ok(row, column, code, "unit", self.file_units, self.units)
 
     def _grid_ok(self, row: Row, column: str, code: str) -> None:
-        if code in self.file_grids:
+        self._known_ok(row, column, code, "grid", self.file_grids, self.grids)
+
+    def _known_ok(self, row: Row, column: str, code: str, what: str, in_file, existing: dict) -> None:
+        """A code the file itself adds, or an active row of the database; refused otherwise."""
+        if code in in_file:
             return
-        grid = self.grids.get(code)
-        if grid is None:
-            self.report.refuse(row, column, f"unknown grid {code}")
-        elif not grid.active:
-            self.report.refuse(row, column, f"retired grid {code}")
+        found = existing.get(code)
+        if found is None:
+            self.report.refuse(row, column, f"unknown {what} {code}")
+        elif not found.active:
+            self.report.refuse(row, column, f"retired {what} {code}")
 
     def _check_units(self, row: Row) -> None:
         values = row.values

@@ -19,6 +19,7 @@ from models.base import db
 from models.enums import Action, Role
 from workflow.auth import issue_token, revoke_all
 from workflow.errors import Forbidden, Invalid, NotFound
+from workflow.lookup import known
 from workflow.patrols import plans as patrol_plans
 from workflow.patrols.rounds import having_member
 from workflow.problems import clocks
@@ -124,22 +125,13 @@ def _new_unit(user: User, changes: dict) -> Unit | None:
     """The unit the change names (active, or Invalid), None when it unsets it, else the person's own."""
     if "unit_id" not in changes:
         return user.unit
-    return _active_unit(changes["unit_id"]) if changes["unit_id"] is not None else None
+    return known(Unit, changes["unit_id"], "unit_id", "unit") if changes["unit_id"] is not None else None
 
 
 def _set_names(user: User, changes: dict) -> None:
     for name in ("name", "phone", "employee_no"):
         if name in changes:
             setattr(user, name, changes[name])
-
-
-def _active_unit(unit_id: int) -> Unit:
-    unit = db.session.get(Unit, unit_id)
-    if unit is None:
-        raise Invalid(f"unknown unit {unit_id}", errors={"unit_id": ["unknown unit"]})
-    if not unit.active:
-        raise Invalid(f"unit {unit_id} is retired", errors={"unit_id": ["retired unit"]})
-    return unit
 
 
 def grids_for(actor: User | None, role: str, grid_ids: list[int] | None, *, field: str) -> list[Grid]:
