@@ -13,7 +13,7 @@ from sqlalchemy import event, inspect, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import ApiToken, User
+from models import ApiToken, Unit, User
 from models.base import db
 from models.enums import Role
 from workflow.errors import Forbidden, Invalid, NotFound
@@ -69,9 +69,10 @@ def authenticate(token: str, *, now: datetime) -> Authentication:
 class TokenCache:
     """Per process: who held a token when it was last read, for CACHE_TTL (docs/decisions/0121).
 
-    A hit costs no statement: the cached rows enter the request's session as they were read (`merge` without
-    loading). Any change to a user or a token flushed by this process empties it at once; another process's
-    change (an admin revoking through another worker, the CLI) shows within CACHE_TTL.
+    A hit costs no statement: the cached rows (the token, its user and the user's unit) enter the request's
+    session as they were read (`merge` without loading). Any change to a user, a token or a unit flushed by
+    this process empties it at once; another process's change (an admin revoking through another worker, the
+    CLI) shows within CACHE_TTL.
     """
 
     def __init__(self):
@@ -86,7 +87,10 @@ class TokenCache:
     def put(self, token_hash: str, now: datetime, api_token: ApiToken, user: User) -> None:
         if len(self.entries) >= CACHE_SIZE:
             self.entries.clear()
-        self.entries[token_hash] = (now, _detached_copy(api_token), _detached_copy(user))
+        holder = _detached_copy(user)
+        # The caller's unit comes along (every scope check reads it), so a hit needs no statement for it either.
+        set_committed_value(holder, "unit", _detached_copy(user.unit) if user.unit is not None else None)
+        self.entries[token_hash] = (now, _detached_copy(api_token), holder)
 
     def stamped(self, token_id: int, last_used_at: datetime) -> None:
         """The token's last use was written down: later hits must not write it again within the minute."""
@@ -113,8 +117,9 @@ CACHE = TokenCache()
 
 @event.listens_for(Session, "after_flush")
 def _forget_changed_holders(session: Session, _context) -> None:
-    """A user or token written by this process (revoked, retired, its role changed) is read anew at once."""
-    if any(isinstance(row, User | ApiToken) for row in (*session.dirty, *session.deleted, *session.new)):
+    """A user, token or unit written by this process (revoked, retired, its role changed, a unit moved) is
+    read anew at once."""
+    if any(isinstance(row, User | ApiToken | Unit) for row in (*session.dirty, *session.deleted, *session.new)):
         CACHE.clear()
 
 
