@@ -150,6 +150,8 @@ class UserIn(In):
 
 class UserEditIn(RowEditIn):
     name = line(100)
+    login = text(64, allow_none=True, metadata={
+        "description": "the console sign-in, unique; null removes it (the person can no longer sign in)"})
     role = choice(Role)
     unit_id = _id(allow_none=True)
     grid_ids = fields.List(_id(), validate=validate.Length(max=100), metadata={

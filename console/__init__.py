@@ -7,7 +7,7 @@ scopes and figures are the workflow's.
 
 from flask import Flask
 
-from console import pages, reports, session  # noqa: F401  (the routes register on the blueprint)
+from console import admin, admin_import, pages, reports, session  # noqa: F401  (the routes register on the blueprint)
 from console.blueprint import bp
 
 

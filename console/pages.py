@@ -14,7 +14,7 @@ from api.evidence import signed_url
 from api.schemas import ActionIn, LedgerArgs
 from console.blueprint import bp
 from console.text import t
-from models import Attachment, Category, Grid, PatrolRound, Point, Problem, ProblemEvent, Unit, User
+from models import Attachment, Category, Grid, PatrolPlan, PatrolRound, Point, Problem, ProblemEvent, Unit, User
 from models.base import db
 from models.enums import Role, State
 from workflow.errors import DomainError, Forbidden, Stale
@@ -88,7 +88,6 @@ def dashboard():
 
 
 def _plan_names(rounds) -> dict[int, str]:
-    from models import PatrolPlan
     ids = {r.plan_id for r in rounds}
     return dict(db.session.execute(select(PatrolPlan.id, PatrolPlan.name).where(PatrolPlan.id.in_(ids)))) \
         if ids else {}

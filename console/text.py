@@ -2,6 +2,7 @@
 
 from flask import request, session
 
+from console.admin_text import ADMIN_WORDS
 from models.enums import label
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -102,7 +103,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "back": ("返回", "Back"),
     "language": ("English", "中文"),
     "skip": ("跳到正文", "Skip to content"),
-}
+} | ADMIN_WORDS
 
 
 def lang() -> str:

@@ -76,7 +76,12 @@ CONSOLE = CONSOLE_OPEN | {
     "GET /console/patrols", "GET /console/problems", "GET /console/problems/export",
     "GET /console/problems/{problem_id}", "GET /console/problems/{problem_id}/map.svg", "GET /console/statistics",
     "GET /console/statistics/reports/{report_id}.xlsx", "POST /console/logout", "POST /console/password",
-    "POST /console/problems/{problem_id}/actions"}
+    "POST /console/problems/{problem_id}/actions",
+    # The roster's admin pages: who opens which is tested in tests/console/test_admin.py.
+    "GET /console/admin/", "GET /console/admin/{kind}", "GET /console/admin/{kind}/new",
+    "POST /console/admin/{kind}/new", "GET /console/admin/{kind}/{row_id}", "POST /console/admin/{kind}/{row_id}",
+    "POST /console/admin/people/{row_id}/password", "GET /console/admin/import", "POST /console/admin/import",
+    "GET /console/admin/import/template"}
 
 
 def expect(default: int, **by_persona: int) -> dict[str, int]:
@@ -402,7 +407,7 @@ def test_every_route_has_an_entry_in_the_matrix(app):
 def test_every_console_page_needs_a_session(client, world, key):
     """Without a session a page sends the browser to the login, and a form is refused (no CSRF token of a
     session): nothing is shown or written. A bearer token is no console session."""
-    method, path = _fill(key)
+    method, path = _fill(key.replace("{kind}", "people"))
     response = client.open(path, method=method, headers=world.auth("admin"))
     if method == "GET":
         assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")

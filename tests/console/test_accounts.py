@@ -63,3 +63,21 @@ def test_the_command_line_sets_a_permanent_password_from_stdin(runner, world):
     assert runner.invoke(args=["users", "password", "--login", "nobody"], input=PASSWORD + "\n").exit_code != 0
     short = runner.invoke(args=["users", "password", "--login", "S001"], input="short\n")
     assert short.exit_code != 0 and "password" in short.output
+
+
+def test_a_login_is_changed_or_removed_by_patch_and_a_taken_one_is_refused(client, world):
+    path = f"/api/v1/users/{world.users['officer'].id}"
+    etag = client.get(path, headers=world.auth("admin")).headers["ETag"]
+    changed = client.patch(path, headers=world.auth("admin", **{"If-Match": etag}), json={"login": "E2048"})
+    assert changed.status_code == 200 and changed.json["login"] == "E2048"
+    trail = client.get("/api/v1/admin-events", headers=world.auth("admin"),
+                       query_string={"resource": "user", "id": world.users["officer"].id}).json["items"]
+    assert "E2048" not in str(trail[-1]) and "login" in trail[-1]["changes"]  # that it changed, not to what
+    other = f"/api/v1/users/{world.users['officer2'].id}"
+    etag2 = client.get(other, headers=world.auth("admin")).headers["ETag"]
+    taken = client.patch(other, headers=world.auth("admin", **{"If-Match": etag2}), json={"login": "e2048"})
+    assert taken.status_code == 422 and "login" in taken.json["errors"]
+    removed = client.patch(path, headers=world.auth("admin", **{"If-Match": changed.headers["ETag"]}),
+                           json={"login": None})
+    assert removed.status_code == 200 and removed.json["login"] is None
+    assert _user(world.users["officer2"].id).login is None

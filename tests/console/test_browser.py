@@ -26,6 +26,8 @@ def sign_in_with_the_keyboard(driver, live: str, login: str):
     assert active.get_attribute("id") == "login"  # the form takes the focus: no mouse needed
     active.send_keys(login, Keys.TAB)
     driver.switch_to.active_element.send_keys(PASSWORD, Keys.ENTER)
+    # Wait for the dashboard: on a loaded machine the sign-in's answer may come after the next read.
+    WebDriverWait(driver, 10).until(expected_conditions.url_contains("/console/dashboard"))
     assert driver.current_url.endswith("/console/dashboard"), driver.current_url
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from models import Grid, PatrolPlan, Problem, Unit, User
 from models.base import db
 from models.enums import Action, Role
+from workflow import passwords
 from workflow.auth import issue_token, revoke_all
 from workflow.errors import Forbidden, Invalid, NotFound
 from workflow.lookup import known
@@ -29,8 +30,8 @@ from workflow.roster import trail
 from workflow.roster.edits import Kind, check_unique, check_version, commit_edit
 from workflow.scope import subtree_ids, unit_within
 
-PERSON = Kind("user", User, ("name", "role", "unit_id", "grid_ids", "phone", "employee_no", "active"))
-PERSONAL = ("phone", "employee_no")  # the trail says they changed, never to what
+PERSON = Kind("user", User, ("name", "login", "role", "unit_id", "grid_ids", "phone", "employee_no", "active"))
+PERSONAL = ("login", "phone", "employee_no")  # the trail says they changed, never to what
 MANAGED_BY_SUPERVISORS = frozenset({Role.OFFICER, Role.HANDLER})
 RELEASE_NOTE = "处置人员已离岗或调岗，问题退回单位待派 (handler left: back on the unit's queue)"
 
@@ -81,7 +82,7 @@ def check_keys_free(*, phone: str | None, employee_no: str | None, own_id: int |
 
 def edit_user(*, actor: User, now: datetime, user_id: int, expected_version: int | None,
               reason: str | None = None, **changes) -> User:
-    """Edit a person (If-Match): name, role, unit, grids, phone, employee number, `active`. Retiring or moving
+    """Edit a person (If-Match): name, login, role, unit, grids, phone, employee number, `active`. Retiring or moving
     them moves their open work; `user.moved` says what moved, `user.token` is a fresh token on reactivation."""
     user = get_person(actor=actor, user_id=user_id)
     check_may_manage(actor, user.role, user.unit)
@@ -132,6 +133,8 @@ def _set_names(user: User, changes: dict) -> None:
     for name in ("name", "phone", "employee_no"):
         if name in changes:
             setattr(user, name, changes[name])
+    if "login" in changes:
+        passwords.set_login(user, changes["login"])
 
 
 def grids_for(actor: User | None, role: str, grid_ids: list[int] | None, *, field: str) -> list[Grid]:
