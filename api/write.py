@@ -15,7 +15,7 @@ from api.context import current_actor, request_now
 from api.errors import from_domain
 from models.base import db
 from workflow import idempotency
-from workflow.errors import DomainError, Invalid
+from workflow.errors import DomainError, IdempotencyInFlight, Invalid
 
 KEPT_HEADERS = ("Content-Type", "ETag", "Location", "Deprecation")
 # Answers about the If-Match header are not the request's outcome: a retry that fixes it must run.
@@ -102,8 +102,8 @@ def _sha256(stream) -> str:
 
 def _commit(response: Response, claim: tuple[str, str] | None, scrub: tuple[str, ...]) -> Response:
     try:
-        if claim is not None:
-            _store(*claim, response, scrub)
+        if claim is not None and not _store(*claim, response, scrub):
+            return _as_the_first(claim)
         db.session.commit()
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as it did.
@@ -115,10 +115,21 @@ def _commit(response: Response, claim: tuple[str, str] | None, scrub: tuple[str,
     return response
 
 
-def _store(key: str, request_hash: str, response: Response, scrub: tuple[str, ...]) -> None:
+def _as_the_first(claim: tuple[str, str]) -> Response:
+    """Drop this request's change and answer as the request that stored its key first did."""
+    db.session.rollback()
+    try:
+        replay = _replay(*claim)
+    except DomainError as error:
+        return from_domain(error)
+    return replay if replay is not None else from_domain(
+        IdempotencyInFlight("a request with this Idempotency-Key is still being processed; retry shortly"))
+
+
+def _store(key: str, request_hash: str, response: Response, scrub: tuple[str, ...]) -> bool:
     body = response.get_data(as_text=True)
     if scrub and response.is_json:
         body = json.dumps(json.loads(body) | dict.fromkeys(scrub), ensure_ascii=False)
     headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
-    idempotency.store(user_id=current_actor().id, key=key, request_hash=request_hash,
+    return idempotency.store(user_id=current_actor().id, key=key, request_hash=request_hash,
                       status=response.status_code, body=body, headers=headers, now=request_now())

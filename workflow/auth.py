@@ -9,9 +9,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, inspect, or_, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
-from models import ApiToken, User
+from models import ApiToken, Unit, User
 from models.base import db
 from models.enums import Role
 from workflow.errors import Forbidden, Invalid, NotFound
@@ -20,6 +22,9 @@ from workflow.errors import Forbidden, Invalid, NotFound
 DEFAULT_LIFETIME = timedelta(days=365)
 MAX_LIFETIME = timedelta(days=3 * 365)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Who holds a token is read again after this long: a revocation by another process takes effect within it.
+CACHE_TTL = timedelta(seconds=1)
+CACHE_SIZE = 10_000
 
 
 def new_token() -> tuple[str, str]:
@@ -42,19 +47,80 @@ class Authentication:
 
 
 def authenticate(token: str, *, now: datetime) -> Authentication:
-    """Who holds `token` now: one indexed query (token by hash, joined to its user and unit)."""
-    stmt = (select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == hash_token(token)))
-    row = db.session.execute(stmt).first()
-    if row is None:
-        return Authentication(None, None, "unknown")
-    api_token, user = row
+    """Who holds `token` now: from this process's cache when it was read less than CACHE_TTL ago, else one
+    indexed query (token by hash, joined to its user)."""
+    token_hash = hash_token(token)
+    api_token, user = CACHE.get(token_hash, now)
+    if api_token is None:
+        row = db.session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                                 .where(ApiToken.token_hash == token_hash)).first()
+        if row is None:
+            return Authentication(None, None, "unknown")
+        api_token, user = row
+        CACHE.put(token_hash, now, api_token, user)
     status = api_token.status(now)
     if status != "active":
         return Authentication(None, api_token, status)
     if not user.active or user.role == Role.PUBLIC:  # an Open311 application's account speaks Open311 only
         return Authentication(None, api_token, "inactive")
     return Authentication(user, api_token)
+
+
+class TokenCache:
+    """Per process: who held a token when it was last read, for CACHE_TTL (docs/decisions/0121).
+
+    A hit costs no statement: the cached rows (the token, its user and the user's unit) enter the request's
+    session as they were read (`merge` without loading). Any change to a user, a token or a unit flushed by
+    this process empties it at once; another process's change (an admin revoking through another worker, the
+    CLI) shows within CACHE_TTL.
+    """
+
+    def __init__(self):
+        self.entries: dict[str, tuple[datetime, ApiToken, User]] = {}
+
+    def get(self, token_hash: str, now: datetime) -> tuple[ApiToken | None, User | None]:
+        entry = self.entries.get(token_hash)
+        if entry is None or not entry[0] <= now < entry[0] + CACHE_TTL:
+            return None, None
+        return db.session.merge(entry[1], load=False), db.session.merge(entry[2], load=False)
+
+    def put(self, token_hash: str, now: datetime, api_token: ApiToken, user: User) -> None:
+        if len(self.entries) >= CACHE_SIZE:
+            self.entries.clear()
+        holder = _detached_copy(user)
+        # The caller's unit comes along (every scope check reads it), so a hit needs no statement for it either.
+        set_committed_value(holder, "unit", _detached_copy(user.unit) if user.unit is not None else None)
+        self.entries[token_hash] = (now, _detached_copy(api_token), holder)
+
+    def stamped(self, token_id: int, last_used_at: datetime) -> None:
+        """The token's last use was written down: later hits must not write it again within the minute."""
+        for _, api_token, _ in self.entries.values():
+            if api_token.id == token_id:
+                set_committed_value(api_token, "last_used_at", last_used_at)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+def _detached_copy(row):
+    """A copy of a loaded row that belongs to no session, as if loaded and then closed."""
+    mapper = inspect(type(row))
+    copy = mapper.class_manager.new_instance()
+    for attr in mapper.column_attrs:
+        set_committed_value(copy, attr.key, getattr(row, attr.key))
+    make_transient_to_detached(copy)
+    return copy
+
+
+CACHE = TokenCache()
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_holders(session: Session, _context) -> None:
+    """A user, token or unit written by this process (revoked, retired, its role changed, a unit moved) is
+    read anew at once."""
+    if any(isinstance(row, User | ApiToken | Unit) for row in (*session.dirty, *session.deleted, *session.new)):
+        CACHE.clear()
 
 
 def last_used_due(token: ApiToken, now: datetime) -> bool:
@@ -70,6 +136,7 @@ def touch_token(*, token_id: int, now: datetime) -> None:
                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - LAST_USED_RESOLUTION))
         .values(last_used_at=now)
         .execution_options(synchronize_session=False))
+    CACHE.stamped(token_id, now)
 
 
 def issue_token(*, user: User, now: datetime, label: str, actor: User | None = None,
@@ -138,4 +205,5 @@ def revoke_all(*, user: User, now: datetime) -> int:
     """Revoke every live token of `user` (when reissuing)."""
     result = db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                                 .values(revoked_at=now).execution_options(synchronize_session=False))
+    CACHE.clear()
     return result.rowcount

@@ -1,16 +1,19 @@
 """Idempotency-Key records: the first final response to a request, replayed to its retries."""
 
+import functools
 import hashlib
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from models import IdempotencyRecord
-from models.base import db, dialect_name
+from models.base import db, dialect_name, upsert
 from workflow.errors import IdempotencyInFlight, Invalid
 
 KEEP = timedelta(days=7)
+REPLACED = ("request_hash", "status", "body", "headers", "created_at", "expires_at")
+COLUMNS = ("user_id", "key_hash", *REPLACED)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -52,16 +55,26 @@ def find(*, user_id: int, key: str, request_hash: str, now: datetime) -> Idempot
 
 
 def store(*, user_id: int, key: str, request_hash: str, status: int, body: str, headers: dict,
-          now: datetime) -> None:
-    """Keep the final response for `KEEP` (flush only; the caller commits with its change)."""
-    key_hash = _key_hash(key)
-    db.session.execute(delete(IdempotencyRecord).where(
-        IdempotencyRecord.user_id == user_id, IdempotencyRecord.key_hash == key_hash,
-        IdempotencyRecord.expires_at <= now))
-    db.session.add(IdempotencyRecord(user_id=user_id, key_hash=key_hash, request_hash=request_hash,
-                                     status=status, body=body, headers=headers, created_at=now,
-                                     expires_at=now + KEEP))
-    db.session.flush()
+          now: datetime) -> bool:
+    """Keep the final response for `KEEP`, in one statement (the caller commits with its change).
+
+    An expired record of the same key is replaced; False when a live one is there (a concurrent request with
+    the same key committed first: answer as it did).
+    """
+    values = {"user_id": user_id, "key_hash": _key_hash(key), "request_hash": request_hash, "status": status,
+              "body": body, "headers": headers, "created_at": now, "expires_at": now + KEEP}
+    return db.session.execute(_store_statement(dialect_name()), values).first() is not None
+
+
+@functools.cache
+def _store_statement(dialect: str):
+    """The upsert, built once per dialect (SQLAlchemy then reuses its compiled form); `created_at` doubles as
+    the instant that decides whether the record in the way has expired."""
+    columns = IdempotencyRecord.__table__.c
+    stmt = upsert(IdempotencyRecord).values({name: bindparam(name, type_=columns[name].type) for name in COLUMNS})
+    return stmt.on_conflict_do_update(
+        index_elements=["user_id", "key_hash"], set_={name: stmt.excluded[name] for name in REPLACED},
+        where=IdempotencyRecord.expires_at <= stmt.excluded.created_at).returning(IdempotencyRecord.id)
 
 
 def purge(*, now: datetime) -> int:

@@ -1,7 +1,8 @@
 """Retries: Idempotency-Key replays the first final response; client_id makes a repeated report harmless."""
 
-
 import pytest
+
+from api import write
 
 
 def report_body(world, **fields):
@@ -44,6 +45,24 @@ def test_a_replay_ignores_json_key_order_and_whitespace(client, world):
                          headers=world.auth("officer", **{"Idempotency-Key": "k-1"}))
     assert second.status_code == 201 and second.headers["Idempotent-Replayed"] == "true"
     assert second.json["id"] == first.json["id"]
+
+
+def test_a_request_whose_key_was_stored_while_it_ran_answers_as_the_first_and_writes_nothing(
+        client, world, monkeypatch):
+    first = post_report(client, world, report_body(world), key="k-1")
+    # The second request looks for the key before the first has committed (a race): it finds nothing, runs,
+    # and finds the key taken only when it stores its own answer.
+    original, looked = write._replay, []
+
+    def replay_nothing_the_first_time(*claim):
+        looked.append(claim)
+        return None if len(looked) == 1 else original(*claim)
+
+    monkeypatch.setattr(write, "_replay", replay_nothing_the_first_time)
+    second = post_report(client, world, report_body(world), key="k-1")
+    assert second.status_code == 201 and second.get_data() == first.get_data()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert problem_ids(client, world) == [first.json["id"]] and len(looked) == 2
 
 
 def test_the_same_key_with_another_body_is_422(client, world):

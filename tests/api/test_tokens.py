@@ -4,7 +4,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from models import ApiToken, User
@@ -159,13 +159,48 @@ def test_last_used_is_written_at_most_once_a_minute(client, world, app):
     assert last_used() == NOW + timedelta(seconds=60)
 
 
-def test_authentication_is_one_query_and_writes_nothing_when_last_use_is_fresh(client, world, app):
-    client.get("/api/v1/me", headers=world.auth("officer"))  # records the first use
-    with statements(app) as seen:
-        assert client.get("/api/v1/me", headers=world.auth("officer")).status_code == 200
-    token_statements = [s for s in seen if "api_tokens" in s]
-    assert len(token_statements) == 1 and token_statements[0].lstrip().upper().startswith("SELECT")
-    assert not [s for s in seen if s.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))]
+def test_authentication_reads_the_token_once_a_second_and_writes_nothing_when_last_use_is_fresh(client, world, app):
+    client.get("/api/v1/me", headers=world.auth("officer"))  # records the first use, and caches the holder
+    for later, reads in ((timedelta(milliseconds=999), 0), (auth.CACHE_TTL, 1)):
+        app.config["TEST_NOW"] = NOW + later
+        with statements(app) as seen:
+            assert client.get("/api/v1/me", headers=world.auth("officer")).status_code == 200
+        token_statements = [s for s in seen if "api_tokens" in s]
+        assert len(token_statements) == reads and all(s.lstrip().upper().startswith("SELECT") for s in token_statements)
+        assert not [s for s in seen if s.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))]
+
+
+def test_a_token_revoked_by_another_process_is_refused_within_a_second(client, world, app):
+    assert client.get("/api/v1/me", headers=world.auth("officer")).status_code == 200
+    # Another worker or the CLI revokes it: nothing in this process hears of it.
+    db.session.execute(text("UPDATE api_tokens SET revoked_at = :at WHERE user_id = :user"),
+                       {"at": NOW, "user": world.users["officer"].id})
+    db.session.commit()
+    app.config["TEST_NOW"] = NOW + timedelta(milliseconds=999)
+    assert client.get("/api/v1/me", headers=world.auth("officer")).status_code == 200  # the cache's bound
+    app.config["TEST_NOW"] = NOW + auth.CACHE_TTL
+    assert_problem_json(client.get("/api/v1/me", headers=world.auth("officer")), 401, "unauthenticated")
+
+
+def test_a_user_retired_or_demoted_in_this_process_is_read_anew_at_once(client, world):
+    assert client.get("/api/v1/me", headers=world.auth("handler")).json["role"] == "handler"
+    world.users["handler"].role = "officer"
+    db.session.commit()
+    assert client.get("/api/v1/me", headers=world.auth("handler")).json["role"] == "officer"
+    world.users["handler"].active = False
+    db.session.commit()
+    assert_problem_json(client.get("/api/v1/me", headers=world.auth("handler")), 401, "unauthenticated")
+
+
+def test_a_cached_token_is_refused_from_the_instant_it_expires(client, world, app):
+    token = db.session.scalars(select(ApiToken).where(ApiToken.user_id == world.users["officer"].id)).one()
+    token.expires_at = NOW + timedelta(milliseconds=500)
+    db.session.commit()
+    assert client.get("/api/v1/me", headers=world.auth("officer")).status_code == 200
+    app.config["TEST_NOW"] = NOW + timedelta(milliseconds=500)
+    response = client.get("/api/v1/me", headers=world.auth("officer"))
+    assert_problem_json(response, 401, "unauthenticated")
+    assert "expired" in response.json["detail"]
 
 
 def test_stamping_last_use_adds_one_update_and_no_reload_of_the_caller(client, world, app):

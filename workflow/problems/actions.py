@@ -2,7 +2,8 @@
 
 `apply_action` checks the rule of the lifecycle table (fields, role, version, state, guard), runs its
 effect, writes the row with a compare-and-set on `version`, appends the event and queues the outbox
-message, all in the caller's transaction (flush only).
+message, all in the caller's transaction (flush only); on PostgreSQL those three writes are one statement
+(workflow/problems/one_statement.py).
 """
 
 from datetime import datetime
@@ -12,10 +13,11 @@ from models.base import db
 from models.enums import Action
 from workflow import tally
 from workflow.errors import Conflict, Forbidden, Invalid, InvalidTransition, PreconditionRequired, Stale
-from workflow.notifications import outbox, work
+from workflow.notifications import work
 from workflow.problems import clocks
 from workflow.problems.events import Entry, Row, append_event, event_fields, event_note
 from workflow.problems.lifecycle import STAGE_OF_STATE, TRANSITIONS, Rule, Step, current_names, rule_for
+from workflow.problems.one_statement import Message, write_transition
 from workflow.problems.visibility import get_problem
 
 
@@ -91,11 +93,9 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
         clocks.start_stage(problem, STAGE_OF_STATE[rule.to], now)
     problem.updated_at = problem.next_check_at = now  # the escalation sweep looks at it again
     entry = Entry(from_state, event_fields(step.fields | step.recorded), event_note(step.fields), stage, overdue, took)
-    event = append_event(problem, step.actor, now, action, entry, row=Row.COMPARE_AND_SET)
-    outbox.enqueue(topic="problem.transitioned", now=now, payload={
-        "problem_id": problem.id, "event_id": event.id,
-        "data": outbox.problem_data(problem) | {"action": action.value, "from_state": from_state}})
-    work.on_transition(problem=problem, action=action, actor=step.actor, seq=event.seq, before=before, now=now)
+    message = Message("problem.transitioned", {"action": action.value, "from_state": from_state})
+    seq = write_transition(problem, step.actor, now, action, entry, message)
+    work.on_transition(problem=problem, action=action, actor=step.actor, seq=seq, before=before, now=now)
     tally.count("transition", action=action.value)
     return problem
 

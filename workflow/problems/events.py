@@ -53,9 +53,7 @@ def append_event(problem: Problem, actor: User | None, now: datetime, action: Ac
 
 def compare_and_set(problem: Problem) -> int:
     """Write the changed columns only if nobody moved the row since we read it; return the event seq."""
-    state = inspect(problem)
-    changes = {attr.key: attr.value for attr in state.attrs
-               if attr.key in state.mapper.column_attrs and attr.history.has_changes()}
+    changes = changed_columns(problem)
     stmt = (
         update(Problem)
         .where(Problem.id == problem.id, Problem.version == problem.version)
@@ -68,6 +66,13 @@ def compare_and_set(problem: Problem) -> int:
         raise Stale("the problem changed while this action was applied")
     mark_written(problem, changes | {"version": written.version, "last_seq": written.last_seq})
     return written.last_seq
+
+
+def changed_columns(problem: Problem) -> dict:
+    """{column: new value} of what this transaction changed on the loaded row and has not written yet."""
+    state = inspect(problem)
+    return {attr.key: attr.value for attr in state.attrs
+            if attr.key in state.mapper.column_attrs and attr.history.has_changes()}
 
 
 class EventBatch:
@@ -99,13 +104,20 @@ class EventBatch:
 def new_event(problem: Problem, actor: User | None, now: datetime, action: Action, seq: int,
               entry: Entry) -> ProblemEvent:
     """An event of `problem`'s trail, not yet sealed nor added."""
-    return ProblemEvent(
-        problem_id=problem.id, seq=seq, action=action.value, from_state=entry.from_state,
-        to_state=problem.state, note=entry.note, fields=entry.fields, stage=entry.stage,
-        stage_overdue=entry.overdue, at=now, actor_id=actor.id if actor else None,
-        actor_name=actor.name if actor else None, actor_role=actor.role if actor else None,
-        stage_natural_s=entry.took[0] if entry.took else None, stage_working_s=entry.took[1] if entry.took else None,
-    )
+    return ProblemEvent(**event_values(problem, actor, now, action, seq, entry))
+
+
+def event_values(problem: Problem, actor: User | None, now: datetime, action: Action, seq: int,
+                 entry: Entry) -> dict:
+    """The columns of an event of `problem`'s trail but its id and hashes."""
+    return {
+        "problem_id": problem.id, "seq": seq, "action": action.value, "from_state": entry.from_state,
+        "to_state": problem.state, "note": entry.note, "fields": entry.fields or {}, "stage": entry.stage,
+        "stage_overdue": entry.overdue, "at": now, "actor_id": actor.id if actor else None,
+        "actor_name": actor.name if actor else None, "actor_role": actor.role if actor else None,
+        "stage_natural_s": entry.took[0] if entry.took else None,
+        "stage_working_s": entry.took[1] if entry.took else None,
+    }
 
 
 def event_fields(fields: dict) -> dict:
