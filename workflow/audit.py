@@ -156,6 +156,12 @@ def seal_after(event, prev_hash: str, chain: Chain = PROBLEMS) -> None:
     event.hash = chain_hash(prev_hash, _content(event, chain.columns), chain.columns)
 
 
+def seal_row(row: dict, prev_hash: str, chain: Chain = PROBLEMS) -> None:
+    """`seal_after` for an event kept as a plain row of its columns (inserted with Core, not the ORM)."""
+    row["prev_hash"] = prev_hash
+    row["hash"] = chain_hash(prev_hash, row, chain.columns)
+
+
 # --- verifying -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

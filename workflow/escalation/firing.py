@@ -171,27 +171,42 @@ class _Trouble:
                                .execution_options(synchronize_session=False))
 
 
+class _Effects:
+    """What a pass's fired steps write besides the problems' marks, kept as plain rows and inserted together
+    at the end with Core executemany (no ORM object per fired step): events, inbox items, outbox messages."""
+
+    def __init__(self):
+        self.events = EventBatch()
+        self.items: list[dict] = []
+        self.messages: list[dict] = []
+        self.audience: dict[tuple, list[int]] = {}  # who hears, by unit, handler and targets: asked once per sweep
+
+    def insert(self) -> None:
+        self.events.insert()
+        inbox.send_many(self.items)
+        outbox.enqueue_many(self.messages)
+
+
 def _sweep_once(now: datetime, trouble: _Trouble) -> list[str]:
     """One pass over a batch of due problems (locked, so nobody else writes them meanwhile).
 
-    It costs a few statements plus two per fired step (its event: the hash chain reads the previous link):
-    the firings are claimed in one INSERT, the problems written in one executemany, inbox items and outbox
-    rows inserted together (bench/RESULTS.md).
+    It costs a few statements plus one per recurrence look-up: the firings are claimed in one INSERT, the
+    chain heads read in one SELECT, the problems written in one executemany, and the events, inbox items and
+    outbox rows inserted as plain rows, one executemany each (bench/RESULTS.md, docs/decisions/0122).
     """
     due, steps = _due_steps(now, trouble)
     ripe = {problem_id: sorted((s for s in found if s.at <= now), key=lambda s: (s.at, s.rule.level, s.rule.id))
             for problem_id, found in steps.items()}
     claimed = _record(ripe, now)
-    fired, changes, events = [], [], EventBatch()
-    audience: dict[tuple, list[int]] = {}  # who hears, by unit, handler and targets: asked once per sweep
-    with db.session.no_autoflush:  # events, inbox items and outbox rows go in together at the end
+    fired, changes, effects = [], [], _Effects()
+    with db.session.no_autoflush:
         for problem in due:
             fired += _fire_claimed(problem, ripe[problem.id], claimed, trouble,
-                                   lambda step, p=problem: _fire(p, step, now, audience, events))
+                                   lambda step, p=problem: _fire(p, step, now, effects))
             changes.append(_marks(problem, steps[problem.id], now))
     if changes:
         db.session.execute(update(Problem), changes)  # by primary key, one executemany
-    events.insert()
+    effects.insert()
     db.session.flush()
     return fired
 
@@ -263,7 +278,7 @@ def _record(ripe: dict[int, list[Step]], now: datetime) -> set[tuple]:
     return {tuple(row) for row in db.session.execute(stmt, rows)}
 
 
-def _fire(problem: Problem, step: Step, now: datetime, audience: dict, events: EventBatch) -> str:
+def _fire(problem: Problem, step: Step, now: datetime, out: _Effects) -> str:
     """The effects of a fired step: marks on the problem (written by the sweep), an event on its trail,
     notifications. The problem is locked by the sweep, so its loaded values are the row's."""
     rule, effects = step.rule, step.rule.effects or {}
@@ -275,14 +290,14 @@ def _fire(problem: Problem, step: Step, now: datetime, audience: dict, events: E
               "level": rule.level, "deadline": step.deadline.isoformat() if step.deadline else None,
               "due_at": step.at.isoformat(), "elapsed": _elapsed(problem, step, now)}
     fields |= _mark_hot(problem, rule, now) if effects.get("hot_days") else {}
-    events.add(problem, None, now, Action.ESCALATE, Entry(problem.state, fields, stage=problem.stage,
-                                                          overdue=clocks.stage_overdue(problem, now)))
-    users = _recipients(problem, rule.notify or [], audience)
-    inbox.send(user_ids=users, type=NotificationType.ESCALATION, title=f"{problem.code} {rule.name}",
-                body=f"{problem.title}: {rule.name} (level {rule.level})", problem_id=problem.id, now=now)
-    outbox.enqueue(topic="escalation.fired", now=now, payload={
+    out.events.add(problem, None, now, Action.ESCALATE, Entry(problem.state, fields, stage=problem.stage,
+                                                              overdue=clocks.stage_overdue(problem, now)))
+    users = _recipients(problem, rule.notify or [], out.audience)
+    out.items += inbox.items(user_ids=users, type=NotificationType.ESCALATION, title=f"{problem.code} {rule.name}",
+                             body=f"{problem.title}: {rule.name} (level {rule.level})", problem_id=problem.id, now=now)
+    out.messages.append(outbox.message(topic="escalation.fired", now=now, payload={
         "problem_id": problem.id, "rule_id": rule.id, "level": rule.level,
-        "data": outbox.problem_data(problem) | {"rule": rule.name, "rule_id": rule.id, "level": rule.level}})
+        "data": outbox.problem_data(problem) | {"rule": rule.name, "rule_id": rule.id, "level": rule.level}}))
     tally.count("escalation", level=rule.level)
     return f"{rule.name} (level {rule.level}) on {problem.code}, due {step.at.isoformat()}"
 

@@ -2,13 +2,26 @@
 
 from datetime import datetime
 
+from sqlalchemy import insert
+
 from models import OutboxMessage, PatrolRound, Problem
 from models.base import db
 
 
 def enqueue(*, topic: str, payload: dict, now: datetime) -> None:
     """Queue a message; it is delivered by a scheduled job after the transaction commits."""
-    db.session.add(OutboxMessage(topic=topic, payload=payload, created_at=now))
+    db.session.add(OutboxMessage(**message(topic=topic, payload=payload, now=now)))
+
+
+def message(*, topic: str, payload: dict, now: datetime) -> dict:
+    """The row `enqueue` queues, as plain columns."""
+    return {"topic": topic, "payload": payload, "created_at": now}
+
+
+def enqueue_many(rows: list[dict]) -> None:
+    """Queue many `message` rows in one Core executemany (the escalation sweep: no ORM object per row)."""
+    if rows:
+        db.session.execute(insert(OutboxMessage.__table__), rows)
 
 
 def problem_data(problem: Problem) -> dict:
