@@ -35,6 +35,7 @@ class Step:
     cycle: int
     stage: str | None
     deadline: datetime | None
+    related: tuple[int, ...] = ()  # recurrence: the other problems recurring with this one (looked up once)
 
 
 # --- when each trigger is due ----------------------------------------------------------------
@@ -48,8 +49,9 @@ def step_of(rule: EscalationRule, problem: Problem, scopes: dict[int, set[int]])
     if rule.trigger == Trigger.REWORK:
         return Step(rule, problem.updated_at, 0, None, None) if problem.rework_count >= rule.threshold else None
     if rule.trigger == Trigger.RECURRENCE:
-        return Step(rule, problem.reported_at, 0, None, None) if len(_recurring(rule, problem)) >= rule.threshold \
-            else None
+        recurring = _recurring(rule, problem)
+        related = tuple(pid for pid in recurring if pid != problem.id)
+        return Step(rule, problem.reported_at, 0, None, None, related) if len(recurring) >= rule.threshold else None
     if problem.extension_requested_at is None:  # extension_pending
         return None
     return Step(rule, problem.extension_requested_at + timedelta(minutes=rule.after_minutes),
@@ -289,7 +291,7 @@ def _fire(problem: Problem, step: Step, now: datetime, out: _Effects) -> str:
     fields = {"rule_id": rule.id, "rule_name": rule.name, "trigger": rule.trigger, "stage": step.stage,
               "level": rule.level, "deadline": step.deadline.isoformat() if step.deadline else None,
               "due_at": step.at.isoformat(), "elapsed": _elapsed(problem, step, now)}
-    fields |= _mark_hot(problem, rule, now) if effects.get("hot_days") else {}
+    fields |= _mark_hot(problem, step, now) if effects.get("hot_days") else {}
     out.events.add(problem, None, now, Action.ESCALATE, Entry(problem.state, fields, stage=problem.stage,
                                                               overdue=clocks.stage_overdue(problem, now)))
     users = _recipients(problem, rule.notify or [], out.audience)
@@ -321,13 +323,15 @@ def _elapsed(problem: Problem, step: Step, now: datetime) -> int | None:
     return (problem.stage_elapsed_s + counter.left(problem.stage_started_at, now, clock)) // 60
 
 
-def _mark_hot(problem: Problem, rule: EscalationRule, now: datetime) -> dict:
-    """Recurrence: the point is hot (patrol checklists include it) and the problems are linked."""
+def _mark_hot(problem: Problem, step: Step, now: datetime) -> dict:
+    """Recurrence: the point is hot (patrol checklists include it) and the problems are linked (the ones
+    `step_of` found: no second look-up)."""
+    rule = step.rule
     if problem.point_id is not None:
         db.session.execute(update(Point).where(Point.id == problem.point_id)
                            .values(hot_until=now + timedelta(days=rule.effects["hot_days"]))
                            .execution_options(synchronize_session=False))
     if rule.trigger != Trigger.RECURRENCE:  # any trigger may mark the point hot; only recurrence has related ones
         return {}
-    return {"related_problem_ids": [pid for pid in _recurring(rule, problem) if pid != problem.id]}
+    return {"related_problem_ids": list(step.related)}
 
