@@ -4,10 +4,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from models import EscalationFiring, EscalationRule, Point, Problem, Unit
-from models.base import db, mark_written, upsert
+from models.base import db, mark_written
 from models.enums import FINISHED_STATES, Action, NotificationType, Severity, Stage, State, Trigger
 from workflow import tally
 from workflow.notifications import inbox, outbox
@@ -192,8 +192,8 @@ class _Effects:
 def _sweep_once(now: datetime, trouble: _Trouble) -> list[str]:
     """One pass over a batch of due problems (locked, so nobody else writes them meanwhile).
 
-    It costs a few statements plus one per recurrence look-up: the firings are claimed in one INSERT, the
-    chain heads read in one SELECT, the problems written in one executemany, and the events, inbox items and
+    It costs a few statements plus one per recurrence look-up: the firings are claimed with one SELECT and one
+    INSERT, the chain heads read in one SELECT, the problems written in one executemany, and the events, inbox items and
     outbox rows inserted as plain rows, one executemany each (bench/RESULTS.md, docs/decisions/0122).
     """
     due, steps = _due_steps(now, trouble)
@@ -266,18 +266,28 @@ def _scopes(rules) -> dict[int, set[int]]:
 
 
 def _record(ripe: dict[int, list[Step]], now: datetime) -> set[tuple]:
-    """Claim every ripe step's firing; the (problem, rule, level, cycle) keys that were not claimed before."""
+    """Claim every ripe step's firing; the (problem, rule, level, cycle) keys that were not claimed before.
+
+    Only the sweep writes firings, and it holds the batch's problems locked (FOR UPDATE, skipped by any other
+    sweeper), so the firings already made are read in one SELECT and the new ones inserted as plain rows in
+    one executemany, without RETURNING (psycopg pipelines them); the unique constraint still refuses a second
+    claim outright rather than letting a step fire twice.
+    """
     rows = [{"problem_id": problem_id, "rule_id": step.rule.id, "level": step.rule.level, "cycle": step.cycle,
              "due_at": step.at, "fired_at": now} for problem_id, steps in ripe.items() for step in steps]
     if not rows:
         return set()
-    # One statement compiled once, sent with every row (SQLAlchemy batches the VALUES): compiling a statement
-    # with the rows inlined cost more than the insert.
-    stmt = (upsert(EscalationFiring)
-            .on_conflict_do_nothing(index_elements=["problem_id", "rule_id", "level", "cycle"])
-            .returning(EscalationFiring.problem_id, EscalationFiring.rule_id, EscalationFiring.level,
-                       EscalationFiring.cycle))
-    return {tuple(row) for row in db.session.execute(stmt, rows)}
+    made = set(db.session.execute(
+        select(EscalationFiring.problem_id, EscalationFiring.rule_id, EscalationFiring.level, EscalationFiring.cycle)
+        .where(EscalationFiring.problem_id.in_({row["problem_id"] for row in rows}))).tuples())
+    new = [row for row in rows if _key(row) not in made]
+    if new:
+        db.session.execute(insert(EscalationFiring.__table__), new)
+    return {_key(row) for row in new}
+
+
+def _key(row: dict) -> tuple:
+    return row["problem_id"], row["rule_id"], row["level"], row["cycle"]
 
 
 def _fire(problem: Problem, step: Step, now: datetime, out: _Effects) -> str:
