@@ -152,10 +152,10 @@ def on_round(*, round_: PatrolRound, kind: str, now: datetime) -> list[int]:
 def put(*, user_ids: list[int], type: str, title: str, body: str, now: datetime, key: str,
         problem_id: int | None = None, round_id: int | None = None) -> int:
     """Put one item per user for the cause `key`; an item that exists already is kept. Returns how many new."""
-    made = 0
-    for user_id in user_ids:
-        stmt = (upsert(Notification).values(user_id=user_id, type=type, title=title, body=body, problem_id=problem_id,
-                                            round_id=round_id, created_at=now, dedupe_key=key)
-                .on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"]).returning(Notification.id))
-        made += len(db.session.execute(stmt).all())
-    return made
+    if not user_ids:
+        return 0
+    rows = [{"user_id": user_id, "type": type, "title": title, "body": body, "problem_id": problem_id,
+             "round_id": round_id, "created_at": now, "dedupe_key": key} for user_id in user_ids]
+    stmt = (upsert(Notification).values(rows)  # one statement however many people are told
+            .on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"]).returning(Notification.id))
+    return len(db.session.execute(stmt).all())
