@@ -28,6 +28,9 @@ class Problem(db.Model):
         Index("ix_problems_open_desk", "state", "stage_due_at", "stage_warn_at", "grid_unit_id", "unit_id",
               postgresql_where=text("state NOT IN ('closed', 'cancelled')"),
               sqlite_where=text("state NOT IN ('closed', 'cancelled')")),
+        # The to-do queue's extensions to decide: the few problems whose extension request waits.
+        Index("ix_problems_pending_extension", "stage_due_at", "id",
+              postgresql_where=text("extension_until IS NOT NULL"), sqlite_where=text("extension_until IS NOT NULL")),
         # A hotline ticket (or any outside reference) makes one problem per source, however often it is posted.
         Index("uq_problems_source_external_ref", "source", "external_ref", unique=True),
         # 漏报: the share of a grid's problems first reported from outside, per period.
