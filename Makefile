@@ -1,6 +1,8 @@
 # Two commands: `make run` (the embedded demo on SQLite) and `make test` (lint + the whole suite).
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# The suite runs on every core (pytest-xdist, one database per worker); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: install run test lint lint-openapi migrate serve scheduler bench smoke-prod
@@ -23,10 +25,10 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m bench.code_shape --check
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== the suite again on PostgreSQL =="; \
-		RECTIFY_TEST_BACKEND=postgresql $(VENV)/bin/pytest; \
+		RECTIFY_TEST_BACKEND=postgresql $(VENV)/bin/pytest -n $(PYTEST_WORKERS); \
 	fi
 
 lint: install

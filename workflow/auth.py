@@ -6,6 +6,7 @@ last used (to the minute: writing it on every request would cost a write per rea
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,6 +51,7 @@ def authenticate(token: str, *, now: datetime) -> Authentication:
     """Who holds `token` now: from this process's cache when it was read less than CACHE_TTL ago, else one
     indexed query (token by hash, joined to its user)."""
     token_hash = hash_token(token)
+    generation = CACHE.generation
     api_token, user = CACHE.get(token_hash, now)
     if api_token is None:
         row = db.session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
@@ -57,7 +59,7 @@ def authenticate(token: str, *, now: datetime) -> Authentication:
         if row is None:
             return Authentication(None, None, "unknown")
         api_token, user = row
-        CACHE.put(token_hash, now, api_token, user)
+        CACHE.put(token_hash, now, api_token, user, generation)
     status = api_token.status(now)
     if status != "active":
         return Authentication(None, api_token, status)
@@ -77,6 +79,10 @@ class TokenCache:
 
     def __init__(self):
         self.entries: dict[str, tuple[datetime, ApiToken, User]] = {}
+        # Bumped by every clear: a read that began before a change must not put what it saw after the change
+        # emptied the cache (a request racing the commit of a retirement would keep the retired user for a second).
+        self.generation = 0
+        self._lock = threading.Lock()
 
     def get(self, token_hash: str, now: datetime) -> tuple[ApiToken | None, User | None]:
         entry = self.entries.get(token_hash)
@@ -84,13 +90,17 @@ class TokenCache:
             return None, None
         return db.session.merge(entry[1], load=False), db.session.merge(entry[2], load=False)
 
-    def put(self, token_hash: str, now: datetime, api_token: ApiToken, user: User) -> None:
-        if len(self.entries) >= CACHE_SIZE:
-            self.entries.clear()
+    def put(self, token_hash: str, now: datetime, api_token: ApiToken, user: User, generation: int) -> None:
+        """Keep what a read found, unless the cache was emptied since `generation` (taken before the read)."""
         holder = _detached_copy(user)
         # The caller's unit comes along (every scope check reads it), so a hit needs no statement for it either.
         set_committed_value(holder, "unit", _detached_copy(user.unit) if user.unit is not None else None)
-        self.entries[token_hash] = (now, _detached_copy(api_token), holder)
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self.entries) >= CACHE_SIZE:
+                self.entries.clear()
+            self.entries[token_hash] = (now, _detached_copy(api_token), holder)
 
     def stamped(self, token_id: int, last_used_at: datetime) -> None:
         """The token's last use was written down: later hits must not write it again within the minute."""
@@ -99,7 +109,9 @@ class TokenCache:
                 set_committed_value(api_token, "last_used_at", last_used_at)
 
     def clear(self) -> None:
-        self.entries.clear()
+        with self._lock:
+            self.entries.clear()
+            self.generation += 1
 
 
 def _detached_copy(row):
@@ -120,7 +132,25 @@ def _forget_changed_holders(session: Session, _context) -> None:
     """A user, token or unit written by this process (revoked, retired, its role changed, a unit moved) is
     read anew at once."""
     if any(isinstance(row, User | ApiToken | Unit) for row in (*session.dirty, *session.deleted, *session.new)):
+        forget_holders(session)
+
+
+def forget_holders(session: Session) -> None:
+    """Empty the cache now and again once this transaction commits: a request that read the rows before the
+    commit cannot keep them (its generation is behind)."""
+    session.info["holders_changed"] = True
+    CACHE.clear()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_committed_holders(session: Session) -> None:
+    if session.info.pop("holders_changed", False):
         CACHE.clear()
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_changed(session: Session) -> None:
+    session.info.pop("holders_changed", None)
 
 
 def last_used_due(token: ApiToken, now: datetime) -> bool:
@@ -205,5 +235,5 @@ def revoke_all(*, user: User, now: datetime) -> int:
     """Revoke every live token of `user` (when reissuing)."""
     result = db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                                 .values(revoked_at=now).execution_options(synchronize_session=False))
-    CACHE.clear()
+    forget_holders(db.session)
     return result.rowcount

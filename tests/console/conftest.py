@@ -16,7 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "instance" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_BINARY") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
-_skipped: list[str] = []
 
 
 def browser_missing() -> str | None:
@@ -49,10 +48,9 @@ def _driver():
 
 
 @pytest.fixture
-def browser(request):
+def browser():
     """A headless Chromium (one per test; two where a test needs a second person at another desk)."""
     if (reason := browser_missing()) is not None:
-        _skipped.append(request.node.nodeid)
         pytest.skip(f"browser tests need Debian's chromium: {reason}")
     drivers = []
 
@@ -74,5 +72,6 @@ def screenshot(driver, name: str) -> Path:
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _skipped:
-        terminalreporter.write_line(f"BROWSER TESTS SKIPPED ({len(_skipped)}): {browser_missing()}", yellow=True)
+    # Said by the process that prints the summary (with pytest-xdist the tests skip in the workers).
+    if (reason := browser_missing()) is not None:
+        terminalreporter.write_line(f"BROWSER TESTS SKIPPED: {reason}", yellow=True)
