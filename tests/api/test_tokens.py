@@ -330,3 +330,17 @@ def test_reissuing_demo_tokens_revokes_the_old_ones(runner, client):
     with client.application.app_context():
         live = db.session.scalars(select(ApiToken).where(ApiToken.revoked_at.is_(None))).all()
         assert len(live) == len(new)
+
+
+def test_a_holder_read_before_a_change_committed_is_not_kept(client, world):
+    """The race of a request with a retirement: it read the user as active, the retirement committed (emptying
+    the cache), then it put what it read. That put must be dropped, or the retired user works for a second."""
+    token_hash = auth.hash_token(world.tokens["handler"])
+    generation = auth.CACHE.generation  # the request begins
+    api_token, user = db.session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                                         .where(ApiToken.token_hash == token_hash)).one()
+    world.users["handler"].active = False  # another request retires the handler and commits meanwhile
+    db.session.commit()
+    auth.CACHE.put(token_hash, NOW, api_token, user, generation)  # the first request puts what it had read
+    assert auth.CACHE.get(token_hash, NOW) == (None, None)
+    assert_problem_json(client.get("/api/v1/me", headers=world.auth("handler")), 401, "unauthenticated")
