@@ -2,7 +2,7 @@
 
 import functools
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 
 from api.blueprint import ID, Blueprint
@@ -63,12 +63,19 @@ def etag(problem) -> dict:
     return {"ETag": f'"{problem.version}"'}
 
 
-def visible_problem(view):
-    """Answer 404 for a problem the caller cannot see before the body is even parsed."""
+def visible_problem(view=None, *, action: bool = False):
+    """Answer 404 for a problem the caller cannot see before the body is even parsed.
+
+    `action`: the read is the action's (workflow/problems/visibility.py): it also brings the rows the body's
+    fields name, whatever they turn out to be worth when the body is checked."""
+    if view is None:
+        return functools.partial(visible_problem, action=action)
 
     @functools.wraps(view)
     def wrapper(*args, problem_id, **kwargs):
-        visibility.get_problem(actor=current_actor(), problem_id=problem_id)
+        body = request.get_json(silent=True) if action else None
+        visibility.get_problem(actor=current_actor(), problem_id=problem_id,
+                               naming=(body if isinstance(body, dict) else {}) if action else None)
         return view(*args, problem_id=problem_id, **kwargs)
 
     return wrapper
@@ -150,7 +157,7 @@ class ProblemById(MethodView):
 
 @blp.route(f"/<{ID}:problem_id>/actions", methods=["POST"])
 @write
-@visible_problem
+@visible_problem(action=True)
 @blp.arguments(ActionIn)
 @blp.response(200, ProblemOut, headers={"ETag": {"schema": {"type": "string"}}, "Deprecation": DEPRECATION})
 @blp.alt_response(404, schema=ProblemSchema)

@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from api.context import current_actor, request_now
 from api.errors import from_domain
+from models import IdempotencyRecord
 from models.base import db
-from workflow import idempotency
+from workflow import idempotency, waiting
 from workflow.errors import DomainError, IdempotencyInFlight, Invalid
 
 KEPT_HEADERS = ("Content-Type", "ETag", "Location", "Deprecation")
@@ -33,40 +34,58 @@ def write(view=None, *, scrub: tuple[str, ...] = ()):
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        claim = None
-        try:
-            claim = _claim()
-            if claim is not None and (replay := _replay(*claim)) is not None:
-                db.session.rollback()
-                return replay
-            response = make_response(view(*args, **kwargs))
-        except DomainError as error:
-            db.session.rollback()
-            response = from_domain(error)
-        if not _stored(response, claim):
-            return response
-        return _commit(response, claim, scrub)
+        with waiting.deferring():
+            return _run(view, args, kwargs, scrub)
 
     wrapper.honours_idempotency_key = True
     return wrapper
 
 
-def _claim() -> tuple[str, str] | None:
-    """The request's (key, fingerprint), the key held for this transaction; None without a key."""
+def _run(view, args, kwargs, scrub: tuple[str, ...]) -> Response:
+    claim = None
+    try:
+        claim, record = _claim()
+        if record is not None:
+            db.session.rollback()
+            return _replayed(record)
+        response = make_response(view(*args, **kwargs))
+    except DomainError as error:
+        db.session.rollback()
+        response = from_domain(error)
+    if not _stored(response, claim):
+        return _refused(response, claim)
+    return _commit(response, claim, scrub)
+
+
+def _claim() -> tuple[tuple[str, str] | None, IdempotencyRecord | None]:
+    """The request's (key, fingerprint), the key held for this transaction, and the answer stored under it
+    (one statement); (None, None) without a key."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        return None
-    idempotency.claim(user_id=current_actor().id, key=_checked(key))
-    return key, idempotency.fingerprint(request.method, request.path, _canonical_body())
+        return None, None
+    claim = _checked(key), idempotency.fingerprint(request.method, request.path, _canonical_body())
+    return claim, idempotency.claim(user_id=current_actor().id, key=claim[0], request_hash=claim[1],
+                                    now=request_now())
 
 
 def _replay(key: str, request_hash: str) -> Response | None:
     record = idempotency.find(user_id=current_actor().id, key=key, request_hash=request_hash, now=request_now())
-    if record is None:
-        return None
+    return None if record is None else _replayed(record)
+
+
+def _replayed(record: IdempotencyRecord) -> Response:
     response = Response(record.body, status=record.status, headers=record.headers)
     response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def _refused(response: Response, claim: tuple[str, str] | None) -> Response:
+    """An answer not stored (412, 428, 5xx, or a refusal without a key). A stale If-Match under a key may be
+    the key's own first request, committed just as this one claimed the key: then answer as it did."""
+    if claim is None or response.status_code != 412:
+        return response
+    db.session.rollback()
+    return _replay(*claim) or response
 
 
 def _stored(response: Response, claim: tuple[str, str] | None) -> bool:
@@ -104,7 +123,11 @@ def _commit(response: Response, claim: tuple[str, str] | None, scrub: tuple[str,
     try:
         if claim is not None and not _store(*claim, response, scrub):
             return _as_the_first(claim)
+        waiting.flush()  # a write held back for the answer, when no key's record is stored with it
         db.session.commit()
+    except DomainError as error:  # the held write found the row moved since it was read (412)
+        db.session.rollback()
+        return _refused(from_domain(error), claim)
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as it did.
         db.session.rollback()

@@ -85,7 +85,7 @@ def load_calendar(session: Session) -> WorkCalendar:
     transaction = session.get_transaction()
     if memo is not None and transaction is not None and memo[0] is transaction:
         return memo[1]
-    bind, fingerprint = session.get_bind(), _fingerprint(session)
+    bind, fingerprint = session.get_bind(), _noted_version(session, transaction)
     cached = _CACHE.get("last")
     if cached is not None and cached[0] is bind and cached[1] == fingerprint:
         calendar = cached[2]
@@ -100,10 +100,37 @@ _MEMO = "rectify.work_calendar"
 _CACHE: dict[str, tuple] = {}  # "last": (engine, fingerprint, WorkCalendar) of the last calendar this process read
 
 
+_NOTED = "rectify.calendar_version"  # session.info: (transaction, version) read along with another statement
+
+
 def _fingerprint(session: Session) -> int | None:
     """The calendar's version: database triggers bump it on every write to calendar_days or work_periods, by
     anyone (decision 0031), so no edit can keep it unchanged the way a count or a latest time could."""
-    return session.scalar(select(CalendarVersion.version).where(CalendarVersion.id == 1))
+    return session.scalar(_version())
+
+
+def _version():
+    return select(CalendarVersion.version).where(CalendarVersion.id == 1)
+
+
+def version_column():
+    """The calendar's version as a scalar subquery, for a statement that reads it along with its own rows
+    (an action's problem read: workflow/problems/visibility.py); `note_version` hands the value over."""
+    return _version().scalar_subquery()
+
+
+def note_version(session: Session, version: int | None) -> None:
+    """The calendar's version as this transaction read it along with another statement: `load_calendar`
+    needs no statement of its own."""
+    session = session() if isinstance(session, scoped_session) else session
+    session.info[_NOTED] = (session.get_transaction(), version)
+
+
+def _noted_version(session: Session, transaction) -> int | None:
+    noted = session.info.get(_NOTED)
+    if noted is not None and transaction is not None and noted[0] is transaction:
+        return noted[1]
+    return _fingerprint(session)
 
 
 def _read_calendar(session: Session) -> WorkCalendar:
@@ -115,7 +142,9 @@ def _read_calendar(session: Session) -> WorkCalendar:
 def forget_calendar(session: Session) -> None:
     """Drop the cached calendar (after a write to its tables)."""
     _CACHE.clear()
-    (session() if isinstance(session, scoped_session) else session).info.pop(_MEMO, None)
+    info = (session() if isinstance(session, scoped_session) else session).info
+    info.pop(_MEMO, None)
+    info.pop(_NOTED, None)
 
 
 def add_time(*, start: datetime, minutes: int, clock: str, tz: ZoneInfo, calendar: WorkCalendar) -> datetime:

@@ -5,10 +5,11 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import BigInteger, and_, bindparam, delete, func, literal, select
 
 from models import IdempotencyRecord
 from models.base import db, dialect_name, upsert
+from workflow import waiting
 from workflow.errors import IdempotencyInFlight, Invalid
 
 KEEP = timedelta(days=7)
@@ -29,17 +30,34 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def claim(*, user_id: int, key: str) -> None:
-    """Hold the key for this transaction; IdempotencyInFlight (409) while another request holds it.
+def claim(*, user_id: int, key: str, request_hash: str, now: datetime) -> IdempotencyRecord | None:
+    """Hold the key for this transaction and return its stored response (as `find`), in one statement;
+    IdempotencyInFlight (409) while another request holds the key.
 
-    PostgreSQL: a transaction-scoped advisory lock. SQLite runs one writer at a time, so a duplicate
-    simply waits for the first to commit and then finds its record.
+    PostgreSQL: a transaction-scoped advisory lock, taken in the statement that reads the record. The statement
+    reads a snapshot taken just before the lock: a request holding the key that commits in between is not
+    seen, and this one runs — then storing its answer finds the key taken, and it answers as the first did
+    (`store` returns False; api/write.py). SQLite runs one writer at a time, so a duplicate simply waits for
+    the first to commit and then finds its record.
     """
     if dialect_name() != "postgresql":
-        return
+        return find(user_id=user_id, key=key, request_hash=request_hash, now=now)
     lock_id = int.from_bytes(hashlib.sha256(f"{user_id}:{key}".encode()).digest()[:8], "big", signed=True)
-    if not db.session.execute(select(func.pg_try_advisory_xact_lock(lock_id))).scalar():
+    held, record = db.session.execute(_claim_statement(), {"lock_id": lock_id, "user_id": user_id,
+                                                         "key_hash": _key_hash(key), "now": now}).one()
+    if not held:
         raise IdempotencyInFlight("a request with this Idempotency-Key is still being processed; retry shortly")
+    return _checked(record, request_hash)
+
+
+@functools.cache
+def _claim_statement():
+    one = select(literal(1).label("one")).subquery("one")
+    stored = and_(IdempotencyRecord.user_id == bindparam("user_id"),
+                  IdempotencyRecord.key_hash == bindparam("key_hash"),
+                  IdempotencyRecord.expires_at > bindparam("now", type_=IdempotencyRecord.expires_at.type))
+    return (select(func.pg_try_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)), IdempotencyRecord)
+            .select_from(one.outerjoin(IdempotencyRecord, stored)))
 
 
 def find(*, user_id: int, key: str, request_hash: str, now: datetime) -> IdempotencyRecord | None:
@@ -47,7 +65,10 @@ def find(*, user_id: int, key: str, request_hash: str, now: datetime) -> Idempot
     stmt = select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id,
                                            IdempotencyRecord.key_hash == _key_hash(key),
                                            IdempotencyRecord.expires_at > now)
-    record = db.session.scalars(stmt).first()
+    return _checked(db.session.scalars(stmt).first(), request_hash)
+
+
+def _checked(record: IdempotencyRecord | None, request_hash: str) -> IdempotencyRecord | None:
     if record is not None and record.request_hash != request_hash:
         raise Invalid("this Idempotency-Key was used for another request",
                       errors={"Idempotency-Key": ["already used with another method, path or body"]})
@@ -59,10 +80,14 @@ def store(*, user_id: int, key: str, request_hash: str, status: int, body: str, 
     """Keep the final response for `KEEP`, in one statement (the caller commits with its change).
 
     An expired record of the same key is replaced; False when a live one is there (a concurrent request with
-    the same key committed first: answer as it did).
+    the same key committed first: answer as it did). A write held back for the answer (workflow/waiting.py)
+    is sent now with the record in it.
     """
     values = {"user_id": user_id, "key_hash": _key_hash(key), "request_hash": request_hash, "status": status,
               "body": body, "headers": headers, "created_at": now, "expires_at": now + KEEP}
+    carried = waiting.flush(record=values)  # a transition's write waiting for its answer takes the record along
+    if carried is not None:
+        return carried
     return db.session.execute(_store_statement(dialect_name()), values).first() is not None
 
 

@@ -32,12 +32,32 @@ def test_a_transition_sends_a_bounded_number_of_statements(client, world):
     assert response.status_code == 200, response.get_data(as_text=True)
     assert sum("calendar_days" in s for s in sent) <= 1, describe(sent)  # cached: one fingerprint at most
     assert sum(s.startswith("SELECT problems.") for s in sent) == 1, describe(sent)  # loaded once
-    # The write: on PostgreSQL one statement (workflow/problems/one_statement.py); on SQLite the UPDATE, the
-    # predecessor's hash, the event and the outbox row.
+    # The write: on PostgreSQL one statement (workflow/problems/one_statement.py) that also puts the handler's
+    # inbox item and stores the key's answer; on SQLite the UPDATE, the predecessor's hash, the event, the
+    # outbox row, the inbox row and the key's record.
     writes = [s for s in sent if "problem_events" in s or "outbox" in s]
     assert len(writes) == (1 if BACKEND == "postgresql" else 3), describe(sent)
-    # + the handler's inbox row for new work and the place's name its text carries (issue 16)
-    assert len(sent) <= (12 if BACKEND == "postgresql" else 14), describe(sent)
+    # A caller's first request reads their token and stamps its last use; then the key (its lock and record
+    # in one statement), the problem with the unit and handler the body names, its point and the calendar's
+    # version (one statement on PostgreSQL), the write.
+    assert len(sent) <= (5 if BACKEND == "postgresql" else 14), describe(sent)
+
+
+def test_a_transition_with_a_key_by_a_caller_read_within_the_second_is_three_statements(client, world, app):
+    first, second = world.report(category="shopfront"), world.report(category="shopfront")
+    paths = [f"/api/v1/problems/{problem.id}/actions" for problem in (first, second)]
+    body = {"action": "assign", "unit_id": world.units["squad"].id, "handler_id": world.users["handler"].id}
+    client.post(paths[0], json=body, headers=world.auth("supervisor", **{"If-Match": '"1"', "Idempotency-Key": "a"}))
+    app.config["TEST_NOW"] = NOW + timedelta(milliseconds=500)
+    headers = world.auth("supervisor", **{"If-Match": '"1"', "Idempotency-Key": "b"})
+    with statements(client.application) as sent:
+        response = client.post(paths[1], json=body, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    # PostgreSQL: the key's lock and record; the problem, the named unit and handler, the point, the calendar's
+    # version; the write with the handler's inbox item and the key's record (issue 23: ≤ 3 including auth).
+    assert len(sent) <= (3 if BACKEND == "postgresql" else 10), describe(sent)
+    replay = client.post(paths[1], json=body, headers=headers)
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.get_data() == response.get_data()
 
 
 def test_a_transition_by_a_caller_read_within_the_second_sends_no_token_statement(client, world, app):
@@ -51,10 +71,10 @@ def test_a_transition_by_a_caller_read_within_the_second_sends_no_token_statemen
         response = client.post(paths[1], json=body, headers=headers)
     assert response.status_code == 200
     assert not any("api_tokens" in s for s in sent), describe(sent)
-    # the problem, the calendar's version, the target unit, the write (one statement on PostgreSQL, four on
-    # SQLite); the caller and their unit come from the cache. Then the to-do queue's news (issue 16): the unit's
-    # handlers, the place's name and one INSERT of their inbox rows.
-    assert len(sent) <= (7 if BACKEND == "postgresql" else 10), describe(sent)
+    # The caller and their unit come from the cache. On PostgreSQL: the problem with the target unit, its point
+    # and the calendar's version; the unit's handlers, who hear of it (issue 16); the write, their inbox rows in
+    # it. On SQLite also the calendar's version, the unit, the point and the write's four statements.
+    assert len(sent) <= (3 if BACKEND == "postgresql" else 10), describe(sent)
 
 
 def test_a_second_transition_reads_no_calendar_rows(client, world):

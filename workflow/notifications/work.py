@@ -5,6 +5,7 @@ unique per user, so one event makes one row per person however often it is repla
 they did themselves.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -116,16 +117,37 @@ def _grid_officers(grid_id: int) -> list[int]:
     return list(db.session.scalars(stmt.order_by(User.id)))
 
 
-def on_transition(*, problem: Problem, action: Action, actor: User, seq: int, before: dict,
-                  now: datetime) -> list[int]:
-    """Tell the people a transition gave work (or news) to; returns who was told."""
+@dataclass(frozen=True)
+class News:
+    """What a transition tells whom: one inbox item per user, its dedupe key naming the event (`key`)."""
+
+    user_ids: list[int]
+    type: str
+    title: str
+    body: str
+
+    @staticmethod
+    def key(problem_id: int, seq: int) -> str:
+        return f"problem:{problem_id}:seq:{seq}"
+
+
+def transition_news(*, problem: Problem, action: Action, actor: User, before: dict, now: datetime) -> News | None:
+    """The news of a transition decided on `problem` (not yet written): who it gives work (or news) to, and
+    what their inbox says; None when nobody is told. The write puts the items (`put_news`, or the one statement
+    of workflow/problems/one_statement.py, which names the event's seq in SQL the same way)."""
     if action not in NEWS:
-        return []
+        return None
     kind, title = NEWS[action]
     users = [user for user in dict.fromkeys(_audience(problem, action, before, now)) if user != actor.id]
-    put(user_ids=users, type=kind, title=title.format(code=problem.code, title=problem.title)[:200],
-        body=describe(problem), now=now, key=f"problem:{problem.id}:seq:{seq}", problem_id=problem.id)
-    return users
+    if not users:
+        return None
+    return News(users, kind, title.format(code=problem.code, title=problem.title)[:200], describe(problem))
+
+
+def put_news(news: News, *, problem: Problem, seq: int, now: datetime) -> int:
+    """Put a transition's news, its event being `seq`; how many new items."""
+    return put(user_ids=news.user_ids, type=news.type, title=news.title, body=news.body, now=now,
+               key=News.key(problem.id, seq), problem_id=problem.id)
 
 
 def describe(problem: Problem) -> str:

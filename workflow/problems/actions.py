@@ -94,8 +94,8 @@ def _transition(step: Step, action: Action, rule: Rule) -> Problem:
     problem.updated_at = problem.next_check_at = now  # the escalation sweep looks at it again
     entry = Entry(from_state, event_fields(step.fields | step.recorded), event_note(step.fields), stage, overdue, took)
     message = Message("problem.transitioned", {"action": action.value, "from_state": from_state})
-    seq = write_transition(problem, step.actor, now, action, entry, message)
-    work.on_transition(problem=problem, action=action, actor=step.actor, seq=seq, before=before, now=now)
+    news = work.transition_news(problem=problem, action=action, actor=step.actor, before=before, now=now)
+    write_transition(problem, step.actor, now, action, entry, message, news)
     tally.count("transition", action=action.value)
     return problem
 

@@ -1,20 +1,27 @@
 """Which problems a caller may see: one that is out of scope does not exist for them (404)."""
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
-from models import Problem, User
+from models import Point, Problem, Unit, User
 from models.base import db
+from workflow import calendar
 from workflow.errors import NotFound
 from workflow.scope import problem_filter
 
+_KEPT = "rectify.action_rows"  # session.info: the rows an action's read brought along
 _SEEN = "rectify.visible_problems"  # session.info: (transaction, {(actor id, problem id): problem})
 
 
-def get_problem(*, actor: User, problem_id: int) -> Problem:
+def get_problem(*, actor: User, problem_id: int, naming: dict[str, int] | None = None) -> Problem:
     """The problem if `actor` may see it; otherwise NotFound, as if it did not exist.
 
     Asked again in the same transaction (the API checks visibility before parsing a body, then the action
     loads the problem), it answers from the session: a second SELECT would return the same object unchanged.
+
+    `naming` (an action's fields, before they are checked) makes it the action's one read: the same statement
+    brings the unit and handler the fields name, the problem's point (its inbox news names the place) and the
+    calendar's version, so none of them costs a statement of its own later (`db.session.get` finds the rows).
     """
     session = db.session()
     transaction, seen = session.get_transaction(), session.info.get(_SEEN)
@@ -22,10 +29,37 @@ def get_problem(*, actor: User, problem_id: int) -> Problem:
             and (problem := seen[1].get((actor.id, problem_id))) is not None:
         return problem
     stmt = select(Problem).where(Problem.id == problem_id, problem_filter(actor))
-    problem = db.session.scalars(stmt).first()
+    problem = _read(stmt) if naming is None else _read_for_action(stmt, naming)
     if problem is None:
         raise NotFound(f"problem {problem_id} not found")
     if seen is None or seen[0] is not session.get_transaction():
         seen = session.info[_SEEN] = (session.get_transaction(), {})
     seen[1][(actor.id, problem_id)] = problem
     return problem
+
+
+def _read(stmt) -> Problem | None:
+    return db.session.scalars(stmt).first()
+
+
+# An action's field -> the model of the row it names (the action's guard or effect reads it).
+NAMED_ROWS = {"unit_id": Unit, "handler_id": User}
+
+
+def _read_for_action(stmt, naming: dict[str, int]) -> Problem | None:
+    joined = [Point, *(aliased(model) for model in NAMED_ROWS.values())]
+    stmt = stmt.add_columns(*joined, calendar.version_column()).outerjoin(joined[0], Point.id == Problem.point_id)
+    for name, alias in zip(NAMED_ROWS, joined[1:], strict=True):
+        row_id = naming.get(name)
+        stmt = stmt.outerjoin(alias, alias.id == _id(row_id))
+    row = db.session.execute(stmt).first()
+    if row is None:
+        return None
+    calendar.note_version(db.session, row[-1])
+    db.session.info[_KEPT] = row  # the session maps rows weakly: this keeps them for the transaction
+    return row[0]
+
+
+def _id(value) -> int:
+    """A field's value as a row id to look for (0, which names no row, when it is not a plain integer)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31 else 0
