@@ -15,7 +15,7 @@ every escalation step due so far had fired (their firings are not written).
 import argparse
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -159,6 +159,57 @@ def _copy_report_events(conn: psycopg.Connection, first: int, last: int) -> None
                        "at": reported_at}
             copy.write_row([*(content[name] if name != "fields" else "{}" for name in EVENT_COLUMNS[:-2]),
                             GENESIS, chain_hash(GENESIS, content)])
+
+
+# Realistic trails for the month the statistics bench asks for: each problem reported in it leaves its four
+# stages (dispatch, accept, rectify, verify), one stage-ending event each after its report event.
+MONTH = (datetime(2026, 9, 30, 16, 0, tzinfo=UTC), datetime(2026, 10, 31, 16, 0, tzinfo=UTC))  # October, Shanghai
+TRAIL = (("assign", "reported", "assigned", "dispatch", 300, 7200),
+         ("accept", "assigned", "rectifying", "accept", 120, 3600),
+         ("submit", "rectifying", "verifying", "rectify", 3600, 172800),
+         ("verify", "verifying", "verified", "verify", 600, 14400))
+TRAIL_COLUMNS = ("problem_id", "seq", "action", "actor_id", "actor_name", "actor_role", "from_state", "to_state",
+                 "fields", "stage", "stage_natural_s", "stage_working_s", "at", "prev_hash", "hash")
+
+
+def add_trails(database_url: str, *, period: tuple[datetime, datetime] = MONTH) -> tuple[int, float]:
+    """Give every problem reported in `period` that has only its report event four stage-ending events (seq 2-5),
+    sealed onto its chain as workflow/audit.py does; returns (events written, seconds taken). The stage times
+    vary with the problem's id; working seconds are 60 % of natural ones. `problems` is left as it is (its
+    version and last_seq already count such transitions, see the module docstring)."""
+    began = time.perf_counter()
+    with psycopg.connect(database_url, autocommit=False) as conn:
+        rows = conn.execute(
+            "SELECT p.id, p.reporter_id, p.reported_at, e.hash FROM problems AS p "
+            "JOIN problem_events AS e ON e.problem_id = p.id AND e.seq = 1 "
+            "WHERE p.reported_at >= %s AND p.reported_at < %s "
+            "AND NOT EXISTS (SELECT 1 FROM problem_events AS t WHERE t.problem_id = p.id AND t.seq = 2) "
+            "ORDER BY p.id", period).fetchall()
+        with conn.cursor().copy(f"COPY problem_events ({', '.join(TRAIL_COLUMNS)}) FROM STDIN") as copy:
+            for problem_id, reporter_id, reported_at, head in rows:
+                for row in _trail(problem_id, reporter_id, reported_at, head):
+                    copy.write_row(row)
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE problem_events")
+        conn.execute("VACUUM ANALYZE stage_spans")
+    return len(rows) * len(TRAIL), time.perf_counter() - began
+
+
+def _trail(problem_id: int, reporter_id: int, reported_at: datetime, head: str):
+    from workflow.audit import chain_hash
+
+    at = reported_at
+    for seq, (action, before, after, stage, least, spread) in enumerate(TRAIL, start=2):
+        natural = least + (problem_id * (31 + 2 * seq)) % spread
+        at += timedelta(seconds=natural)
+        content = {"problem_id": problem_id, "seq": seq, "action": action, "actor_id": reporter_id,
+                   "actor_name": "压测巡查", "actor_role": "officer", "from_state": before, "to_state": after,
+                   "fields": {}, "stage": stage, "stage_natural_s": natural, "stage_working_s": natural * 3 // 5,
+                   "at": at}
+        hashed = chain_hash(head, content)
+        yield [*(content[name] if name != "fields" else "{}" for name in TRAIL_COLUMNS[:-2]), head, hashed]
+        head = hashed
 
 
 RECURRENCE_SQL = """

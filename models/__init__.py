@@ -22,7 +22,7 @@ from models.order import OrderCounter, RectificationOrder
 from models.org import ApiToken, Grid, Point, Unit, User, user_grids
 from models.party import LadderStep, Party, PartyEvent, PartyTag
 from models.patrol import ChecklistOutcome, PatrolCheckin, PatrolPlan, PatrolRound
-from models.problem import Attachment, CodeCounter, OpenProblemCount, Problem, ProblemEvent
+from models.problem import Attachment, CodeCounter, OpenProblemCount, Problem, ProblemEvent, StageSpan
 from models.report import UnitReport
 from models.support import IdempotencyRecord, JobRun, OutboxMessage, SchedulerLease
 
@@ -30,7 +30,8 @@ __all__ = [
     "ApiToken", "Attachment", "Base", "CalendarDay", "CalendarVersion", "Category", "CodeCounter", "Grid",
     "IdempotencyRecord", "OpenProblemCount",
     "ChecklistOutcome", "JobRun", "OutboxMessage", "PatrolCheckin", "PatrolPlan", "PatrolRound", "Point", "Problem",
-    "ProblemEvent", "SchedulerLease", "Unit", "EscalationFiring", "EscalationRule", "Notification", "Webhook",
+    "ProblemEvent", "SchedulerLease", "StageSpan", "Unit", "EscalationFiring", "EscalationRule", "Notification",
+    "Webhook",
     "WebhookDelivery", "ProblemList", "problem_list_items", "UnitReport",
     "UTCDateTime", "User", "Open311Key", "WorkPeriod", "db", "user_grids", "utcnow",
     # the gas-safety ledger: parties, inspections, orders to rectify, the enforcement ladder

@@ -280,3 +280,27 @@ class OpenProblemCount(db.Model):
     warn_day: Mapped[date | None]  # the UTC day of stage_warn_at
     frozen: Mapped[bool]  # paused after a deadline passed: red while paused
     n: Mapped[int]
+
+
+class StageSpan(db.Model):
+    """A stage that a problem left, for the statistics' stage times (decision 0123): one row per stage-ending
+    event (`stage_natural_s` set), with the problem's `reported_at` beside it, so that a period's stage times
+    are read by an index range on `reported_at` instead of through every event of the period's problems.
+
+    A database trigger on `problem_events` (the migration d3f5a7b9c124 holds its SQL) inserts the row in the
+    same statement as the event, so every writer (the ORM, the one-statement transition, the sweep's plain rows,
+    bulk SQL) keeps it without knowing it; the hash chain does not cover it (it is not an event column).
+    A problem's `reported_at` never changes after its report, so the copy stays true."""
+
+    __tablename__ = "stage_spans"
+    __table_args__ = (
+        Index("ix_stage_spans_reported_at", "reported_at", "problem_id",
+              postgresql_include=["stage", "natural_s", "working_s"]),
+    )
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # problem_events.id
+    problem_id: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the problem's
+    stage: Mapped[str | None] = mapped_column(String(10))
+    natural_s: Mapped[int] = mapped_column(Integer)
+    working_s: Mapped[int | None] = mapped_column(Integer)

@@ -143,3 +143,38 @@ def test_an_officers_rounds_are_found_by_the_gin_index(world):
     scans = [node["Node Type"] for statement, parameters in sent for node in plan_nodes(statement, parameters)
              if node.get("Relation Name") == "patrol_rounds"]
     assert scans and "Seq Scan" not in scans, scans  # a Bitmap Heap Scan over the GIN index
+
+
+def test_a_months_stage_times_read_their_spans_by_index_and_no_event(seeded):
+    """Decision 0123: the stage times of a month are an index range of stage_spans joined to the month's
+    problems, never a pass over problem_events (at a million problems, ~340,000 stages a month)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from bench.data import add_trails
+    from models import Problem
+    from workflow.ledger import reports
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    add_trails(url, period=(NOW - timedelta(days=366), NOW))  # every problem leaves its four stages
+    start, end = datetime(2026, 9, 30, 16, tzinfo=UTC), datetime(2026, 10, 31, 16, tzinfo=UTC)  # October, local
+    sent = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "stage_spans" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        body = reports.summary(actor=seeded.users["supervisor"], now=NOW, start=start, end=end, group_by="unit",
+                               tz="Asia/Shanghai")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    month = db.session.scalar(select(func.count()).where(Problem.reported_at >= start, Problem.reported_at < end))
+    assert body["totals"]["stage_times"]["verify"]["count"] == month > 1000
+    [(statement, parameters)] = sent
+    scans = {(node.get("Relation Name"), node["Node Type"]) for node in plan_nodes(statement, parameters)
+             if node.get("Relation Name")}
+    assert "problem_events" not in {relation for relation, _ in scans}, scans
+    assert {scan for relation, scan in scans if relation == "stage_spans"} <= {"Index Only Scan", "Index Scan",
+                                                                                "Bitmap Heap Scan"}, scans

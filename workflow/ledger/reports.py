@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, false, func, literal, literal_column, or_, select, tuple_
 
-from models import Category, Grid, Problem, ProblemEvent, Unit, User, user_grids
+from models import Category, Grid, Problem, ProblemEvent, StageSpan, Unit, User, user_grids
 from models.base import UTCDateTime, db, dialect_name
 from models.enums import CALLED_BACK_SOURCES, Role, Satisfaction, State
 from models.lists import ProblemList, problem_list_items
@@ -203,7 +203,7 @@ def summary(*, actor: User, now: datetime, start: datetime, end: datetime, group
         totals = dict(db.session.execute(select(*figures).where(where)).one()._mapping)
     else:
         totals = _added(rows, [figure.name for figure in figures])
-    times, totals_times = stage_times(where, key, joins) if with_stage_times else ({}, {})
+    times, totals_times = stage_times(where, key, joins, (start, end)) if with_stage_times else ({}, {})
     intake = {k: stages.pop(INTAKE, None) for k, stages in times.items()}
     totals_intake = totals_times.pop(INTAKE, None)
     labels = _labels(group_by, [row["key"] for row in rows])
@@ -226,31 +226,35 @@ def _added(rows: list[dict], names: list[str]) -> dict:
     return totals
 
 
-def stage_times(where, key, joins) -> tuple[dict, dict]:
-    """Over the stages that the problems selected by `where` left (one row per stage-ending event):
-    ({group key: {stage: figures}}, {stage: figures} over all), figures being the count and the natural and
-    working average and p90 (nearest rank) in seconds."""
+def stage_times(where, key, joins, period: tuple[datetime, datetime]) -> tuple[dict, dict]:
+    """Over the stages that the problems selected by `where` (reported in `period`, [start, end)) left, one
+    row per stage-ending event: ({group key: {stage: figures}}, {stage: figures} over all), figures being the
+    count and the natural and working average and p90 (nearest rank) in seconds."""
     if dialect_name() == "postgresql" and not joins:
-        return _stage_times_grouping_sets(where, key)
-    return _stage_times_ranked(where, key, joins), _stage_times_ranked(where, None, []).get(None, {})
+        return _stage_times_grouping_sets(where, key, period)
+    return (_stage_times_ranked(where, key, joins, period),
+            _stage_times_ranked(where, None, [], period).get(None, {}))
 
 
-def _stage_rows(where, key, joins):
-    """One row per stage-ending event, plus the dispatch stages of outside reports again as the pseudo-stage
-    `intake` (受理): the summary splits it off into `intake_times`, in the same statement."""
+def _stage_rows(where, key, joins, period: tuple[datetime, datetime]):
+    """One row per stage left (`stage_spans`, decision 0123: read by the index range of the problems' report
+    time, then joined to the problems `where` keeps), plus the dispatch stages of outside reports again as the
+    pseudo-stage `intake` (受理): the summary splits it off into `intake_times`, in the same statement."""
+    start, end = period
+
     def rows(stage, *conditions):
         return _joined(select(
             (literal(None) if key is None else key).label("key"), stage.label("stage"),
-            ProblemEvent.stage_natural_s.label("natural"), ProblemEvent.stage_working_s.label("working"),
-        ).select_from(ProblemEvent).join(Problem, Problem.id == ProblemEvent.problem_id), joins).where(
-            where, ProblemEvent.stage_natural_s.is_not(None), *conditions)
-    intake = rows(literal(INTAKE), ProblemEvent.stage == "dispatch", Problem.source.in_(OUTSIDE))
-    return rows(ProblemEvent.stage).union_all(intake)
+            StageSpan.natural_s.label("natural"), StageSpan.working_s.label("working"),
+        ).select_from(StageSpan).join(Problem, Problem.id == StageSpan.problem_id), joins).where(
+            StageSpan.reported_at >= start, StageSpan.reported_at < end, where, *conditions)
+    intake = rows(literal(INTAKE), StageSpan.stage == "dispatch", Problem.source.in_(OUTSIDE))
+    return rows(StageSpan.stage).union_all(intake)
 
 
-def _stage_times_grouping_sets(where, key) -> tuple[dict, dict]:
+def _stage_times_grouping_sets(where, key, period) -> tuple[dict, dict]:
     """PostgreSQL: groups and totals in one pass; percentile_disc(0.9) is the nearest rank."""
-    rows = _stage_rows(where, key, []).subquery()
+    rows = _stage_rows(where, key, [], period).subquery()
     stmt = select(rows.c.key, rows.c.stage, func.grouping(rows.c.key).label("total"), func.count().label("count"),
                   func.avg(rows.c.natural).label("natural_avg_s"),
                   func.percentile_disc(0.9).within_group(rows.c.natural).label("natural_p90_s"),
@@ -265,9 +269,9 @@ def _stage_times_grouping_sets(where, key) -> tuple[dict, dict]:
     return per_key, totals
 
 
-def _stage_times_ranked(where, key, joins) -> dict:
+def _stage_times_ranked(where, key, joins, period) -> dict:
     """Portable: p90 as the value at rank ceil(0.9 n) of a window ordering."""
-    base = _stage_rows(where, key, joins).subquery()
+    base = _stage_rows(where, key, joins, period).subquery()
     parts = (base.c.stage,) if key is None else (base.c.key, base.c.stage)
     ranked = select(
         base, func.row_number().over(partition_by=parts, order_by=base.c.natural).label("natural_rank"),
