@@ -9,6 +9,7 @@ from api.blueprint import ID, Blueprint
 from api.context import current_actor, if_match_version, request_now, require_role
 from api.errors import ProblemSchema
 from api.schemas import (
+    PROBLEM_ITEMS,
     ActionIn,
     EditIn,
     EventPage,
@@ -81,8 +82,10 @@ class Problems(MethodView):
     def get(self, args):
         """The ledger: newest first, filtered, one keyset page at a time."""
         limit, cursor = args.pop("limit"), args.pop("cursor", None)
-        return query.list_problems(actor=current_actor(), now=request_now(), filters=args, limit=limit,
-                                    cursor=cursor)
+        page = query.list_problems(actor=current_actor(), now=request_now(), filters=args, limit=limit,
+                                   cursor=cursor)
+        # ProblemPage's JSON, its items dumped by a plan of ProblemOut (a third of marshmallow's Python per row).
+        return current_app.json.response(items=PROBLEM_ITEMS.dump_many(page.items), next_cursor=page.next_cursor)
 
     @write
     @blp.arguments(ReportIn)

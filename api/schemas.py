@@ -4,6 +4,7 @@ from flask import g
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.context import current_actor, lang, request_now
+from api.dumping import Plan
 from api.fields import (
     AwareDateTime,
     CommaList,
@@ -667,6 +668,8 @@ class EventOut(Schema):
 
 
 ProblemPage = page_of(ProblemOut, "ProblemPage")
+# The ledger's items, dumped as ProblemOut dumps them with a fraction of the Python (api/dumping.py).
+PROBLEM_ITEMS = Plan(ProblemOut())
 EventPage = page_of(EventOut, "EventPage")
 UnitPage = page_of(UnitOut, "UnitPage")
 UserPage = page_of(PersonOut, "UserPage")
