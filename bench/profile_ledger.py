@@ -3,7 +3,8 @@
 The two requests of bench.console_bench (first page with 3 filters, and page 500 by cursor) as the district
 supervisor, through Flask's test client on an existing bench database (read only):
 
-    BENCH_DATABASE=name python -m bench.profile_ledger [N]   # PROFILE_SORT=cumulative, PROFILE_LINES=70
+    BENCH_DATABASE=name python -m bench.profile_ledger [N]   # PROFILE_SORT=cumulative, PROFILE_LINES=70,
+                                                              # PROFILE_PAGE=api_ledger_page_500
 """
 
 import cProfile
@@ -50,7 +51,7 @@ def main() -> None:
         print(f"{name}: {runs[1]:.2f} ms of this process's CPU per page (median of 3 x {n}; "
               f"PostgreSQL not included; runs {', '.join(f'{r:.2f}' for r in runs)})")
     profiler = cProfile.Profile(time.process_time)
-    path, headers = requests["api_ledger_first_page"]
+    path, headers = requests[os.environ.get("PROFILE_PAGE", "api_ledger_first_page")]
     profiler.enable()
     _cpu_ms(client, path, headers, n)
     profiler.disable()
