@@ -23,6 +23,8 @@ def create_app(config=None) -> Flask:
     if proxies := app.config.get("TRUSTED_PROXIES", 0):  # the client address is the proxies' X-Forwarded-For
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     _secret_key(app)
+    from api.json_provider import OrjsonProvider
+    app.json = OrjsonProvider(app)  # Flask's JSON text, written by orjson (api/json_provider.py)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     _init_database(app)

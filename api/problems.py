@@ -18,6 +18,7 @@ from api.schemas import (
     ProblemOut,
     ProblemPage,
     ReportIn,
+    problem_items,
 )
 from api.write import write
 from workflow.ledger import exports, query
@@ -88,8 +89,10 @@ class Problems(MethodView):
     def get(self, args):
         """The ledger: newest first, filtered, one keyset page at a time."""
         limit, cursor = args.pop("limit"), args.pop("cursor", None)
-        return query.list_problems(actor=current_actor(), now=request_now(), filters=args, limit=limit,
-                                    cursor=cursor)
+        page = query.list_problems(actor=current_actor(), now=request_now(), filters=args, limit=limit,
+                                   cursor=cursor)
+        # ProblemPage's JSON, its items dumped by a plan of ProblemOut (a third of marshmallow's Python per row).
+        return current_app.json.response(items=problem_items(page.items), next_cursor=page.next_cursor)
 
     @write
     @blp.arguments(ReportIn)

@@ -16,7 +16,7 @@ from workflow.errors import Conflict, Forbidden, Invalid, InvalidTransition, Pre
 from workflow.notifications import work
 from workflow.problems import clocks
 from workflow.problems.events import Entry, Row, append_event, event_fields, event_note
-from workflow.problems.lifecycle import STAGE_OF_STATE, TRANSITIONS, Rule, Step, current_names, rule_for
+from workflow.problems.lifecycle import STAGE_OF_STATE, TRANSITIONS, Rule, Step, candidates, current_names, rule_for
 from workflow.problems.one_statement import Message, write_transition
 from workflow.problems.visibility import get_problem
 
@@ -63,8 +63,10 @@ def check_version(problem: Problem, expected_version: int | None) -> None:
 
 
 def allowed_actions(problem: Problem, actor: User, now: datetime) -> list[str]:
-    """The actions `actor` can take on a problem they can see, at `now`."""
-    return [action.value for action in TRANSITIONS if may_take(problem, actor, now, action)]
+    """The actions `actor` can take on a problem they can see, at `now` (guards run only where the problem's
+    state and the actor's role leave a guarded rule: lifecycle.candidates)."""
+    return [action.value for action, guarded in candidates(problem.state, actor.role)
+            if not guarded or may_take(problem, actor, now, action)]
 
 
 def may_take(problem: Problem, actor: User, now: datetime, action: Action) -> bool:

@@ -10,6 +10,7 @@ actions.py is the only code that applies a rule.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 from models import Problem, User
 from models.enums import FINISHED_STATES, Action, Role, Stage, State
@@ -118,6 +119,16 @@ def current_names(action: str, fields: dict) -> tuple[dict, list[str]]:
     renames = next((names for known, names in DEPRECATED_NAMES.items() if known.value == action), {})
     used = [old for old in renames if old in fields and renames[old] not in fields]
     return {renames[name] if name in used else name: value for name, value in fields.items()}, used
+
+
+@cache
+def candidates(state: str, role: str) -> tuple[tuple[Action, bool], ...]:
+    """The actions whose rule lets `role` take them from `state`, in table order, each with whether its guard
+    must still look at the row and the caller (False: the rule has no guard, so it is allowed as it is).
+    `allowed_actions` runs only these guards: a ledger page asks for every row, and rows of one state
+    share the answer but for their guards."""
+    return tuple((action, rule.guard is not _nothing) for action, rule in TRANSITIONS.items()
+                 if state in rule.frm and role in rule.roles)
 
 
 def rule_for(action: str) -> Rule:
