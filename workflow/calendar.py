@@ -113,6 +113,7 @@ def _version():
     return select(CalendarVersion.version).where(CalendarVersion.id == 1)
 
 
+@cache
 def version_column():
     """The calendar's version as a scalar subquery, for a statement that reads it along with its own rows
     (an action's problem read: workflow/problems/visibility.py); `note_version` hands the value over."""
