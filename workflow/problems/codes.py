@@ -5,14 +5,13 @@ transaction: a rolled-back report gives its number back, so codes have no gaps, 
 until the commit — the report takes its code as late as it can (decision 0125).
 """
 
-import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, text
 
-from models import CodeCounter, Unit
-from models.base import db, dialect_name, upsert
+from models import Unit
+from models.base import db
 
 DEFAULT_PREFIX = "RX"
 
@@ -22,17 +21,14 @@ def next_code(*, unit: Unit, tz: str, now: datetime) -> str:
     root unit above `unit` (the district), else the default; it is read in the same statement."""
     root_id = unit.ancestor_ids()[0] if unit.path else unit.id
     day = now.astimezone(ZoneInfo(tz)).strftime("%Y%m%d")
-    prefix, number = db.session.execute(_counter_statement(dialect_name()), {"root_id": root_id, "day": day}).one()
+    prefix, number = db.session.execute(COUNTER, {"root_id": root_id, "day": day}).one()
     return f"{prefix}-{day}-{number:04d}"
 
 
-@functools.cache
-def _counter_statement(dialect: str):
-    """INSERT INTO code_counters (prefix, day, last) VALUES (coalesce((SELECT upper(code) of the root unit),
-    'RX'), :day, 1) ON CONFLICT (prefix, day) DO UPDATE SET last = last + 1 RETURNING prefix, last — built once
-    per dialect (SQLAlchemy then reuses its compiled form)."""
-    root_code = select(func.upper(func.nullif(Unit.code, ""))).where(Unit.id == bindparam("root_id"))
-    prefix = func.coalesce(root_code.scalar_subquery(), DEFAULT_PREFIX)
-    stmt = upsert(CodeCounter).values(prefix=prefix, day=bindparam("day", type_=CodeCounter.day.type), last=1)
-    return (stmt.on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": CodeCounter.last + 1})
-            .returning(CodeCounter.prefix, CodeCounter.last))
+# Text, the same on both databases: SQLAlchemy's dialect upserts have no cache key, so built as one this was
+# compiled anew for every report.
+COUNTER = text(
+    "INSERT INTO code_counters (prefix, day, last) "
+    "VALUES (coalesce((SELECT upper(nullif(code, '')) FROM units WHERE id = :root_id), :default), :day, 1) "
+    "ON CONFLICT (prefix, day) DO UPDATE SET last = code_counters.last + 1 RETURNING prefix, last"
+).bindparams(bindparam("default", DEFAULT_PREFIX))

@@ -1,12 +1,13 @@
 """Reporting a problem, and correcting the report while it waits for dispatch."""
 
+import functools
 from datetime import datetime
 
-from sqlalchemy import exists, inspect, select, update
+from sqlalchemy import bindparam, exists, inspect, select, text, update
 from sqlalchemy.orm import contains_eager
 
 from models import Category, Grid, Party, Point, Problem, Unit, User, user_grids
-from models.base import db, mark_written, upsert
+from models.base import db, mark_written
 from models.enums import OUTSIDE_SOURCES, Action, Role, Source, Stage, State
 from workflow import tally
 from workflow.calendar import CLOCK_SKEW
@@ -127,11 +128,25 @@ def _inserted(report: Problem) -> Problem | None:
     go on after a unique violation), and no unit-of-work flush of the ~70 columns."""
     columns = {attr.key: value for attr in inspect(Problem).column_attrs
                if (value := report.__dict__.get(attr.key, _UNSET)) is not _UNSET}
-    stmt = upsert(Problem).values(columns).on_conflict_do_nothing().returning(Problem)
-    return db.session.scalars(stmt).first()
+    columns = _DEFAULTS | columns  # the text INSERT applies no column defaults of the model
+    return db.session.scalars(_insert_statement(tuple(columns)), columns).first()
 
 
 _UNSET = object()
+_DEFAULTS = {column.name: column.default.arg for column in Problem.__table__.c
+             if column.default is not None and column.default.is_scalar}
+
+
+@functools.cache
+def _insert_statement(names: tuple[str, ...]):
+    """INSERT INTO problems (<names>) VALUES (:<names>) ON CONFLICT DO NOTHING RETURNING <every column>, as text
+    (same on both databases) built once per set of columns: SQLAlchemy's dialect upserts have no cache key,
+    so built as one they were compiled anew for every report."""
+    table = Problem.__table__
+    sql = (f"INSERT INTO problems ({', '.join(names)}) VALUES ({', '.join(':' + name for name in names)}) "
+           f"ON CONFLICT DO NOTHING RETURNING {', '.join(column.name for column in table.c)}")
+    stmt = text(sql).bindparams(*(bindparam(name, type_=table.c[name].type) for name in names)).columns(*table.c)
+    return select(Problem).from_statement(stmt)
 
 
 def report_source(problem: Problem, actor: User) -> str:
