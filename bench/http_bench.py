@@ -67,8 +67,9 @@ def transition_factory(world: World, pool: list[tuple[int, str]], run: int):
     return factory
 
 
-def report_factory(world: World, run: int):
-    points, codes = world.points, world.category_codes
+def report_factory(world: World, codes: list[str], run: int):
+    """Reports at the bench points, of the categories reported at a place (`codes`: a non-spatial one is a 422)."""
+    points = world.points
 
     def factory(index: int, n: int) -> bytes:
         body = json.dumps({"category_code": codes[n % len(codes)], "point_id": points[(n * 8 + index) % len(points)],
@@ -96,6 +97,12 @@ def pgbench_tps(database: str) -> float:
     return float(re.search(r"tps = ([0-9.]+)", out).group(1))
 
 
+def spatial_codes(database: str) -> list[str]:
+    with psycopg.connect(libpq_url(database)) as conn:
+        rows = conn.execute("SELECT code FROM categories WHERE spatial AND active ORDER BY id").fetchall()
+    return [code for (code,) in rows]
+
+
 def pool_of(database: str) -> list[tuple[int, str]]:
     with psycopg.connect(libpq_url(database)) as conn:
         rows = conn.execute("SELECT id, state FROM problems WHERE state IN ('reported', 'assigned') "
@@ -110,7 +117,7 @@ def main() -> None:
         migrate(app)
         world = build_world(app)
         add_problems(libpq_url(database), world, first=1, count=SIZE)
-        pool = pool_of(database)
+        pool, codes = pool_of(database), spatial_codes(database)
         runs = []
         with gunicorn(database) as port:
             loadgen.run(port=port, factory=livez_factory(), connections=CONNECTIONS, duration=2)  # warm up
@@ -118,7 +125,7 @@ def main() -> None:
                 livez = measured(port, database, livez_factory())
                 moves = measured(port, database, transition_factory(world, pool, run))
                 tps = pgbench_tps(pgbench_db)
-                reports = measured(port, database, report_factory(world, run))
+                reports = measured(port, database, report_factory(world, codes, run))
                 runs.append({"livez": livez, "transitions": moves, "pgbench_tps": tps, "reports": reports})
                 print(f"run {run + 1}: livez {livez['rate']:.0f}/s ({livez['app_cpu_ms']} ms CPU each), "
                       f"transitions {moves['rate']:.0f}/s ({moves['app_cpu_ms']} ms app + {moves['db_cpu_ms']} ms "

@@ -1,28 +1,34 @@
-"""Human problem codes: `<district code>-<local date>-<sequence>`, e.g. LY-20261126-0007."""
+"""Human problem codes: `<district code>-<local date>-<sequence>`, e.g. LY-20261126-0007.
+
+The sequence is one counter row per (prefix, local day), taken with an upsert in the report's own
+transaction: a rolled-back report gives its number back, so codes have no gaps, and the row stays locked
+until the commit — the report takes its code as late as it can (decision 0125).
+"""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from models import CodeCounter, Unit
-from models.base import db, upsert
+from sqlalchemy import bindparam, text
+
+from models import Unit
+from models.base import db
 
 DEFAULT_PREFIX = "RX"
 
 
-def code_prefix(unit: Unit) -> str:
-    """The code of the root unit above `unit` (the district), or the default prefix."""
-    root = db.session.get(Unit, unit.ancestor_ids()[0]) if unit.path else unit
-    return (root.code if root and root.code else DEFAULT_PREFIX).upper()
-
-
-def next_code(*, prefix: str, tz: str, now: datetime) -> str:
-    """Hand out the next code for the local day, atomically on both databases."""
+def next_code(*, unit: Unit, tz: str, now: datetime) -> str:
+    """Hand out the next code for the local day, atomically on both databases. The prefix is the code of the
+    root unit above `unit` (the district), else the default; it is read in the same statement."""
+    root_id = unit.ancestor_ids()[0] if unit.path else unit.id
     day = now.astimezone(ZoneInfo(tz)).strftime("%Y%m%d")
-    stmt = (
-        upsert(CodeCounter)
-        .values(prefix=prefix, day=day, last=1)
-        .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": CodeCounter.last + 1})
-        .returning(CodeCounter.last)
-    )
-    number = db.session.execute(stmt).scalar_one()
+    prefix, number = db.session.execute(COUNTER, {"root_id": root_id, "day": day}).one()
     return f"{prefix}-{day}-{number:04d}"
+
+
+# Text, the same on both databases: SQLAlchemy's dialect upserts have no cache key, so built as one this was
+# compiled anew for every report.
+COUNTER = text(
+    "INSERT INTO code_counters (prefix, day, last) "
+    "VALUES (coalesce((SELECT upper(nullif(code, '')) FROM units WHERE id = :root_id), :default), :day, 1) "
+    "ON CONFLICT (prefix, day) DO UPDATE SET last = code_counters.last + 1 RETURNING prefix, last"
+).bindparams(bindparam("default", DEFAULT_PREFIX))

@@ -26,37 +26,46 @@ def state_at(at: datetime):
             .order_by(ProblemEvent.seq.desc()).limit(1).scalar_subquery())
 
 
-def _latest_earlier(problem: Problem, *conditions, not_id: int | None) -> int | None:
-    if problem.point_id is None:
-        return None
+def _latest_earlier(problem: Problem, *conditions, not_id: int | None):
+    """SQL: the id of the latest earlier problem of `problem`'s category at its point meeting `conditions`."""
     earlier = Problem.reported_at <= problem.reported_at if problem.id is None else or_(
         Problem.reported_at < problem.reported_at,
         and_(Problem.reported_at == problem.reported_at, Problem.id < problem.id))
-    stmt = (select(Problem.id).where(
+    return (select(Problem.id).where(
         Problem.point_id == problem.point_id, Problem.category_id == problem.category_id,
         Problem.state != State.CANCELLED, earlier, *conditions,
         *([Problem.id != not_id] if not_id is not None else []))
         .order_by(Problem.reported_at.desc(), Problem.id.desc()).limit(1))
-    return db.session.scalar(stmt)
+
+
+def _repeats(problem: Problem, not_id: int | None = None):
+    return _latest_earlier(problem, Problem.reported_at >= problem.reported_at - RECURRENCE_WINDOW,
+                           state_at(problem.reported_at).in_(FIXED), not_id=not_id)
+
+
+def _duplicates(problem: Problem, not_id: int | None = None):
+    return _latest_earlier(problem, state_at(problem.reported_at).in_(STILL_OPEN), not_id=not_id)
 
 
 def repeats(problem: Problem, *, not_id: int | None = None) -> int | None:
     """What `problem` is a recurrence of: the latest earlier problem of its category at its point, reported in
     the RECURRENCE_WINDOW before it and verified or closed by the time it was reported; None when none."""
-    return _latest_earlier(problem, Problem.reported_at >= problem.reported_at - RECURRENCE_WINDOW,
-                           state_at(problem.reported_at).in_(FIXED), not_id=not_id)
+    return db.session.scalar(_repeats(problem, not_id)) if problem.point_id is not None else None
 
 
 def duplicates(problem: Problem, *, not_id: int | None = None) -> int | None:
     """What `problem` may duplicate: the latest earlier problem of its category at its point that was still
     open (not yet verified) when it was reported; None when none."""
-    return _latest_earlier(problem, state_at(problem.reported_at).in_(STILL_OPEN), not_id=not_id)
+    return db.session.scalar(_duplicates(problem, not_id)) if problem.point_id is not None else None
 
 
 def link(problem: Problem) -> None:
-    """Set both links of a problem (at its report)."""
-    problem.recurrence_of = repeats(problem)
-    problem.possible_duplicate_of = duplicates(problem)
+    """Set both links of a problem (at its report), both looked up in one statement."""
+    if problem.point_id is None:
+        problem.recurrence_of = problem.possible_duplicate_of = None
+        return
+    both = select(_repeats(problem).scalar_subquery(), _duplicates(problem).scalar_subquery())
+    problem.recurrence_of, problem.possible_duplicate_of = db.session.execute(both).one()
 
 
 def relink_repeats_of(problem_id: int, *, gone: bool) -> None:

@@ -1,11 +1,12 @@
 """Reporting a problem, and correcting the report while it waits for dispatch."""
 
+import functools
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, exists, inspect, select, text, update
+from sqlalchemy.orm import contains_eager
 
-from models import Category, Grid, Party, Point, Problem, Unit, User
+from models import Category, Grid, Party, Point, Problem, Unit, User, user_grids
 from models.base import db, mark_written
 from models.enums import OUTSIDE_SOURCES, Action, Role, Source, Stage, State
 from workflow import tally
@@ -72,7 +73,7 @@ def report_problem(*, actor: User, now: datetime, category_code: str, title: str
     _start(problem, actor, now)
     link(problem)
     # Last: the day's counter row stays locked until the commit, so concurrent reports queue only for the rest.
-    problem.code = codes.next_code(prefix=codes.code_prefix(area), tz=area.timezone, now=now)
+    problem.code = codes.next_code(unit=area, tz=area.timezone, now=now)
     return _insert_report(problem, actor, now)
 
 
@@ -99,27 +100,53 @@ def _start(problem: Problem, actor: User, now: datetime) -> None:
         clocks.start_stage(problem, Stage.DISPATCH, now)
 
 
-def _insert_report(problem: Problem, actor: User, now: datetime) -> tuple[Problem, bool]:
-    try:
-        with db.session.begin_nested():
-            db.session.add(problem)
-            db.session.flush()
-    except IntegrityError:
+def _insert_report(report: Problem, actor: User, now: datetime) -> tuple[Problem, bool]:
+    problem = _inserted(report)
+    if problem is None:
         # A concurrent retry with the same client_id (or outside reference) won the race: answer with its problem.
-        existing = _by_client_id(actor, problem.client_id) if problem.client_id else None
-        if existing is None and problem.external_ref is not None:
-            existing = _by_external_ref(problem.source, problem.external_ref)
+        existing = _by_client_id(actor, report.client_id) if report.client_id else None
+        if existing is None and report.external_ref is not None:
+            existing = _by_external_ref(report.source, report.external_ref)
         if existing is None:
-            raise
+            raise RuntimeError(f"the problem code {report.code} is taken: the code counter is behind")
         return existing, False
     # The category's name of the day stays on the trail; the ledger shows its current name (decision 0072).
     fields = {"category_code": problem.category.code, "category_name": problem.category.name}
     fields |= {"resolved_on_site": True} if problem.resolved_on_site else {}
     event = append_event(problem, actor, now, Action.REPORT, Entry(None, fields), row=Row.INSERTED)
-    outbox.enqueue(topic="problem.created", now=now, payload={
-        "problem_id": problem.id, "event_id": event.id, "data": outbox.problem_data(problem)})
+    outbox.enqueue_many([outbox.message(topic="problem.created", now=now, payload={
+        "problem_id": problem.id, "event_id": event.id, "data": outbox.problem_data(problem)})])
     tally.count("report", source=report_source(problem, actor))
     return problem, True
+
+
+def _inserted(report: Problem) -> Problem | None:
+    """INSERT the new problem's row, or nothing when a unique key is taken (a repeated client_id or outside
+    reference that a concurrent request committed first); the row as a loaded Problem, else None.
+
+    One statement: ON CONFLICT DO NOTHING instead of a SAVEPOINT around the INSERT (which PostgreSQL needs to
+    go on after a unique violation), and no unit-of-work flush of the ~70 columns."""
+    columns = {attr.key: value for attr in inspect(Problem).column_attrs
+               if (value := report.__dict__.get(attr.key, _UNSET)) is not _UNSET}
+    columns = _DEFAULTS | columns  # the text INSERT applies no column defaults of the model
+    return db.session.scalars(_insert_statement(tuple(columns)), columns).first()
+
+
+_UNSET = object()
+_DEFAULTS = {column.name: column.default.arg for column in Problem.__table__.c
+             if column.default is not None and column.default.is_scalar}
+
+
+@functools.cache
+def _insert_statement(names: tuple[str, ...]):
+    """INSERT INTO problems (<names>) VALUES (:<names>) ON CONFLICT DO NOTHING RETURNING <every column>, as text
+    (same on both databases) built once per set of columns: SQLAlchemy's dialect upserts have no cache key,
+    so built as one they were compiled anew for every report."""
+    table = Problem.__table__
+    sql = (f"INSERT INTO problems ({', '.join(names)}) VALUES ({', '.join(':' + name for name in names)}) "
+           f"ON CONFLICT DO NOTHING RETURNING {', '.join(column.name for column in table.c)}")
+    stmt = text(sql).bindparams(*(bindparam(name, type_=table.c[name].type) for name in names)).columns(*table.c)
+    return select(Problem).from_statement(stmt)
 
 
 def report_source(problem: Problem, actor: User) -> str:
@@ -180,30 +207,39 @@ def point_by_address(address: str) -> Point | None:
     return locate.point_by_address(address)
 
 
-def _location(point_id: int | None, grid_id: int | None, lat: float | None = None, lng: float | None = None,
-              nearest_m: float = NEAREST_POINT_M) -> tuple[Grid, Point | None]:
+def _location(actor: User, point_id: int | None, grid_id: int | None, lat: float | None = None,
+              lng: float | None = None, nearest_m: float = NEAREST_POINT_M) -> tuple[Grid, Point | None]:
+    """The grid (and point) a report names; 422 unless active; 403 unless `actor` may report there."""
     if point_id is None and grid_id is None and lat is not None and lng is not None:
         grid, _ = locate.grid_at(lat=lat, lng=lng, max_m=nearest_m)
+        _check_may_report_in(actor, grid)
         return grid, None
     if point_id is not None:
-        point = _point(point_id)
+        point, holds = _point(actor, point_id)
+        _check_may_report_in(actor, point.grid, holds=holds)
         return point.grid, point
     grid = db.session.get(Grid, grid_id) if grid_id is not None else None
     if grid is None:
         raise Invalid(f"unknown grid {grid_id}", errors={"grid_id": ["unknown grid"]})
     if not grid.active:
         raise Invalid(f"grid {grid_id} is retired", errors={"grid_id": ["retired grid"]})
+    _check_may_report_in(actor, grid)
     return grid, None
 
 
-def _point(point_id: int) -> Point:
-    """The active point a report names, in an active grid (422 otherwise)."""
-    point = db.session.get(Point, point_id)
-    if point is None:
+def _point(actor: User, point_id: int) -> tuple[Point, bool]:
+    """The active point a report names, in an active grid (422 otherwise), with its grid and whether `actor`
+    holds that grid (an officer reports only in theirs), all read in one statement."""
+    holds = exists().where(user_grids.c.user_id == actor.id, user_grids.c.grid_id == Point.grid_id)
+    stmt = (select(Point, holds).join(Point.grid).options(contains_eager(Point.grid))
+            .where(Point.id == point_id))
+    row = db.session.execute(stmt).first()
+    if row is None:
         raise Invalid(f"unknown point {point_id}", errors={"point_id": ["unknown point"]})
+    point, holds = row
     if not point.active or not point.grid.active:
         raise Invalid(f"point {point_id} is retired", errors={"point_id": ["retired point"]})
-    return point
+    return point, holds
 
 
 def _placement(actor: User, category: Category, *, unit_id: int | None, point_id: int | None,
@@ -218,8 +254,7 @@ def _placement(actor: User, category: Category, *, unit_id: int | None, point_id
     if unit_id is not None:
         raise Invalid(f"category {category.code!r} needs a place", errors={
             "unit_id": ["only for a non-spatial category; give point_id, or lat, lng and address"]})
-    grid, point = _location(point_id, grid_id, place["lat"], place["lng"], nearest_m)
-    _check_may_report_in(actor, grid)
+    grid, point = _location(actor, point_id, grid_id, place["lat"], place["lng"], nearest_m)
     _check_party(place["party_id"], grid)
     return grid.unit, grid, point
 
@@ -252,9 +287,10 @@ def _check_party(party_id: int | None, grid: Grid) -> None:
         raise Invalid(f"no party {party_id} in this grid", errors={"party_id": ["unknown party, or not in this grid"]})
 
 
-def _check_may_report_in(actor: User, grid: Grid) -> None:
-    """Officers in their grids, supervisors in their area; the hotline and Open311 anywhere in the district."""
-    if actor.role == Role.OFFICER and grid.id not in actor.grid_ids:
+def _check_may_report_in(actor: User, grid: Grid, *, holds: bool | None = None) -> None:
+    """Officers in their grids (`holds`: whether the actor holds `grid`, if already read), supervisors in their
+    area; the hotline and Open311 anywhere in the district."""
+    if actor.role == Role.OFFICER and not (holds if holds is not None else grid.id in actor.grid_ids):
         raise Forbidden("officers report only in their own grids")
     if actor.role == Role.SUPERVISOR and not unit_within(grid.unit, actor.unit):
         raise Forbidden("supervisors report only in their unit's area")
@@ -314,8 +350,7 @@ def _edit_fields(problem: Problem, actor: User, now: datetime, changes: dict) ->
         if name in changes:
             setattr(problem, name, changes[name])
     if "point_id" in changes:
-        grid, point = _location(changes["point_id"], None)
-        _check_may_report_in(actor, grid)
+        grid, point = _location(actor, changes["point_id"], None)
         problem.point_id, problem.grid_id, problem.grid_unit_id = point.id, grid.id, grid.unit_id
         problem.timezone = grid.unit.timezone
         problem.lat = changes.get("lat", point.lat)
