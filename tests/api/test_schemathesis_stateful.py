@@ -30,8 +30,8 @@ PEOPLE = ("supervisor", "handler", "officer", "officer2")
 # Menu entries taken only when nothing else is offered: they end the walk or go round in circles.
 DETOURS = {"comment", "cancel", "return", "reassign", "suspend", "request_extension"}
 # Tables a scenario writes to; emptied after each, so that hypothesis can replay a scenario exactly.
-SCENARIO_TABLES = ("problem_list_items", "problem_events", "notifications", "escalation_firings", "attachments",
-                   "webhook_deliveries", "outbox", "problems", "idempotency_records", "code_counters")
+SCENARIO_TABLES = ("problem_list_items", "stage_spans", "problem_events", "notifications", "escalation_firings",
+                   "attachments", "webhook_deliveries", "outbox", "problems", "idempotency_records", "code_counters")
 
 
 def test_following_the_links_from_a_report_through_its_actions_never_breaks(app, world):

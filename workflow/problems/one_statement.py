@@ -66,7 +66,7 @@ from datetime import datetime
 from sqlalchemy import ARRAY, Integer, LargeBinary, String, and_, bindparam, cast, func, insert, select, true, update
 from sqlalchemy.orm import aliased
 
-from models import IdempotencyRecord, Notification, OutboxMessage, Problem, ProblemEvent, User
+from models import Notification, OutboxMessage, Problem, ProblemEvent, User
 from models.base import db, dialect_name, mark_written
 from models.enums import Action
 from workflow import audit, idempotency, waiting
@@ -184,7 +184,7 @@ def _statement(changed: tuple[str, ...], content: tuple[str, ...], news: bool, r
     columns = [moved.c.version, moved.c.last_seq, sealed.c.id.label("event_id")]
     joined = moved.outerjoin(sealed, true())
     if record:
-        renewed, kept = _kept(moved)
+        renewed, kept = idempotency.record_writes(gate=moved)
         columns.append(func.coalesce(kept.c.id, renewed.c.id).label("record_id"))
         joined = joined.outerjoin(kept, true()).outerjoin(renewed, true())
     return select(*columns).select_from(joined).add_cte(*parts)
@@ -247,27 +247,3 @@ def _told(moved):
     return (insert(Notification)
             .from_select(["user_id", "type", "title", "body", "problem_id", "created_at", "dedupe_key"], rows)
             .cte("told"))
-
-
-def _kept(moved):
-    """The key's record: a new row, or an expired record of the key renewed; neither when a live record is there
-    (then the request answers as the one that stored it). A record inserted meanwhile by a request that has
-    not committed makes this INSERT wait for it and fail on the unique key: api/write.py replays that one.
-
-    As `_told`, no ON CONFLICT: an UPDATE of the expired record and an INSERT where there is none, both cached.
-    """
-    records = IdempotencyRecord.__table__.c
-    values = {name: bindparam(f"record_{name}", type_=records[name].type) for name in idempotency.COLUMNS}
-    same_key = and_(IdempotencyRecord.user_id == values["user_id"], IdempotencyRecord.key_hash == values["key_hash"])
-    renewed = (update(IdempotencyRecord)
-               .where(same_key, IdempotencyRecord.expires_at <= values["created_at"], select(moved.c.id).exists())
-               .values({name: values[name] for name in idempotency.REPLACED})
-               .returning(IdempotencyRecord.id)
-               .cte("renewed"))
-    new = (insert(IdempotencyRecord)
-           .from_select(list(idempotency.COLUMNS),
-                        select(*values.values()).select_from(moved)
-                        .where(~select(IdempotencyRecord.id).where(same_key).exists()))
-           .returning(IdempotencyRecord.id)
-           .cte("kept"))
-    return renewed, new
