@@ -80,7 +80,11 @@ def main() -> None:
         took = time.perf_counter() - began
         print(f"{len(ids) - half} transitions profiled (CPU time) in {took:.2f} s; "
               f"statements {Counter(s.split()[0] for s in log.statements)}")
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        stats = pstats.Stats(profiler)
+        print(f"per transition: {len(log.statements) / (len(ids) - half):.2f} statements, "
+              f"{stats.total_calls / (len(ids) - half):.0f} function calls")
+        print_by_package(stats)
+        stats.sort_stats("cumulative").print_stats(45)
         profile_reports(client, engine, world, n)
 
 
@@ -121,7 +125,28 @@ def profile_reports(client, engine, world, n: int) -> None:
     print(f"{n - half} reports profiled: {len(log.statements) / (n - half):.1f} statements and "
           f"{stats.total_calls / (n - half):.0f} function calls per report; "
           f"statements {Counter(s.split()[0] for s in log.statements)}")
+    print_by_package(stats)
     stats.sort_stats("cumulative").print_stats(45)
+
+
+PACKAGES = {"sqlalchemy": "SQLAlchemy", "psycopg": "psycopg", "flask": "Flask/Werkzeug (+ test client)",
+            "werkzeug": "Flask/Werkzeug (+ test client)", "marshmallow": "marshmallow/webargs/flask-smorest",
+            "webargs": "marshmallow/webargs/flask-smorest", "flask_smorest": "marshmallow/webargs/flask-smorest",
+            "api": "our code (api, workflow, models)", "workflow": "our code (api, workflow, models)",
+            "models": "our code (api, workflow, models)", "ops": "our code (api, workflow, models)"}
+
+
+def print_by_package(stats: pstats.Stats) -> None:
+    """Where the profiled CPU went, by the package of the function that spent it (own time, not cumulative)."""
+    spent: Counter = Counter()
+    for (filename, _, _), (_, _, own, _, _) in stats.stats.items():
+        parts = filename.replace("\\", "/").split("/")
+        root = parts[parts.index("site-packages") + 1] if "site-packages" in parts else next(
+            (part for part in parts if part in ("api", "workflow", "models", "ops")), "")
+        spent[PACKAGES.get(root, "the standard library and the rest")] += own
+    total = sum(spent.values()) or 1
+    print("own CPU by package: " + "; ".join(f"{name} {100 * value / total:.0f} %"
+                                             for name, value in spent.most_common()))
 
 
 if __name__ == "__main__":
