@@ -85,7 +85,15 @@ def _refused(response: Response, claim: tuple[str, str] | None) -> Response:
     if claim is None or response.status_code != 412:
         return response
     db.session.rollback()
-    return _replay(*claim) or response
+    return _stored_answer(claim) or response
+
+
+def _stored_answer(claim: tuple[str, str]) -> Response | None:
+    """The answer stored under the key (a refusal if it was stored for another request), None if there is none."""
+    try:
+        return _replay(*claim)
+    except DomainError as error:
+        return from_domain(error)
 
 
 def _stored(response: Response, claim: tuple[str, str] | None) -> bool:
@@ -131,7 +139,7 @@ def _commit(response: Response, claim: tuple[str, str] | None, scrub: tuple[str,
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as it did.
         db.session.rollback()
-        replay = _replay(*claim) if claim is not None else None
+        replay = _stored_answer(claim) if claim is not None else None
         if replay is None:
             raise
         return replay
@@ -141,10 +149,7 @@ def _commit(response: Response, claim: tuple[str, str] | None, scrub: tuple[str,
 def _as_the_first(claim: tuple[str, str]) -> Response:
     """Drop this request's change and answer as the request that stored its key first did."""
     db.session.rollback()
-    try:
-        replay = _replay(*claim)
-    except DomainError as error:
-        return from_domain(error)
+    replay = _stored_answer(claim)
     return replay if replay is not None else from_domain(
         IdempotencyInFlight("a request with this Idempotency-Key is still being processed; retry shortly"))
 

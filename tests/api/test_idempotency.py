@@ -165,3 +165,20 @@ def test_a_client_id_is_unique_per_reporter_not_globally(client, world):
     theirs = post_report(client, world, report_body(world, client_id="phone-7"), by="officer2")
     assert mine.status_code == theirs.status_code == 201
     assert mine.json["id"] != theirs.json["id"]
+
+
+def test_a_retry_that_misses_its_own_record_and_meets_a_stale_if_match_replays_the_first_answer(
+        client, world, monkeypatch):
+    problem = world.to_state("assigned")
+    first = act(client, world, problem.id, "handler", {"action": "accept"}, '"2"', "accept-1")
+    # The retry claims the key in the instant its first attempt commits (decision 0129): its read of the key
+    # finds nothing, the action meets the version the first attempt made, and the 412 looks the key up again.
+    original = idempotency.claim
+
+    def claim_finding_nothing(**claim):
+        original(**claim)
+
+    monkeypatch.setattr(idempotency, "claim", claim_finding_nothing)
+    retry = act(client, world, problem.id, "handler", {"action": "accept"}, '"2"', "accept-1")
+    assert first.status_code == retry.status_code == 200
+    assert retry.headers["Idempotent-Replayed"] == "true" and retry.get_data() == first.get_data()
