@@ -46,8 +46,9 @@ def _run(view, args, kwargs, scrub: tuple[str, ...]) -> Response:
     try:
         claim, record = _claim()
         if record is not None:
+            replay = _replayed(record)  # before the rollback expires the record
             db.session.rollback()
-            return _replayed(record)
+            return replay
         response = make_response(view(*args, **kwargs))
     except DomainError as error:
         db.session.rollback()

@@ -67,7 +67,10 @@ def _held(session: Session):
 
 @event.listens_for(Session, "before_commit")
 def _flush_before_commit(session: Session) -> None:
-    """Nothing is lost: a held write not flushed by its boundary is sent before its transaction commits."""
+    """Nothing is lost: a held write not flushed by its boundary is sent before its transaction commits (not
+    when a SAVEPOINT is released: the transaction goes on)."""
+    if session.get_nested_transaction() is not None:
+        return
     run = _held(session)
     if run is not None:
         session.info.pop(_HELD, None)

@@ -56,8 +56,10 @@ def test_a_transition_with_a_key_by_a_caller_read_within_the_second_is_three_sta
     # PostgreSQL: the key's lock and record; the problem, the named unit and handler, the point, the calendar's
     # version; the write with the handler's inbox item and the key's record (issue 23: ≤ 3 including auth).
     assert len(sent) <= (3 if BACKEND == "postgresql" else 10), describe(sent)
-    replay = client.post(paths[1], json=body, headers=headers)
+    with statements(client.application) as replayed:
+        replay = client.post(paths[1], json=body, headers=headers)
     assert replay.headers["Idempotent-Replayed"] == "true" and replay.get_data() == response.get_data()
+    assert sum("idempotency_records" in s for s in replayed) == 1, describe(replayed)  # read once, not reloaded
 
 
 def test_a_transition_by_a_caller_read_within_the_second_sends_no_token_statement(client, world, app):

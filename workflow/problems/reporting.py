@@ -128,7 +128,9 @@ def _inserted(report: Problem) -> Problem | None:
     go on after a unique violation), and no unit-of-work flush of the ~70 columns."""
     columns = {attr.key: value for attr in inspect(Problem).column_attrs
                if (value := report.__dict__.get(attr.key, _UNSET)) is not _UNSET}
-    columns = _DEFAULTS | columns  # the text INSERT applies no column defaults of the model
+    # The text INSERT applies no column defaults of the model: a None where there is one takes it, as the ORM.
+    columns = _DEFAULTS | {name: value for name, value in columns.items()
+                           if value is not None or name not in _DEFAULTS}
     return db.session.scalars(_insert_statement(tuple(columns)), columns).first()
 
 

@@ -11,7 +11,7 @@ from workflow import calendar
 from workflow.errors import NotFound
 from workflow.scope import problem_filter
 
-_KEPT = "rectify.action_rows"  # session.info: the rows an action's read brought along
+_KEPT = "rectify.action_rows"  # session.info: the rows an action's read brought along (for the session)
 _SEEN = "rectify.visible_problems"  # session.info: (transaction, {(actor id, problem id): problem})
 
 
@@ -66,7 +66,7 @@ def _read_for_action(stmt, naming: dict[str, int]) -> Problem | None:
     if row is None:
         return None
     calendar.note_version(db.session, row[-1])
-    db.session.info[_KEPT] = row  # the session maps rows weakly: this keeps them for the transaction
+    db.session.info[_KEPT] = row  # the session maps rows weakly: this keeps them (the request's session)
     return row[0]
 
 
